@@ -1,0 +1,1 @@
+"""Inference plumbing shared by detection and depth: sessions, provider verification, engines."""

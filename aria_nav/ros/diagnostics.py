@@ -1,0 +1,77 @@
+"""Per-node /diagnostics publisher: rate, latency from the source image stamp, drops, errors, and whatever the
+node adds (backend, provider in use, fallback warnings)."""
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.node import Node
+
+from aria_nav import topics
+from aria_nav.core.stage_stats import StageStats
+from aria_nav.ros.qos import reliable_qos
+
+OK, WARN, ERROR, STALE = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR,
+                          DiagnosticStatus.STALE)
+
+
+def stamp_to_ns(stamp: Time) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+class NodeDiagnostics:
+    """Holds a StageStats and publishes one DiagnosticStatus named 'aria_nav/<node>' every `period` seconds."""
+
+    def __init__(self, node: Node, period: float = 1.0, hardware_id: str = "aria_nav"):
+        self._node = node
+        self.stats = StageStats()
+        self._values: Dict[str, str] = {}
+        self._level = OK
+        self._message = "starting"
+        self._hardware_id = hardware_id
+        self._publisher = node.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, reliable_qos())
+        self._timer = node.create_timer(period, self.publish)
+
+    def set_value(self, key: str, value) -> None:
+        self._values[key] = str(value)
+
+    def set_status(self, level: int, message: str) -> None:
+        self._level, self._message = level, message
+
+    def latency_ms(self, source_stamp: Time) -> float:
+        """Milliseconds from the source image's stamp to now on the node's clock."""
+        now_ns = self._node.get_clock().now().nanoseconds
+        return (now_ns - stamp_to_ns(source_stamp)) / 1e6
+
+    def record(self, source_stamp: Time) -> float:
+        latency = self.latency_ms(source_stamp)
+        self.stats.record(latency)
+        return latency
+
+    def status(self) -> DiagnosticStatus:
+        stats = self.stats
+        latency = stats.latency_percentiles()
+        values = {
+            "rate_hz": f"{stats.rate_hz():.2f}",
+            "latency_ms_p50": f"{latency[50]:.1f}",
+            "latency_ms_p95": f"{latency[95]:.1f}",
+            "processed": str(stats.processed),
+            "dropped": str(stats.dropped),
+            "errors": str(stats.errors),
+        }
+        if stats.last_error:
+            values["last_error"] = stats.last_error
+        values.update(self._values)
+        level, message = self._level, self._message
+        if level == OK and stats.processed:
+            message = "running"
+        return DiagnosticStatus(level=level, name=f"aria_nav/{self._node.get_name()}", message=message,
+                                hardware_id=self._hardware_id,
+                                values=[KeyValue(key=k, value=v) for k, v in values.items()])
+
+    def publish(self, extra: Optional[DiagnosticStatus] = None) -> None:
+        array = DiagnosticArray()
+        array.header.stamp = self._node.get_clock().now().to_msg()
+        array.status = [self.status()] + ([extra] if extra else [])
+        self._publisher.publish(array)

@@ -1,0 +1,43 @@
+"""Topic names and frame ids of the graph: the README's topic contract, in code.
+
+Nodes take these as defaults and users remap them; nothing else in the package spells a topic name.
+"""
+
+# Camera node outputs (device capture time in header.stamp).
+RGB_IMAGE = "/aria/rgb/image_raw"
+RGB_INFO = "/aria/rgb/camera_info"
+SLAM_LEFT_IMAGE = "/aria/slam_left/image_raw"
+SLAM_LEFT_INFO = "/aria/slam_left/camera_info"
+SLAM_RIGHT_IMAGE = "/aria/slam_right/image_raw"
+SLAM_RIGHT_INFO = "/aria/slam_right/camera_info"
+IMU = "/aria/imu"
+
+# Detection (sensor_msgs/PointCloud2, one point per detection; class names beside it, latched).
+DETECTIONS = "/aria_nav/detections"
+SLAM_LEFT_DETECTIONS = "/aria_nav/slam_left/detections"
+SLAM_RIGHT_DETECTIONS = "/aria_nav/slam_right/detections"
+CLASS_NAMES_SUFFIX = "/class_names"
+ANNOTATED_SUFFIX = "/image"
+
+# Depth (32FC1 meters, NaN where invalid).
+DEPTH_IMAGE = "/aria_nav/depth/image"
+DEPTH_INFO = "/aria_nav/depth/camera_info"
+DEPTH_MODE = "/aria_nav/depth/mode"
+DEPTH_COLORED = "/aria_nav/depth/colored"
+DEPTH_POINTS = "/aria_nav/depth/points"
+
+# Fusion and speech.
+OBSTACLES = "/aria_nav/obstacles"
+OBSTACLE_MARKERS = "/aria_nav/obstacles/markers"
+ANNOTATED_IMAGE = "/aria_nav/annotated/image"
+SPEECH_REQUEST = "/aria_nav/speech/request"
+SPEECH_SPOKEN = "/aria_nav/speech/spoken"
+
+DIAGNOSTICS = "/diagnostics"
+
+# Frame ids (optical frames: x right, y down, z forward).
+DEVICE_FRAME = "aria_device"
+RGB_FRAME = "aria_rgb_optical"
+SLAM_LEFT_FRAME = "aria_slam_left_optical"
+SLAM_RIGHT_FRAME = "aria_slam_right_optical"
+IMU_FRAME = "aria_imu"
