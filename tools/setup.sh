@@ -17,7 +17,7 @@ if [ ${#missing_debs[@]} -gt 0 ]; then
   fi
 fi
 
-stamp="$venv/.installed-$(cat requirements.txt setup.py setup.cfg | sha1sum | cut -c1-12)"
+stamp="$venv/.installed-$(cat requirements.txt requirements-ros.txt setup.py setup.cfg | sha1sum | cut -c1-12)"
 [ -f "$stamp" ] && exit 0
 
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {

@@ -1,0 +1,53 @@
+"""`aria-nav models build-test`: build the project's test models offline (real architectures, random weights)."""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from aria_nav import paths
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("models", help="build or list the models the graph uses")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    build = actions.add_parser(
+        "build-test", help="build YOLO11n (ONNX 640 and 256, .pt) and Depth-Anything-V2-Small (ONNX 518) with "
+                           "random weights, offline, into the models folder (skips what is up to date)")
+    build.add_argument("--models-dir", type=Path, default=None, help="output folder (default: %(default)s = models/)")
+    build.set_defaults(func=build_test_models)
+    listing = actions.add_parser("list", help="list model files in the models folder with their input shapes")
+    listing.add_argument("--models-dir", type=Path, default=None)
+    listing.set_defaults(func=list_models)
+
+
+def build_test_models(args: argparse.Namespace) -> int:
+    from aria_nav.core.depth.build import build_test_depth
+    from aria_nav.core.detection.build import build_test_yolo
+
+    models_dir = args.models_dir or paths.models_dir()
+    models_dir.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    built = list(build_test_yolo(models_dir)) + [build_test_depth(models_dir)]
+    for path in built:
+        print(f"models: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    print(f"models: ready in {time.monotonic() - start:.1f} s (random weights: for tests and the demo only; "
+          f"see README 'Real models')")
+    return 0
+
+
+def list_models(args: argparse.Namespace) -> int:
+    import onnx
+
+    models_dir = args.models_dir or paths.models_dir()
+    files = sorted(p for p in models_dir.glob("*") if p.suffix in (".onnx", ".engine", ".plan", ".pt"))
+    if not files:
+        print(f"models: no model files in {models_dir} (run: aria-nav models build-test)")
+    for path in files:
+        shape = ""
+        if path.suffix == ".onnx":
+            graph_input = onnx.load(str(path), load_external_data=False).graph.input[0]
+            dims = [d.dim_value or d.dim_param for d in graph_input.type.tensor_type.shape.dim]
+            shape = f" input {graph_input.name} {dims}"
+        print(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB{shape}")
+    return 0
