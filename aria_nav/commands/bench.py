@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 from pathlib import Path
 
 
@@ -27,6 +28,23 @@ def register(subparsers) -> None:
     transport.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     transport.set_defaults(func=bench_transport)
 
+    graph = kinds.add_parser("graph", help="the whole graph as deployed (separate processes over DDS) on the sample "
+                                           "recording at a fixed input rate: per-stage latency from the camera "
+                                           "stamp, throughput, drops, CPU/GPU memory per process, and the floor "
+                                           "(the same models in a bare loop)")
+    graph.add_argument("--rate", type=float, default=30.0, help="camera input rate, Hz (default: %(default)s)")
+    graph.add_argument("--duration", type=float, default=20.0, help="measured seconds (default: %(default)s)")
+    graph.add_argument("--warmup", type=float, default=8.0, help="seconds discarded after the first output")
+    graph.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    graph.add_argument("--rgb-size", type=int, default=0, help="camera's published RGB size (0: its default, 704)")
+    graph.add_argument("--no-floor", action="store_true", help="skip the bare-loop floor measurement")
+    graph.add_argument("--sweep", type=float, nargs="+", metavar="HZ",
+                       help="instead: increasing input rates; reports the highest with <= 1%% drops on the RGB path")
+    graph.add_argument("--json", type=Path, help="also write the report to this JSON file")
+    graph.add_argument("launch_arguments", nargs="*", metavar="name:=value",
+                       help="launch arguments for the graph (models, slam, speech, ...), as for aria-nav launch")
+    graph.set_defaults(func=bench_graph)
+
 
 def bench_transport(args: argparse.Namespace) -> int:
     from aria_nav.bench import transport
@@ -37,4 +55,30 @@ def bench_transport(args: argparse.Namespace) -> int:
     print(transport.format_table(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+def bench_graph(args: argparse.Namespace) -> int:
+    from aria_nav import graph as graph_description
+    from aria_nav.bench import graph
+
+    try:
+        arguments = graph_description.parse_assignments(args.launch_arguments)
+        graph_description.resolve_arguments(arguments)
+    except graph_description.GraphError as exc:
+        print(f"aria-nav bench: {exc}", file=sys.stderr)
+        return 2
+    config = graph.BenchConfig(rate_hz=args.rate, duration_s=args.duration, warmup_s=args.warmup,
+                               device=args.device, arguments=arguments, rgb_size=args.rgb_size)
+    print(f"machine: {platform.node()} ({platform.processor() or platform.machine()}), device {args.device}")
+    if args.sweep:
+        report = graph.sweep(config, sorted(args.sweep))
+        print(f"highest sustained input rate with <= 1% drops on the RGB path: {report['max_sustained_rate_hz']} Hz")
+    else:
+        report = graph.run_graph(config)
+        if not args.no_floor:
+            report["floor"] = graph.measure_floor(config)
+        print(graph.format_report(report, report.get("floor")))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
     return 0

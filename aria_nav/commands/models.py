@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("models", help="build or list the models the graph uses")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     build = actions.add_parser(
-        "build-test", help="build YOLO11n (ONNX 640 and 256, .pt) and Depth-Anything-V2-Small (ONNX 518) with "
+        "build-test", help="build YOLO11n (ONNX 640 and 256, .pt) and Depth-Anything-V2-Small (ONNX 518, 266, metric 266) with "
                            "random weights, offline, into the models folder (skips what is up to date)")
     build.add_argument("--models-dir", type=Path, default=None, help="output folder (default: %(default)s = models/)")
     build.set_defaults(func=build_test_models)
@@ -24,11 +25,18 @@ def register(subparsers) -> None:
 def build_test_models(args: argparse.Namespace) -> int:
     from aria_nav.core.depth.build import build_test_depth
     from aria_nav.core.detection.build import build_test_yolo
+    from aria_nav.core.inference.onnx_runtime import ModelError
 
     models_dir = args.models_dir or paths.models_dir()
     models_dir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
-    built = list(build_test_yolo(models_dir)) + [build_test_depth(models_dir)]
+    try:
+        # The 266 depth models keep CPU tests and CPU demos fast; the metric one exercises the metric path.
+        built = list(build_test_yolo(models_dir)) + [build_test_depth(models_dir), build_test_depth(models_dir, 266),
+                                                     build_test_depth(models_dir, 266, mode="metric")]
+    except ModelError as exc:  # e.g. real weights saved under a test model's name are never overwritten
+        print(f"aria-nav models: {exc}", file=sys.stderr)
+        return 2
     for path in built:
         print(f"models: {path} ({path.stat().st_size / 1e6:.1f} MB)")
     print(f"models: ready in {time.monotonic() - start:.1f} s (random weights: for tests and the demo only; "

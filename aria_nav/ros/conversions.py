@@ -77,8 +77,11 @@ def array_to_image(array: np.ndarray, encoding: str, header: Header) -> Image:
     msg.is_bigendian = False
     msg.step = int(array.strides[0])
     # The generated setter takes an array.array('B') as it is but converts bytes slowly
-    # (measured 0.6 ms against 2.1 ms for a 1408x1408 rgb8 frame).
-    msg.data = pyarray.array("B", array.tobytes())
+    # (measured 0.6 ms against 2.1 ms for a 1408x1408 rgb8 frame). frombytes() on a flat byte view of the
+    # array copies once; array.tobytes() would copy twice.
+    data = pyarray.array("B")
+    data.frombytes(array.reshape(-1).view(np.uint8))
+    msg.data = data
     return msg
 
 

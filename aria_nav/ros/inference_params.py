@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import re
-from typing import List
+from types import SimpleNamespace
+from typing import List, Optional, Tuple
 
+from aria_nav.core.inference.onnx_runtime import providers_for  # noqa: F401 - re-exported for nodes
+from aria_nav.core.inference.runner import InferenceConfig
 from aria_nav.ros.params import Param
 
 BACKENDS = ("auto", "onnxruntime", "tensorrt", "ultralytics")
@@ -35,9 +38,15 @@ def inference_params(default_model: str) -> List[Param]:
     ]
 
 
-def providers_for(device: str, providers: List[str]) -> List[str]:
-    """The ONNX Runtime providers to request: the explicit list, or the device's usual ones."""
-    explicit = [p for p in providers if p.strip()]
-    if explicit:
-        return explicit
-    return ["cuda", "cpu"] if device.startswith("cuda") else ["cpu"]
+
+# Declared by nodes that can build TensorRT engines from .onnx models, next to inference_params().
+TENSORRT_FP16 = Param("tensorrt_fp16", True,
+                      "With backend tensorrt and an .onnx model: build (once, cached next to the model) and run an "
+                      "FP16 engine; false builds FP32.")
+
+
+def inference_config(cfg: SimpleNamespace, input_hw: Optional[Tuple[int, int]] = None) -> InferenceConfig:
+    """The InferenceConfig of a node's declared inference parameters (and tensorrt_fp16 when declared)."""
+    return InferenceConfig(model=cfg.model, backend=cfg.backend, device=cfg.device, providers=cfg.providers,
+                           allow_cpu_fallback=cfg.allow_cpu_fallback, intra_op_threads=cfg.intra_op_threads,
+                           tensorrt_fp16=getattr(cfg, "tensorrt_fp16", True), input_hw=input_hw)

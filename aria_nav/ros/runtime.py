@@ -13,6 +13,7 @@ from typing import Callable, List, Optional
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
@@ -24,11 +25,20 @@ EXIT_CONFIG_ERROR = 2
 class AriaNode(Node):
     """Base class: nodes override close() to stop workers and flush outputs; it runs exactly once."""
 
+    exit_requested = False
+    exit_error: Optional[ConfigError] = None
+
     def close(self) -> None:
         """Release what the node holds (threads, files, sessions). Called once, before the node is destroyed."""
 
+    def request_exit(self, error: Optional[ConfigError] = None) -> None:
+        """Ask run_node to end the process from any thread: exit 0, or with `error` one line and exit 2."""
+        self.exit_error = error
+        self.exit_requested = True
 
-def run_node(factory: Callable[[], AriaNode], name: str, args: Optional[List[str]] = None) -> int:
+
+def stop_on_signals() -> threading.Event:
+    """An event that SIGINT and SIGTERM set (in place of their default handlers): loops poll it and end cleanly."""
     stop = threading.Event()
 
     def request_stop(signum, _frame):
@@ -36,15 +46,26 @@ def run_node(factory: Callable[[], AriaNode], name: str, args: Optional[List[str
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    rclpy.init(args=sys.argv if args is None else args, signal_handler_options=SignalHandlerOptions.NO)
+    return stop
+
+
+def run_node(factory: Callable[[], AriaNode], name: str, args: Optional[List[str]] = None) -> int:
+    stop = stop_on_signals()
+    try:
+        rclpy.init(args=sys.argv if args is None else args, signal_handler_options=SignalHandlerOptions.NO)
+    except _rclpy.RCLError as exc:  # --ros-args rcl rejects: a params file it cannot parse, a malformed -p/-r rule
+        print(f"aria_nav {name}: {exc}", file=sys.stderr, flush=True)
+        return EXIT_CONFIG_ERROR
     node = None
     code = 0
     try:
         node = factory()
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        while not stop.is_set() and rclpy.ok():
+        while not stop.is_set() and rclpy.ok() and not node.exit_requested:
             executor.spin_once(timeout_sec=0.1)
+        if node.exit_error is not None:
+            raise node.exit_error
     except ConfigError as exc:
         print(f"aria_nav {name}: {exc}", file=sys.stderr, flush=True)
         code = EXIT_CONFIG_ERROR

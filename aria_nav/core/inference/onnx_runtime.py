@@ -49,7 +49,16 @@ class VerifiedSession:
         return None
 
 
-def _check_model_file(path: str) -> None:
+def providers_for(device: str, providers: Sequence[str]) -> List[str]:
+    """The providers to request: the explicit list, or the device's usual ones (cuda then cpu on a GPU)."""
+    explicit = [p for p in providers if p.strip()]
+    if explicit:
+        return explicit
+    return ["cuda", "cpu"] if device.startswith("cuda") else ["cpu"]
+
+
+def check_model_file(path: str) -> None:
+    """A ModelError unless `path` is a non-empty file."""
     if not os.path.exists(path):
         raise ModelError(f"model file '{path}' does not exist")
     if os.path.isdir(path) or os.path.getsize(path) == 0:
@@ -61,7 +70,7 @@ def create_session(path: str, providers: Sequence[str], allow_cpu_fallback: bool
     """Open `path` with `providers` in order of preference and verify the first one is active."""
     import onnxruntime as ort
 
-    _check_model_file(path)
+    check_model_file(path)
     requested = [provider_name(p) for p in providers] or ["CPUExecutionProvider"]
     available = ort.get_available_providers()
     unknown = [p for p in requested if p not in available]

@@ -1,0 +1,330 @@
+"""The whole graph, as deployed (nodes as separate processes over DDS), measured from the source image stamps.
+
+The camera replays a recording at a fixed input rate for a fixed time. A collector node in this process records,
+for every output message, its arrival time minus the stamp of the camera frame it came from (each stage carries the
+source header unchanged), and which source frames each stage answered. Per-node CPU and memory come from the
+processes themselves (psutil), GPU memory from nvidia-smi where there is one. The floor is the same models and
+backends in a bare inference loop in this process; graph overhead = end-to-end minus floor.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from aria_nav import paths, topics
+
+# Output stages and the input stream each one answers.
+STAGES = {
+    "detections": (topics.DETECTIONS, "rgb"),
+    "depth": (topics.DEPTH_IMAGE, "rgb"),
+    "obstacles": (topics.OBSTACLES, "rgb"),
+    "speech_request": (topics.SPEECH_REQUEST, "rgb"),
+    "slam_left_detections": (topics.SLAM_LEFT_DETECTIONS, "slam_left"),
+    "slam_right_detections": (topics.SLAM_RIGHT_DETECTIONS, "slam_right"),
+}
+# CameraInfo is published with every frame under the same header: the small message that tells which source frames
+# exist, without subscribing to the images themselves.
+INPUTS = {"rgb": topics.RGB_INFO, "slam_left": topics.SLAM_LEFT_INFO, "slam_right": topics.SLAM_RIGHT_INFO}
+# Stages fed by every RGB frame (speech requests are sparse by design; SLAM detection skips frames by design).
+EVERY_FRAME_STAGES = ("detections", "depth", "obstacles")
+DEFAULT_RGB_SIZE = 704  # the camera node's default published RGB size
+
+
+@dataclass
+class BenchConfig:
+    rate_hz: float = 30.0
+    duration_s: float = 20.0
+    warmup_s: float = 8.0  # after the first RGB output: model warm-up, discovery, first CUDA kernels
+    device: str = "cpu"
+    arguments: Dict[str, str] = field(default_factory=dict)  # extra launch arguments (models, source, slam, ...)
+    rgb_size: int = 0  # camera's published RGB size (0: the camera node's default)
+
+
+def _percentiles(values: Sequence[float]) -> Dict[str, float]:
+    if not len(values):
+        return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan")}
+    p50, p95, p99 = np.percentile(np.asarray(values, float), [50, 95, 99])
+    return {"p50": float(p50), "p95": float(p95), "p99": float(p99)}
+
+
+class Collector:
+    """Subscribes to every stage's output and the cameras' CameraInfo; records arrival - source stamp."""
+
+    def __init__(self, node):
+        from diagnostic_msgs.msg import DiagnosticArray
+        from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+        from std_msgs.msg import String
+
+        from aria_nav.ros.qos import reliable_qos, result_qos, sensor_qos
+
+        self._node = node
+        self._lock = threading.Lock()
+        self.recording = False
+        self.inputs: Dict[str, set] = defaultdict(set)
+        self.latency_ms: Dict[str, List[float]] = defaultdict(list)
+        self.answered: Dict[str, set] = defaultdict(set)
+        self.diagnostics: Dict[str, Dict[str, str]] = {}
+        self.first_output = threading.Event()
+        types = {topics.DEPTH_IMAGE: Image, topics.SPEECH_REQUEST: String}
+        for stage, (topic, _stream) in STAGES.items():
+            msg_type = types.get(topic, PointCloud2)
+            qos = reliable_qos(50) if msg_type is String else result_qos()
+            node.create_subscription(msg_type, topic, self._on_output(stage), qos)
+        for stream, topic in INPUTS.items():
+            node.create_subscription(CameraInfo, topic, self._on_input(stream), sensor_qos(depth=10))
+        node.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, reliable_qos(50))
+
+    def _now_ns(self) -> int:
+        return self._node.get_clock().now().nanoseconds
+
+    def _on_input(self, stream: str):
+        def callback(msg) -> None:
+            if self.recording:
+                with self._lock:
+                    self.inputs[stream].add(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)
+        return callback
+
+    def _on_output(self, stage: str):
+        def callback(msg) -> None:
+            now = self._now_ns()
+            if hasattr(msg, "header"):
+                if stage == "obstacles" and msg.header.frame_id != topics.RGB_FRAME:
+                    return  # fusion also publishes one obstacle set per SLAM-camera frame
+                stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+            else:  # speech request: the source image stamp is inside the JSON
+                source = json.loads(msg.data).get("stamp", {})
+                stamp = int(source.get("sec", 0)) * 10**9 + int(source.get("nanosec", 0))
+            self.first_output.set()
+            if self.recording:
+                with self._lock:
+                    self.latency_ms[stage].append((now - stamp) / 1e6)
+                    self.answered[stage].add(stamp)
+        return callback
+
+    def _on_diagnostics(self, msg) -> None:
+        with self._lock:
+            for status in msg.status:
+                self.diagnostics[status.name] = {kv.key: kv.value for kv in status.values}
+
+
+def _gpu_memory_by_pid() -> Dict[int, float]:
+    """MiB of GPU memory per process id, from nvidia-smi; empty without a GPU."""
+    if shutil.which("nvidia-smi") is None:
+        return {}
+    out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+                         capture_output=True, text=True, timeout=10).stdout
+    usage = {}
+    for line in out.strip().splitlines():
+        pid, mib = (part.strip() for part in line.split(","))
+        usage[int(pid)] = float(mib)
+    return usage
+
+
+class ProcessSampler:
+    """CPU % and resident memory of each node process, sampled once a second while measuring."""
+
+    def __init__(self, pids: Dict[str, int]):
+        import psutil
+
+        self._processes = {name: psutil.Process(pid) for name, pid in pids.items() if pid}
+        for process in self._processes.values():
+            process.cpu_percent(None)
+        self.rss_mib: Dict[str, List[float]] = defaultdict(list)
+        self.gpu_mib: Dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            for name, process in self._processes.items():
+                try:
+                    self.rss_mib[name].append(process.memory_info().rss / 2**20)
+                except Exception:  # noqa: BLE001 - a node that exited is reported by the runner
+                    continue
+        gpu = _gpu_memory_by_pid()
+        self.gpu_mib = {name: gpu[p.pid] for name, p in self._processes.items() if p.pid in gpu}
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> Dict[str, Dict[str, float]]:
+        cpu = {}
+        for name, process in self._processes.items():
+            try:
+                cpu[name] = process.cpu_percent(None)
+            except Exception:  # noqa: BLE001
+                cpu[name] = float("nan")
+        self._stop.set()
+        self._thread.join()
+        return {name: {"cpu_percent": cpu.get(name, float("nan")),
+                       "rss_mib_max": max(self.rss_mib[name]) if self.rss_mib[name] else float("nan"),
+                       "gpu_mib": self.gpu_mib.get(name, 0.0)} for name in self._processes}
+
+
+def run_graph(config: BenchConfig, log=print) -> dict:
+    """Start the graph, measure it for config.duration_s after warm-up, stop it; returns the report."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from aria_nav.runner import Runner
+
+    wav_dir = tempfile.mkdtemp(prefix="aria_nav_bench_")
+    arguments = {"device": config.device, "rviz": "false", **config.arguments}
+    overrides = {"camera": {"pacing": "fixed", "rate_hz": float(config.rate_hz), "loop": True},
+                 "speech": {"output": "wav", "wav_dir": wav_dir}}
+    if config.rgb_size:
+        overrides["camera"].update(rgb_width=config.rgb_size, rgb_height=config.rgb_size)
+    lines: List[str] = []
+    runner = Runner(arguments, overrides=overrides,
+                    output=lambda source, line: lines.append(f"[{source}] {line}"))
+    rclpy.init(args=[])
+    node = rclpy.create_node("aria_nav_bench")
+    collector = Collector(node)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinning = threading.Event()
+    spinning.set()
+
+    def spin() -> None:
+        while spinning.is_set():
+            executor.spin_once(timeout_sec=0.05)
+
+    spin_thread = threading.Thread(target=spin, daemon=True)
+    spin_thread.start()
+    try:
+        runner.start()
+        if not collector.first_output.wait(180):
+            raise RuntimeError("no output from the graph within 180 s; node output:\n" + "\n".join(lines[-40:]))
+        time.sleep(config.warmup_s)
+        states = runner.states()
+        failed = [name for name, state in states.items() if state.returncode not in (None, 0)]
+        if failed:
+            raise RuntimeError(f"node(s) {', '.join(failed)} failed; node output:\n" + "\n".join(lines[-40:]))
+        pids = {name: state.pid for name, state in states.items()}
+        sampler = ProcessSampler(pids)
+        sampler.start()
+        collector.recording = True
+        time.sleep(config.duration_s)
+        collector.recording = False
+        time.sleep(1.0)  # let the outputs of the last recorded inputs arrive
+        processes = sampler.stop()
+        diagnostics = dict(collector.diagnostics)
+    finally:
+        runner.stop()
+        spinning.clear()
+        spin_thread.join()
+        node.destroy_node()
+        rclpy.shutdown()
+        shutil.rmtree(wav_dir, ignore_errors=True)
+    return _report(config, collector, processes, diagnostics)
+
+
+def _report(config: BenchConfig, collector: Collector, processes: dict, diagnostics: dict) -> dict:
+    stages = {}
+    for stage, (_topic, stream) in STAGES.items():
+        inputs = collector.inputs[stream]
+        answered = collector.answered[stage] & inputs
+        stages[stage] = {"latency_ms": _percentiles(collector.latency_ms[stage]),
+                         "outputs": len(collector.latency_ms[stage]), "inputs": len(inputs),
+                         "answered_inputs": len(answered),
+                         "dropped_percent": 100.0 * (1 - len(answered) / len(inputs)) if inputs else float("nan"),
+                         "throughput_hz": len(collector.latency_ms[stage]) / config.duration_s}
+    nodes = {}
+    for name, status in diagnostics.items():
+        short = name.split("/", 1)[-1]
+        nodes[short] = {key: status.get(key) for key in ("rate_hz", "dropped", "processed", "errors", "backend",
+                                                           "provider", "latency_ms_p50", "latency_ms_p95")
+                        if key in status}
+    return {"config": {"rate_hz": config.rate_hz, "duration_s": config.duration_s, "device": config.device,
+                       "arguments": config.arguments, "rgb_size": config.rgb_size},
+            "stages": stages, "nodes": nodes, "processes": processes}
+
+
+def measure_floor(config: BenchConfig, frames: int = 100, log=print) -> dict:
+    """The detector and depth models alone, in a bare loop on this machine, fed frames of the published size."""
+    from aria_nav import graph
+    from aria_nav.core.depth.processing import open_depth_estimator
+    from aria_nav.core.detection.backends import open_detection_runner
+    from aria_nav.core.detection.detector import YoloDetector
+    from aria_nav.core.inference.runner import InferenceConfig
+    from aria_nav.core.sources.base import Frame, resize_frame
+    from aria_nav.core.sources.bag import BagSource
+
+    values = graph.resolve_arguments({"device": config.device, **config.arguments})
+    size = config.rgb_size or DEFAULT_RGB_SIZE
+    source = BagSource(paths.sample_dir(), streams=("rgb",))
+    frames_rgb = [item for item in source.items() if isinstance(item, Frame)][:10]
+    source.close()
+    images = [resize_frame(frame, size, size).image for frame in frames_rgb]
+    providers = ["cuda", "cpu"] if config.device.startswith("cuda") else ["cpu"]
+    detector = YoloDetector(open_detection_runner(InferenceConfig(str(values["yolo_model"]), device=config.device,
+                                                                  providers=providers)))
+    depth = open_depth_estimator(InferenceConfig(str(values["depth_model"]), device=config.device,
+                                                 providers=providers))
+    times: Dict[str, List[float]] = defaultdict(list)
+    for i in range(frames + 10):
+        image = images[i % len(images)]
+        start = time.perf_counter()
+        detector.detect(image)
+        detected = time.perf_counter()
+        depth.estimate(image)
+        done = time.perf_counter()
+        if i >= 10:
+            times["detections"].append((detected - start) * 1e3)
+            times["depth"].append((done - detected) * 1e3)
+    depth.close()
+    detector.runner.close()
+    floor = {stage: _percentiles(values_ms) for stage, values_ms in times.items()}
+    # Detection and depth run concurrently in the graph: the obstacle floor is the slower of the two per frame.
+    floor["obstacles"] = _percentiles(np.maximum(times["detections"], times["depth"]))
+    floor["backends"] = {"detections": detector.describe(), "depth": json.dumps(depth.describe())}
+    return floor
+
+
+def format_report(report: dict, floor: Optional[dict] = None) -> str:
+    cfg = report["config"]
+    lines = [f"graph at {cfg['rate_hz']:g} Hz input for {cfg['duration_s']:g} s, device {cfg['device']}, "
+             f"published RGB size {cfg['rgb_size'] or 'default'}",
+             f"{'stage (from camera stamp)':<26} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'out/s':>7} "
+             f"{'dropped':>8} {'floor p50':>9} {'overhead p50':>12}"]
+    for stage, row in report["stages"].items():
+        lat = row["latency_ms"]
+        floor_p50 = floor[stage]["p50"] if floor and stage in floor else float("nan")
+        lines.append(f"{stage:<26} {lat['p50']:>8.1f} {lat['p95']:>8.1f} {lat['p99']:>8.1f} "
+                     f"{row['throughput_hz']:>7.1f} {row['dropped_percent']:>7.1f}% {floor_p50:>9.1f} "
+                     f"{lat['p50'] - floor_p50:>12.1f}")
+    lines.append(f"{'process':<22} {'CPU %':>7} {'RSS MiB':>8} {'GPU MiB':>8}  diagnostics")
+    for name, proc in report["processes"].items():
+        diag = report["nodes"].get(name, {})
+        extra = ", ".join(f"{k}={v}" for k, v in diag.items() if k in ("rate_hz", "dropped", "backend", "provider"))
+        lines.append(f"{name:<22} {proc['cpu_percent']:>7.0f} {proc['rss_mib_max']:>8.0f} {proc['gpu_mib']:>8.0f}"
+                     f"  {extra}")
+    return "\n".join(lines)
+
+
+def sweep(config: BenchConfig, rates: Sequence[float], max_drop_percent: float = 1.0, log=print) -> dict:
+    """The highest input rate at which every RGB-path stage answers all but max_drop_percent of the frames."""
+    results = []
+    best = None
+    for rate in rates:
+        report = run_graph(BenchConfig(**{**config.__dict__, "rate_hz": rate}), log=log)
+        worst = max(report["stages"][s]["dropped_percent"] for s in EVERY_FRAME_STAGES)
+        results.append({"rate_hz": rate, "worst_drop_percent": worst,
+                        "obstacles_p95_ms": report["stages"]["obstacles"]["latency_ms"]["p95"]})
+        log(f"sweep: {rate:g} Hz -> worst RGB-path drop {worst:.1f}%, obstacles p95 "
+            f"{results[-1]['obstacles_p95_ms']:.1f} ms")
+        if worst <= max_drop_percent:
+            best = rate
+        else:
+            break
+    return {"max_sustained_rate_hz": best, "steps": results}

@@ -1,0 +1,171 @@
+"""Build Depth-Anything-V2-Small test models offline: the real architecture (transformers), random weights.
+
+No weights can be downloaded here, so the test model has the exact layer structure of Depth-Anything-V2-Small
+with weights drawn from a fixed seed. It exercises the real pre-processing, inference and post-processing code,
+not depth perception. The ONNX file has a fixed input shape (1x3xSxS) and carries what the depth node needs in
+its metadata (METADATA_* keys below), so nothing has to be configured by hand for it.
+
+The same seed and configuration always give the same weights, so tests rebuild the PyTorch model with
+`build_torch_model` and compare it with the exported file. `export_depth_onnx` exports trained checkpoints the
+same way (docs/depth.md, "Real models").
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Dict, Optional
+
+PATCH_SIZE = 14
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+DEFAULT_SEED = 0
+DEFAULT_METRIC_MAX_DEPTH = 20  # meters, Depth-Anything-V2 metric indoor models (outdoor: 80); an int in transformers
+OPSET = 17
+RECIPE_VERSION = 1  # bump when the export itself changes, so existing test models are rebuilt
+INPUT_NAME = "pixel_values"
+OUTPUT_NAME = "predicted_depth"
+
+# ONNX metadata_props keys read by aria_nav.core.depth.model.
+METADATA_MODE = "depth_mode"  # relative | metric
+METADATA_MAX_DEPTH = "max_depth"  # metric models: largest depth the head can output, meters
+METADATA_MEAN = "mean"  # comma-separated RGB means of the [0, 1] image
+METADATA_STD = "std"
+METADATA_INPUT_SIZE = "input_size"  # HxW
+METADATA_NAME = "model_name"
+METADATA_RECIPE = "aria_nav_recipe"  # hash of everything that determines the file: rebuild when it changes
+
+
+def depth_model_config(mode: str = "relative", max_depth: int = DEFAULT_METRIC_MAX_DEPTH) -> Dict:
+    """Keyword arguments of transformers.DepthAnythingConfig for Depth-Anything-V2-Small."""
+    if mode not in ("relative", "metric"):
+        raise ValueError(f"depth mode '{mode}' is not relative or metric")
+    return {
+        "backbone_config": {
+            "model_type": "dinov2", "image_size": 518, "patch_size": PATCH_SIZE, "hidden_size": 384,
+            "num_hidden_layers": 12, "num_attention_heads": 6, "mlp_ratio": 4, "layerscale_value": 1.0,
+            "out_indices": [3, 6, 9, 12], "reshape_hidden_states": False,
+        },
+        "patch_size": PATCH_SIZE,
+        "reassemble_hidden_size": 384,
+        "reassemble_factors": [4, 2, 1, 0.5],
+        "neck_hidden_sizes": [48, 96, 192, 384],
+        "fusion_hidden_size": 64,
+        "head_hidden_size": 32,
+        "depth_estimation_type": mode,
+        # The relative head ignores max_depth; transformers' default (1) keeps its output unscaled.
+        "max_depth": max_depth if mode == "metric" else 1,
+    }
+
+
+def build_torch_model(mode: str = "relative", max_depth: int = DEFAULT_METRIC_MAX_DEPTH,
+                      seed: int = DEFAULT_SEED):
+    """The random-weight Depth-Anything-V2-Small PyTorch model (eval mode), identical for identical arguments."""
+    import torch
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
+
+    kwargs = depth_model_config(mode, max_depth)
+    backbone = dict(kwargs.pop("backbone_config"))
+    backbone.pop("model_type")
+    config = DepthAnythingConfig(backbone_config=Dinov2Config(**backbone), **kwargs)
+    torch.manual_seed(seed)
+    model = DepthAnythingForDepthEstimation(config)
+    return model.eval()
+
+
+def depth_model_filename(size: int = 518, mode: str = "relative") -> str:
+    return f"depth_anything_v2_small_{'metric_' if mode == 'metric' else ''}{size}.onnx"
+
+
+def _recipe(size: int, mode: str, max_depth: int, seed: int) -> str:
+    import torch
+    import transformers
+
+    description = {"config": depth_model_config(mode, max_depth), "size": size, "seed": seed, "opset": OPSET,
+                   "version": RECIPE_VERSION,
+                   "torch": torch.__version__, "transformers": transformers.__version__}
+    return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _existing_recipe(path: Path) -> Optional[str]:
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - unreadable or truncated file: rebuild it
+        return None
+    return {p.key: p.value for p in model.metadata_props}.get(METADATA_RECIPE)
+
+
+def _check_size(size: int) -> None:
+    if size <= 0 or size % PATCH_SIZE:
+        raise ValueError(f"input size {size} is not a positive multiple of the patch size {PATCH_SIZE}")
+
+
+def export_depth_onnx(model, path: Path, size: int = 518, name: str = "",
+                      extra_metadata: Optional[Dict[str, str]] = None) -> Path:
+    """Export a transformers DepthAnythingForDepthEstimation `model` (random or trained weights) to `path` as ONNX
+    with a fixed 1x3x<size>x<size> input and the metadata the depth node reads (mode, max depth, normalisation,
+    input size, name). The file appears only when complete (written beside it, then renamed)."""
+    _check_size(size)
+    import onnx
+    import torch
+
+    class PredictedDepth(torch.nn.Module):
+        """Returns only the depth tensor (1, H, W), the one output the depth node reads."""
+
+        def __init__(self, wrapped):
+            super().__init__()
+            self.wrapped = wrapped
+
+        def forward(self, pixel_values):
+            return self.wrapped(pixel_values=pixel_values, return_dict=False)[0]
+
+    config = model.config
+    mode = config.depth_estimation_type
+    metadata = {
+        METADATA_MODE: mode,
+        METADATA_MEAN: ",".join(str(v) for v in IMAGENET_MEAN),
+        METADATA_STD: ",".join(str(v) for v in IMAGENET_STD),
+        METADATA_INPUT_SIZE: f"{size}x{size}",
+        METADATA_NAME: name or getattr(config, "name_or_path", "") or f"Depth-Anything {mode}",
+    }
+    if mode == "metric":
+        metadata[METADATA_MAX_DEPTH] = str(float(config.max_depth))
+    metadata.update(extra_metadata or {})
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        # The legacy (TorchScript) exporter is chosen on purpose: its output matches PyTorch (test_depth.py), so
+        # its deprecation notice is noise here; so is the tracer's warning that shapes become constants (the
+        # exported input shape is fixed by design).
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(PredictedDepth(model.eval()), (torch.zeros(1, 3, size, size),), str(partial),
+                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=OPSET,
+                              dynamo=False)
+        exported = onnx.load(str(partial))
+        onnx.helper.set_model_props(exported, metadata)
+        onnx.save(exported, str(partial))
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def build_test_depth(models_dir: Path, size: int = 518, mode: str = "relative",
+                     max_depth: int = DEFAULT_METRIC_MAX_DEPTH, seed: int = DEFAULT_SEED) -> Path:
+    """Export the random-weight model as `models_dir/depth_anything_v2_small[_metric]_<size>.onnx` with a fixed
+    1x3x<size>x<size> input; skipped when a file built from the same recipe is already there."""
+    _check_size(size)
+    path = Path(models_dir) / depth_model_filename(size, mode)
+    recipe = _recipe(size, mode, max_depth, seed)
+    if path.exists() and _existing_recipe(path) == recipe:
+        return path
+    return export_depth_onnx(build_torch_model(mode, max_depth, seed), path, size,
+                             name=f"Depth-Anything-V2-Small {mode} (random weights, seed {seed}: for tests only)",
+                             extra_metadata={METADATA_RECIPE: recipe})

@@ -1,0 +1,235 @@
+"""Depth-Anything-V2 pre- and post-processing, and the conversion of its output to meters (ROS-free).
+
+Relative models (the released Depth-Anything-V2 Small/Base/Large) predict affine-invariant inverse depth: larger
+is nearer, and the scale and shift of each frame are unknown. Metric models (Depth-Anything-V2 Metric
+Indoor/Outdoor) predict meters. Fusion always receives meters: relative output goes through RelativeScaling,
+which fixes the unknown scale and shift per frame from percentiles (see its docstring and docs/depth.md for what
+that can and cannot tell a user). Every pixel without a trustworthy value is NaN, never 0 or inf.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from aria_nav.core.depth.build import PATCH_SIZE
+from aria_nav.core.depth.model_info import DepthModelInfo
+from aria_nav.core.inference.onnx_runtime import ModelError
+from aria_nav.core.inference.runner import InferenceConfig, ModelRunner, open_runner
+
+DEPTH_MODES = ("relative", "metric")
+
+
+def round_to_patch(value: float) -> int:
+    """The nearest positive multiple of the ViT patch size (14)."""
+    return max(PATCH_SIZE, int(round(value / PATCH_SIZE)) * PATCH_SIZE)
+
+
+def network_input_hw(image_hw: Tuple[int, int], fixed_hw: Optional[Tuple[int, int]],
+                     input_size: int) -> Tuple[int, int]:
+    """(height, width) of the network input for an image of `image_hw`.
+
+    A fixed-shape model gets exactly its own shape, whatever the image (the aspect ratio is stretched and
+    stretched back afterwards). A dynamic-shape model gets the image scaled so that its shorter side is
+    `input_size`, aspect ratio kept, both sides multiples of 14 (Depth-Anything-V2's own 'lower bound' resize).
+    """
+    if fixed_hw is not None:
+        return fixed_hw
+    height, width = image_hw
+    scale = round_to_patch(input_size) / min(height, width)
+    return round_to_patch(height * scale), round_to_patch(width * scale)
+
+
+def preprocess(rgb: np.ndarray, input_hw: Tuple[int, int], mean: Sequence[float], std: Sequence[float],
+               dtype=np.float32) -> np.ndarray:
+    """(1, 3, H, W) tensor: `rgb` (uint8 HxWx3) resized to input_hw (bicubic, as Depth-Anything-V2 does), scaled
+    to [0, 1] and normalised per channel."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected an RGB uint8 HxWx3 image, got {rgb.dtype}{list(rgb.shape)}")
+    height, width = input_hw
+    resized = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_CUBIC) \
+        if rgb.shape[:2] != (height, width) else rgb
+    scale = 1.0 / (255.0 * np.asarray(std, np.float32))
+    offset = np.asarray(mean, np.float32) / np.asarray(std, np.float32)
+    normalised = resized.astype(np.float32) * scale - offset
+    return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None], dtype=dtype)
+
+
+@dataclass(frozen=True)
+class ValidRange:
+    """Depths outside [min_m, max_m] are reported as NaN: closer than the model can judge, or too far to matter
+    (or beyond what the model was trained for)."""
+
+    min_m: float = 0.1
+    max_m: float = 20.0
+
+    def __post_init__(self):
+        if not 0 < self.min_m < self.max_m:
+            raise ValueError(f"valid depth range [{self.min_m}, {self.max_m}] m is not 0 < min < max")
+
+    def apply(self, depth_m: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            depth_m[~((depth_m >= self.min_m) & (depth_m <= self.max_m))] = np.nan
+        return depth_m
+
+
+@dataclass(frozen=True)
+class RelativeScaling:
+    """Approximate meters from a relative (affine-invariant inverse depth) prediction, per frame.
+
+    The model's output d is inverse depth up to an unknown scale and shift. Among all such affine maps, this one
+    is chosen: the `high_percentile` of the frame's valid d becomes 1/near_m and the `low_percentile` becomes
+    1/far_m; depth = 1 / (mapped d), clamped to [near_m, far_m]. Assumption: in every frame the nearest few
+    percent of the view are about near_m away and the farthest few percent about far_m. It holds roughly while
+    walking with floor and background in view; it fails when one surface fills the view (a wall at 1 m and a
+    wall at 5 m look alike), so these meters order things within a frame but do not measure them.
+    Pixels with d <= 0 (infinitely far, e.g. sky) or non-finite d are NaN. A frame without spread in d (all
+    values equal) cannot be scaled at all and is entirely NaN.
+    """
+
+    near_m: float = 0.5
+    far_m: float = 10.0
+    low_percentile: float = 2.0
+    high_percentile: float = 98.0
+
+    def __post_init__(self):
+        if not 0 < self.near_m < self.far_m:
+            raise ValueError(f"relative scaling range [{self.near_m}, {self.far_m}] m is not 0 < near < far")
+        if not 0 <= self.low_percentile < self.high_percentile <= 100:
+            raise ValueError(f"relative scaling percentiles [{self.low_percentile}, {self.high_percentile}] are "
+                             f"not 0 <= low < high <= 100")
+
+    def to_meters(self, disparity: np.ndarray) -> np.ndarray:
+        depth = np.full(disparity.shape, np.nan, np.float32)
+        with np.errstate(invalid="ignore"):
+            valid = np.isfinite(disparity) & (disparity > 0)
+        values = disparity[valid]
+        if values.size < 2:
+            return depth
+        low, high = np.percentile(values, [self.low_percentile, self.high_percentile])
+        if not high > low:
+            return depth
+        # Linear in inverse depth: the model's ambiguity is exactly an affine map of inverse depth.
+        fraction = np.clip((values - low) / (high - low), 0.0, 1.0)
+        inverse = 1.0 / self.far_m + fraction * (1.0 / self.near_m - 1.0 / self.far_m)
+        depth[valid] = 1.0 / inverse
+        return depth
+
+    def describe(self) -> Dict:
+        return {"method": "percentile_inverse_depth", "near_m": self.near_m, "far_m": self.far_m,
+                "percentiles": [self.low_percentile, self.high_percentile]}
+
+
+def resolve_depth_mode(configured: str, declared: Optional[str], model: str) -> str:
+    """The mode to run `model` in. 'auto' takes the one the model declares; a conflict is an error, because
+    reading meters as inverse depth (or the reverse) turns near into far."""
+    if configured == "auto":
+        if declared is None:
+            raise ModelError(f"'{model}' does not declare whether it outputs relative or metric depth: set the "
+                             f"parameter depth_mode to relative or metric")
+        return declared
+    if configured not in DEPTH_MODES:
+        raise ModelError(f"depth_mode '{configured}' is not auto, relative or metric")
+    if declared is not None and declared != configured:
+        raise ModelError(f"depth_mode is '{configured}' but '{model}' declares {declared} depth in its metadata")
+    return configured
+
+
+def to_meters(raw: np.ndarray, mode: str, scaling: RelativeScaling, valid_range: ValidRange) -> np.ndarray:
+    """A model's raw HxW output in meters (float32), NaN where invalid or outside the valid range."""
+    if mode == "relative":
+        depth = scaling.to_meters(raw)
+    else:
+        depth = np.array(raw, np.float32)  # a copy: the valid-range mask writes into it
+    return valid_range.apply(depth)
+
+
+def depth_map(output: np.ndarray) -> np.ndarray:
+    """The model output as one HxW float32 map; exports differ in leading unit axes ((1, H, W), (1, 1, H, W))."""
+    output = np.asarray(output)
+    if output.ndim < 2 or output.size != output.shape[-2] * output.shape[-1]:
+        raise ModelError(f"depth model output has shape {list(output.shape)}; one HxW map is expected")
+    return output.reshape(output.shape[-2:]).astype(np.float32, copy=False)
+
+
+def resize_depth(depth_m: np.ndarray, output_hw: Tuple[int, int]) -> np.ndarray:
+    """Bilinear resize that ignores NaN: each output pixel averages its valid neighbours only, and is NaN where
+    most of its neighbourhood is. A plain bilinear resize would spread every NaN over its neighbours (and
+    interpolating only valid meters keeps every value inside the valid range)."""
+    height, width = output_hw
+    if depth_m.shape == (height, width):
+        return depth_m
+    valid = np.isfinite(depth_m)
+    if valid.all():
+        return cv2.resize(depth_m, (width, height), interpolation=cv2.INTER_LINEAR)
+    weight = cv2.resize(valid.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    total = cv2.resize(np.where(valid, depth_m, 0).astype(np.float32), (width, height),
+                       interpolation=cv2.INTER_LINEAR)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        resized = total / weight
+    resized[~(weight >= 0.5)] = np.nan
+    return resized
+
+
+class DepthEstimator:
+    """RGB image in, depth in meters out (float32, NaN where invalid), at the source size or a given size.
+
+    `runner` is the shared inference runner (ONNX Runtime or TensorRT); it refuses any tensor whose shape differs
+    from a fixed-shape model's input, and network_input_hw() never asks for one.
+    """
+
+    def __init__(self, runner: ModelRunner, mode: str, scaling: RelativeScaling = RelativeScaling(),
+                 valid_range: ValidRange = ValidRange(), input_size: int = 518):
+        if mode not in DEPTH_MODES:
+            raise ValueError(f"depth mode '{mode}' is not one of {', '.join(DEPTH_MODES)}")
+        if mode == "relative" and not (valid_range.min_m <= scaling.near_m and scaling.far_m <= valid_range.max_m):
+            raise ValueError(f"relative scaling range [{scaling.near_m}, {scaling.far_m}] m lies outside the valid "
+                             f"range [{valid_range.min_m}, {valid_range.max_m}] m")
+        self.runner = runner
+        self.info = DepthModelInfo.from_metadata(runner.metadata, str(runner.path))
+        self.mode = mode
+        self.scaling = scaling
+        self.valid_range = valid_range
+        self.input_size = input_size
+
+    def to_meters(self, raw: np.ndarray) -> np.ndarray:
+        return to_meters(raw, self.mode, self.scaling, self.valid_range)
+
+    def estimate(self, rgb: np.ndarray, output_hw: Optional[Tuple[int, int]] = None) -> np.ndarray:
+        input_hw = network_input_hw(rgb.shape[:2], self.runner.fixed_hw(), self.input_size)
+        tensor = preprocess(rgb, input_hw, self.info.mean, self.info.std, self.runner.input_dtype)
+        # Meters at the network's resolution first: fewer pixels to convert.
+        depth = self.to_meters(depth_map(self.runner.infer(tensor)))
+        return resize_depth(depth, output_hw or rgb.shape[:2])
+
+    def describe(self) -> Dict:
+        """What DEPTH_MODE publishes: whether the meters are measured by the model or approximated."""
+        description = {"mode": "metric" if self.mode == "metric" else "approximate",
+                       "model": self.info.name or self.runner.path.name, "model_output": self.mode,
+                       "valid_range_m": [self.valid_range.min_m, self.valid_range.max_m],
+                       "backend": self.runner.backend, "provider": self.runner.provider}
+        if self.mode == "relative":
+            description["scaling"] = self.scaling.describe()
+        else:
+            description["scaling"] = {"method": "none: the model outputs meters",
+                                      "model_max_depth_m": self.info.max_depth}
+        return description
+
+    def close(self) -> None:
+        self.runner.close()
+
+
+def open_depth_estimator(config: InferenceConfig, depth_mode: str = "auto",
+                         scaling: RelativeScaling = RelativeScaling(), valid_range: ValidRange = ValidRange(),
+                         input_size: int = 518) -> DepthEstimator:
+    """Load the model with the configured backend and settle its depth mode; a ModelError names any problem."""
+    runner = open_runner(config)
+    try:
+        info = DepthModelInfo.from_metadata(runner.metadata, str(runner.path))
+        mode = resolve_depth_mode(depth_mode, info.mode, str(runner.path))
+        return DepthEstimator(runner, mode, scaling, valid_range, input_size)
+    except BaseException:
+        runner.close()
+        raise

@@ -1,0 +1,103 @@
+"""The speech worker: phrases requests, synthesizes and plays them on its own thread, so the ROS executor never
+waits for audio; a critical request interrupts a less urgent utterance by killing its synthesis or playback."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from aria_nav.core.speech.audio import prepend_earcon
+from aria_nav.core.speech.phrases import PhraseTable
+from aria_nav.core.speech.process import Cancelled, InterruptibleRunner
+from aria_nav.core.speech.queue import INTERRUPT, SpeechQueue, Utterance
+from aria_nav.core.speech.request import CRITICAL, SpeechRequest
+
+
+@dataclass
+class SpokenRecord:
+    """One utterance's fate, for the spoken topic and the log. Times in seconds of the speaker's clock."""
+
+    text: str
+    request: SpeechRequest
+    received_s: float
+    started_s: Optional[float]  # when audio output began (None: interrupted or failed before)
+    ended_s: float
+    interrupted: bool
+    wav_path: Optional[str]
+    audio_s: float  # duration of the synthesized audio (0 without an engine)
+    error: Optional[str] = None
+
+
+class Speaker:
+    def __init__(self, phrases: PhraseTable, direction_style: str, engine, sink, queue: SpeechQueue,
+                 now_fn: Callable[[], float], on_spoken: Callable[[SpokenRecord], None], earcon: bool = True):
+        self.phrases = phrases
+        self._direction_style = direction_style
+        self._engine = engine  # None: no TTS engine here, text only
+        self._sink = sink
+        self.queue = queue
+        self._now = now_fn
+        self._on_spoken = on_spoken
+        self._earcon = earcon
+        self._runner = InterruptibleRunner()
+        self._lock = threading.Lock()
+        self._current: Optional[Utterance] = None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="speech", daemon=True)
+        self._thread.start()
+
+    def say(self, request: SpeechRequest) -> str:
+        """Queues the request (never blocks); returns the queue's outcome."""
+        text = self.phrases.sentence(request, self._direction_style)
+        outcome, victim = self.queue.offer(Utterance(text, request, self._now()), self._now())
+        if outcome == INTERRUPT:
+            with self._lock:
+                if self._current is victim:
+                    self._runner.cancel()
+        return outcome
+
+    def close(self, timeout: float = 3.0) -> None:
+        self._stopping = True
+        self.queue.close()
+        with self._lock:
+            self._runner.cancel()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping:
+            utterance = self.queue.take(self._now, timeout=0.2)
+            if utterance is not None:
+                self._speak(utterance)
+
+    def _speak(self, utterance: Utterance) -> None:
+        with self._lock:
+            if self._stopping:
+                return
+            self._current = utterance
+            self._runner.reset()
+        started = wav_path = error = None
+        interrupted, audio_s = False, 0.0
+        try:
+            if self._engine is not None:
+                audio = self._engine.synthesize(utterance.text, self._runner)
+                request = utterance.request
+                if self._earcon and request.urgency == CRITICAL and request.bearing_deg is not None:
+                    audio = prepend_earcon(audio, request.bearing_deg)
+                audio_s = audio.duration_s
+                started = self._now()
+                wav_path = self._sink.play(audio, self._runner, f"{request.urgency}_{request.event}")
+                hold = self._sink.hold_s(audio)  # a file sink lasts as long as the sound would
+                if hold:
+                    self._runner.sleep(hold)
+            else:
+                started = self._now()
+        except Cancelled:
+            interrupted = True
+        except Exception as exc:  # noqa: BLE001 - one failed utterance is reported, the worker goes on
+            error = str(exc)
+        finally:
+            with self._lock:
+                self._current = None
+            self.queue.done(self._now())
+        self._on_spoken(SpokenRecord(utterance.text, utterance.request, utterance.received_s, started,
+                                     self._now(), interrupted, wav_path, audio_s, error))

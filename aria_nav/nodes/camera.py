@@ -1,0 +1,242 @@
+"""Camera node: publishes the Aria streams (RGB, SLAM left/right, IMU) from a recording, a video, a webcam, a bag
+or live glasses, with CameraInfo matching the published image size. See docs/camera.md.
+
+header.stamp is the capture time on the host clock (replay: replay start + the item's device-time offset; live:
+device time mapped to the host clock), so `now - stamp` downstream is the real latency. A publishing thread paced
+by core.sources.replay does the work; the executor stays free for parameters and diagnostics.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Dict, List, Optional, Tuple
+
+from builtin_interfaces.msg import Time
+from rclpy.duration import Duration
+from rclpy.publisher import Publisher
+from sensor_msgs.msg import CameraInfo, Image, Imu
+from std_msgs.msg import Header
+
+from aria_nav import topics
+from aria_nav.core.sources import SOURCE_KINDS, SourceError, open_source
+from aria_nav.core.sources.base import (IMU, RGB, SLAM_LEFT, SLAM_RIGHT, Calibration, Frame, ImuSample, Item,
+                                        resize_frame)
+from aria_nav.core.sources.replay import PACING_MODES, STAMP_SOURCES, Replay
+from aria_nav.core.stage_stats import StageStats
+from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
+from aria_nav.ros.diagnostics import WARN, NodeDiagnostics
+from aria_nav.ros.params import ConfigError, Param, ParameterError, declare_parameters
+from aria_nav.ros.qos import frame_qos
+from aria_nav.ros.runtime import AriaNode, main_for
+
+MAX_SIZE = 4096
+IMU_QUEUE = 200  # IMU samples held for a slow subscriber (0.2 s at 1 kHz)
+SUBSCRIBER_REPORT_S = 5.0  # replay mode: how often to say which topics still wait for a subscriber
+ACK_TIMEOUT_S = 5.0  # replay mode, end of input: how long to wait for subscribers to acknowledge the last frames
+
+
+def _size_check(value: int) -> Optional[str]:
+    return None if value == 0 or 16 <= value <= MAX_SIZE else f"{value} is not 0 (native) or 16..{MAX_SIZE}"
+
+
+PARAMS = [
+    Param("source", "sample", "where frames come from: sample (the packaged recording), vrs (Aria VRS file), "
+                              "video (file), webcam, bag (rosbag2 directory), live (Aria glasses, client SDK)",
+          choices=SOURCE_KINDS),
+    Param("path", "", "the file or bag directory to read (sample: must be empty; bag: empty = the packaged "
+                      "sample), the webcam index or device path (empty = 0), or the glasses' IP address for "
+                      "live Wi-Fi streaming (empty = USB)"),
+    Param("pacing", "realtime", "recordings: realtime (the recording's own timing), fixed (lead camera frames "
+                                "at rate_hz) or fast (as fast as possible); live sources ignore it",
+          choices=PACING_MODES),
+    Param("rate_hz", 10.0, "frame rate of fixed pacing (Hz)", min=0.1, max=1000.0),
+    Param("loop", False, "restart a recording at its end; device time keeps increasing across loops"),
+    Param("exit_at_end", False, "exit with code 0 at the end of a recording that is not looped, instead of "
+                                "staying up idle"),
+    Param("rgb_width", 704, "published RGB width in pixels, 0 = native (1408 for Aria); 704 halves Aria's "
+                            "image exactly, still above the detector (640) and depth (518) inputs",
+          check=_size_check),
+    Param("rgb_height", 704, "published RGB height in pixels, 0 = native", check=_size_check),
+    Param("slam_width", 0, "published SLAM camera width in pixels, 0 = native", check=_size_check),
+    Param("slam_height", 0, "published SLAM camera height in pixels, 0 = native", check=_size_check),
+    Param("undistort", True, "Aria sources (vrs, live): undistort the fisheye images to a linear pinhole camera "
+                             "(false: raw fisheye, CameraInfo distortion_model fisheye624)"),
+    Param("publish_rgb", True, "publish the RGB camera"),
+    Param("publish_slam", True, "publish the two SLAM (side) cameras"),
+    Param("publish_imu", True, "publish the IMU (sensor_msgs/Imu, frame aria_imu)"),
+    Param("stamp_source", "host", "header.stamp: host (capture time on the host clock: latency = now - stamp) or "
+                                  "device (the recording's device time)", choices=STAMP_SOURCES),
+    Param("process_every_frame", False, "deterministic replay: reliable QoS so no subscriber misses a frame"),
+    Param("video_hfov_deg", 70.0, "video/webcam: horizontal field of view assumed for the CameraInfo (degrees)",
+          min=10.0, max=170.0),
+    Param("live_interface", "usb", "live glasses: streaming interface", choices=("usb", "wifi")),
+    Param("live_profile", "profile18", "live glasses: streaming profile name (see docs/camera.md)"),
+]
+
+STREAM_TOPICS = {RGB: (topics.RGB_IMAGE, topics.RGB_INFO, topics.RGB_FRAME),
+                 SLAM_LEFT: (topics.SLAM_LEFT_IMAGE, topics.SLAM_LEFT_INFO, topics.SLAM_LEFT_FRAME),
+                 SLAM_RIGHT: (topics.SLAM_RIGHT_IMAGE, topics.SLAM_RIGHT_INFO, topics.SLAM_RIGHT_FRAME)}
+
+
+def _header(stamp_ns: int, frame_id: str) -> Header:
+    return Header(stamp=Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000), frame_id=frame_id)
+
+
+def camera_info(calibration: Calibration, header: Header) -> CameraInfo:
+    msg = intrinsics_to_camera_info(calibration.intrinsics, header)
+    if not calibration.is_pinhole:
+        msg.distortion_model = calibration.distortion_model
+        msg.d = [float(v) for v in calibration.distortion]
+    return msg
+
+
+def imu_message(sample: ImuSample, header: Header) -> Imu:
+    msg = Imu(header=header)
+    msg.orientation_covariance[0] = -1.0  # REP 145: no orientation estimate
+    msg.linear_acceleration.x, msg.linear_acceleration.y, msg.linear_acceleration.z = (
+        float(v) for v in sample.linear_acceleration)
+    msg.angular_velocity.x, msg.angular_velocity.y, msg.angular_velocity.z = (float(v) for v in sample.angular_velocity)
+    return msg
+
+
+class CameraNode(AriaNode):
+    def __init__(self):
+        super().__init__("camera")
+        self.cfg = cfg = declare_parameters(self, PARAMS)
+        self._sizes = self._published_sizes()
+        streams = [s for s, on in ((RGB, cfg.publish_rgb), (SLAM_LEFT, cfg.publish_slam),
+                                   (SLAM_RIGHT, cfg.publish_slam), (IMU, cfg.publish_imu)) if on]
+        if not streams:
+            raise ParameterError("publish_rgb", "publish_rgb, publish_slam and publish_imu are all false")
+        try:
+            self.source = open_source(cfg.source, cfg.path, streams, undistort=cfg.undistort, sizes=self._sizes,
+                                      video_hfov_deg=cfg.video_hfov_deg, live_interface=cfg.live_interface,
+                                      live_profile=cfg.live_profile)
+            self.replay = Replay(self.source, cfg.pacing, cfg.rate_hz, cfg.loop, cfg.stamp_source,
+                                 host_now_ns=lambda: self.get_clock().now().nanoseconds)
+        except (SourceError, ValueError) as exc:
+            raise ConfigError(str(exc)) from None
+        qos = frame_qos(cfg.process_every_frame)
+        self._image_publishers: Dict[str, Tuple[Publisher, Publisher]] = {}
+        for stream in self.source.streams:
+            if stream == IMU:
+                self._imu_publisher = self.create_publisher(Imu, topics.IMU, frame_qos(cfg.process_every_frame,
+                                                                                         depth=IMU_QUEUE))
+            else:
+                image_topic, info_topic, _ = STREAM_TOPICS[stream]
+                self._image_publishers[stream] = (self.create_publisher(Image, image_topic, qos),
+                                                  self.create_publisher(CameraInfo, info_topic, qos))
+        self._stream_stats = {stream: StageStats() for stream in self.source.streams}
+        self._published_size: Dict[str, str] = {}
+        self.diagnostics = NodeDiagnostics(self)
+        self.diagnostics.set_value("source", self.source.description)
+        self.diagnostics.set_value("streams", ", ".join(self.source.streams))
+        pacing = "live" if self.source.live else cfg.pacing + (f" {cfg.rate_hz:g} Hz" if cfg.pacing == "fixed" else "")
+        self.diagnostics.set_value("pacing", pacing)
+        self.diagnostics.set_value("state", "publishing")
+        self._diagnostics_timer = self.create_timer(1.0, self._update_diagnostics)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._publish_all, name="camera-publisher", daemon=True)
+        self._thread.start()
+        self.get_logger().info(f"publishing {', '.join(self.source.streams)} from {self.source.description} "
+                               f"({pacing}{', looped' if self.replay.loop else ''}, stamps: {cfg.stamp_source})")
+
+    def _published_sizes(self) -> Dict[str, Tuple[int, int]]:
+        cfg = self.cfg
+        sizes = {}
+        for prefix, streams in (("rgb", (RGB,)), ("slam", (SLAM_LEFT, SLAM_RIGHT))):
+            width, height = getattr(cfg, f"{prefix}_width"), getattr(cfg, f"{prefix}_height")
+            if (width == 0) != (height == 0):
+                raise ParameterError(f"{prefix}_width", f"{prefix}_width and {prefix}_height must both be 0 "
+                                                        f"(native) or both set (got {width}x{height})")
+            for stream in streams:
+                sizes[stream] = (width, height)
+        return sizes
+
+    # --- publishing thread ------------------------------------------------------------------------------------
+    def _all_publishers(self) -> List[Publisher]:
+        publishers = [p for pair in self._image_publishers.values() for p in pair]
+        return publishers + ([self._imu_publisher] if IMU in self.source.streams else [])
+
+    def _wait_for_subscribers(self) -> bool:
+        """Replay mode: hold the first frame until every published topic has a subscriber, so the consumers see
+        the recording from its start (a reliable publisher does not keep what was sent before they joined)."""
+        publishers = self._all_publishers()
+        next_report = time.monotonic()
+        while not self._stop.is_set():
+            missing = [p.topic_name for p in publishers if p.get_subscription_count() == 0]
+            if not missing:
+                return True
+            if time.monotonic() >= next_report:
+                self.get_logger().info(f"process_every_frame: waiting for subscribers on {', '.join(missing)} "
+                                       f"(turn off streams nobody reads: publish_slam/publish_imu)")
+                next_report += SUBSCRIBER_REPORT_S
+            self._stop.wait(0.05)
+        return False
+
+    def _publish_all(self) -> None:
+        if self.cfg.process_every_frame and not self._wait_for_subscribers():
+            return
+        try:
+            finished = self.replay.run(self._emit, self._stop)
+        except SourceError as exc:
+            self.request_exit(ConfigError(str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - reported as one line; the process ends with code 2
+            self.request_exit(ConfigError(f"{self.source.description}: {type(exc).__name__}: {exc}"))
+            return
+        if not finished:
+            return
+        if self.cfg.process_every_frame:  # let reliable subscribers receive the last frames before we may exit
+            for publisher in self._all_publishers():
+                publisher.wait_for_all_acked(Duration(seconds=ACK_TIMEOUT_S))
+        counts = ", ".join(f"{s} {stats.processed}" for s, stats in self._stream_stats.items())
+        self.get_logger().info(f"end of input ({counts} published)" +
+                               ("; exiting" if self.cfg.exit_at_end else "; staying up idle"))
+        self.diagnostics.set_value("state", "end of input")
+        if self.cfg.exit_at_end:
+            self.request_exit()
+
+    def _emit(self, item: Item, stamp_ns: int) -> None:
+        stats = self._stream_stats[item.stream]  # per-stream counts and rates (their latency field is unused)
+        if isinstance(item, ImuSample):
+            self._imu_publisher.publish(imu_message(item, _header(stamp_ns, topics.IMU_FRAME)))
+            stats.record(0.0)
+            return
+        frame: Frame = resize_frame(item, *self._sizes[item.stream])
+        image_publisher, info_publisher = self._image_publishers[item.stream]
+        header = _header(stamp_ns, STREAM_TOPICS[item.stream][2])
+        info_publisher.publish(camera_info(frame.calibration, header))
+        image_publisher.publish(array_to_image(frame.image, frame.encoding, header))
+        if item.stream == self.replay.lead_stream:
+            self.diagnostics.record(header.stamp)  # latency here: how far publishing runs behind capture time
+        stats.record(0.0)
+        if item.stream not in self._published_size:
+            self._published_size[item.stream] = f"{frame.size[0]}x{frame.size[1]} {frame.encoding}"
+
+    # --- executor side ----------------------------------------------------------------------------------------
+    def _update_diagnostics(self) -> None:
+        for stream, stats in self._stream_stats.items():
+            self.diagnostics.set_value(f"{stream}_rate_hz", f"{stats.rate_hz():.1f}")
+            self.diagnostics.set_value(f"{stream}_published", stats.processed)
+        for stream, size in self._published_size.items():
+            self.diagnostics.set_value(f"{stream}_resolution", size)
+        offset = self.replay.clock_offset_ns
+        if offset is not None:
+            self.diagnostics.set_value("stamp_minus_device_time_ns", offset)
+        self.diagnostics.set_value("loops", self.replay.loops_completed)
+        dropped = getattr(self.source, "dropped", 0)
+        if dropped:
+            self.diagnostics.set_value("dropped_from_device", dropped)
+            self.diagnostics.set_status(WARN, "publishing falls behind the glasses (see dropped_from_device)")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=3.0)
+        self.source.close()
+
+
+main = main_for(CameraNode, "camera")
+
+if __name__ == "__main__":
+    main()

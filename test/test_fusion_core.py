@@ -1,0 +1,188 @@
+"""Fusion building blocks without ROS: geometry, distance inside a box, stamp pairing, tracking, bands."""
+import math
+
+import numpy as np
+import pytest
+
+from aria_nav.core.camera_model import PinholeIntrinsics
+from aria_nav.core.fusion.bands import CLOSE, FAR, MEDIUM, UNKNOWN, VERY_CLOSE, band_of
+from aria_nav.core.fusion.box_distance import BoxDistanceConfig, box_depth
+from aria_nav.core.fusion.geometry import (AHEAD, LEFT, RIGHT, clock_of_bearing, direction_of_column,
+                                           ground_distance, optical_point)
+from aria_nav.core.fusion.pairing import StampPairer
+from aria_nav.core.fusion.tracker import Measurement, ObstacleTracker
+
+INTR = PinholeIntrinsics(width=640, height=480, fx=300.0, fy=300.0, cx=319.5, cy=239.5)
+MS = 1_000_000
+
+
+def column_at_bearing(bearing_deg):
+    return INTR.cx + INTR.fx * math.tan(math.radians(bearing_deg))
+
+
+@pytest.mark.parametrize("bearing,direction,clock", [(-35.0, LEFT, 11), (0.0, AHEAD, 12), (35.0, RIGHT, 1),
+                                                     (-14.0, AHEAD, 12), (16.0, AHEAD, 1)])
+def test_direction_and_clock_at_known_bearings(bearing, direction, clock):
+    u = column_at_bearing(bearing)
+    assert INTR.bearing_deg(u) == pytest.approx(bearing, abs=1e-6)
+    assert direction_of_column(u, INTR.width, 0.3) == direction
+    assert clock_of_bearing(bearing) == clock
+
+
+def test_centre_zone_limits_and_clock_wraps():
+    # +-30% of 640 px around the middle: columns 128..512 are ahead.
+    assert direction_of_column(127.0, 640, 0.3) == LEFT
+    assert direction_of_column(128.0, 640, 0.3) == AHEAD
+    assert direction_of_column(512.0, 640, 0.3) == AHEAD
+    assert direction_of_column(513.0, 640, 0.3) == RIGHT
+    assert [clock_of_bearing(b) for b in (-90, -60, 60, 90, 180, -180)] == [9, 10, 2, 3, 6, 6]
+
+
+def test_optical_point_and_ground_distance():
+    x, y, z = optical_point(INTR, INTR.cx + 300.0, INTR.cy - 150.0, 2.0)
+    assert (x, y, z) == pytest.approx((2.0, -1.0, 2.0))
+    assert ground_distance(x, z) == pytest.approx(math.sqrt(8.0))  # height does not count
+
+
+def scene_depth(background=8.0):
+    return np.full((480, 640), background, np.float32)
+
+
+def test_box_distance_ignores_background_nan_and_one_noisy_pixel():
+    depth = scene_depth()
+    box = np.array([200, 100, 300, 400], np.float32)
+    # A person-like shape: narrower than its box, so the box's edges see the background at 8 m.
+    depth[100:400, 225:275] = 2.0
+    depth[100:400, 250:275] = 2.3  # far shoulder
+    depth[200:220, 240:260] = np.nan  # holes the depth stage could not estimate
+    depth[300, 250] = 0.2  # one wild pixel
+    found = box_depth(depth, box, (640, 480))
+    assert found.depth_z == pytest.approx(2.0)
+    assert (found.u, found.v) == (250.0, 250.0)
+    # The median of the whole box is the background: what a naive estimate would say.
+    assert np.nanmedian(depth[100:400, 200:300]) == pytest.approx(8.0)
+
+
+def test_box_distance_scales_boxes_to_a_smaller_depth_image_and_reports_too_few_valid():
+    depth = np.full((240, 320), np.nan, np.float32)
+    depth[50:200, 100:150] = 3.0  # the object at half resolution
+    found = box_depth(depth, np.array([200, 100, 300, 400]), (640, 480))
+    assert found.depth_z == pytest.approx(3.0)
+    empty = box_depth(np.full((240, 320), np.nan, np.float32), np.array([200, 100, 300, 400]), (640, 480))
+    assert math.isnan(empty.depth_z) and empty.valid_fraction == 0.0
+    sparse = scene_depth(np.nan)
+    sparse[250, 250] = 1.0  # one valid pixel out of thousands
+    assert math.isnan(box_depth(sparse, np.array([200, 100, 300, 400]), (640, 480),
+                                BoxDistanceConfig(min_valid_fraction=0.1)).depth_z)
+
+
+def test_box_distance_at_the_image_border_and_degenerate_boxes():
+    depth = scene_depth(4.0)
+    assert box_depth(depth, np.array([-50, -50, 10, 10]), (640, 480)).depth_z == pytest.approx(4.0)
+    assert box_depth(depth, np.array([639, 479, 639, 479]), (640, 480)).depth_z == pytest.approx(4.0)
+
+
+def test_pairer_exact_stamps_in_either_order():
+    pairer = StampPairer(tolerance_s=0.05, max_wait_s=0.5)
+    assert pairer.add_detections(100 * MS, "d1", 0.0) == []  # waits for depth
+    pairs = pairer.add_depth(100 * MS, "z1", 0.01)
+    assert [(p.detections, p.depth) for p in pairs] == [("d1", "z1")]
+    assert pairer.add_depth(200 * MS, "z2", 0.1) == []
+    pairs = pairer.add_detections(200 * MS, "d2", 0.11)  # depth already there: resolved at once
+    assert [(p.detections, p.depth) for p in pairs] == [("d2", "z2")]
+    assert (pairer.paired, pairer.misses, pairer.waiting) == (2, 0, 0)
+
+
+def test_pairer_approximate_nearest_within_tolerance_and_reuse():
+    pairer = StampPairer(tolerance_s=0.05, max_wait_s=0.5)
+    pairer.add_depth(100 * MS, "z100", 0.0)
+    pairer.add_detections(133 * MS, "d133", 0.0)  # nearest so far is 33 ms away; a later depth may be nearer
+    pairs = pairer.add_depth(166 * MS, "z166", 0.05)
+    assert [(p.detections, p.depth, p.depth_stamp_ns) for p in pairs] == [("d133", "z100", 100 * MS)]
+    pairs = pairer.add_detections(160 * MS, "d160", 0.06)
+    assert [(p.detections, p.depth) for p in pairs] == [("d160", "z166")]  # depth images serve several frames
+
+
+def test_pairer_never_waits_beyond_max_wait_and_counts_misses():
+    pairer = StampPairer(tolerance_s=0.05, max_wait_s=0.5)
+    pairer.add_depth(0, "z0", 0.0)
+    assert pairer.add_detections(300 * MS, "d300", 1.0) == []
+    assert pairer.poll(1.2) == []
+    pairs = pairer.poll(1.5)  # waited long enough; the only depth is 300 ms away
+    assert [(p.detections, p.depth) for p in pairs] == [("d300", None)]
+    assert pairer.misses == 1
+
+
+def test_pairer_caches_are_bounded():
+    pairer = StampPairer(tolerance_s=0.01, max_wait_s=100.0, depth_cache=2, pending_cache=3)
+    for i in range(5):
+        pairer.add_depth(i * 1000 * MS, i, 0.0)
+    assert len(pairer._depths) == 2
+    resolved = []
+    for i in range(10):
+        resolved += pairer.add_detections((100 + i) * 1000 * MS, f"d{i}", 0.0)
+    assert pairer.waiting == 3
+    assert [p.detections for p in resolved] == [f"d{i}" for i in range(7)]  # oldest evicted first, as misses
+    assert pairer.misses == 7
+    assert [p.detections for p in pairer.drain()] == ["d7", "d8", "d9"] and pairer.waiting == 0
+
+
+def person(box, distance=2.0):
+    return Measurement(box=np.array(box, np.float32), class_id=0, score=0.9, distance_m=distance)
+
+
+def test_tracker_keeps_ids_counts_runs_and_forgets():
+    tracker = ObstacleTracker()
+    seen, _ = tracker.update([person([100, 100, 200, 400])], 0.0)
+    first = seen[0].track_id
+    for i in range(1, 4):
+        seen, left = tracker.update([person([100 + 5 * i, 100, 200 + 5 * i, 400])], i * 0.1)
+        assert seen[0].track_id == first and left == []
+    assert seen[0].consecutive == 4 and seen[0].longest_run == 4
+    for i in range(tracker.config.max_missed):
+        seen, left = tracker.update([], 0.4 + i * 0.1)
+        assert left == []
+    seen, left = tracker.update([], 1.0)
+    assert [t.track_id for t in left] == [first] and tracker.tracks == {}
+
+
+def test_tracker_separates_classes_and_nearby_objects():
+    tracker = ObstacleTracker()
+    chair = Measurement(box=np.array([100, 100, 200, 400], np.float32), class_id=56, score=0.8, distance_m=2.0)
+    seen, _ = tracker.update([person([100, 100, 200, 400]), chair], 0.0)
+    assert len({t.track_id for t in seen}) == 2
+    seen2, _ = tracker.update([chair, person([100, 100, 200, 400])], 0.1)  # order swapped: ids follow the class
+    assert [t.track_id for t in seen2] == [seen[1].track_id, seen[0].track_id]
+
+
+def test_tracker_follows_a_fast_move_without_overlap_but_not_a_jump_across_the_image():
+    tracker = ObstacleTracker()
+    first = tracker.update([person([100, 100, 150, 300])], 0.0)[0][0].track_id
+    moved = tracker.update([person([160, 100, 210, 300])], 0.1)[0][0]  # no overlap, centre 60 px away
+    assert moved.track_id == first
+    far = tracker.update([person([500, 100, 550, 300])], 0.2)[0][0]
+    assert far.track_id != first
+
+
+def test_tracker_flicker_resets_the_run_and_approach_speed_is_measured():
+    tracker = ObstacleTracker()
+    for i in range(6):
+        measurements = [person([100, 100, 200, 400])] if i % 2 == 0 else []
+        seen, _ = tracker.update(measurements, i * 0.1)
+    track = next(iter(tracker.tracks.values()))
+    assert track.longest_run == 1 and track.hits == 3
+    tracker = ObstacleTracker()
+    for i in range(11):  # 4 m -> 3 m in one second
+        seen, _ = tracker.update([person([100, 100, 200, 400], distance=4.0 - 0.1 * i)], i * 0.1)
+    assert seen[0].approach_mps == pytest.approx(1.0, abs=1e-6)
+
+
+def test_bands_with_hysteresis():
+    limits = (1.5, 3.0, 5.0)
+    assert [band_of(d, limits) for d in (0.5, 1.5, 2.9, 4.0, 7.0, float("nan"))] == \
+        [VERY_CLOSE, CLOSE, CLOSE, MEDIUM, FAR, UNKNOWN]
+    assert band_of(3.1, limits, previous=CLOSE, hysteresis_m=0.2) == CLOSE  # noise around the limit
+    assert band_of(3.25, limits, previous=CLOSE, hysteresis_m=0.2) == MEDIUM
+    assert band_of(2.99, limits, previous=MEDIUM, hysteresis_m=0.2) == CLOSE  # nearer: at once
+    assert band_of(1.0, limits, previous=FAR, hysteresis_m=0.2) == VERY_CLOSE  # big jumps go straight through
+    assert band_of(5.1, limits, previous=VERY_CLOSE, hysteresis_m=0.2) == MEDIUM  # 5.1 - 0.2 is below 5

@@ -1,0 +1,142 @@
+"""`aria-nav launch` for real: camera and detector as separate processes over DDS, started and stopped the way a
+user does it (the CLI, then Ctrl-C), watched by a test node on a ROS domain of this test's own."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from sensor_msgs.msg import CameraInfo, PointCloud2
+from std_msgs.msg import String
+
+from aria_nav import graph, runner, topics
+from aria_nav.ros.qos import latched_qos, result_qos, sensor_qos
+
+NODES = ("camera", "detector")
+DETECTIONS_WANTED = 3
+TIMEOUT_S = 90.0
+# After Ctrl-C every node must be gone well before the launcher would escalate to SIGTERM.
+STOP_BUDGET_S = graph.STOP_SIGINT_TIMEOUT_S + 1.0
+DETECTION_FIELDS = ["x1", "y1", "x2", "y2", "score", "class_id"]
+
+
+def _domain_id() -> int:
+    """A DDS domain of this test process's own (1..99; other modules use 100 and up)."""
+    return 1 + (os.getpid() + 37) % 99
+
+
+def _stamp_ns(header) -> int:
+    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+
+
+class Watcher:
+    """Test node: records the camera's RGB CameraInfo headers and the detector's outputs."""
+
+    def __init__(self, domain: int):
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain)
+        self.node = rclpy.create_node("runner_graph_test", context=self.context)
+        self.lock = threading.Lock()
+        self.infos = {}  # stamp ns -> CameraInfo
+        self.detections = []
+        self.class_names = []
+        self.node.create_subscription(CameraInfo, topics.RGB_INFO, self._on_info, sensor_qos(50))
+        self.node.create_subscription(PointCloud2, topics.DETECTIONS, self._on_detections, result_qos())
+        self.node.create_subscription(String, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX,
+                                      self.class_names.append, latched_qos())
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.spinning = True
+        self.thread = threading.Thread(target=self._spin, daemon=True)
+        self.thread.start()
+
+    def _spin(self):
+        while self.spinning:
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def _on_info(self, msg):
+        with self.lock:
+            self.infos[_stamp_ns(msg.header)] = msg
+
+    def _on_detections(self, msg):
+        with self.lock:
+            self.detections.append(msg)
+
+    def matched(self):
+        """Detections whose stamp is one the camera published, with that frame's CameraInfo."""
+        with self.lock:
+            return [(d, self.infos[_stamp_ns(d.header)]) for d in self.detections if _stamp_ns(d.header) in self.infos]
+
+    def close(self):
+        self.spinning = False
+        self.thread.join()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+def _require_graph_pieces():
+    for name in NODES:
+        if runner.find_executable(graph.node(name)) is None:
+            pytest.skip(f"executable of node '{name}' is not installed")
+    model = Path(graph.resolve_arguments({})["yolo_model"])
+    if not model.exists():
+        pytest.skip(f"{model} missing: run `aria-nav models build-test`")
+
+
+def test_launch_runs_nodes_as_processes_over_dds_and_ctrl_c_stops_them_cleanly():
+    _require_graph_pieces()
+    domain = _domain_id()
+    watcher = Watcher(domain)
+    launcher = subprocess.Popen(
+        [str(Path(sys.executable).with_name("aria-nav")), "launch", "--nodes", ",".join(NODES), "source:=sample"],
+        env=dict(os.environ, ROS_DOMAIN_ID=str(domain)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    output = []
+    reader = threading.Thread(target=lambda: output.extend(launcher.stdout), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        while len(watcher.matched()) < DETECTIONS_WANTED or not watcher.class_names:
+            assert launcher.poll() is None, "aria-nav launch ended early:\n" + "".join(output)
+            assert time.monotonic() < deadline, (
+                f"after {TIMEOUT_S} s: {len(watcher.infos)} camera frames, {len(watcher.detections)} detections "
+                f"({len(watcher.matched())} with a camera stamp), {len(watcher.class_names)} class-name messages; "
+                "output:\n" + "".join(output))
+            time.sleep(0.1)
+
+        launcher.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal does
+        stop_started = time.monotonic()
+        returncode = launcher.wait(timeout=graph.STOP_SIGINT_TIMEOUT_S + graph.STOP_SIGTERM_TIMEOUT_S + 5)
+        stop_took = time.monotonic() - stop_started
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()
+        watcher.close()
+    reader.join(timeout=5)
+    text = "".join(output)
+
+    # Messages: the right types, each detection set carrying its camera frame's header unchanged.
+    for detections, info in watcher.matched():
+        assert isinstance(detections, PointCloud2)
+        assert detections.header == info.header
+        assert detections.header.frame_id == topics.RGB_FRAME
+        assert [field.name for field in detections.fields] == DETECTION_FIELDS
+    assert isinstance(watcher.class_names[0], String) and watcher.class_names[0].data.startswith("[")
+
+    # Shutdown: exit 0, quickly, every node exited 0 by itself, no process left.
+    assert returncode == 0, text
+    assert stop_took < STOP_BUDGET_S, f"stopping took {stop_took:.1f} s:\n{text}"
+    pids = {name: int(pid) for name, pid in re.findall(r"^\[launch\] (\w+): started \(pid (\d+)\)$", text, re.M)}
+    assert set(pids) == set(NODES), text
+    for name, pid in pids.items():
+        assert f"[launch] {name}: exited with code 0\n" in text, text
+        assert not Path(f"/proc/{pid}").exists(), f"{name} (pid {pid}) still exists after the launcher ended"
+    assert "SIGTERM" not in text and "SIGKILL" not in text, text
+    assert text.rstrip().endswith("[launch] done; no node failed"), text

@@ -1,0 +1,217 @@
+"""Speech without ROS: phrase tables, request format, the utterance queue, WAV reading, earcons, and the worker
+with the real espeak-ng."""
+import dataclasses
+import json
+import shutil
+import struct
+import time
+
+import numpy as np
+import pytest
+
+from aria_nav.core.speech.audio import Audio, AudioFormatError, earcon, parse_wav, prepend_earcon
+from aria_nav.core.speech.engines import EngineUnavailable, EspeakEngine, PiperEngine, create_engine
+from aria_nav.core.speech.output import WavSink
+from aria_nav.core.speech.phrases import CLOCK, ENGLISH, SPANISH
+from aria_nav.core.speech.process import InterruptibleRunner
+from aria_nav.core.speech.queue import DUPLICATE, INTERRUPT, QUEUED, REPLACED, SpeechQueue, Utterance
+from aria_nav.core.speech.request import SpeechRequest, SpeechRequestError
+from aria_nav.core.speech.speaker import Speaker
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+
+
+def obstacle(urgency="warning", name="person", distance=2.0, direction="ahead", key="rgb:1", priority=5.0,
+             event="obstacle", clock=12, bearing=0.0):
+    return SpeechRequest(event=event, urgency=urgency, priority=priority, key=key, stamp_ns=1_700_000_000_123,
+                         class_name=name, distance_m=distance, band="close", direction=direction, clock=clock,
+                         bearing_deg=bearing, camera="rgb")
+
+
+@pytest.mark.parametrize("metres,english,spanish", [
+    (0.2, "half a meter", "a medio metro"), (0.74, "half a meter", "a medio metro"),
+    (0.76, "one meter", "a un metro"), (1.3, "one and a half meters", "a un metro y medio"),
+    (2.0, "two meters", "a dos metros"), (2.6, "two and a half meters", "a dos metros y medio"),
+    (2.8, "three meters", "a tres metros"), (3.4, "three meters", "a tres metros"),
+    (4.6, "five meters", "a cinco metros"), (31.0, "more than twenty meters", "a más de veinte metros"),
+])
+def test_distances_are_spoken_naturally(metres, english, spanish):
+    assert ENGLISH.distance(metres) == english
+    assert SPANISH.distance(metres) == spanish
+
+
+def test_sentences_per_language_and_direction_style():
+    assert ENGLISH.sentence(obstacle()) == "person ahead, two meters"
+    assert SPANISH.sentence(obstacle()) == "persona delante, a dos metros"
+    assert ENGLISH.sentence(obstacle(name="chair", distance=None, direction="left")) == "chair on your left"
+    assert SPANISH.sentence(obstacle(name="chair", distance=None, direction="left")) == "silla a tu izquierda"
+    assert ENGLISH.sentence(obstacle(urgency="critical", distance=1.1)) == "Careful, person ahead, one meter"
+    assert SPANISH.sentence(obstacle(event="approaching", name="car", distance=1.4, direction="right")) == \
+        "coche acercándose a tu derecha, a un metro y medio"
+    assert ENGLISH.sentence(obstacle(clock=2, direction="right"), CLOCK) == "person at two o'clock, two meters"
+    assert SPANISH.sentence(obstacle(clock=1, direction="right"), CLOCK) == "persona a la una, a dos metros"
+    assert ENGLISH.sentence(obstacle(name="skateboard")) == "skateboard ahead, two meters"  # untranslated name
+    # Approximate distances (relative depth model) are said as bands, never as metres.
+    approximate = dataclasses.replace(obstacle(urgency="critical", distance=1.2), distance_kind="approximate",
+                                      band="very_close")
+    assert ENGLISH.sentence(approximate) == "Careful, person ahead, very close"
+    assert SPANISH.sentence(approximate) == "Cuidado, persona delante, muy cerca"
+    degraded = SpeechRequest(event="degraded", urgency="warning", priority=100, key="vision:depth", stamp_ns=0,
+                             reason="depth")
+    assert ENGLISH.sentence(degraded) == "Vision degraded: distances are not available."
+    assert SPANISH.sentence(degraded) == "Visión degradada: no hay distancias."
+
+
+def test_request_json_round_trip_and_clear_errors():
+    request = obstacle(distance=2.345, bearing=-12.34)
+    body = json.loads(request.to_json())
+    assert body["stamp"] == {"sec": 1700, "nanosec": 123} and body["distance_m"] == 2.35
+    assert set(body) == {"event", "urgency", "priority", "key", "stamp", "class_name", "distance_m", "distance_kind",
+                         "band", "direction", "clock", "bearing_deg", "camera"}
+    back = SpeechRequest.from_json(request.to_json())
+    assert back.stamp_ns == request.stamp_ns and back.class_name == "person" and back.bearing_deg == -12.3
+    for text, problem in (("{", "not JSON"), ("[1]", "not a JSON object"), ('{"urgency": "info"}', "event"),
+                          ('{"event": "boom", "urgency": "info"}', "unknown event 'boom'"),
+                          ('{"event": "obstacle", "urgency": "loud"}', "unknown urgency 'loud'"),
+                          ('{"event": "obstacle", "urgency": "info"}', "needs a class_name"),
+                          ('{"event": "obstacle", "urgency": "info", "class_name": "x", "distance_m": "far"}',
+                           "bad field value"),
+                          ('{"event": "obstacle", "urgency": "info", "class_name": "x", "distance_m": -1}',
+                           "not a distance"),
+                          ('{"event": "obstacle", "urgency": "info", "class_name": "x", "distance_kind": "guess"}',
+                           "unknown distance_kind 'guess'")):
+        with pytest.raises(SpeechRequestError, match=problem):
+            SpeechRequest.from_json(text)
+
+
+def utterance(request, received=0.0, text=None):
+    return Utterance(text or ENGLISH.sentence(request), request, received)
+
+
+def test_queue_orders_by_urgency_then_priority_and_drops_stale():
+    queue = SpeechQueue(max_size=8, max_age_s=2.0)
+    queue.offer(utterance(obstacle("info", name="bottle", key="a"), 0.0), 0.0)
+    queue.offer(utterance(obstacle("warning", name="chair", key="b", priority=3), 0.1), 0.1)
+    queue.offer(utterance(obstacle("warning", name="table", key="c", priority=4), 0.2), 0.2)
+    queue.offer(utterance(obstacle("info", name="cup", key="d"), 0.3), 0.3)
+    assert queue.take(lambda: 0.5).text == "table ahead, two meters"
+    queue.done(0.5)
+    assert queue.take(lambda: 0.6).text == "chair ahead, two meters"
+    queue.done(0.6)
+    # bottle arrived at 0.0: stale at 2.1; cup (0.3) is still fresh.
+    assert queue.take(lambda: 2.1).text == "cup ahead, two meters"
+    assert queue.stats.stale == 1 and len(queue) == 0
+    assert queue.take(lambda: 3.0, timeout=0.01) is None
+
+
+def test_queue_deduplicates_replaces_by_key_bounds_and_interrupts():
+    queue = SpeechQueue(max_size=3, max_age_s=10.0, repeat_cooldown_s=4.0)
+    chair = obstacle("warning", name="chair", key="k1")
+    assert queue.offer(utterance(chair, 0.0), 0.0)[0] == QUEUED
+    assert queue.offer(utterance(chair, 0.1), 0.1)[0] == DUPLICATE  # same text already waiting
+    speaking = queue.take(lambda: 0.2)
+    assert queue.offer(utterance(chair, 1.0), 1.0)[0] == DUPLICATE  # being said
+    queue.done(1.5)
+    assert queue.offer(utterance(chair, 5.4), 5.4)[0] == DUPLICATE  # finished 3.9 s ago
+    assert queue.offer(utterance(obstacle("critical", name="chair", key="k1"), 5.4, speaking.text), 5.4)[0] \
+        == QUEUED  # more urgent: said again
+    queue.take(lambda: 5.5)
+    queue.done(6.0)
+    assert queue.offer(utterance(chair, 9.9), 9.9)[0] == DUPLICATE  # said (critically) until 6.0
+    assert queue.offer(utterance(chair, 10.1), 10.1)[0] == QUEUED  # cooldown over
+    assert queue.offer(utterance(obstacle("warning", name="chair", distance=1.0, key="k1"), 10.2), 10.2)[0] == \
+        REPLACED  # newer news of the same obstacle takes the older one's place
+    assert len(queue) == 1
+    for i, name in enumerate(("cup", "bowl", "vase")):
+        queue.offer(utterance(obstacle("info", name=name, key=name, priority=i), 11.0), 11.0)
+    assert len(queue) == 3 and queue.stats.overflow == 1  # the least important (cup, info, priority 0) dropped
+    warning = queue.take(lambda: 11.1)
+    assert warning.text == "chair ahead, one meter"
+    outcome, victim = queue.offer(utterance(obstacle("critical", key="p"), 11.2), 11.2)
+    assert outcome == INTERRUPT and victim is warning
+    queue.done(11.2)
+    assert queue.take(lambda: 11.3).request.key == "p"  # the critical one is next
+    outcome, victim = queue.offer(utterance(obstacle("critical", name="car", key="q"), 11.4), 11.4)
+    assert outcome == QUEUED and victim is None  # critical does not cut critical
+
+
+def streamed_wav(samples, rate=22050):
+    """A WAV as a TTS engine writes it to a pipe: placeholder sizes."""
+    header = b"RIFF" + struct.pack("<I", 0x7FFFF000) + b"WAVE"
+    fmt = b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+    return header + fmt + b"data" + struct.pack("<I", 0x7FFFF000) + samples.astype("<i2").tobytes() + b"\x01"
+
+
+def test_parse_streamed_and_regular_wav_and_reject_others():
+    samples = (np.sin(np.arange(2205) / 5.0) * 8000).astype(np.int16)
+    audio = parse_wav(streamed_wav(samples))
+    assert audio.sample_rate == 22050 and audio.channels == 1 and np.array_equal(audio.samples[:, 0], samples)
+    again = parse_wav(audio.to_wav())
+    assert np.array_equal(again.samples, audio.samples) and again.duration_s == pytest.approx(0.1)
+    with pytest.raises(AudioFormatError, match="RIFF"):
+        parse_wav(b"hello world, not audio")
+    float_wav = bytearray(streamed_wav(samples))
+    float_wav[20:22] = struct.pack("<H", 3)  # IEEE float format code
+    with pytest.raises(AudioFormatError, match="16-bit PCM"):
+        parse_wav(bytes(float_wav))
+
+
+def test_earcon_is_panned_towards_the_bearing():
+    left, centre, right = (earcon(b, 22050) for b in (-90.0, 0.0, 60.0))
+    level = lambda a, ch: float(np.sqrt(np.mean(a.samples[:, ch].astype(float) ** 2)))  # noqa: E731
+    assert level(left, 1) < 1.0 < level(left, 0)
+    assert level(centre, 0) == pytest.approx(level(centre, 1), rel=1e-3)
+    assert level(right, 1) > 3 * level(right, 0)
+    speech = Audio(np.full((1000, 1), 1000, np.int16), 22050)
+    cued = prepend_earcon(speech, -30.0)
+    assert cued.channels == 2 and cued.samples.shape[0] == 1000 + centre.samples.shape[0] + int(0.05 * 22050)
+
+
+def test_missing_engines_are_reported_clearly():
+    with pytest.raises(EngineUnavailable, match="'no-such-tts' is not installed"):
+        EspeakEngine("en", 175, executable="no-such-tts")
+    with pytest.raises(EngineUnavailable, match="piper"):
+        PiperEngine("/nonexistent/voice.onnx")
+
+
+@needs_espeak
+def test_piper_falls_back_to_espeak_with_a_warning():
+    engine, warning = create_engine("piper", "en-us", 175, "/nonexistent/voice.onnx")
+    assert isinstance(engine, EspeakEngine) and "piper chosen but unusable" in warning
+
+
+@needs_espeak
+def test_espeak_writes_audible_speech_in_both_languages(tmp_path):
+    runner = InterruptibleRunner()
+    for voice, text in (("en-us", ENGLISH.sentence(obstacle())), ("es", SPANISH.sentence(obstacle()))):
+        audio = EspeakEngine(voice, 175).synthesize(text, runner)
+        assert 0.8 < audio.duration_s < 4.0 and audio.rms() > 0.02, (voice, audio.duration_s, audio.rms())
+    # A sentence that starts like an option is read as text, not parsed.
+    assert EspeakEngine("en-us", 175).synthesize("-v nothing", runner).duration_s > 0.3
+
+
+@needs_espeak
+def test_speaker_interrupts_a_warning_for_a_critical_one(tmp_path):
+    records = []
+    speaker = Speaker(ENGLISH, "sides", EspeakEngine("en-us", 175), WavSink(tmp_path, realtime=True),
+                      SpeechQueue(), time.monotonic, records.append)
+    try:
+        speaker.say(obstacle("warning", name="chair", direction="left", key="c"))
+        deadline = time.monotonic() + 5.0
+        while speaker.queue.speaking is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        sent = time.monotonic()
+        assert speaker.say(obstacle("critical", distance=1.0, key="p", bearing=-20.0)) == INTERRUPT
+        while len(records) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        speaker.close()
+    first, second = records
+    assert first.interrupted and first.ended_s - sent < 1.0
+    assert not second.interrupted and second.text == "Careful, person ahead, one meter"
+    assert second.started_s - sent < 1.0
+    audio = parse_wav(open(second.wav_path, "rb").read())
+    assert audio.channels == 2  # the earcon made it stereo
+    tone = audio.samples[: int(0.15 * audio.sample_rate)].astype(float)
+    assert np.sqrt(np.mean(tone[:, 0] ** 2)) > np.sqrt(np.mean(tone[:, 1] ** 2))  # panned left (-20 deg)
