@@ -6,6 +6,7 @@
 #   tools/gpu_bench.sh models  per-backend model benchmarks (detection and depth)
 #   tools/gpu_bench.sh graph   the whole graph at 30 Hz on CUDA, floor included, and the transport benchmark
 #   tools/gpu_bench.sh sweep   the highest input rate the graph sustains with <= 1% drops
+#   tools/gpu_bench.sh graph518  both, with depth published at the model's 518x518
 # Results go to $OUT (or ./bench-out).
 set -euo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
@@ -40,10 +41,19 @@ case ${1:-} in
       2>&1 | tee "$out/graph30.txt"
     aria-nav bench transport --count 100 --json "$out/transport.json" 2>&1 | tee "$out/transport.txt"
     ;;
+  graph518)
+    # Depth published at the network's 518x518 (fusion scales boxes to it): no resize, half the bytes per hop.
+    gpu_env
+    aria-nav bench graph --device cuda --rate 30 --duration 20 --set depth.output_width=518 \
+      --set depth.output_height=518 --json "$out/graph30_depth518.json" 2>&1 | tee "$out/graph30_depth518.txt"
+    aria-nav bench graph --device cuda --duration 10 --warmup 5 --sweep 30 40 50 60 75 90 --no-floor \
+      --set depth.output_width=518 --set depth.output_height=518 --json "$out/sweep_depth518.json" \
+      2>&1 | tee "$out/sweep_depth518.txt"
+    ;;
   sweep)
     gpu_env
     aria-nav bench graph --device cuda --duration 10 --warmup 5 --sweep 30 60 90 120 150 \
       --json "$out/sweep.json" 2>&1 | tee "$out/sweep.txt"
     ;;
-  *) echo "usage: $0 setup|models|graph|sweep" >&2; exit 2 ;;
+  *) echo "usage: $0 setup|models|graph|sweep|graph518" >&2; exit 2 ;;
 esac

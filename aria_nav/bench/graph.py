@@ -48,6 +48,7 @@ class BenchConfig:
     device: str = "cpu"
     arguments: Dict[str, str] = field(default_factory=dict)  # extra launch arguments (models, source, slam, ...)
     rgb_size: int = 0  # camera's published RGB size (0: the camera node's default)
+    node_parameters: Dict[str, Dict[str, object]] = field(default_factory=dict)  # {node: {param: value}}
 
 
 def _percentiles(values: Sequence[float]) -> Dict[str, float]:
@@ -184,6 +185,8 @@ def run_graph(config: BenchConfig, log=print) -> dict:
                  "speech": {"output": "wav", "wav_dir": wav_dir}}
     if config.rgb_size:
         overrides["camera"].update(rgb_width=config.rgb_size, rgb_height=config.rgb_size)
+    for node_name, parameters in config.node_parameters.items():
+        overrides.setdefault(node_name, {}).update(parameters)
     lines: List[str] = []
     runner = Runner(arguments, overrides=overrides,
                     output=lambda source, line: lines.append(f"[{source}] {line}"))
@@ -246,7 +249,8 @@ def _report(config: BenchConfig, collector: Collector, processes: dict, diagnost
                                                            "provider", "latency_ms_p50", "latency_ms_p95")
                         if key in status}
     return {"config": {"rate_hz": config.rate_hz, "duration_s": config.duration_s, "device": config.device,
-                       "arguments": config.arguments, "rgb_size": config.rgb_size},
+                       "arguments": config.arguments, "rgb_size": config.rgb_size,
+                       "node_parameters": config.node_parameters},
             "stages": stages, "nodes": nodes, "processes": processes}
 
 
@@ -271,13 +275,16 @@ def measure_floor(config: BenchConfig, frames: int = 100, log=print) -> dict:
                                                                   providers=providers)))
     depth = open_depth_estimator(InferenceConfig(str(values["depth_model"]), device=config.device,
                                                  providers=providers))
+    depth_parameters = config.node_parameters.get("depth", {})
+    depth_hw = (int(depth_parameters["output_height"]), int(depth_parameters["output_width"])) \
+        if depth_parameters.get("output_width") else None
     times: Dict[str, List[float]] = defaultdict(list)
     for i in range(frames + 10):
         image = images[i % len(images)]
         start = time.perf_counter()
         detector.detect(image)
         detected = time.perf_counter()
-        depth.estimate(image)
+        depth.estimate(image, depth_hw)
         done = time.perf_counter()
         if i >= 10:
             times["detections"].append((detected - start) * 1e3)
@@ -294,7 +301,9 @@ def measure_floor(config: BenchConfig, frames: int = 100, log=print) -> dict:
 def format_report(report: dict, floor: Optional[dict] = None) -> str:
     cfg = report["config"]
     lines = [f"graph at {cfg['rate_hz']:g} Hz input for {cfg['duration_s']:g} s, device {cfg['device']}, "
-             f"published RGB size {cfg['rgb_size'] or 'default'}",
+             f"published RGB size {cfg['rgb_size'] or 'default'}"
+             + "".join(f", {node}.{k}={v}" for node, params in cfg.get("node_parameters", {}).items()
+                       for k, v in params.items()),
              f"{'stage (from camera stamp)':<26} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'out/s':>7} "
              f"{'dropped':>8} {'floor p50':>9} {'overhead p50':>12}"]
     for stage, row in report["stages"].items():

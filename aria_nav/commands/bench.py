@@ -16,6 +16,16 @@ def _size(text: str) -> tuple:
     return width, height
 
 
+def _node_parameter(text: str) -> tuple:
+    import yaml
+
+    target, sep, value = text.partition("=")
+    node, dot, name = target.partition(".")
+    if not (sep and dot and node and name):
+        raise argparse.ArgumentTypeError(f"'{text}' is not NODE.PARAM=VALUE")
+    return node, name, yaml.safe_load(value)  # the ROS command-line typing: 518 int, 0.5 float, true bool
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser("bench", help="measure the graph: transport, latency, throughput")
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
@@ -37,6 +47,8 @@ def register(subparsers) -> None:
     graph.add_argument("--warmup", type=float, default=8.0, help="seconds discarded after the first output")
     graph.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     graph.add_argument("--rgb-size", type=int, default=0, help="camera's published RGB size (0: its default, 704)")
+    graph.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE", type=_node_parameter,
+                       help="a node parameter for this run (repeatable), e.g. depth.output_width=518")
     graph.add_argument("--no-floor", action="store_true", help="skip the bare-loop floor measurement")
     graph.add_argument("--sweep", type=float, nargs="+", metavar="HZ",
                        help="instead: increasing input rates; reports the highest with <= 1%% drops on the RGB path")
@@ -68,8 +80,12 @@ def bench_graph(args: argparse.Namespace) -> int:
     except graph_description.GraphError as exc:
         print(f"aria-nav bench: {exc}", file=sys.stderr)
         return 2
+    node_parameters: dict = {}
+    for node, name, value in args.set:
+        node_parameters.setdefault(node, {})[name] = value
     config = graph.BenchConfig(rate_hz=args.rate, duration_s=args.duration, warmup_s=args.warmup,
-                               device=args.device, arguments=arguments, rgb_size=args.rgb_size)
+                               device=args.device, arguments=arguments, rgb_size=args.rgb_size,
+                               node_parameters=node_parameters)
     print(f"machine: {platform.node()} ({platform.processor() or platform.machine()}), device {args.device}")
     if args.sweep:
         report = graph.sweep(config, sorted(args.sweep))
