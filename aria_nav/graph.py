@@ -133,7 +133,9 @@ NODES: Tuple[NodeSpec, ...] = (
              argument_parameters=(("model", "slam_yolo_model"),) + _INFERENCE_PARAMETERS,
              remappings=_detector_remappings(topics.SLAM_RIGHT_IMAGE, topics.SLAM_RIGHT_DETECTIONS),
              enabled_by="slam"),
-    NodeSpec("depth", "depth", argument_parameters=(("model", "depth_model"),) + _INFERENCE_PARAMETERS),
+    # rviz:=true also turns on the depth views it displays.
+    NodeSpec("depth", "depth", argument_parameters=(("model", "depth_model"), ("publish_colored", "rviz"),
+                                                    ("publish_points", "rviz")) + _INFERENCE_PARAMETERS),
     NodeSpec("fusion", "fusion"),
     NodeSpec("speech", "speech", enabled_by="speech"),
     # A viewer: restarting it after the user closed its window would be wrong.

@@ -39,7 +39,8 @@ def test_brief_contract_of_instances():
                           "speech", "rviz"}
     assert dict(specs["camera"].argument_parameters) == {"source": "source", "path": "input"}
     assert dict(specs["detector"].argument_parameters) == {"model": "yolo_model", "device": "device"}
-    assert dict(specs["depth"].argument_parameters) == {"model": "depth_model", "device": "device"}
+    assert dict(specs["depth"].argument_parameters) == {"model": "depth_model", "device": "device",
+                                                        "publish_colored": "rviz", "publish_points": "rviz"}
     for side, image, detections in (("left", topics.SLAM_LEFT_IMAGE, topics.SLAM_LEFT_DETECTIONS),
                                      ("right", topics.SLAM_RIGHT_IMAGE, topics.SLAM_RIGHT_DETECTIONS)):
         spec = specs[f"slam_detector_{side}"]

@@ -28,6 +28,7 @@ from aria_nav.ros.diagnostics import WARN, NodeDiagnostics
 from aria_nav.ros.params import ConfigError, Param, ParameterError, declare_parameters
 from aria_nav.ros.qos import frame_qos
 from aria_nav.ros.runtime import AriaNode, main_for
+from aria_nav.ros.static_tf import publish_camera_transforms
 
 MAX_SIZE = 4096
 IMU_QUEUE = 200  # IMU samples held for a slow subscriber (0.2 s at 1 kHz)
@@ -116,6 +117,8 @@ class CameraNode(AriaNode):
                                  host_now_ns=lambda: self.get_clock().now().nanoseconds)
         except (SourceError, ValueError) as exc:
             raise ConfigError(str(exc)) from None
+        # /tf_static of the cameras relative to aria_device, for rviz (where tf2_ros exists: a ROS distribution).
+        self._static_tf = publish_camera_transforms(self, cfg.source, cfg.path)
         qos = frame_qos(cfg.process_every_frame)
         self._image_publishers: Dict[str, Tuple[Publisher, Publisher]] = {}
         for stream in self.source.streams:

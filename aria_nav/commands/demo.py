@@ -1,0 +1,104 @@
+"""`aria-nav demo`: the whole graph on a recording, with the spoken warnings, a video and a summary.
+
+`aria-nav demo [--source KIND --input FILE] [--out DIR] [name:=value ...]` runs on the project's sample recording by
+default, shows a live status line, and writes the spoken warnings as WAV files and an annotated video of what the
+system saw and said. Exit status 0, or 2 when it could not run (input, settings, a node failed). See docs/demo.md.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+EXIT_CANNOT_RUN = 2
+
+
+def register(subparsers) -> None:
+    from aria_nav import graph
+
+    sources = next(arg.choices for arg in graph.launch_arguments() if arg.name == "source")
+    parser = subparsers.add_parser(
+        "demo", help="run the whole graph on a recording; write the video and the speech; print a summary",
+        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  aria-nav demo\n  aria-nav demo --source vrs --input walk.vrs device:=cuda\n"
+               "  aria-nav demo --detections model --out /tmp/demo")
+    parser.add_argument("assignments", nargs="*", metavar="name:=value",
+                        help="launch arguments as for aria-nav launch (device, models, slam, speech, ...)")
+    parser.add_argument("--source", choices=sources, default="sample", help="default: %(default)s")
+    parser.add_argument("--input", default="", help="the file (VRS, video, bag directory) or device of the source")
+    parser.add_argument("--out", type=Path, default=Path("out/demo"),
+                        help="folder of the video, WAV files and log (default: %(default)s)")
+    parser.add_argument("--detections", choices=("auto", "model", "ground-truth"), default="auto",
+                        help="ground-truth: the sample's true objects instead of the detector; auto: ground truth "
+                             "for the sample when the detector has the project's random weights, else the model")
+    parser.set_defaults(func=demo)
+
+
+class _Terminal:
+    """One status line that updates in place on a terminal (a line every few seconds elsewhere), and lines that
+    stay above it."""
+
+    def __init__(self):
+        self.interactive = sys.stdout.isatty()
+        self._shown = ""
+        self._printed_at = 0.0
+
+    def status(self, line: str) -> None:
+        import time
+
+        if self.interactive:
+            width = shutil.get_terminal_size().columns - 1
+            print(f"\r{line[:width]:<{len(self._shown)}}", end="", flush=True)
+            self._shown = line[:width]
+        elif time.monotonic() - self._printed_at >= 3.0:
+            print(line, flush=True)
+            self._printed_at = time.monotonic()
+
+    def show(self, line: str) -> None:
+        self.end_status()
+        print(line, flush=True)
+
+    def end_status(self) -> None:
+        if self.interactive and self._shown:
+            print("\r" + " " * len(self._shown) + "\r", end="", flush=True)
+            self._shown = ""
+
+
+def demo(args: argparse.Namespace) -> int:
+    from aria_nav import graph
+    from aria_nav.core.sources import SourceError
+    from aria_nav.demo.inputs import open_demo_input
+    from aria_nav.demo.report import format_summary
+    from aria_nav.demo.run import DemoConfig, run_demo
+    from aria_nav.demo.video import VideoError
+    from aria_nav.replay.session import GraphFailure
+    from aria_nav.runner import LaunchError
+
+    def fail(message: str) -> int:
+        terminal.end_status()
+        print(f"aria-nav demo: {message}", file=sys.stderr, flush=True)
+        return EXIT_CANNOT_RUN
+
+    terminal = _Terminal()
+    try:
+        arguments = graph.parse_assignments(args.assignments)
+        for name in ("source", "input"):
+            if name in arguments:
+                raise graph.GraphError(f"give the {name} as --{name}, not {name}:=")
+        demo_input = open_demo_input(args.source, args.input)
+    except (graph.GraphError, SourceError) as exc:
+        return fail(str(exc))
+    config = DemoConfig(demo_input, args.out, args.detections, arguments)
+    print(f"aria-nav demo: {demo_input.description}"
+          f"{f', {demo_input.rgb_frames} RGB frames' if demo_input.rgb_frames else ''}; output in {args.out}/",
+          flush=True)
+    try:
+        result = run_demo(config, terminal.show, terminal.status)
+    except (ValueError, graph.GraphError, LaunchError, GraphFailure, VideoError) as exc:
+        return fail(str(exc))
+    terminal.end_status()
+    summary = format_summary(result)
+    print(summary, flush=True)
+    (args.out / "summary.txt").write_text(summary.strip("\n") + "\n")
+    return 0

@@ -1,0 +1,86 @@
+"""Ground-truth detections of the sample recording, published in place of the three detector nodes (the demo's
+`--detections ground-truth`): like a detector, it takes each camera's images and answers each with the objects the
+recording's ground truth lists in that frame, on that camera's detections topic, with the image's header, score 1.
+
+Frames are found from their stamps: the camera node stamps a realtime replay with host time = device time + a
+constant it reports on /diagnostics (`stamp_minus_device_time_ns`), so the device time, and with it the frame of the
+recording, is exact. Until that value arrives (its first diagnostics, within a second) frames wait.
+"""
+from __future__ import annotations
+
+import json
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+from rclpy.node import Node
+from sensor_msgs.msg import Image, PointCloud2
+from std_msgs.msg import Header
+from std_msgs.msg import String
+
+from aria_nav import topics
+from aria_nav.core.detection.classes import COCO_NAMES
+from aria_nav.core.detections import Detections
+from aria_nav.core.sample import GroundTruthFile, scaled_box
+from aria_nav.core.sources.base import RGB, SLAM_LEFT, SLAM_RIGHT
+from aria_nav.ros.detections import detections_to_msg
+from aria_nav.ros.diagnostics import stamp_to_ns
+from aria_nav.ros.qos import latched_qos, result_qos, sensor_qos
+from aria_nav.replay.outputs import DETECTION_TOPICS
+
+IMAGE_TOPICS = {RGB: topics.RGB_IMAGE, SLAM_LEFT: topics.SLAM_LEFT_IMAGE, SLAM_RIGHT: topics.SLAM_RIGHT_IMAGE}
+MAX_WAITING = 100  # frames held until the stamp offset is known (10 s at 10 Hz)
+
+
+class GroundTruthDetections:
+    """Publishes on `node`; `offset_ns()` gives the camera's stamp - device time offset (None until known)."""
+
+    def __init__(self, node: Node, truth: GroundTruthFile, offset_ns: Callable[[], Optional[int]]):
+        self._truth = truth
+        self._offset_ns = offset_ns
+        self._period_ns = round(1e9 / truth.frame_rate_hz)
+        self._native = {name: (camera["width"], camera["height"]) for name, camera in truth.cameras.items()}
+        self._waiting: List[Tuple[str, Header, Tuple[int, int]]] = []  # camera, image header, (width, height)
+        self.published = 0
+        self._publishers = {camera: node.create_publisher(PointCloud2, topic, result_qos())
+                            for camera, topic in DETECTION_TOPICS.items()}
+        self._names = [node.create_publisher(String, topic + topics.CLASS_NAMES_SUFFIX, latched_qos())
+                       for topic in DETECTION_TOPICS.values()]
+        for publisher in self._names:
+            publisher.publish(String(data=json.dumps(list(COCO_NAMES))))
+        for camera, topic in IMAGE_TOPICS.items():
+            node.create_subscription(Image, topic, lambda msg, c=camera: self._on_image(c, msg), sensor_qos(depth=10))
+        node.create_timer(0.1, self._flush)
+
+    def frame_index(self, stamp_ns: int, offset_ns: int) -> Optional[int]:
+        """The recording's frame at this stamp, None outside the recording."""
+        index = round((stamp_ns - offset_ns - self._truth.device_start_ns) / self._period_ns)
+        return index if 0 <= index < len(self._truth.frames) else None
+
+    def detections(self, camera: str, index: int, size: Tuple[int, int]) -> Detections:
+        objects = self._truth.frames[index].in_camera(camera)
+        boxes = np.array([scaled_box(o.box_xyxy, self._native[camera], size) for o in objects], np.float32)
+        return Detections(boxes.reshape(-1, 4), np.ones(len(objects), np.float32), [o.class_id for o in objects])
+
+    def _on_image(self, camera: str, msg: Image) -> None:
+        self._waiting.append((camera, msg.header, (msg.width, msg.height)))
+        del self._waiting[:-MAX_WAITING]
+        self._flush()
+
+    def _flush(self) -> None:
+        offset = self._offset_ns()
+        if offset is None:
+            return
+        for camera, header, size in self._waiting:
+            index = self.frame_index(stamp_to_ns(header.stamp), offset)
+            if index is not None:
+                self._publishers[camera].publish(detections_to_msg(self.detections(camera, index, size), header))
+                self.published += 1
+        self._waiting.clear()
+
+
+def camera_offset(diagnostics: Callable[[str], Dict[str, str]]) -> Callable[[], Optional[int]]:
+    """The camera node's stamp - device time offset from its diagnostics (GraphSession.diagnostics)."""
+    def offset() -> Optional[int]:
+        value = diagnostics("camera").get("stamp_minus_device_time_ns")
+        return int(value) if value not in (None, "None") else None
+    return offset

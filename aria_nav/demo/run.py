@@ -1,0 +1,307 @@
+"""`aria-nav demo`: the whole graph on a recording, as it runs live, with what it saw and said written to files.
+
+Order of events:
+ 1. The input is opened and checked here (bad file: one line, nothing started).
+ 2. Every node except the camera starts (aria_nav.runner.Runner); the demo waits until each has published
+    diagnostics, i.e. loaded its models: a recording played before that would be half missed.
+ 3. The camera node starts and plays the recording at its own pace (realtime) and exits at its end
+    (exit_at_end). Every node works as it does live: newest frame first, frames it cannot keep up with dropped.
+ 4. This process watches: the benchmark's Collector (aria_nav.bench.graph) for rates and latency from the source
+    stamps, fusion's annotated image for the video, the speech node's reports for what was said.
+ 5. After the input ends, the demo waits for the last utterances, stops the graph and writes the video.
+
+With `--detections ground-truth` (the default for the sample recording when the detector has the project's random
+weights) the three detectors are replaced by the recording's ground truth (aria_nav.demo.ground_truth); the depth
+model, fusion and speech still run.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import String
+
+from aria_nav import graph, paths, topics
+from aria_nav.bench.graph import STAGES, Collector
+from aria_nav.core.sample import GroundTruthFile
+from aria_nav.core.sample.build import truth_path
+from aria_nav.demo.ground_truth import GroundTruthDetections, camera_offset
+from aria_nav.demo.inputs import DemoInput, random_weight_models
+from aria_nav.demo.video import VIDEO_FPS, AnnotatedVideo, Utterance
+from aria_nav.replay.run import model_path
+from aria_nav.replay.session import GraphFailure, GraphSession
+from aria_nav.ros.conversions import image_to_rgb
+from aria_nav.ros.diagnostics import stamp_to_ns
+from aria_nav.ros.qos import reliable_qos, replay_qos, sensor_qos
+from aria_nav.runner import Runner
+
+DETECTOR_NODES = ("detector", "slam_detector_left", "slam_detector_right")
+CPU_DEPTH_MODEL = "depth_anything_v2_small_266.onnx"
+# Depth takes ~0.5 s a frame on a CPU; fusion's default wait for a frame's depth (0.5 s) would then give up on most
+# frames. Frames depth skips are still resolved at once (a later depth image arrives), so a longer wait costs nothing.
+CPU_PAIR_MAX_WAIT_S = 2.0
+PROCESSING_QUIET_S = 1.0  # after the input ended: this long without new outputs means the last frame is done
+SPEECH_DROPS = ("queue_duplicates", "queue_stale", "queue_overflow", "queue_replaced", "rejected")  # diagnostics
+DRAIN_TIMEOUT_S = 20.0
+STATUS_PERIOD_S = 0.25
+
+
+@dataclass
+class DemoConfig:
+    demo_input: DemoInput
+    out: Path
+    detections: str = "auto"  # auto | model | ground-truth
+    arguments: Dict[str, str] = field(default_factory=dict)  # launch arguments (device, models, ...)
+    start_timeout_s: float = 300.0
+
+
+@dataclass
+class Said:
+    t_s: float  # source frame time, seconds from the first frame
+    said_at_s: Optional[float]  # when the audio began, same clock (None: interrupted before)
+    urgency: str
+    text: str
+    wav: Optional[str]
+    interrupted: bool
+
+
+@dataclass
+class DemoResult:
+    input: DemoInput
+    device: str
+    detections: str  # "model" or "ground-truth"
+    notes: List[str]  # CPU defaults, random weights, ground truth: said at the start and in the summary
+    frames: int  # RGB frames the camera published
+    duration_s: float
+    stages: Dict[str, dict]  # stage -> outputs, rate_hz, latency p50/p95 ms
+    said: List[Said]
+    requests: int
+    video: Optional[Path]
+    video_frames: int
+    wav_dir: Optional[Path]
+    wav_files: int
+    log: Path
+    elapsed_s: float
+    interrupted: bool = False
+
+
+def _percentile(values: List[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+class _Demo:
+    def __init__(self, config: DemoConfig, show: Callable[[str], None], status: Callable[[str], None]):
+        self.config = config
+        self.show, self.status = show, status
+        given = dict(config.arguments)
+        self.notes: List[str] = []
+        values = graph.resolve_arguments({**given, "source": config.demo_input.kind,
+                                          "input": config.demo_input.path})
+        self.device = str(values["device"])
+        if self.device == "cpu" and "depth_model" not in given and (paths.models_dir() / CPU_DEPTH_MODEL).is_file():
+            given["depth_model"] = CPU_DEPTH_MODEL
+            self.notes.append(f"CPU: depth model {CPU_DEPTH_MODEL} (266 px input; 518 takes ~2 s a frame here); "
+                              f"depth_model:=... to change")
+        self.arguments = {**given, "source": config.demo_input.kind, "input": config.demo_input.path}
+        self.values = graph.resolve_arguments(self.arguments)
+        self.detections = self._detections_mode()
+        self.truth = GroundTruthFile.load(truth_path()) if config.demo_input.is_sample else None
+        self.nodes = [spec.name for spec in graph.enabled_nodes(self.values) if spec.name != "camera"
+                      and not (self.detections == "ground-truth" and spec.name in DETECTOR_NODES)]
+        self.wav_dir = config.out / "speech" if "speech" in self.nodes else None
+        self._random_weights_note()
+        self.runner = Runner(self.arguments, nodes=self.nodes, overrides=self._overrides(), output=self._output)
+        # process_every_frame on the camera: it holds the first frame until its topics have subscribers, so the
+        # graph sees the recording from its start (its reliable QoS changes nothing for the live subscribers).
+        self.camera = Runner(self.arguments, nodes=["camera"], output=self._output,
+                             overrides={"camera": {"exit_at_end": True, "loop": False, "process_every_frame": True}})
+        config.out.mkdir(parents=True, exist_ok=True)
+        self.log_path = config.out / "graph.log"
+        self._log = open(self.log_path, "w")
+        self._log_lock = threading.Lock()
+        self.video = AnnotatedVideo()
+        self.spoken: List[dict] = []
+        self.frame_stamps: List[int] = []  # of the RGB frames the camera published
+        self.session: Optional[GraphSession] = None
+
+    def _detections_mode(self) -> str:
+        wanted, sample = self.config.detections, self.config.demo_input.is_sample
+        if wanted == "ground-truth" and not sample:
+            raise ValueError("--detections ground-truth: only the sample recording has ground truth")
+        if wanted != "auto":
+            return wanted
+        random = random_weight_models([model_path(str(self.values["yolo_model"]))])
+        if sample and random:
+            self.notes.append(f"detections: GROUND TRUTH of the sample recording, not the detector: "
+                              f"{random[0]} has random weights (aria-nav models build-test) and finds nothing "
+                              f"meaningful; --detections model runs it anyway")
+            return "ground-truth"
+        return "model"
+
+    def _overrides(self) -> Dict[str, Dict[str, object]]:
+        overrides: Dict[str, Dict[str, object]] = {"fusion": {}}
+        if self.wav_dir is not None:
+            overrides["speech"] = {"output": "wav", "wav_dir": str(self.wav_dir.resolve())}
+        if self.device == "cpu":
+            overrides["fusion"]["pair_max_wait_s"] = CPU_PAIR_MAX_WAIT_S
+        if self.truth is not None:  # the sample's side cameras look 60 degrees outward, Aria's 38
+            overrides["fusion"]["peripheral_yaw_deg"] = float(self.truth.cameras["slam_right"]["yaw_right_deg"])
+        return overrides
+
+    def _random_weights_note(self) -> None:
+        used = {"detector": "yolo_model", "slam_detector_left": "slam_yolo_model", "depth": "depth_model"}
+        models = random_weight_models(model_path(str(self.values[argument]))
+                                      for node, argument in used.items() if node in self.nodes)
+        if models:
+            self.notes.append(f"models with RANDOM weights (built offline: nothing can be downloaded here): "
+                              f"{', '.join(models)}; what they find and measure means nothing")
+
+    # -- output -----------------------------------------------------------------------------------------------
+    def _output(self, source: str, line: str) -> None:
+        with self._log_lock:
+            self._log.write(f"[{source}] {line}\n")
+            self._log.flush()
+        if source == "launch":  # only its reports of problems: failed exits, restarts, nodes not installed
+            important = "code 0" not in line and any(word in line for word in (
+                "exited with", "killed by", "restarting", "giving up", "not started", "cannot start", "did not exit"))
+        else:  # warnings and errors, and the one-line configuration errors nodes print before exiting
+            important = any(level in line for level in ("[WARN]", "[ERROR]", "[FATAL]")) or not line.startswith("[")
+        if important:
+            self.show(f"[{source}] {line}")
+
+    def _on_annotated(self, msg: Image) -> None:
+        self.video.add_frame(time.time(), image_to_rgb(msg))
+
+    def _on_frame(self, msg: CameraInfo) -> None:
+        self.frame_stamps.append(stamp_to_ns(msg.header.stamp))
+
+    def _on_spoken(self, msg: String) -> None:
+        record = json.loads(msg.data)
+        self.spoken.append(record)
+        if record.get("started") is not None:
+            self.video.add_utterance(Utterance(record["started"], record["ended"], record["text"],
+                                               record["urgency"]))
+
+    # -- run ----------------------------------------------------------------------------------------------------
+    def run(self) -> DemoResult:
+        started = time.monotonic()
+        for note in self.notes:
+            self.show(f"note: {note}")
+        self.session = session = GraphSession("aria_nav_demo")
+        self.collector = Collector(session.node)
+        session.node.create_subscription(Image, topics.ANNOTATED_IMAGE, self._on_annotated, sensor_qos(depth=2))
+        session.node.create_subscription(String, topics.SPEECH_SPOKEN, self._on_spoken, reliable_qos(50))
+        # The camera publishes reliably here (process_every_frame): a reliable reader counts every frame it sent.
+        session.node.create_subscription(CameraInfo, topics.RGB_INFO, self._on_frame, replay_qos())
+        if self.detections == "ground-truth":
+            GroundTruthDetections(session.node, self.truth, camera_offset(session.diagnostics))
+        interrupted = False
+        try:
+            session.start(self.runner)
+            aria_nodes = [name for name in self.nodes if graph.node(name).is_aria_nav]
+            self.status(f"starting {', '.join(aria_nodes)} (loading models)...")
+            session.wait_started(aria_nodes, self.config.start_timeout_s)
+            self.collector.recording = True
+            session.start(self.camera)
+            try:
+                self._watch_camera()
+            except KeyboardInterrupt:
+                interrupted = True
+            self._drain()
+        finally:
+            session.close()
+            self._log.close()
+        return self._result(time.monotonic() - started, interrupted)
+
+    def _progress_line(self) -> str:
+        frames = len(self.frame_stamps)
+        total = self.config.demo_input.rgb_frames
+        parts = []
+        if total:
+            done = min(frames / total, 1.0)
+            parts.append(f"[{'#' * round(done * 20):<20}] {frames}/{total} frames")
+        else:
+            parts.append(f"{frames} frames")
+        obstacles = self.collector.latency_ms["obstacles"]
+        if obstacles:
+            parts.append(f"fused {len(obstacles)}, latency {_percentile(obstacles[-20:], 50):.0f} ms")
+        if self.spoken:
+            parts.append(f"said: \"{self.spoken[-1]['text']}\"")
+        return "  ".join(parts)
+
+    def _watch_camera(self) -> None:
+        while self.camera.poll() is None:
+            self.session.check_nodes(expected_exits=["camera"])
+            self.status(self._progress_line())
+            time.sleep(STATUS_PERIOD_S)
+        if self.camera.poll() != 0:
+            raise GraphFailure("the camera node failed (see its message above)" + self.session.recent_output())
+
+    def _speech_idle(self) -> bool:
+        """Every request the speech node got has been said, cut off or dropped by its queue, and none waits.
+        (Its drop counts come from its diagnostics, once a second: a little late, never wrong.)"""
+        if "speech" not in self.nodes:
+            return True
+        diag = self.session.diagnostics("speech")
+        settled = len(self.spoken) + sum(int(diag.get(key, 0)) for key in SPEECH_DROPS)
+        return diag.get("queued") == "0" and len(self.collector.latency_ms["speech_request"]) <= settled
+
+    def _drain(self) -> None:
+        """Until the last frames are processed and everything asked for is said (at most DRAIN_TIMEOUT_S)."""
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        outputs, quiet_since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            self.status(self._progress_line() + "  (finishing)")
+            time.sleep(STATUS_PERIOD_S)
+            now = sum(len(self.collector.latency_ms[stage]) for stage in STAGES if stage != "speech_request")
+            if now != outputs:
+                outputs, quiet_since = now, time.monotonic()
+            elif time.monotonic() - quiet_since >= PROCESSING_QUIET_S and self._speech_idle():
+                return
+
+    # -- result -------------------------------------------------------------------------------------------------
+    def _result(self, elapsed_s: float, interrupted: bool) -> DemoResult:
+        stamps = self.frame_stamps
+        t0 = stamps[0] / 1e9 if stamps else 0.0
+        duration = (stamps[-1] - stamps[0]) / 1e9 if len(stamps) > 1 else 0.0
+        stages = {}
+        for stage in STAGES:
+            latency = self.collector.latency_ms[stage]
+            if latency:
+                stages[stage] = {"outputs": len(latency), "rate_hz": len(latency) / duration if duration else 0.0,
+                                 "p50_ms": _percentile(latency, 50), "p95_ms": _percentile(latency, 95)}
+        said = []
+        for record in self.spoken:
+            stamp = record["requested_stamp"]["sec"] + record["requested_stamp"]["nanosec"] / 1e9
+            said.append(Said(stamp - t0, None if record["started"] is None else record["started"] - t0,
+                             record["urgency"], record["text"], record.get("wav"), bool(record["interrupted"])))
+        said.sort(key=lambda s: s.t_s if s.said_at_s is None else s.said_at_s)  # reports come as utterances end
+        video_path, video_frames = None, 0
+        if self.video.frame_count:
+            video_path = self.config.out / "demo.mp4"
+            end = max([t0 + duration] + [u.end_s + 1.0 for u in self.video.utterances])
+            video_frames = self.video.write(video_path, VIDEO_FPS, t0, end)
+        wav_files = len(list(self.wav_dir.glob("*.wav"))) if self.wav_dir and self.wav_dir.is_dir() else 0
+        return DemoResult(self.config.demo_input, self.device, self.detections, self.notes, len(stamps), duration,
+                          stages, said, len(self.collector.latency_ms["speech_request"]), video_path, video_frames,
+                          self.wav_dir, wav_files, self.log_path, elapsed_s, interrupted)
+
+
+def prepare_output(out: Path) -> None:
+    """Removes what an earlier demo wrote into `out` (its video, its WAV files), nothing else."""
+    for old in [out / "demo.mp4", *sorted((out / "speech").glob("*.wav"))]:
+        if old.is_file():
+            old.unlink()
+
+
+def run_demo(config: DemoConfig, show: Callable[[str], None], status: Callable[[str], None]) -> DemoResult:
+    """`show` prints a line that stays (node warnings), `status` replaces the live status line. Raises ValueError,
+    graph.GraphError or LaunchError (settings), GraphFailure (a node failed)."""
+    prepare_output(config.out)
+    return _Demo(config, show, status).run()

@@ -1,0 +1,144 @@
+"""Static transforms of the Aria cameras and IMU relative to the device frame, on /tf_static, so rviz (fixed frame
+aria_device) and any tf2 user can place the images, depth points and obstacle markers.
+
+Frames: `aria_device` follows REP 103 (x forward, y left, z up) with its origin at the glasses' central pupil frame
+(between the eyes); each camera frame is the optical frame (x right, y down, z forward) of the image as the camera
+node publishes it, i.e. upright; `aria_imu` is the IMU's own axes (as Aria records its samples).
+
+Where the mounts come from, by camera source:
+  - sample (and a bag that is the sample): the recording's script (ground_truth.json: yaw, pitch, offset per camera);
+  - vrs: the recording's factory calibration (projectaria-tools T_CPF_sensor), with the 90 degree turn that makes
+    Aria's sideways images upright;
+  - anything else (video, webcam, other bags, live glasses): the RGB camera at the device origin looking forward,
+    since no calibration is known here.
+Publishing needs tf2_ros (tf2_msgs), which every ROS 2 distribution has but the project's PyPI wheels do not: there
+the node says so in one log line and publishes nothing. The mounts themselves need no ROS (camera_mounts()).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from aria_nav import paths, topics
+
+# An upright image's optical axes in its sensor's raw axes: Aria stores images turned 90 degrees counter-clockwise,
+# the camera node turns them clockwise, so upright x = -raw y, upright y = raw x (a -90 degree turn about z).
+RAW_FROM_UPRIGHT = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+# REP 103 device axes from Aria's central pupil frame (CPF: x left, y up, z forward).
+DEVICE_FROM_CPF = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+# A forward-looking optical frame (x right, y down, z forward) in REP 103 axes.
+DEVICE_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+VRS_LABELS = ((topics.RGB_FRAME, "camera-rgb", True), (topics.SLAM_LEFT_FRAME, "camera-slam-left", True),
+              (topics.SLAM_RIGHT_FRAME, "camera-slam-right", True), (topics.IMU_FRAME, "imu-right", False))
+
+
+@dataclass(frozen=True)
+class Mount:
+    """Where frame `child` is in the device frame: x_device = rotation @ x_child + translation."""
+
+    child: str
+    rotation: np.ndarray  # 3x3
+    translation: Tuple[float, float, float]  # metres
+
+    def quaternion_xyzw(self) -> Tuple[float, float, float, float]:
+        return rotation_to_quaternion(self.rotation)
+
+
+def rotation_to_quaternion(r: np.ndarray) -> Tuple[float, float, float, float]:
+    """(x, y, z, w) of a rotation matrix, w >= 0."""
+    w = math.sqrt(max(0.0, 1.0 + r[0, 0] + r[1, 1] + r[2, 2])) / 2.0
+    x = math.copysign(math.sqrt(max(0.0, 1.0 + r[0, 0] - r[1, 1] - r[2, 2])) / 2.0, r[2, 1] - r[1, 2])
+    y = math.copysign(math.sqrt(max(0.0, 1.0 - r[0, 0] + r[1, 1] - r[2, 2])) / 2.0, r[0, 2] - r[2, 0])
+    z = math.copysign(math.sqrt(max(0.0, 1.0 - r[0, 0] - r[1, 1] + r[2, 2])) / 2.0, r[1, 0] - r[0, 1])
+    norm = math.sqrt(x * x + y * y + z * z + w * w)
+    return x / norm, y / norm, z / norm, w / norm
+
+
+def _yaw_pitch(yaw_right_deg: float, pitch_down_deg: float) -> np.ndarray:
+    """Device-from-optical rotation of a camera turned yaw_right_deg to the right and pitch_down_deg down."""
+    yaw, pitch = math.radians(-yaw_right_deg), math.radians(pitch_down_deg)  # right is negative about +z
+    rz = np.array([[math.cos(yaw), -math.sin(yaw), 0.0], [math.sin(yaw), math.cos(yaw), 0.0], [0.0, 0.0, 1.0]])
+    ry = np.array([[math.cos(pitch), 0.0, math.sin(pitch)], [0.0, 1.0, 0.0],
+                   [-math.sin(pitch), 0.0, math.cos(pitch)]])  # positive about +y (left) tips forward down
+    return rz @ ry @ DEVICE_FROM_OPTICAL
+
+
+def sample_mounts() -> List[Mount]:
+    """The sample recording's cameras (its script's yaw, pitch and offsets) and IMU (in the head frame itself)."""
+    from aria_nav.core.sample import GroundTruthFile
+    from aria_nav.core.sample.build import truth_path
+
+    cameras = GroundTruthFile.load(truth_path()).cameras
+    mounts = [Mount(c["frame_id"], _yaw_pitch(c["yaw_right_deg"], c["pitch_down_deg"]),
+                    tuple(float(v) for v in c["offset_in_head_m"])) for c in cameras.values()]
+    return mounts + [Mount(topics.IMU_FRAME, np.eye(3), (0.0, 0.0, 0.0))]
+
+
+def vrs_mounts(path: str) -> List[Mount]:
+    """The cameras and right IMU of a VRS recording's factory calibration (upright optical frames)."""
+    from projectaria_tools.core import data_provider
+
+    from aria_nav.core.sources.base import native_output
+
+    with native_output([]):  # projectaria's own log lines
+        provider = data_provider.create_vrs_data_provider(str(path))
+    calibration = provider.get_device_calibration() if provider is not None else None
+    if calibration is None:
+        return []
+    mounts = []
+    for frame_id, label, is_camera in VRS_LABELS:
+        if label not in calibration.get_all_labels():
+            continue
+        cpf_from_sensor = calibration.get_transform_cpf_sensor(label).to_matrix()
+        rotation = DEVICE_FROM_CPF @ cpf_from_sensor[:3, :3] @ (RAW_FROM_UPRIGHT if is_camera else np.eye(3))
+        mounts.append(Mount(frame_id, rotation, tuple(float(v) for v in DEVICE_FROM_CPF @ cpf_from_sensor[:3, 3])))
+    return mounts
+
+
+def camera_mounts(source: str, path: str) -> Tuple[List[Mount], str]:
+    """The mounts for the camera node's `source` and `path`, and where they come from (for the log)."""
+    is_sample = source == "sample" or (source == "bag" and (not path or Path(path).resolve() == paths.sample_dir()))
+    if is_sample:
+        return sample_mounts(), "the sample recording's script"
+    if source == "vrs":
+        mounts = vrs_mounts(path)
+        if mounts:
+            return mounts, f"the factory calibration in {path}"
+    return [Mount(topics.RGB_FRAME, DEVICE_FROM_OPTICAL, (0.0, 0.0, 0.0))], \
+        "no calibration for this source: the RGB camera at the device origin, looking forward"
+
+
+def transform_message(mount: Mount, stamp, parent: str = topics.DEVICE_FRAME):
+    """geometry_msgs/TransformStamped of a mount (parent = the device frame)."""
+    from geometry_msgs.msg import TransformStamped
+
+    msg = TransformStamped()
+    msg.header.stamp = stamp
+    msg.header.frame_id = parent
+    msg.child_frame_id = mount.child
+    msg.transform.translation.x, msg.transform.translation.y, msg.transform.translation.z = mount.translation
+    q = msg.transform.rotation
+    q.x, q.y, q.z, q.w = mount.quaternion_xyzw()
+    return msg
+
+
+def publish_camera_transforms(node, source: str, path: str) -> Optional[object]:
+    """Publishes the mounts on /tf_static through `node` (keep the returned broadcaster alive); None, after one log
+    line, where tf2_ros is not installed."""
+    try:
+        from tf2_ros.static_transform_broadcaster import StaticTransformBroadcaster
+    except ImportError:
+        node.get_logger().info("tf2_ros is not installed here (the PyPI ROS wheels have no tf2_msgs): the cameras' "
+                               "static transforms are not published; rviz needs them (docs/rviz.md)")
+        return None
+    mounts, origin = camera_mounts(source, path)
+    broadcaster = StaticTransformBroadcaster(node)
+    stamp = node.get_clock().now().to_msg()
+    broadcaster.sendTransform([transform_message(m, stamp) for m in mounts])
+    node.get_logger().info(f"static transforms {topics.DEVICE_FRAME} -> {', '.join(m.child for m in mounts)} "
+                           f"from {origin}")
+    return broadcaster
