@@ -15,7 +15,7 @@ from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from aria_nav import cli
-from aria_nav.core.bag import BagError, BagReader, BagWriter, MessageDefinitions, Pacer, format_info, playback_messages
+from aria_nav.core.bag import BagError, BagReader, BagWriter, MessageDefinitions, Pacer, playback_messages
 
 IMU = "sensor_msgs/msg/Imu"
 STRING = "std_msgs/msg/String"

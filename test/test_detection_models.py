@@ -16,7 +16,7 @@ from aria_nav.core.detection.backends import open_detection_runner
 from aria_nav.core.detection.build import RECIPE, RECIPE_KEY, build_test_yolo
 from aria_nav.core.detection.classes import COCO_NAMES, NAVIGATION_CLASSES
 from aria_nav.core.detection.detector import DetectorConfig, InputSizeError, YoloDetector
-from aria_nav.core.detection.postprocess import box_iou
+from aria_nav.core.boxes import iou_matrix
 from aria_nav.core.detection.synthetic import synthetic_scene
 from aria_nav.core.detections import Detections
 from aria_nav.core.inference.onnx_runtime import ModelError
@@ -45,7 +45,7 @@ def assert_same_detections(a: Detections, b: Detections, what: str, score_tol: f
     unmatched = list(range(len(b)))
     for box, score, class_id in zip(a.boxes, a.scores, a.class_ids):
         candidates = [j for j in unmatched if b.class_ids[j] == class_id and abs(b.scores[j] - score) <= score_tol]
-        ious = box_iou(box, b.boxes[candidates]) if candidates else np.zeros(0)
+        ious = iou_matrix(box, b.boxes[candidates])[0] if candidates else np.zeros(0)
         assert ious.size and ious.max() >= 0.99, f"{what}: no partner for {COCO_NAMES[class_id]} {score:.4f} {box}"
         unmatched.remove(candidates[int(ious.argmax())])
 

@@ -164,6 +164,23 @@ def test_tracker_follows_a_fast_move_without_overlap_but_not_a_jump_across_the_i
     assert far.track_id != first
 
 
+def test_tracker_prefers_the_larger_overlap_and_keeps_every_id_in_a_crowd():
+    tracker = ObstacleTracker()
+    near, far = (t.track_id for t in tracker.update([person([100, 100, 200, 400]), person([150, 100, 250, 400])],
+                                                   0.0)[0])
+    # overlaps both tracks, the second one more: it continues the second, and the other box the first
+    seen, _ = tracker.update([person([140, 100, 240, 400]), person([95, 100, 195, 400])], 0.1)
+    assert [t.track_id for t in seen] == [far, near]
+
+    tracker = ObstacleTracker()
+    grid = np.array([[x, y, x + 40, y + 90] for x in range(0, 2000, 50) for y in range(0, 1000, 100)], np.float32)
+    first = {tuple(box): t.track_id for box, t in zip(grid.tolist(), tracker.update([person(b) for b in grid], 0.0)[0])}
+    order = np.random.default_rng(3).permutation(len(grid))  # 400 people, moved 4 px, in another order
+    seen, left = tracker.update([person(grid[i] + [4, 0, 4, 0]) for i in order], 0.1)
+    assert len(grid) == 400 and left == []
+    assert [t.track_id for t in seen] == [first[tuple(grid[i].tolist())] for i in order]
+
+
 def test_tracker_flicker_resets_the_run_and_approach_speed_is_measured():
     tracker = ObstacleTracker()
     for i in range(6):

@@ -18,10 +18,9 @@ from typing import Dict, List
 import numpy as np
 
 from aria_nav import paths
+from aria_nav.core.model_bench import StageTable, add_stage_percentiles
 
 DEFAULT_MODELS = ("yolo11n_640.onnx", "yolo11n_256.onnx", "yolo11n.pt")
-BACKENDS_BY_EXTENSION = {".onnx": ("onnxruntime", "tensorrt"), ".pt": ("ultralytics",),
-                         ".engine": ("tensorrt",), ".plan": ("tensorrt",)}
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp"}
 SYNTHETIC_HW = (1408, 1408)  # the Aria RGB camera's full resolution
 
@@ -121,28 +120,14 @@ def bench_one(model: str, backend: str, images: List[np.ndarray], args: argparse
                       result.times.total_ms))
         counts.append(len(result.detections))
     elapsed = time.perf_counter() - start
-    table = np.array(times)
     row.update(provider=runner.provider, input=f"{detector.input_hw[1]}x{detector.input_hw[0]}",
                frames=args.frames, fps=args.frames / elapsed, detections_mean=float(np.mean(counts)))
-    for column, stage in enumerate(("preprocess", "inference", "postprocess", "total")):
-        p50, p95 = np.percentile(table[:, column], [50, 95])
-        row[f"{stage}_ms_p50"], row[f"{stage}_ms_p95"] = float(p50), float(p95)
+    add_stage_percentiles(row, times)
     runner.close()
     return row
 
 
-HEADER = (f"{'model':<18} {'backend':<12} {'input':>7} {'pre p50/p95':>13} {'infer p50/p95':>15} "
-          f"{'post p50/p95':>13} {'total p50':>9} {'fps':>6} {'dets':>5}  provider")
-
-
-def format_row(r: Dict) -> str:
-    if "skipped" in r:
-        return f"{r['model']:<18} {r['backend']:<12} skipped: {r['skipped']}"
-    return (f"{r['model']:<18} {r['backend']:<12} {r['input']:>7} "
-            f"{r['preprocess_ms_p50']:>6.2f}/{r['preprocess_ms_p95']:<6.2f} "
-            f"{r['inference_ms_p50']:>7.2f}/{r['inference_ms_p95']:<7.2f} "
-            f"{r['postprocess_ms_p50']:>6.2f}/{r['postprocess_ms_p95']:<6.2f} {r['total_ms_p50']:>9.2f} "
-            f"{r['fps']:>6.1f} {r['detections_mean']:>5.1f}  {r['provider']}")
+TABLE = StageTable(model_width=18, decimals=2, last_title="dets", last_key="detections_mean", last_format=".1f")
 
 
 def _model_path(text: str) -> str:
@@ -167,12 +152,8 @@ def bench_models(args: argparse.Namespace) -> int:
         if args.json:
             args.json.write_text(json.dumps(rows, indent=2))
         return 0
-    print(HEADER, flush=True)
-    rows = []
-    for model in args.models:
-        for backend in BACKENDS_BY_EXTENSION.get(Path(model).suffix.lower(), ("auto",)):
-            rows.append(bench_one(_model_path(model), backend, images, args))
-            print(format_row(rows[-1]), flush=True)
+    rows = TABLE.run([_model_path(m) for m in args.models],
+                     lambda model, backend: bench_one(model, backend, images, args))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0

@@ -5,6 +5,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Most detections one frame may carry: the detector's largest `max_detections`; fusion rejects larger sets (its
+# tracking is quadratic in their size).
+MAX_DETECTIONS = 1000
+
 
 @dataclass
 class Detections:

@@ -82,9 +82,16 @@ class LatestWorker(Generic[T]):
             try:
                 self._process(item)
             except Exception as exc:  # noqa: BLE001 - reported, the stage keeps running
-                self._on_error(exc)
+                if not self._stopping:  # an item interrupted by stop() fails as asked: nothing to report
+                    self._on_error(exc)
 
-    def stop(self, timeout: float = 2.0) -> None:
+    def stop(self, timeout: float = 2.0, interrupt: Optional[Callable[[], None]] = None) -> bool:
+        """Take no more items, end the one in progress early with `interrupt` (e.g. ModelRunner.interrupt) if
+        given, and wait up to `timeout` s for the thread. True when it has ended: only then may what it uses
+        (an inference session) be released."""
         self._stopping = True
         self.slot.close()
+        if interrupt is not None:
+            interrupt()
         self._thread.join(timeout)
+        return not self._thread.is_alive()

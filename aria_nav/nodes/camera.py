@@ -131,6 +131,7 @@ class CameraNode(AriaNode):
                                                   self.create_publisher(CameraInfo, info_topic, qos))
         self._stream_stats = {stream: StageStats() for stream in self.source.streams}
         self._published_size: Dict[str, str] = {}
+        self._undecodable_reported = 0
         self.diagnostics = NodeDiagnostics(self)
         self.diagnostics.set_value("source", self.source.description)
         self.diagnostics.set_value("streams", ", ".join(self.source.streams))
@@ -194,7 +195,9 @@ class CameraNode(AriaNode):
             for publisher in self._all_publishers():
                 publisher.wait_for_all_acked(Duration(seconds=ACK_TIMEOUT_S))
         counts = ", ".join(f"{s} {stats.processed}" for s, stats in self._stream_stats.items())
-        self.get_logger().info(f"end of input ({counts} published)" +
+        undecodable = getattr(self.source, "undecodable", 0)
+        skipped = f", {undecodable} undecodable frame{'s' if undecodable > 1 else ''} skipped" if undecodable else ""
+        self.get_logger().info(f"end of input ({counts} published{skipped})" +
                                ("; exiting" if self.cfg.exit_at_end else "; staying up idle"))
         self.diagnostics.set_value("state", "end of input")
         if self.cfg.exit_at_end:
@@ -228,6 +231,13 @@ class CameraNode(AriaNode):
         if offset is not None:
             self.diagnostics.set_value("stamp_minus_device_time_ns", offset)
         self.diagnostics.set_value("loops", self.replay.loops_completed)
+        undecodable = getattr(self.source, "undecodable", 0)
+        if undecodable > self._undecodable_reported:  # a video's broken frames: counted, said when it grows
+            self.diagnostics.set_value("undecodable_frames", undecodable)
+            self.diagnostics.set_status(WARN, "frames of the video could not be decoded (skipped)")
+            self.get_logger().warning(f"{undecodable} frames of {self.source.description} could not be decoded "
+                                      f"and were skipped", throttle_duration_sec=5.0)
+            self._undecodable_reported = undecodable
         dropped = getattr(self.source, "dropped", 0)
         if dropped:
             self.diagnostics.set_value("dropped_from_device", dropped)

@@ -18,7 +18,8 @@ from std_msgs.msg import Header, String
 from aria_nav import topics
 from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.depth.geometry import back_project
-from aria_nav.core.depth.processing import RelativeScaling, ValidRange, open_depth_estimator, round_to_patch
+from aria_nav.core.depth.processing import (NotADepthModelError, RelativeScaling, ValidRange, open_depth_estimator,
+                                            round_to_patch)
 from aria_nav.core.depth.visualize import colorize_depth
 from aria_nav.core.inference.onnx_runtime import ModelError
 from aria_nav.core.latest import LatestWorker
@@ -193,6 +194,9 @@ class DepthNode(AriaNode):
         return intrinsics.scaled(output_hw[1], output_hw[0])
 
     def _on_error(self, exc: BaseException) -> None:
+        if isinstance(exc, NotADepthModelError):  # the wrong model: no frame will ever work, and restarts cannot help
+            self.request_exit(ConfigError(str(exc)))
+            return
         self._report(f"depth estimation failed: {type(exc).__name__}: {exc}")
 
     def _report(self, message: str, count: bool = True) -> None:
@@ -201,8 +205,10 @@ class DepthNode(AriaNode):
         self.get_logger().warn(message, throttle_duration_sec=LOG_THROTTLE_S)
 
     def close(self) -> None:
-        self.worker.stop()
-        self.estimator.close()
+        # An inference in progress is interrupted (seconds on a busy CPU); releasing its session under it, or
+        # leaving it running into interpreter shutdown, aborts the process.
+        if self.worker.stop(interrupt=self.estimator.runner.interrupt):
+            self.estimator.close()
 
 
 main = main_for(DepthNode, "depth")

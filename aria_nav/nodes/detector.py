@@ -27,6 +27,7 @@ from aria_nav.core.detection.annotate import draw_detections
 from aria_nav.core.detection.backends import open_detection_runner
 from aria_nav.core.detection.classes import ALL_CLASSES, NAVIGATION_CLASSES, ClassFilterError
 from aria_nav.core.detection.detector import DetectorConfig, InputSizeError, StageTimes, YoloDetector
+from aria_nav.core.detections import MAX_DETECTIONS
 from aria_nav.core.inference.onnx_runtime import ModelError
 from aria_nav.core.latest import LatestWorker
 from aria_nav.ros.conversions import ImageFormatError, array_to_image, image_to_array
@@ -62,7 +63,8 @@ PARAMS = inference_params("yolo11n_640.onnx") + [
     Param("classes", list(NAVIGATION_CLASSES),
           f"Class names to report (names of the model's classes); ['{ALL_CLASSES}'] reports every class. Unknown "
           f"names are an error.", item_type=str),
-    Param("max_detections", 100, "Most detections per frame (the best-scoring ones).", min=1, max=1000),
+    Param("max_detections", 100, "Most detections per frame (the best-scoring ones).", min=1,
+          max=MAX_DETECTIONS),
     Param("frame_skip", 1, "Process every Nth received frame (1: all); the others are skipped, not dropped.",
           min=1, max=100),
     Param("camera", "rgb", "Which camera this instance serves, for diagnostics.", choices=CAMERAS),
@@ -178,8 +180,9 @@ class DetectorNode(AriaNode):
                                 throttle_duration_sec=WARN_PERIOD_S)
 
     def close(self) -> None:
-        self.worker.stop()
-        self.detector.runner.close()
+        # As in the depth node: interrupt an inference in progress, release the session only once it has ended.
+        if self.worker.stop(interrupt=self.detector.runner.interrupt):
+            self.detector.runner.close()
 
 
 main = main_for(DetectorNode, "detector")

@@ -212,14 +212,17 @@ class FusionNode(AriaNode):
         self._obstacles_pub = self.create_publisher(PointCloud2, topics.OBSTACLES, per_frame)
         self._markers_pub = self.create_publisher(MarkerArray, topics.OBSTACLE_MARKERS, result_qos())
         self._speech_pub = self.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
-        self.create_subscription(PointCloud2, topics.DETECTIONS, self._on_detections, per_frame)
-        self.create_subscription(Image, topics.DEPTH_IMAGE, self._on_depth, per_frame)
-        self.create_subscription(Imu, topics.IMU, self._on_imu, sensor_qos(depth=200))
-        self.create_subscription(String, topics.DEPTH_MODE, self._on_depth_mode, latched_qos())
+        # Each camera's camera_info is subscribed before its detections and depth: the executor serves ready
+        # subscriptions in creation order, so a frame whose camera_info, depth and detections arrive together is
+        # placed with its own intrinsics (the camera publishes camera_info first), not the previous ones.
         self._subscribe_camera(RGB, topics.DETECTIONS, topics.RGB_INFO, with_detections=False)
         if cfg.use_slam_cameras:
             self._subscribe_camera(SLAM_LEFT, topics.SLAM_LEFT_DETECTIONS, topics.SLAM_LEFT_INFO)
             self._subscribe_camera(SLAM_RIGHT, topics.SLAM_RIGHT_DETECTIONS, topics.SLAM_RIGHT_INFO)
+        self.create_subscription(PointCloud2, topics.DETECTIONS, self._on_detections, per_frame)
+        self.create_subscription(Image, topics.DEPTH_IMAGE, self._on_depth, per_frame)
+        self.create_subscription(Imu, topics.IMU, self._on_imu, sensor_qos(depth=200))
+        self.create_subscription(String, topics.DEPTH_MODE, self._on_depth_mode, latched_qos())
         self._annotated_pub = None
         self._annotator: Optional[LatestWorker] = None
         if cfg.publish_annotated:
@@ -260,7 +263,11 @@ class FusionNode(AriaNode):
         except (ValueError, AttributeError) as exc:
             self._input_error(f"depth mode on {topics.DEPTH_MODE} is not a JSON object: {exc}")
             return
-        kind = METRIC if mode == "metric" else APPROXIMATE
+        if mode not in (METRIC, APPROXIMATE):  # what the depth node publishes
+            self._input_error(f"depth mode on {topics.DEPTH_MODE} is {str(mode)[:40]!r}, not {METRIC} or "
+                              f"{APPROXIMATE}")
+            return
+        kind = mode
         if kind != self._distance_kind:
             self.get_logger().info(f"depth is {mode}: distances are spoken "
                                    f"{'in metres' if kind == METRIC else 'as near/far bands, not metres'}")

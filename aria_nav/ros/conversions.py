@@ -7,6 +7,7 @@ naming the problem, which nodes count and report instead of crashing.
 from __future__ import annotations
 
 import array as pyarray
+import math
 
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
@@ -23,6 +24,7 @@ ENCODINGS = {
     "mono16": (np.uint16, 1),
     "32FC1": (np.float32, 1),
 }
+MIN_FOCAL_PX = 1e-3
 
 
 class ImageFormatError(ValueError):
@@ -99,7 +101,11 @@ def intrinsics_to_camera_info(intrinsics: PinholeIntrinsics, header: Header) -> 
 
 
 def camera_info_to_intrinsics(msg: CameraInfo) -> PinholeIntrinsics:
-    if msg.width == 0 or msg.height == 0 or msg.k[0] <= 0 or msg.k[4] <= 0:
-        raise ImageFormatError(f"camera_info has no usable intrinsics ({msg.width}x{msg.height}, k={list(msg.k)})")
-    return PinholeIntrinsics(width=int(msg.width), height=int(msg.height),
-                             fx=float(msg.k[0]), fy=float(msg.k[4]), cx=float(msg.k[2]), cy=float(msg.k[5]))
+    """The pinhole part of `msg`; ImageFormatError when it has no size or its focal lengths or principal point are
+    not finite numbers (focal lengths below MIN_FOCAL_PX: no camera has them, and dividing by them overflows)."""
+    fx, fy, cx, cy = (float(msg.k[i]) for i in (0, 4, 2, 5))
+    if msg.width == 0 or msg.height == 0 or not all(math.isfinite(v) for v in (fx, fy, cx, cy)) or \
+            fx < MIN_FOCAL_PX or fy < MIN_FOCAL_PX:
+        raise ImageFormatError(f"camera_info has no usable intrinsics ({msg.width}x{msg.height}, "
+                               f"k=[{', '.join(f'{float(v):g}' for v in msg.k)}])")
+    return PinholeIntrinsics(width=int(msg.width), height=int(msg.height), fx=fx, fy=fy, cx=cx, cy=cy)

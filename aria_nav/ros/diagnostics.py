@@ -11,6 +11,7 @@ from rclpy.node import Node
 from aria_nav import topics
 from aria_nav.core.stage_stats import StageStats
 from aria_nav.ros.qos import reliable_qos
+from aria_nav.ros.runtime import AriaNode
 
 OK, WARN, ERROR, STALE = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR,
                           DiagnosticStatus.STALE)
@@ -32,6 +33,8 @@ class NodeDiagnostics:
         self._hardware_id = hardware_id
         self._publisher = node.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, reliable_qos())
         self._timer = node.create_timer(period, self.publish)
+        if isinstance(node, AriaNode):  # its callbacks' unexpected errors count here too
+            node.attach_error_stats(self.stats)
 
     def set_value(self, key: str, value) -> None:
         self._values[key] = str(value)

@@ -5,7 +5,6 @@ import re
 from types import SimpleNamespace
 from typing import List, Optional, Tuple
 
-from aria_nav.core.inference.onnx_runtime import providers_for  # noqa: F401 - re-exported for nodes
 from aria_nav.core.inference.runner import InferenceConfig
 from aria_nav.ros.params import Param
 

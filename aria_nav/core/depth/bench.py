@@ -17,10 +17,9 @@ from aria_nav.core.depth.processing import (depth_map, network_input_hw, open_de
                                             resize_depth, round_to_patch)
 from aria_nav.core.inference.onnx_runtime import ModelError
 from aria_nav.core.inference.runner import InferenceConfig
+from aria_nav.core.model_bench import StageTable, add_stage_percentiles
 
 DEFAULT_DEPTH_MODELS = ("depth_anything_v2_small_518.onnx",)
-BACKENDS_BY_EXTENSION = {".onnx": ("onnxruntime", "tensorrt"), ".engine": ("tensorrt",), ".plan": ("tensorrt",)}
-STAGES = ("preprocess", "inference", "postprocess", "total")
 
 
 def bench_depth_one(model: str, backend: str, images: Sequence[np.ndarray], device: str = "cpu",
@@ -57,42 +56,19 @@ def bench_depth_one(model: str, backend: str, images: Sequence[np.ndarray], devi
                                                done - start)])
             valid_fraction.append(float(np.isfinite(depth).mean()))
     elapsed = time.perf_counter() - start_all
-    table = np.array(times)
     row.update(provider=runner.provider, input=f"{input_hw[1]}x{input_hw[0]}", frames=frames,
                fps=frames / elapsed, valid_fraction=float(np.mean(valid_fraction)),
                mode=estimator.describe()["mode"])
-    for column, stage in enumerate(STAGES):
-        p50, p95 = np.percentile(table[:, column], [50, 95])
-        row[f"{stage}_ms_p50"], row[f"{stage}_ms_p95"] = float(p50), float(p95)
+    add_stage_percentiles(row, times)
     estimator.close()
     return row
 
 
-def backends_for(model: str) -> Sequence[str]:
-    return BACKENDS_BY_EXTENSION.get(Path(model).suffix.lower(), ("auto",))
-
-
-HEADER = (f"{'model':<40} {'backend':<12} {'input':>7} {'pre p50/p95':>13} {'infer p50/p95':>17} "
-          f"{'post p50/p95':>13} {'total p50':>9} {'fps':>6} {'valid':>5}  provider")
-
-
-def format_row(r: Dict) -> str:
-    if "skipped" in r:
-        return f"{r['model']:<40} {r['backend']:<12} skipped: {r['skipped']}"
-    return (f"{r['model']:<40} {r['backend']:<12} {r['input']:>7} "
-            f"{r['preprocess_ms_p50']:>6.1f}/{r['preprocess_ms_p95']:<6.1f} "
-            f"{r['inference_ms_p50']:>8.1f}/{r['inference_ms_p95']:<8.1f} "
-            f"{r['postprocess_ms_p50']:>6.1f}/{r['postprocess_ms_p95']:<6.1f} {r['total_ms_p50']:>9.1f} "
-            f"{r['fps']:>6.2f} {r['valid_fraction']:>5.2f}  {r['provider']}")
+TABLE = StageTable(model_width=40, decimals=1, last_title="valid", last_key="valid_fraction", last_format=".2f")
 
 
 def bench_depth_models(models: Sequence[str], images: Sequence[np.ndarray], device: str, frames: int, warmup: int,
                        input_size: int) -> List[Dict]:
-    """Rows for every model and each backend that can run it, printed as they come."""
-    print(HEADER, flush=True)
-    rows = []
-    for model in models:
-        for backend in backends_for(model):
-            rows.append(bench_depth_one(model, backend, images, device, frames, warmup, input_size))
-            print(format_row(rows[-1]), flush=True)
-    return rows
+    """Rows for every model and each backend to try for it, printed as they come."""
+    return TABLE.run(models, lambda model, backend: bench_depth_one(model, backend, images, device, frames, warmup,
+                                                                   input_size))

@@ -156,12 +156,26 @@ def to_meters(raw: np.ndarray, mode: str, scaling: RelativeScaling, valid_range:
     return valid_range.apply(depth)
 
 
-def depth_map(output: np.ndarray) -> np.ndarray:
-    """The model output as one HxW float32 map; exports differ in leading unit axes ((1, H, W), (1, 1, H, W))."""
+class NotADepthModelError(ModelError):
+    """The model's output is not a depth map of its input: another kind of model (a detector) was configured."""
+
+
+# A depth map's aspect ratio is its input's (Depth-Anything-V2 predicts at input resolution); allow rounding.
+ASPECT_TOLERANCE = 0.1
+
+
+def depth_map(output: np.ndarray, input_hw: Optional[Tuple[int, int]] = None) -> np.ndarray:
+    """The model output as one HxW float32 map; exports differ in leading unit axes ((1, H, W), (1, 1, H, W)).
+    With `input_hw`, a map whose aspect ratio is not the input's is a NotADepthModelError."""
     output = np.asarray(output)
     if output.ndim < 2 or output.size != output.shape[-2] * output.shape[-1]:
         raise ModelError(f"depth model output has shape {list(output.shape)}; one HxW map is expected")
-    return output.reshape(output.shape[-2:]).astype(np.float32, copy=False)
+    height, width = output.shape[-2:]
+    if input_hw is not None and abs(width / height - input_hw[1] / input_hw[0]) > \
+            ASPECT_TOLERANCE * input_hw[1] / input_hw[0]:
+        raise NotADepthModelError(f"output {list(output.shape)} for a {input_hw[1]}x{input_hw[0]} input is not a "
+                                  f"depth map of it: not a depth model")
+    return output.reshape(height, width).astype(np.float32, copy=False)
 
 
 def resize_depth(depth_m: np.ndarray, output_hw: Tuple[int, int]) -> np.ndarray:
@@ -211,7 +225,10 @@ class DepthEstimator:
         input_hw = network_input_hw(rgb.shape[:2], self.runner.fixed_hw(), self.input_size)
         tensor = preprocess(rgb, input_hw, self.info.mean, self.info.std, self.runner.input_dtype)
         # Meters at the network's resolution first: fewer pixels to convert.
-        depth = self.to_meters(depth_map(self.runner.infer(tensor)))
+        try:
+            depth = self.to_meters(depth_map(self.runner.infer(tensor), input_hw))
+        except NotADepthModelError as exc:
+            raise NotADepthModelError(f"model '{self.runner.path}': {exc}") from None
         return resize_depth(depth, output_hw or rgb.shape[:2])
 
     def describe(self) -> Dict:

@@ -57,10 +57,15 @@ def _stride(runner: ModelRunner) -> int:
 
 
 def input_hw_for(runner: ModelRunner, input_size: int) -> Tuple[int, int]:
-    """The input size to feed: the model's own when it is fixed (a different configured size is an error),
-    else the configured one, which must be a multiple of the model's stride."""
+    """The input size to feed: the model's own when it is fixed (a different configured size is an error; a size
+    that is not a multiple of the stride is a ModelError), else the configured one, which must be a multiple of
+    the model's stride."""
     fixed = runner.fixed_hw()
     if fixed is not None:
+        stride = _stride(runner)
+        if fixed[0] % stride or fixed[1] % stride:  # e.g. a depth model given as the detector's model
+            raise ModelError(f"model '{runner.path.name}' takes a {fixed[1]}x{fixed[0]} input, which is not a "
+                             f"multiple of YOLO's stride {stride}: it is not a YOLO detection model")
         if input_size and (input_size, input_size) != fixed:
             raise InputSizeError(f"model '{runner.path.name}' has a fixed {fixed[1]}x{fixed[0]} input, so input_size "
                              f"{input_size} cannot be used: set input_size to 0 (use the model's size) or "

@@ -18,6 +18,7 @@ from typing import Optional
 
 import numpy as np
 
+from aria_nav.core.boxes import iou_matrix
 from aria_nav.core.detection.letterbox import Letterbox
 from aria_nav.core.detections import Detections
 
@@ -53,19 +54,6 @@ def check_output_layout(output: np.ndarray, num_names: Optional[int] = None) -> 
     return classes
 
 
-def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one xyxy box with each of `boxes` (0 where the union is empty)."""
-    x1 = np.maximum(box[0], boxes[:, 0])
-    y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[2], boxes[:, 2])
-    y2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = area + areas - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
 def nms(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou_threshold: float,
         max_keep: int) -> np.ndarray:
     """Indices of the boxes class-aware greedy NMS keeps, best first (ties: lower index first)."""
@@ -77,7 +65,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou_thresh
         same_class = class_ids[rest] == class_ids[best]
         overlaps = np.zeros(rest.size, bool)
         if same_class.any():
-            overlaps[same_class] = box_iou(boxes[best], boxes[rest[same_class]]) > iou_threshold
+            overlaps[same_class] = iou_matrix(boxes[best], boxes[rest[same_class]])[0] > iou_threshold
         order = rest[~overlaps]
     return np.asarray(keep, np.int64)
 

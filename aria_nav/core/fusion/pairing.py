@@ -9,7 +9,11 @@ or after t has arrived; otherwise, after waiting `max_wait_s` (receive time), wi
 or as a miss.
 
 Stamps are integer nanoseconds; receive times are seconds from any monotonic clock (the caller passes them, so
-tests and replays control time).
+tests and replays control time). Within each input the stamps only increase (each stage processes its frames in
+order); a stamp earlier than its input's previous one means the source's time went back (a bag played in a loop).
+What is cached from later in the old timeline would shadow every new frame (a depth image "after" each new
+detection set resolves it at once, without a match), so it goes: detection sets waiting with later stamps are
+resolved now, depth images later than the new stamp (beyond the tolerance) are dropped.
 """
 from __future__ import annotations
 
@@ -44,20 +48,22 @@ class StampPairer(Generic[D, P]):
         self._depth_cache = depth_cache
         self._pending: Deque[Tuple[int, float, D]] = collections.deque()  # (stamp, received, detections)
         self._pending_cache = pending_cache
+        self._previous_stamp = {"depth": None, "detections": None}
         self.paired = 0
         self.misses = 0  # detection sets resolved without depth (none within tolerance, or evicted)
 
     def add_depth(self, stamp_ns: int, depth: P, received_s: float) -> List[Pairing[D, P]]:
+        resolved = self._forget_later_timeline("depth", stamp_ns)
         index = bisect.bisect_right(self._depth_stamps, stamp_ns)
         self._depth_stamps.insert(index, stamp_ns)
         self._depths.insert(index, depth)
         if len(self._depths) > self._depth_cache:
             del self._depth_stamps[0], self._depths[0]
-        return self.poll(received_s)
+        return resolved + self.poll(received_s)
 
     def add_detections(self, stamp_ns: int, detections: D, received_s: float) -> List[Pairing[D, P]]:
+        resolved = self._forget_later_timeline("detections", stamp_ns)
         self._pending.append((stamp_ns, received_s, detections))
-        resolved = []
         if len(self._pending) > self._pending_cache:  # bounded: the oldest is resolved with what there is
             stamp, _, oldest = self._pending.popleft()
             resolved.append(self._resolve(stamp, oldest))
@@ -79,6 +85,19 @@ class StampPairer(Generic[D, P]):
         """Resolves everything still waiting (e.g. when depth is known to be down)."""
         resolved = [self._resolve(stamp, detections) for stamp, _, detections in self._pending]
         self._pending.clear()
+        return resolved
+
+    def _forget_later_timeline(self, stream: str, stamp_ns: int) -> List[Pairing[D, P]]:
+        """When `stream`'s time went back to `stamp_ns`: resolve the detection sets waiting with later stamps and
+        drop the depth images later than it (see the module doc)."""
+        previous, self._previous_stamp[stream] = self._previous_stamp[stream], stamp_ns
+        if previous is None or stamp_ns >= previous:
+            return []
+        later = [item for item in self._pending if item[0] > stamp_ns]
+        self._pending = collections.deque(item for item in self._pending if item[0] <= stamp_ns)
+        resolved = [self._resolve(stamp, detections) for stamp, _, detections in later]
+        keep = bisect.bisect_right(self._depth_stamps, stamp_ns + self._tolerance_ns)
+        del self._depth_stamps[keep:], self._depths[keep:]
         return resolved
 
     @property

@@ -19,6 +19,8 @@ from typing import Deque, Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from aria_nav.core.boxes import iou_matrix
+
 
 @dataclass(frozen=True)
 class TrackerConfig:
@@ -55,20 +57,14 @@ class Track:
     approach_mps: float = 0.0
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
-def _centre_jump(track_box: np.ndarray, box: np.ndarray) -> float:
-    """Distance between box centres, in diagonals of the track's box."""
-    diagonal = math.hypot(track_box[2] - track_box[0], track_box[3] - track_box[1]) or 1.0
-    dx = (box[0] + box[2] - track_box[0] - track_box[2]) / 2.0
-    dy = (box[1] + box[3] - track_box[1] - track_box[3]) / 2.0
-    return math.hypot(dx, dy) / diagonal
+def centre_jumps(measured: np.ndarray, tracked: np.ndarray) -> np.ndarray:
+    """Distance between the centre of each measured box (N, 4) and each tracked box (M, 4), in diagonals of the
+    tracked box, as (N, M)."""
+    measured, tracked = measured[:, None, :], tracked[None, :, :]
+    diagonal = np.hypot(tracked[..., 2] - tracked[..., 0], tracked[..., 3] - tracked[..., 1])
+    dx = (measured[..., 0] + measured[..., 2] - tracked[..., 0] - tracked[..., 2]) / 2.0
+    dy = (measured[..., 1] + measured[..., 3] - tracked[..., 1] - tracked[..., 3]) / 2.0
+    return np.hypot(dx, dy) / np.where(diagonal > 0, diagonal, 1.0)
 
 
 class ObstacleTracker:
@@ -113,29 +109,37 @@ class ObstacleTracker:
         return seen, left
 
     def _associate(self, measurements: Sequence[Measurement]) -> Dict[int, int]:
-        """measurement index -> track id; greedy on IoU, then on centre distance for what is left."""
-        candidates = []
-        for index, m in enumerate(measurements):
-            for track in self.tracks.values():
-                if track.class_id != m.class_id:
-                    continue
-                overlap = iou(track.box, m.box)
-                if overlap >= self.config.min_iou:
-                    candidates.append((0, -overlap, index, track.track_id))
-                else:
-                    jump = _centre_jump(track.box, m.box)
-                    if jump <= self.config.max_centre_jump:
-                        candidates.append((1, jump, index, track.track_id))
+        """measurement index -> track id; greedy on IoU, then on centre distance for what is left. The pair
+        measures are computed for all pairs at once (numpy): a crowded scene has hundreds of each."""
+        tracks = list(self.tracks.values())
+        if not measurements or not tracks:
+            return {}
+        measured = np.array([m.box for m in measurements], np.float64).reshape(-1, 4)
+        tracked = np.array([t.box for t in tracks], np.float64).reshape(-1, 4)
+        same_class = np.array([m.class_id for m in measurements])[:, None] == np.array([t.class_id for t in tracks])
+        overlap = iou_matrix(measured, tracked)
+        by_overlap = same_class & (overlap >= self.config.min_iou)
+        jump = centre_jumps(measured, tracked)
+        by_centre = same_class & ~by_overlap & (jump <= self.config.max_centre_jump)
+        # Best pairs first: every overlapping pair (largest IoU first) before any centre pair (smallest jump first);
+        # ties by measurement index, then by track (tracks are in id order).
+        rows, cols = np.nonzero(by_overlap | by_centre)
+        tier = by_centre[rows, cols].astype(np.int8)
+        key = np.where(tier == 0, -overlap[rows, cols], jump[rows, cols])
+        order = np.lexsort((cols, rows, key, tier))
         assignment: Dict[int, int] = {}
         taken = set()
-        for _, _, index, track_id in sorted(candidates):
-            if index not in assignment and track_id not in taken:
-                assignment[index] = track_id
-                taken.add(track_id)
+        for index, column in zip(rows[order].tolist(), cols[order].tolist()):
+            if index not in assignment and column not in taken:
+                assignment[index] = tracks[column].track_id
+                taken.add(column)
+                if len(assignment) == len(measurements) or len(taken) == len(tracks):
+                    break
         return assignment
 
     def _approach_speed(self, track: Track, now_s: float) -> float:
-        samples = [(t, d) for t, d in track.history if now_s - t <= self.config.speed_window_s]
+        # 0 <=: after time went back (a looping bag) the old timeline's samples lie in the "future"
+        samples = [(t, d) for t, d in track.history if 0.0 <= now_s - t <= self.config.speed_window_s]
         if len(samples) < self.config.min_speed_samples:
             return 0.0
         times = np.array([t for t, _ in samples])

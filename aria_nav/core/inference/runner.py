@@ -99,8 +99,13 @@ class ModelRunner(ABC):
         shape = "x".join("?" if d is None else str(d) for d in self.input_shape)
         return f"{self.backend} on {self.provider}: {self.path.name} (input {shape} {self.input_dtype.name})"
 
+    def interrupt(self) -> None:
+        """Make an inference running in another thread end now with an error, for a quick stop (the runner is not
+        used afterwards). Backends that cannot be interrupted let it finish."""
+
     def close(self) -> None:
-        """Release the model's resources (sessions, device memory)."""
+        """Release the model's resources (sessions, device memory). Never while an inference runs: interrupt it
+        and wait for its thread first."""
 
 
 class OnnxRuntimeRunner(ModelRunner):
@@ -115,6 +120,9 @@ class OnnxRuntimeRunner(ModelRunner):
         self._session = verified.session
         self._input_name = verified.input_name
         self._output_names = verified.output_names[:1]
+        import onnxruntime  # loaded already: `verified` holds a session
+
+        self._run_options = onnxruntime.RunOptions()  # its terminate flag interrupts a run from another thread
 
     @classmethod
     def open(cls, path: Path, config: InferenceConfig) -> "OnnxRuntimeRunner":
@@ -127,7 +135,10 @@ class OnnxRuntimeRunner(ModelRunner):
         return self.verified.provider
 
     def _run(self, tensor: np.ndarray) -> np.ndarray:
-        return self._session.run(self._output_names, {self._input_name: tensor})[0]
+        return self._session.run(self._output_names, {self._input_name: tensor}, self._run_options)[0]
+
+    def interrupt(self) -> None:
+        self._run_options.terminate = True
 
     def close(self) -> None:
         self._session = None

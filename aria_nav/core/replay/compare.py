@@ -16,6 +16,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
+from aria_nav.core.boxes import iou_matrix
 from aria_nav.core.replay.record import (DEPTH_PERCENTILES, Box, DepthStats, DetectionRecord, FrameRecord,
                                          ObstacleRecord, RunRecord)
 
@@ -50,13 +51,7 @@ class Comparison:
 
 
 def iou(a: Box, b: Box) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    return float(iou_matrix(a, b)[0, 0])
 
 
 def pair_by_overlap(golden: Sequence[T], run: Sequence[T]) -> Tuple[List[Tuple[T, T]], List[T], List[T]]:

@@ -19,6 +19,9 @@ from aria_nav.core.sources.base import (RGB, Calibration, Frame, FrameSource, It
                                         native_output)
 
 DEFAULT_FPS = 30.0  # for files whose container does not say
+# Failed reads in a row before the container's frame count is reached that are taken for undecodable frames (and
+# skipped); more, and the video has ended (a container's frame count can be an estimate).
+MAX_UNDECODABLE_IN_A_ROW = 25
 
 
 def pinhole_for_fov(width: int, height: int, hfov_deg: float) -> PinholeIntrinsics:
@@ -45,9 +48,12 @@ class VideoFileSource(FrameSource):
                 raise SourceError(self.path, "no frame can be decoded from this video")
             fps = capture.get(cv2.CAP_PROP_FPS)
             self.fps = fps if fps and math.isfinite(fps) and fps > 0 else DEFAULT_FPS
+            count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+            self.frame_count = int(count) if count and math.isfinite(count) and count > 0 else 0  # 0: unknown
         finally:
             capture.release()
         self._calibration = Calibration(pinhole_for_fov(first.shape[1], first.shape[0], hfov_deg))
+        self.undecodable = 0  # frames skipped because they could not be decoded, over all plays
 
     def _open(self) -> cv2.VideoCapture:
         with native_output([]):  # FFmpeg's complaints about a broken file; the error below says it
@@ -61,12 +67,19 @@ class VideoFileSource(FrameSource):
         capture = self._open()
         period_ns = 1e9 / self.fps
         index = 0
+        failed_in_a_row = 0
         try:
             while True:
                 ok, frame = capture.read()
-                if not ok or frame is None:
+                if ok and frame is not None:
+                    failed_in_a_row = 0
+                    yield Frame(RGB, int(round(index * period_ns)), _to_rgb(frame), self._calibration)
+                elif index < self.frame_count and failed_in_a_row < MAX_UNDECODABLE_IN_A_ROW:
+                    failed_in_a_row += 1
+                    self.undecodable += 1
+                else:
+                    self.undecodable -= failed_in_a_row  # the failures were the end, not broken frames
                     return
-                yield Frame(RGB, int(round(index * period_ns)), _to_rgb(frame), self._calibration)
                 index += 1
         finally:
             capture.release()

@@ -23,6 +23,8 @@ INFO, WARNING, CRITICAL = "info", "warning", "critical"
 METRIC, APPROXIMATE = "metric", "approximate"
 DISTANCE_KINDS = (METRIC, APPROXIMATE)
 URGENCIES = (INFO, WARNING, CRITICAL)  # ascending
+DIRECTIONS = ("left", "ahead", "right")
+REASONS = ("detections", "depth")
 
 
 def urgency_rank(urgency: str) -> int:
@@ -61,6 +63,16 @@ class SpeechRequest:
             raise SpeechRequestError(f"distance_m {self.distance_m} is not a distance")
         if self.distance_kind not in DISTANCE_KINDS:
             raise SpeechRequestError(f"unknown distance_kind '{self.distance_kind}' (known: metric, approximate)")
+        if self.event in (OBSTACLE, APPROACHING) and self.direction not in DIRECTIONS:
+            raise SpeechRequestError(f"unknown direction '{self.direction}' (known: {', '.join(DIRECTIONS)})")
+        if self.event in (OBSTACLE, APPROACHING) and not 0 <= self.clock <= 12:
+            raise SpeechRequestError(f"clock {self.clock} is not 1..12 (0: none)")
+        if self.event in (DEGRADED, RESTORED) and self.reason not in REASONS:
+            raise SpeechRequestError(f"unknown reason '{self.reason}' (known: {', '.join(REASONS)})")
+        if not math.isfinite(self.priority):
+            raise SpeechRequestError(f"priority {self.priority} is not a number")
+        if self.bearing_deg is not None and not math.isfinite(self.bearing_deg):
+            raise SpeechRequestError(f"bearing_deg {self.bearing_deg} is not a number")
 
     @property
     def rank(self) -> int:
@@ -88,22 +100,30 @@ class SpeechRequest:
             raise SpeechRequestError(f"not JSON: {exc}") from None
         if not isinstance(body, dict):
             raise SpeechRequestError("not a JSON object")
-        try:
-            stamp = body.get("stamp") or {}
-            distance = body.get("distance_m")
-            bearing = body.get("bearing_deg")
-            return cls(event=str(body["event"]), urgency=str(body["urgency"]),
-                       priority=float(body.get("priority", 0.0)), key=str(body.get("key", "")),
-                       stamp_ns=int(stamp.get("sec", 0)) * 1_000_000_000 + int(stamp.get("nanosec", 0)),
-                       class_name=str(body.get("class_name", "")),
-                       distance_m=None if distance is None else float(distance),
-                       distance_kind=str(body.get("distance_kind", METRIC)), band=str(body.get("band", "")),
-                       direction=str(body.get("direction", "")),
-                       clock=int(body.get("clock", 0)), bearing_deg=None if bearing is None else float(bearing),
-                       camera=str(body.get("camera", "")), reason=str(body.get("reason", "")))
-        except SpeechRequestError:
-            raise
-        except KeyError as exc:
-            raise SpeechRequestError(f"missing field {exc}") from None
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise SpeechRequestError(f"bad field value: {exc}") from None
+        for name in ("event", "urgency"):
+            if name not in body:
+                raise SpeechRequestError(f"missing field '{name}'")
+        stamp = _typed(body, "stamp", dict, {})
+        return cls(event=_typed(body, "event", str), urgency=_typed(body, "urgency", str),
+                   priority=_typed(body, "priority", float, 0.0), key=_typed(body, "key", str, ""),
+                   stamp_ns=_typed(stamp, "sec", int, 0) * 1_000_000_000 + _typed(stamp, "nanosec", int, 0),
+                   class_name=_typed(body, "class_name", str, ""), distance_m=_typed(body, "distance_m", float),
+                   distance_kind=_typed(body, "distance_kind", str, METRIC), band=_typed(body, "band", str, ""),
+                   direction=_typed(body, "direction", str, ""), clock=_typed(body, "clock", int, 0),
+                   bearing_deg=_typed(body, "bearing_deg", float), camera=_typed(body, "camera", str, ""),
+                   reason=_typed(body, "reason", str, ""))
+
+
+_ACCEPTED = {str: (str,), dict: (dict,), int: (int,), float: (int, float)}
+_JSON_NAMES = {str: "string", dict: "object", int: "integer", float: "number"}
+
+
+def _typed(body: dict, name: str, kind: type, default=None):
+    """body[name] if it is a `kind` (an integer is a float too, a boolean is no number), `default` when it is absent
+    or null; anything else is a SpeechRequestError (a list or an object is never said as a class name)."""
+    value = body.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, _ACCEPTED[kind]):
+        raise SpeechRequestError(f"bad field value: '{name}' is {str(value)[:40]!r}, not a JSON {_JSON_NAMES[kind]}")
+    return kind(value)

@@ -1,0 +1,191 @@
+"""Randomised malformed ROS messages for the fuzz tests (no tests here).
+
+Each generator takes a seeded numpy Generator and returns one message that a node might plausibly receive from a
+buggy or hostile publisher: fields that disagree with each other (step, sizes and data length; point_step and
+fields), unsupported or empty encodings, zero, tiny and huge dimensions, NaN/inf/huge numbers, class ids outside
+any class list, stamps that are zero, far in the future or going backwards, JSON of every wrong shape. A fraction
+is well-formed but extreme (1x1 or 1x3000 images, all-NaN depth) so the processing paths, not only the
+validation, get exercised. Sizes are bounded so one message stays below a few megabytes.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Dict, List
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2, PointField
+from std_msgs.msg import Header, String
+
+from aria_nav.core.detections import Detections
+from aria_nav.ros.conversions import ENCODINGS
+from aria_nav.ros.detections import DETECTION_DTYPE, detections_to_msg
+
+Rng = np.random.Generator
+MAX_DATA_BYTES = 3_000_000
+UINT32_MAX = 2 ** 32 - 1
+INT32_MAX = 2 ** 31 - 1
+
+ODD_ENCODINGS = ["", "rgba8", "yuv422", "bayer_rggb8", "8UC3", "32FC3", "RGB8", "mono8 ", "\u00fc\u00df", "x" * 300]
+DIMENSIONS = [0, 1, 2, 3, 7, 31, 64, 480, 640, 3000, 65535, INT32_MAX, UINT32_MAX]
+ODD_FLOATS = [math.nan, math.inf, -math.inf, 0.0, -0.0, -1.0, 1e-30, 1e30, 1.7e308, -1.7e308, 5e-324]
+ODD_DEPTHS = np.array([math.nan, math.inf, -math.inf, 0.0, -0.0, -1.0, 1e-30, 3.4e38, 1e-45, 1.0, 2.5, 40.0],
+                      np.float32)
+
+
+def _pick(rng: Rng, items):
+    return items[int(rng.integers(len(items)))]
+
+
+def odd_float(rng: Rng) -> float:
+    return _pick(rng, ODD_FLOATS) if rng.random() < 0.6 else float(rng.normal(0.0, 1e3))
+
+
+def odd_stamp(rng: Rng) -> Time:
+    """Zero, the end of time, or a random stamp: stamps jump back and forth (a bag looping, clocks that reset)."""
+    choice = int(rng.integers(4))
+    if choice == 0:
+        return Time(sec=0, nanosec=0)
+    if choice == 1:
+        return Time(sec=INT32_MAX, nanosec=999_999_999)
+    return Time(sec=int(rng.integers(0, 2_000_000_000)), nanosec=int(rng.integers(0, 1_000_000_000)))
+
+
+def odd_header(rng: Rng) -> Header:
+    return Header(stamp=odd_stamp(rng), frame_id=_pick(rng, ["", "aria_rgb_optical", "\u2603" * 5, "a" * 500]))
+
+
+def random_bytes(rng: Rng, size: int) -> bytes:
+    return rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+
+
+def image(rng: Rng, encodings=tuple(ENCODINGS)) -> Image:
+    """An Image whose encoding, dimensions, step and data length are each sometimes right, mostly not."""
+    encoding = _pick(rng, list(encodings)) if rng.random() < 0.7 else _pick(rng, ODD_ENCODINGS)
+    dtype, channels = ENCODINGS.get(encoding, (np.uint8, 1))
+    pixel_bytes = np.dtype(dtype).itemsize * channels
+    if rng.random() < 0.35:  # consistent and extreme: the message decodes, then processing meets it
+        height, width = _pick(rng, [(1, 1), (1, 3000), (3000, 1), (2, 2), (7, 5), (33, 47), (480, 640)])
+    else:
+        height, width = int(_pick(rng, DIMENSIONS)), int(_pick(rng, DIMENSIONS))
+    row = width * pixel_bytes
+    step = _pick(rng, [row, row, row + 1, max(row - 1, 0), 0, int(rng.integers(0, 5000)), UINT32_MAX])
+    step = min(int(step), UINT32_MAX)
+    exact = step * height
+    size = _pick(rng, [exact, exact, exact - 1, exact + 1, 0, int(rng.integers(0, 10_000))])
+    size = size if 0 <= size <= MAX_DATA_BYTES else int(rng.integers(0, 10_000))
+    if encoding == "32FC1" and size == exact and rng.random() < 0.5:
+        values = rng.choice(ODD_DEPTHS, size // 4)
+        data = values.tobytes() + b"\0" * (size % 4)
+    else:
+        data = random_bytes(rng, size)
+    return Image(header=odd_header(rng), height=min(height, UINT32_MAX), width=min(width, UINT32_MAX),
+                 encoding=encoding, is_bigendian=int(rng.integers(2)), step=step, data=data)
+
+
+def depth_image(rng: Rng) -> Image:
+    return image(rng, encodings=("32FC1",) * 4 + tuple(ENCODINGS))
+
+
+def camera_info(rng: Rng) -> CameraInfo:
+    msg = CameraInfo(header=odd_header(rng))
+    msg.width, msg.height = int(_pick(rng, DIMENSIONS)), int(_pick(rng, DIMENSIONS))
+    msg.distortion_model = _pick(rng, ["plumb_bob", "fisheye624", "equidistant", "", "rational_polynomial", "?"])
+    msg.d = [odd_float(rng) for _ in range(int(_pick(rng, [0, 4, 5, 8, 14, 200])))]
+    msg.k = [odd_float(rng) if rng.random() < 0.5 else float(rng.uniform(-1000, 1000)) for _ in range(9)]
+    msg.r = [odd_float(rng) for _ in range(9)]
+    msg.p = [odd_float(rng) for _ in range(12)]
+    msg.binning_x, msg.binning_y = int(rng.integers(0, 5)), int(rng.integers(0, 5))
+    return msg
+
+
+def detections(rng: Rng) -> PointCloud2:
+    """A detection set (aria_nav.ros.detections layout) with wrong layouts, sizes or values; a third are
+    well-formed but extreme (boxes far outside the image, degenerate, class ids beyond any class list)."""
+    count = int(_pick(rng, [0, 1, 3, 50, 2000]))
+    records = np.zeros(count, DETECTION_DTYPE)
+    if rng.random() < 0.35:
+        corners = np.sort(rng.uniform(-2000, 6000, (count, 2, 2)), axis=1)  # x1 <= x2, y1 <= y2
+        records["x1"], records["x2"] = corners[:, 0, 0], corners[:, 1, 0]
+        records["y1"], records["y2"] = corners[:, 0, 1], corners[:, 1, 1]
+        records["score"] = rng.uniform(0.0, 1.0, count)
+        records["class_id"] = rng.choice(np.array([0, 1, 2, 79, 80, 1000, INT32_MAX]), count)
+        return _detection_cloud(records, odd_header(rng))
+    with np.errstate(over="ignore"):  # float64 extremes become float32 infinities: on purpose
+        for name in ("x1", "y1", "x2", "y2", "score"):
+            records[name] = [odd_float(rng) if rng.random() < 0.5 else float(rng.uniform(-100, 4000))
+                             for _ in range(count)]
+    records["class_id"] = rng.choice(np.array([-INT32_MAX - 1, -1, 0, 1, 2, 79, 80, 1000, INT32_MAX]), count)
+    msg = _detection_cloud(records, odd_header(rng))
+    damage = int(rng.integers(6))
+    if damage == 1:
+        msg.point_step = int(rng.integers(0, 64))
+    elif damage == 2:
+        msg.data = msg.data[:int(rng.integers(0, len(msg.data) + 1))]
+    elif damage == 3:
+        msg.fields = list(reversed(msg.fields)) if rng.random() < 0.5 else msg.fields[:3]
+    elif damage == 4:
+        msg.width, msg.height = int(_pick(rng, DIMENSIONS)), int(_pick(rng, DIMENSIONS))
+    elif damage == 5:
+        msg.fields = [PointField(name=f.name, offset=f.offset, datatype=PointField.FLOAT64, count=1)
+                      for f in msg.fields]
+    msg.is_bigendian = bool(rng.random() < 0.1)
+    return msg
+
+
+def _detection_cloud(records: np.ndarray, header: Header) -> PointCloud2:
+    """The project's detection layout (fields, point_step) around arbitrary, even non-finite, records."""
+    msg = detections_to_msg(Detections.empty(), header)
+    msg.width, msg.row_step, msg.data = len(records), DETECTION_DTYPE.itemsize * len(records), records.tobytes()
+    return msg
+
+
+def imu(rng: Rng) -> Imu:
+    msg = Imu(header=odd_header(rng))
+    for vector in (msg.linear_acceleration, msg.angular_velocity):
+        vector.x, vector.y, vector.z = odd_float(rng), odd_float(rng), odd_float(rng)
+    msg.orientation.w = odd_float(rng)
+    return msg
+
+
+JSON_VALUES: List[object] = [None, True, 0, -1, 1e308, -1e308, "", "x" * 10_000, "\u00e9\u4e2d\U0001f600", [],
+                             [1, "a", None], {}, {"a": {"b": []}}, 3.5, 2 ** 70]
+
+
+def _json_value(rng: Rng):
+    return _pick(rng, JSON_VALUES) if rng.random() < 0.8 else odd_float(rng)
+
+
+def _text(rng: Rng, value) -> String:
+    # allow_nan: Python's json writes NaN/Infinity, which strict JSON readers reject: part of the fuzz.
+    return String(data=json.dumps(value, allow_nan=True))
+
+
+def speech_request(rng: Rng) -> String:
+    """A request with one to three fields missing or of a wrong type or value, or text that is not JSON."""
+    if rng.random() < 0.15:
+        return String(data=_pick(rng, ["", "{", "null", "[]", "\u0000", "{\"event\": }", "x" * 100_000]))
+    body: Dict[str, object] = {
+        "event": "obstacle", "urgency": "warning", "priority": 3.0, "key": "rgb:1",
+        "stamp": {"sec": 1, "nanosec": 2}, "class_name": "chair", "distance_m": 2.0, "distance_kind": "metric",
+        "band": "close", "direction": "left", "clock": 10, "bearing_deg": -40.0, "camera": "rgb", "reason": ""}
+    for _ in range(int(rng.integers(1, 4))):
+        field = _pick(rng, sorted(body))
+        if rng.random() < 0.25:
+            body.pop(field, None)
+        else:
+            body[field] = _pick(rng, ["degraded", "critical", "restored", "approaching", "clock", "up", "nowhere",
+                                      _json_value(rng)])
+    return _text(rng, body)
+
+
+def class_names(rng: Rng) -> String:
+    return _text(rng, _pick(rng, [_json_value(rng), ["person"] * int(rng.integers(0, 3)), list(range(5)),
+                                  [None, {"a": 1}], ["x" * 1000] * 100]))
+
+
+def depth_mode(rng: Rng) -> String:
+    return _text(rng, _pick(rng, [_json_value(rng), {"mode": _json_value(rng)}, {"mode": "metric"},
+                                  {"mode": "relative", "model": None}]))
+

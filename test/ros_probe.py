@@ -1,0 +1,195 @@
+"""Test-side helpers for the reliability, fuzz, load and shutdown tests (no tests here).
+
+Probe: a real rclpy node in a context of its own on the test's ROS domain, spun on a background thread, that
+records what arrives on the topics it subscribes to and publishes what a test sends.
+NodeProcess: one aria_nav node started as `ros2 run` would (its console script with --ros-args), its output kept.
+TimedLines: an output sink for aria_nav.runner.Runner that keeps each line with its arrival time.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import SingleThreadedExecutor
+
+from aria_nav import paths, topics
+from aria_nav.ros.qos import reliable_qos
+
+BIN = Path(sys.executable).parent
+
+
+def stamp_ns(stamp) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+class Probe:
+    """A test node on `domain`: subscriptions record (arrival time.monotonic(), message) per name, and the arrival
+    wall-clock time for latencies from header stamps."""
+
+    def __init__(self, domain: int, name: str = "reliability_probe"):
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain)
+        self.node = rclpy.create_node(name, context=self.context)
+        self._lock = threading.Lock()
+        self._received: Dict[str, List[Tuple[float, object]]] = {}
+        self._arrival_ns: Dict[str, List[int]] = {}
+        self._executor = SingleThreadedExecutor(context=self.context)
+        self._executor.add_node(self.node)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, name="probe-spin", daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while not self._stop.is_set():
+            self._executor.spin_once(timeout_sec=0.02)
+
+    def subscribe(self, name: str, msg_type, topic: str, qos) -> None:
+        self._received[name], self._arrival_ns[name] = [], []
+
+        def record(msg):
+            with self._lock:
+                self._received[name].append((time.monotonic(), msg))
+                self._arrival_ns[name].append(time.time_ns())
+
+        self.node.create_subscription(msg_type, topic, record, qos)
+
+    def subscribe_diagnostics(self) -> None:
+        self.subscribe("diagnostics", DiagnosticArray, topics.DIAGNOSTICS, reliable_qos(100))
+
+    def publisher(self, msg_type, topic: str, qos):
+        return self.node.create_publisher(msg_type, topic, qos)
+
+    def timed(self, name: str) -> List[Tuple[float, object]]:
+        with self._lock:
+            return list(self._received[name])
+
+    def messages(self, name: str) -> list:
+        return [msg for _, msg in self.timed(name)]
+
+    def latencies(self, name: str) -> List[Tuple[float, float]]:
+        """(arrival time.monotonic(), seconds from header.stamp to arrival) of each message on `name`."""
+        with self._lock:
+            return [(t, (arrival - stamp_ns(msg.header.stamp)) / 1e9)
+                    for (t, msg), arrival in zip(self._received[name], self._arrival_ns[name])]
+
+    def count(self, name: str) -> int:
+        with self._lock:
+            return len(self._received[name])
+
+    def status(self, node_name: str, condition: Callable[[dict], bool] = lambda values: True,
+               since: float = 0.0) -> Optional[dict]:
+        """The newest /diagnostics of aria_nav/<node_name> that arrived after `since` and satisfies `condition`, as
+        {key: value} plus level and message (needs subscribe_diagnostics())."""
+        for arrived, array in reversed(self.timed("diagnostics")):
+            if arrived <= since:
+                break
+            for status in array.status:
+                if status.name == f"aria_nav/{node_name}":
+                    values = {kv.key: kv.value for kv in status.values}
+                    values.update(level=status.level, message=status.message)
+                    if condition(values):
+                        return values
+        return None
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: Union[str, Callable[[], str]],
+               alive: Sequence["NodeProcess"] = ()) -> float:
+    """Poll `condition` until true; fail naming `what` (a text, or a callable giving it when failing, e.g. with
+    the output so far) and the output of any process in `alive` that exited, after `timeout` seconds. Returns
+    the seconds waited."""
+    start = time.monotonic()
+    while not condition():
+        for process in alive:
+            assert process.running, f"{process.name} exited ({process.returncode}) while waiting for " \
+                                    f"{_text(what)}:\n{process.output()}"
+        assert time.monotonic() - start < timeout, f"timed out after {timeout} s waiting for {_text(what)}"
+        time.sleep(0.02)
+    return time.monotonic() - start
+
+
+def _text(what: Union[str, Callable[[], str]]) -> str:
+    return what() if callable(what) else what
+
+
+class NodeProcess:
+    """An aria_nav node process: `<executable> --ros-args -r __node:=<name> --params-file <nav.yaml> -p ...`,
+    stdout and stderr kept in a file under `log_dir`."""
+
+    def __init__(self, executable: str, log_dir: Path, parameters: Sequence[str] = (), name: Optional[str] = None,
+                 remappings: Sequence[Tuple[str, str]] = (), params_file: Optional[Path] = paths.config_file()):
+        self.name = name or executable
+        argv = [str(BIN / executable), "--ros-args", "-r", f"__node:={self.name}"]
+        if params_file is not None:
+            argv += ["--params-file", str(params_file)]
+        argv += [item for parameter in parameters for item in ("-p", parameter)]
+        argv += [item for source, target in remappings for item in ("-r", f"{source}:={target}")]
+        self.log_path = Path(log_dir) / f"{self.name}.log"
+        with open(self.log_path, "w") as log:  # the child keeps its own handle
+            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    @property
+    def returncode(self) -> Optional[int]:
+        return self.process.poll()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, signum: int = signal.SIGINT, timeout: float = 10.0) -> int:
+        """Send `signum` (what Ctrl-C and the launchers send) and wait; killed if it does not exit in time."""
+        if self.running:
+            self.process.send_signal(signum)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+class TimedLines:
+    """aria_nav.runner output sink: (time.monotonic(), source, line) for every line, in arrival order."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.lines: List[Tuple[float, str, str]] = []
+
+    def __call__(self, source: str, line: str) -> None:
+        with self._lock:
+            self.lines.append((time.monotonic(), source, line))
+
+    def first(self, source: str, text: str, after: float = 0.0) -> Optional[float]:
+        """Arrival time of the first line of `source` containing `text` that arrived after `after`."""
+        with self._lock:
+            return next((t for t, s, line in self.lines if s == source and text in line and t > after), None)
+
+    def matching(self, text: str) -> List[str]:
+        with self._lock:
+            return [f"[{s}] {line}" for _, s, line in self.lines if text in line]
+
+    def __str__(self) -> str:
+        with self._lock:
+            return "\n".join(f"[{s}] {line}" for _, s, line in self.lines)
