@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,12 +21,8 @@ from rclpy.executors import SingleThreadedExecutor
 
 from aria_nav import paths, topics
 from aria_nav.ros.qos import reliable_qos
-
-BIN = Path(sys.executable).parent
-
-
-def stamp_ns(stamp) -> int:
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
+from aria_nav.ros.diagnostics import stamp_to_ns
+from test_guidance_support import node_argv, stop_node
 
 
 class Probe:
@@ -77,7 +72,7 @@ class Probe:
     def latencies(self, name: str) -> List[Tuple[float, float]]:
         """(arrival time.monotonic(), seconds from header.stamp to arrival) of each message on `name`."""
         with self._lock:
-            return [(t, (arrival - stamp_ns(msg.header.stamp)) / 1e9)
+            return [(t, (arrival - stamp_to_ns(msg.header.stamp)) / 1e9)
                     for (t, msg), arrival in zip(self._received[name], self._arrival_ns[name])]
 
     def count(self, name: str) -> int:
@@ -133,9 +128,7 @@ class NodeProcess:
     def __init__(self, executable: str, log_dir: Path, parameters: Sequence[str] = (), name: Optional[str] = None,
                  remappings: Sequence[Tuple[str, str]] = (), params_file: Optional[Path] = paths.config_file()):
         self.name = name or executable
-        argv = [str(BIN / executable), "--ros-args", "-r", f"__node:={self.name}"]
-        if params_file is not None:
-            argv += ["--params-file", str(params_file)]
+        argv = node_argv(executable, self.name, params_file)
         argv += [item for parameter in parameters for item in ("-p", parameter)]
         argv += [item for source, target in remappings for item in ("-r", f"{source}:={target}")]
         self.log_path = Path(log_dir) / f"{self.name}.log"
@@ -160,14 +153,7 @@ class NodeProcess:
 
     def stop(self, signum: int = signal.SIGINT, timeout: float = 10.0) -> int:
         """Send `signum` (what Ctrl-C and the launchers send) and wait; killed if it does not exit in time."""
-        if self.running:
-            self.process.send_signal(signum)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_node(self.process, timeout, signum)
 
 
 class TimedLines:

@@ -29,6 +29,7 @@ from aria_nav.core.detection.synthetic import synthetic_scene
 from aria_nav.ros.conversions import array_to_image, image_to_array
 from aria_nav.ros.detections import msg_to_detections
 from aria_nav.ros.qos import latched_qos, reliable_qos, replay_qos, sensor_qos
+from aria_nav.ros.diagnostics import stamp_to_ns
 
 DETECTOR_EXECUTABLE = Path(sys.executable).with_name("detector")
 TIMEOUT_S = 60.0
@@ -42,10 +43,6 @@ INSTANCES = {
                ["model:=yolo11n_256.onnx", "process_every_frame:=true", "classes:=[all]", "conf_threshold:=0.05"]),
 }
 OUTPUT_TOPICS = {"rgb": topics.DETECTIONS, "slam": topics.SLAM_LEFT_DETECTIONS, "replay": REPLAY_DETECTIONS}
-
-
-def stamp_ns(stamp: Time) -> int:
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
 class Graph:
@@ -240,7 +237,7 @@ def test_rgb_instance_drops_stale_frames_and_keeps_latency_bounded(graph):
     graph.spin_for(1.5)
     received = graph.detections["rgb"]
     assert 5 <= len(received) < count, f"{len(received)} detection sets for {count} frames"
-    latencies_s = np.array([(t - stamp_ns(m.header.stamp)) / 1e9 for m, t in received])
+    latencies_s = np.array([(t - stamp_to_ns(m.header.stamp)) / 1e9 for m, t in received])
     third = len(latencies_s) // 3
     early, late = np.median(latencies_s[:third]), np.median(latencies_s[-third:])
     # Newest-frame policy: latency stays about one inference; a queue would grow it by ~2 s over this run.

@@ -19,6 +19,7 @@ from aria_nav.ros.conversions import array_to_image, image_to_array, intrinsics_
 from aria_nav.ros.detections import detections_to_msg
 from aria_nav.ros.obstacles import band_name, direction_name, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, result_qos, sensor_qos
+from aria_nav.ros.diagnostics import stamp_to_ns
 from test_guidance_support import CHAIR, INTR, NAMES, PERSON, domain_id, render, start_node, stop_node, write_params
 
 STALE_S = 0.6
@@ -99,10 +100,6 @@ def spin_for(node, seconds):
         rclpy.spin_once(node, timeout_sec=0.02)
 
 
-def stamp_ns(stamp):
-    return stamp.sec * 10**9 + stamp.nanosec
-
-
 def test_obstacles_markers_annotation_requests_and_degraded_inputs(graph):
     node, feeder, received, process, log = graph
     run_frames(node, feeder, 12, [(PERSON, -20.0, 2.0)])
@@ -110,9 +107,9 @@ def test_obstacles_markers_annotation_requests_and_degraded_inputs(graph):
 
     # Obstacles: one per processed frame, the source header unchanged, distance and bearing as placed.
     assert len(received["obstacles"]) >= 8, log.read_text()
-    sent = {stamp_ns(s) for s in feeder.stamps}
+    sent = {stamp_to_ns(s) for s in feeder.stamps}
     last = received["obstacles"][-1]
-    assert stamp_ns(last.header.stamp) in sent and last.header.frame_id == topics.RGB_FRAME
+    assert stamp_to_ns(last.header.stamp) in sent and last.header.frame_id == topics.RGB_FRAME
     record = msg_to_records(last)[0]
     assert record["distance_m"] == pytest.approx(2.0, abs=0.02)
     assert record["bearing_deg"] == pytest.approx(-20.0, abs=0.05)
@@ -126,7 +123,7 @@ def test_obstacles_markers_annotation_requests_and_degraded_inputs(graph):
     # The annotated image: the RGB frame of the same stamp with the box drawn.
     assert received["annotated"], log.read_text()
     annotated = received["annotated"][-1]
-    assert stamp_ns(annotated.header.stamp) in sent
+    assert stamp_to_ns(annotated.header.stamp) in sent
     pixels = image_to_array(annotated)
     assert pixels.shape == (INTR.height, INTR.width, 3) and (pixels != 90).any()
     # One request: a person at 2 m is a warning while standing (critical under 1.5 m), said once.

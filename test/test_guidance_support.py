@@ -49,20 +49,25 @@ def write_params(path: Path, node_name: str, params: Dict) -> Path:
     return path
 
 
+def node_argv(executable: str, node_name: str, params_file: Optional[Path]) -> List[str]:
+    """The command line of an aria_nav node from this environment, renamed, with its parameters file."""
+    argv = [str(BIN / executable), "--ros-args", "-r", f"__node:={node_name}"]
+    return argv + ["--params-file", str(params_file)] if params_file is not None else argv
+
+
 def start_node(executable: str, node_name: str, params_file: Optional[Path], log_path: Path,
                extra_args: List[str] = ()) -> subprocess.Popen:
-    argv = [str(BIN / executable), "--ros-args", "-r", f"__node:={node_name}"]
-    if params_file is not None:
-        argv += ["--params-file", str(params_file)]
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id()), PYTHONUNBUFFERED="1")
     with open(log_path, "w") as log:  # the child keeps its own handle
-        return subprocess.Popen(argv + list(extra_args), stdout=log, stderr=subprocess.STDOUT, env=env)
+        return subprocess.Popen(node_argv(executable, node_name, params_file) + list(extra_args), stdout=log,
+                                stderr=subprocess.STDOUT, env=env)
 
 
-def stop_node(process: subprocess.Popen, timeout: float = 10.0) -> int:
-    """SIGINT (what Ctrl-C and launch send) and wait; the nodes exit 0 on it."""
+def stop_node(process: subprocess.Popen, timeout: float = 10.0, signum: int = signal.SIGINT) -> int:
+    """Send `signum` (SIGINT: what Ctrl-C and launch send) and wait; the nodes exit 0 on it. Killed if it does not
+    exit in time."""
     if process.poll() is None:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:

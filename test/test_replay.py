@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from aria_nav import paths
+from aria_nav.core.boxes import iou_matrix
 from aria_nav.core.replay import (Announcement, DepthStats, DetectionRecord, FrameRecord, GoldenError,
                                   ObstacleRecord, RunRecord, compare, format_comparison)
-from aria_nav.core.replay.compare import iou, pair_by_overlap
+from aria_nav.core.replay.compare import pair_by_overlap
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "test" / "golden" / "sample_replay.json"
@@ -95,8 +96,8 @@ def test_pairing_prefers_the_best_overlap_within_a_class():
     a, b = _detection(box=(0, 0, 100, 100)), _detection(box=(50, 0, 150, 100))
     pairs, missing, extra = pair_by_overlap([a, b], [_detection(box=(52, 0, 152, 100)), _detection("chair")])
     assert pairs == [(b, _detection(box=(52, 0, 152, 100)))] and missing == [a] and extra == [_detection("chair")]
-    assert iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(1 / 3)
-    assert iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
+    assert iou_matrix((0, 0, 10, 10), (5, 0, 15, 10))[0, 0] == pytest.approx(1 / 3)
+    assert iou_matrix((0, 0, 10, 10), (20, 20, 30, 30))[0, 0] == 0.0
 
 
 def test_depth_statistics_of_an_image():

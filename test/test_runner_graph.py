@@ -17,6 +17,7 @@ from std_msgs.msg import String
 
 from aria_nav import graph, runner, topics
 from aria_nav.ros.qos import latched_qos, result_qos, sensor_qos
+from aria_nav.ros.diagnostics import stamp_to_ns
 
 NODES = ("camera", "detector")
 DETECTIONS_WANTED = 3
@@ -29,10 +30,6 @@ DETECTION_FIELDS = ["x1", "y1", "x2", "y2", "score", "class_id"]
 def _domain_id() -> int:
     """A DDS domain of this test process's own (1..99; other modules use 100 and up)."""
     return 1 + (os.getpid() + 37) % 99
-
-
-def _stamp_ns(header) -> int:
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
 
 
 class Watcher:
@@ -62,7 +59,7 @@ class Watcher:
 
     def _on_info(self, msg):
         with self.lock:
-            self.infos[_stamp_ns(msg.header)] = msg
+            self.infos[stamp_to_ns(msg.header.stamp)] = msg
 
     def _on_detections(self, msg):
         with self.lock:
@@ -71,7 +68,8 @@ class Watcher:
     def matched(self):
         """Detections whose stamp is one the camera published, with that frame's CameraInfo."""
         with self.lock:
-            return [(d, self.infos[_stamp_ns(d.header)]) for d in self.detections if _stamp_ns(d.header) in self.infos]
+            return [(d, self.infos[stamp_to_ns(d.header.stamp)]) for d in self.detections
+                    if stamp_to_ns(d.header.stamp) in self.infos]
 
     def close(self):
         self.spinning = False

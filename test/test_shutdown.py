@@ -24,7 +24,8 @@ from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.ros.conversions import array_to_image
 from aria_nav.ros.qos import reliable_qos, sensor_qos
 from aria_nav.ros.speech_msgs import request_to_msg
-from ros_probe import BIN, NodeProcess, Probe, wait_until
+from ros_probe import NodeProcess, Probe, wait_until
+from test_guidance_support import BIN
 
 START_TIMEOUT_S = 120.0
 RECORDED = {topics.DETECTIONS: PointCloud2, topics.OBSTACLES: PointCloud2, topics.SPEECH_SPOKEN: String}

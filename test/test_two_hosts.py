@@ -17,7 +17,8 @@ from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, PointCloud2
 
 from aria_nav import paths, topics
-from ros_probe import BIN, stamp_ns
+from aria_nav.ros.diagnostics import stamp_to_ns
+from test_guidance_support import BIN
 
 GLASSES_ADDRESS, SERVER_ADDRESS, PREFIX = "192.0.2.1", "192.0.2.2", 24
 RECORD_SECONDS = 10.0
@@ -131,7 +132,7 @@ def test_detections_flow_between_two_hosts_over_udp(hosts, ros_domain, tmp_path,
     logs = {name: (tmp_path / f"{name}.log").read_text() for name in ("camera", "detector", "recorder")}
     assert recorder.returncode == 0 and codes == {"camera": 0, "detector": 0}, logs
     messages = _read_bag(bag)
-    infos = {stamp_ns(info.header.stamp): info for info in messages[topics.RGB_INFO]}
+    infos = {stamp_to_ns(info.header.stamp): info for info in messages[topics.RGB_INFO]}
     detections = messages[topics.DETECTIONS]
     print(f"\n{discovery}: {len(infos)} camera_info and {len(detections)} detection sets recorded on the server in "
           f"{RECORD_SECONDS:g} s; {sent / 1e6:.1f} MB sent over the link by the glasses namespace"
@@ -143,9 +144,9 @@ def test_detections_flow_between_two_hosts_over_udp(hosts, ros_domain, tmp_path,
         return
     assert len(detections) >= 3, logs
     for detection in detections:  # each for a frame that crossed from the glasses, its header carried unchanged
-        info = infos.get(stamp_ns(detection.header.stamp))
+        info = infos.get(stamp_to_ns(detection.header.stamp))
         if info is not None:
             assert detection.header == info.header and detection.header.frame_id == topics.RGB_FRAME
-    assert sum(stamp_ns(d.header.stamp) in infos for d in detections) >= len(detections) // 2, \
+    assert sum(stamp_to_ns(d.header.stamp) in infos for d in detections) >= len(detections) // 2, \
         "detections do not belong to the frames the camera sent"
     assert sent >= len(detections) * RGB_FRAME_BYTES, f"only {sent} bytes crossed the link: not the images"

@@ -32,7 +32,8 @@ from aria_nav.core.fusion.policy import DEFAULT_CLASS_PRIORITIES, DEFAULT_CRITIC
 from aria_nav.core.fusion.tracker import TrackerConfig
 from aria_nav.core.fusion.watchdog import DEPTH, DETECTIONS, STALE, WAITING, VisionHealth
 from aria_nav.core.latest import LatestWorker
-from aria_nav.core.speech.request import APPROXIMATE, DEGRADED, INFO, METRIC, RESTORED, WARNING, SpeechRequest
+from aria_nav.core.speech.request import (APPROXIMATE, DEGRADED, DISTANCE_KINDS, INFO, METRIC, RESTORED, WARNING,
+                                         SpeechRequest)
 from aria_nav.ros.conversions import (ImageFormatError, array_to_image, camera_info_to_intrinsics, image_to_array,
                                       image_to_rgb)
 from aria_nav.ros.detections import DetectionFormatError, msg_to_detections
@@ -263,16 +264,15 @@ class FusionNode(AriaNode):
         except (ValueError, AttributeError) as exc:
             self._input_error(f"depth mode on {topics.DEPTH_MODE} is not a JSON object: {exc}")
             return
-        if mode not in (METRIC, APPROXIMATE):  # what the depth node publishes
-            self._input_error(f"depth mode on {topics.DEPTH_MODE} is {str(mode)[:40]!r}, not {METRIC} or "
-                              f"{APPROXIMATE}")
+        if mode not in DISTANCE_KINDS:  # what the depth node publishes
+            self._input_error(f"depth mode on {topics.DEPTH_MODE} is {str(mode)[:40]!r}, not "
+                              f"{' or '.join(DISTANCE_KINDS)}")
             return
-        kind = mode
-        if kind != self._distance_kind:
+        if mode != self._distance_kind:
             self.get_logger().info(f"depth is {mode}: distances are spoken "
-                                   f"{'in metres' if kind == METRIC else 'as near/far bands, not metres'}")
-        self._distance_kind = kind
-        self.diag.set_value("distance_kind", kind)
+                                   f"{'in metres' if mode == METRIC else 'as near/far bands, not metres'}")
+        self._distance_kind = mode
+        self.diag.set_value("distance_kind", mode)
 
     def _on_info(self, camera: str, msg: CameraInfo) -> None:
         try:

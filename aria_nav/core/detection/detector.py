@@ -60,9 +60,8 @@ def input_hw_for(runner: ModelRunner, input_size: int) -> Tuple[int, int]:
     """The input size to feed: the model's own when it is fixed (a different configured size is an error; a size
     that is not a multiple of the stride is a ModelError), else the configured one, which must be a multiple of
     the model's stride."""
-    fixed = runner.fixed_hw()
+    fixed, stride = runner.fixed_hw(), _stride(runner)
     if fixed is not None:
-        stride = _stride(runner)
         if fixed[0] % stride or fixed[1] % stride:  # e.g. a depth model given as the detector's model
             raise ModelError(f"model '{runner.path.name}' takes a {fixed[1]}x{fixed[0]} input, which is not a "
                              f"multiple of YOLO's stride {stride}: it is not a YOLO detection model")
@@ -72,7 +71,6 @@ def input_hw_for(runner: ModelRunner, input_size: int) -> Tuple[int, int]:
                              f"{fixed[0]}, or use a model exported at {input_size}")
         return fixed
     size = input_size or DEFAULT_INPUT_SIZE
-    stride = _stride(runner)
     if size % stride:
         raise InputSizeError(f"input_size {size} is not a multiple of model '{runner.path.name}''s stride {stride}")
     return size, size

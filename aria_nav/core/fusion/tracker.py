@@ -129,11 +129,12 @@ class ObstacleTracker:
         order = np.lexsort((cols, rows, key, tier))
         assignment: Dict[int, int] = {}
         taken = set()
+        most = min(len(measurements), len(tracks))
         for index, column in zip(rows[order].tolist(), cols[order].tolist()):
             if index not in assignment and column not in taken:
                 assignment[index] = tracks[column].track_id
                 taken.add(column)
-                if len(assignment) == len(measurements) or len(taken) == len(tracks):
+                if len(assignment) == most:
                     break
         return assignment
 

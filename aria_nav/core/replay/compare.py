@@ -50,13 +50,10 @@ class Comparison:
         return len(self.frames) + sum(1 for line in self.announcements if line[:1] in "+-")
 
 
-def iou(a: Box, b: Box) -> float:
-    return float(iou_matrix(a, b)[0, 0])
-
-
 def pair_by_overlap(golden: Sequence[T], run: Sequence[T]) -> Tuple[List[Tuple[T, T]], List[T], List[T]]:
     """(pairs, golden only, run only): same class name, greedily by the largest box overlap (> 0)."""
-    candidates = sorted(((iou(g.box, r.box), i, j) for i, g in enumerate(golden) for j, r in enumerate(run)
+    overlaps = iou_matrix([g.box for g in golden], [r.box for r in run])
+    candidates = sorted(((float(overlaps[i, j]), i, j) for i, g in enumerate(golden) for j, r in enumerate(run)
                          if g.class_name == r.class_name), reverse=True)
     pairs, used_golden, used_run = [], set(), set()
     for overlap, i, j in candidates:
@@ -77,11 +74,15 @@ def _relative_error(golden: float, run: float) -> float:
     return abs(run - golden) / max(abs(golden), 1e-3)
 
 
-def _compare_detection(g: DetectionRecord, r: DetectionRecord, tol: Tolerances) -> List[str]:
-    problems = []
-    overlap = iou(g.box, r.box)
+def _box_problems(golden: Box, run: Box, tol: Tolerances) -> List[str]:
+    overlap = float(iou_matrix(golden, run)[0, 0])
     if overlap < tol.box_iou:
-        problems.append(f"box {_box_text(g.box)} -> {_box_text(r.box)} (IoU {overlap:.3f} < {tol.box_iou})")
+        return [f"box {_box_text(golden)} -> {_box_text(run)} (IoU {overlap:.3f} < {tol.box_iou})"]
+    return []
+
+
+def _compare_detection(g: DetectionRecord, r: DetectionRecord, tol: Tolerances) -> List[str]:
+    problems = _box_problems(g.box, r.box, tol)
     if abs(g.score - r.score) > tol.score:
         problems.append(f"score {g.score:.3f} -> {r.score:.3f} (> {tol.score} apart)")
     return problems
@@ -92,10 +93,7 @@ def _optional_text(value: Optional[float], unit: str) -> str:
 
 
 def _compare_obstacle(g: ObstacleRecord, r: ObstacleRecord, tol: Tolerances) -> List[str]:
-    problems = []
-    overlap = iou(g.box, r.box)
-    if overlap < tol.box_iou:
-        problems.append(f"box {_box_text(g.box)} -> {_box_text(r.box)} (IoU {overlap:.3f} < {tol.box_iou})")
+    problems = _box_problems(g.box, r.box, tol)
     if (g.distance_m is None) != (r.distance_m is None) or (
             g.distance_m is not None and _relative_error(g.distance_m, r.distance_m) > tol.distance_relative):
         problems.append(f"distance {_optional_text(g.distance_m, ' m')} -> {_optional_text(r.distance_m, ' m')}")
