@@ -1,5 +1,7 @@
-"""`aria-nav demo` as a user runs it: the whole graph (nodes as processes over DDS, the depth model on ONNX Runtime,
-espeak-ng) on the sample recording; its video, WAV files and summary are read back."""
+"""`aria-nav demo` as a user runs it: the graph (nodes as processes over DDS, espeak-ng) on the sample recording with
+its ground-truth perception, and with the models (ONNX Runtime) on a real Aria recording; the video, WAV files and
+summaries are read back."""
+import json
 import os
 import re
 import subprocess
@@ -12,6 +14,7 @@ import pytest
 
 from aria_nav import paths
 from aria_nav.core.speech.audio import parse_wav
+from aria_nav.paths import shared_aria_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 ARIA_NAV = Path(sys.executable).parent / "aria-nav"
@@ -51,11 +54,23 @@ def demo_run(tmp_path_factory):
 
 
 def test_the_demo_says_what_it_runs_on(demo_run):
-    _, stdout = demo_run
+    out, stdout = demo_run
     assert stdout.startswith("aria-nav demo: the sample recording (aria_nav/data/sample), 60 RGB frames")
-    assert "note: CPU: depth model depth_anything_v2_small_266.onnx" in stdout
-    assert "note: detections: GROUND TRUTH of the sample recording" in stdout
-    assert "RANDOM weights" in stdout
+    assert "note: perception: GROUND TRUTH of the sample recording" in stdout
+    assert "RANDOM weights" not in stdout  # no model runs: the sample's true objects and depth stand in for them
+    assert json.loads((out / "summary.json").read_text())["perception"] == "truth"
+
+
+def test_the_demo_says_only_true_things(demo_run):
+    out, _ = demo_run
+    summary = json.loads((out / "summary.json").read_text())
+    distances = summary["spoken_distances"]
+    assert len(distances) >= 2, summary["said"]  # the person approaching ahead, at least
+    assert all(d["error"] <= 0.15 for d in distances), distances
+    assert summary["faults"] == [], summary["said"]
+    assert summary["end_of_recording_said"] <= 1
+    events = summary["scripted_events"]
+    assert any(e["class_name"] == "person" and e["verdict"] != "missed" for e in events), events
 
 
 def test_the_summary_counts_the_recording_and_the_stages(demo_run):
@@ -64,15 +79,18 @@ def test_the_summary_counts_the_recording_and_the_stages(demo_run):
     assert summary in stdout
     frames = int(re.search(r"camera: (\d+) RGB frames over ([\d.]+) s", summary).group(1))
     assert frames == 60  # the camera waits for its subscribers: the whole recording is played
-    for stage in ("RGB detections (ground truth)", "depth", "fused obstacles"):
+    for stage in ("RGB detections (ground truth)", "depth (ground truth)", "fused obstacles"):
         row = re.search(rf"^  {re.escape(stage)} +(\d+) +([\d.]+) +(\d+) ms +(\d+) ms", summary, re.M)
         assert row, f"no row for {stage}:\n{summary}"
         outputs, p50, p95 = int(row.group(1)), int(row.group(3)), int(row.group(4))
         assert 0 < outputs <= 3 * frames and 0 <= p50 <= p95
-    said = re.findall(r'^    said at +([\d.]+) s for the frame at +([\d.]+) s +(\w+) +"(.+)"', summary, re.M)
+    said = re.findall(r'^    said at +([\d.]+) s for the frame at +([\d.]+) s \( *\+(\d+) ms\) +(\w+) +"(.+)"',
+                      summary, re.M)
     assert said, summary
     # The ground truth's person walks towards the wearer straight ahead: fusion must warn about it.
-    assert any("person ahead" in text for _, _, _, text in said), said
+    assert any("person" in text and "ahead" in text for *_, text in said), said
+    # Capture to ear = said at - frame time (both printed to 0.1 s, the latency to the millisecond).
+    assert all(abs(int(latency) - (float(at) - float(frame)) * 1000) <= 100 for at, frame, latency, *_ in said)
 
 
 def test_the_video_shows_the_run(demo_run):
@@ -81,6 +99,10 @@ def test_the_video_shows_the_run(demo_run):
     claimed = int(re.search(r"demo\.mp4 +\((\d+) frames at 10 fps", stdout).group(1))
     assert len(frames) == claimed > 0 and fps == pytest.approx(10.0)
     assert frames[0].shape[:2] == (704, 704) and float(np.std(frames[len(frames) // 2])) > 10.0
+    # It ends with the input, or with the last sentence being said then, never on a long frozen frame.
+    summary = json.loads((out / "summary.json").read_text())
+    last_word_s = max([s["said_at_s"] + s["heard_s"] for s in summary["said"] if s["said_at_s"] is not None])
+    assert len(frames) <= 10.0 * max(summary["duration_s"], last_word_s) + 2
 
 
 def test_the_spoken_warnings_are_wav_files_with_speech(demo_run):
@@ -97,13 +119,36 @@ def test_a_missing_recording_is_one_line_and_exit_2():
     assert result.stderr.strip() == "aria-nav demo: /no/such/walk.vrs: VRS file does not exist"
 
 
+def test_an_earlier_demo_is_never_overwritten(tmp_path):
+    (tmp_path / "demo.mp4").write_bytes(b"an earlier run's video")
+    result = _demo("--out", str(tmp_path), timeout=60)
+    assert result.returncode == 2 and (tmp_path / "demo.mp4").read_bytes() == b"an earlier run's video"
+    assert result.stderr.strip() == (f"aria-nav demo: {tmp_path} already holds an earlier demo's output (demo.mp4); "
+                                     f"give another --out or remove it")
+
+
+def test_the_demo_runs_the_models_on_a_real_aria_recording(tmp_path):
+    recording = shared_aria_dir() / "gen1_everyday_activities.vrs"
+    if not recording.is_file():
+        pytest.skip(f"real Aria recording {recording} is absent (../shared/data/aria is not beside this checkout)")
+    missing = [name for name in MODELS if not (paths.models_dir() / name).is_file()]
+    if missing:
+        pytest.skip(f"the test models are not built ({', '.join(missing)}): aria-nav models build-test")
+    result = _demo("--source", "vrs", "--input", str(recording), "--seconds", "2", "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["perception"] == "model" and "RANDOM weights" in result.stdout
+    assert summary["frames"] > 0 and "obstacles" in summary["stages"]
+    assert summary["faults"] == [] and summary["end_of_recording_said"] <= 1
+
+
 def test_ground_truth_needs_the_sample(tmp_path):
     video = tmp_path / "clip.mp4"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
     for value in range(5):
         writer.write(np.full((48, 64, 3), 40 * value, np.uint8))
     writer.release()
-    result = _demo("--source", "video", "--input", str(video), "--detections", "ground-truth",
+    result = _demo("--source", "video", "--input", str(video), "--perception", "truth",
                    "--out", str(tmp_path / "out"), timeout=60)
     assert result.returncode == 2
-    assert "--detections ground-truth: only the sample recording has ground truth" in result.stderr
+    assert "--perception truth: only the sample recording has ground truth" in result.stderr

@@ -203,3 +203,18 @@ def test_bands_with_hysteresis():
     assert band_of(2.99, limits, previous=MEDIUM, hysteresis_m=0.2) == CLOSE  # nearer: at once
     assert band_of(1.0, limits, previous=FAR, hysteresis_m=0.2) == VERY_CLOSE  # big jumps go straight through
     assert band_of(5.1, limits, previous=VERY_CLOSE, hysteresis_m=0.2) == MEDIUM  # 5.1 - 0.2 is below 5
+
+
+def test_a_recording_that_ends_is_announced_once_and_never_as_degraded():
+    from aria_nav.core.fusion.watchdog import DEPTH, DETECTIONS, VisionHealth
+
+    health = VisionHealth(stale_after_s=2.0, startup_grace_s=5.0, start_s=0.0)
+    health.seen(DETECTIONS, 1.0)
+    health.seen(DEPTH, 1.0)
+    assert health.update(1.5) is None
+    assert health.end_of_input() is True and health.end_of_input() is False  # said once
+    assert [health.update(t) for t in (4.0, 30.0, 300.0)] == [None, None, None]  # silence is no fault now
+    health.input_started(400.0)  # the camera starts a new recording: the watch starts afresh, with its grace
+    assert health.update(404.0) is None
+    change = health.update(406.0)
+    assert change is not None and change.degraded and change.reason == DETECTIONS

@@ -7,7 +7,6 @@ Depth is ray cast by the sample's own renderer at a quarter of the RGB resolutio
 scaled; the depth node can publish that size too), because full-resolution rendering costs about a second a frame
 on a loaded CI machine.
 """
-import dataclasses
 import json
 import math
 import re
@@ -24,10 +23,10 @@ from aria_nav import topics
 from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.detection.classes import COCO_NAMES
 from aria_nav.core.detections import Detections
-from aria_nav.core.sample import GroundTruthFile, script
+from aria_nav.core.sample import GroundTruthFile
 from aria_nav.core.sample.build import truth_path
 from aria_nav.core.sample.imu import synthesize
-from aria_nav.core.sample.render import CameraRenderer, camera_pose
+from aria_nav.core.sample.depth_truth import TRUE_DEPTH_SIZE, true_depth_frames
 from aria_nav.core.sample.truth import AHEAD_HALF_ANGLE_DEG
 from aria_nav.core.speech.audio import parse_wav
 from aria_nav.core.speech.phrases import ENGLISH
@@ -38,7 +37,7 @@ from aria_nav.ros.obstacles import direction_name, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, replay_qos, sensor_qos
 from test_guidance_support import domain_id, start_node, stop_node, write_params
 
-DEPTH_SIZE = 352
+DEPTH_SIZE = TRUE_DEPTH_SIZE
 FRAME_IDS = {"rgb": topics.RGB_FRAME, "slam_left": topics.SLAM_LEFT_FRAME, "slam_right": topics.SLAM_RIGHT_FRAME}
 DETECTION_TOPICS = {"rgb": topics.DETECTIONS, "slam_left": topics.SLAM_LEFT_DETECTIONS,
                     "slam_right": topics.SLAM_RIGHT_DETECTIONS}
@@ -51,20 +50,6 @@ DISTANCE_TOLERANCE_M = {"person": 0.12, "bicycle": 0.6, "chair": 0.45}
 # Bearings: fusion uses the box centre, the ground truth the centroid of the visible pixels (not the same point
 # for an asymmetric shape such as a chair); objects cut by the image border are not compared.
 BEARING_TOLERANCE_DEG = 2.0
-
-
-def quarter_depth_frames():
-    """Exact z-depth of every RGB frame, ray cast for the RGB camera scaled to DEPTH_SIZE pixels."""
-    rgb = next(c for c in script.CAMERAS if c.name == "rgb")
-    small = dataclasses.replace(rgb, width=DEPTH_SIZE, height=DEPTH_SIZE, focal=rgb.focal * DEPTH_SIZE / rgb.width)
-    renderer = CameraRenderer(small, script.ROOM)
-    frames = []
-    for index in range(script.FRAME_COUNT):
-        t = index / script.FRAME_RATE_HZ
-        rotation, centre = camera_pose(small, script.WEARER.head_position(t), script.WEARER.head_pitch_down_deg(t))
-        placed = [(obj, obj.path.position(t)) for obj in script.OBJECTS if obj.path.position(t) is not None]
-        frames.append(renderer.render(rotation, centre, placed).depth)
-    return frames
 
 
 class GroundTruthPublisher:
@@ -146,7 +131,7 @@ def run(tmp_path_factory):
         pytest.skip(f"the sample recording's ground truth is missing: {truth_file} (aria-nav sample build)")
     truth = GroundTruthFile.load(truth_file)
     started = time.monotonic()
-    depth_frames = quarter_depth_frames()
+    depth_frames = true_depth_frames(DEPTH_SIZE)
     render_s = time.monotonic() - started
     tmp = tmp_path_factory.mktemp("guidance_sample")
     rgb = truth.cameras["rgb"]

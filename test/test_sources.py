@@ -270,6 +270,16 @@ def test_looping_keeps_device_time_increasing():
     assert all(stamp == d for _, d, stamp in emitted), "device stamps are the device times"
 
 
+def test_max_duration_ends_the_input_early_even_when_looping():
+    source = open_source("sample", streams=[SLAM_LEFT, IMU])
+    replay = Replay(source, pacing="fast", loop=True, stamp_source="device", max_duration_s=1.5)
+    emitted, finished = _collect(replay, stop_after=10**6)
+    assert finished and replay.loops_completed == 0
+    device = [d for _, d, _ in emitted]
+    assert device[-1] - device[0] < 1.5e9
+    assert len([1 for s, _, _ in emitted if s == SLAM_LEFT]) == 15  # 10 Hz frames of the first 1.5 s
+
+
 def test_host_stamps():
     source = open_source("sample", streams=[SLAM_LEFT, IMU])
     host = iter(range(10**12, 10**12 + 10**9, 1000))  # a host clock that advances 1 us per reading

@@ -104,6 +104,16 @@ def test_queue_orders_by_urgency_then_priority_and_drops_stale():
     assert queue.take(lambda: 3.0, timeout=0.01) is None
 
 
+def test_news_about_the_system_is_never_dropped_for_waiting():
+    queue = SpeechQueue(max_size=8, max_age_s=2.0)
+    ended = SpeechRequest(event="ended", urgency="info", priority=100.0, key="source:ended", stamp_ns=0)
+    queue.offer(utterance(ended, 0.0), 0.0)
+    queue.offer(utterance(obstacle("info", name="cup", key="d"), 0.0), 0.0)
+    assert queue.take(lambda: 9.0).text == "End of recording."  # waited 9 s behind long warnings: still said
+    assert queue.stats.stale == 1  # the cup is old news
+    assert SPANISH.sentence(ended) == "Fin de la grabación."
+
+
 def test_queue_deduplicates_replaces_by_key_bounds_and_interrupts():
     queue = SpeechQueue(max_size=3, max_age_s=10.0, repeat_cooldown_s=4.0)
     chair = obstacle("warning", name="chair", key="k1")

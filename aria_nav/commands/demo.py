@@ -2,16 +2,20 @@
 
 `aria-nav demo [--source KIND --input FILE] [--out DIR] [name:=value ...]` runs on the project's sample recording by
 default, shows a live status line, and writes the spoken warnings as WAV files and an annotated video of what the
-system saw and said. Exit status 0, or 2 when it could not run (input, settings, a node failed). See docs/demo.md.
+system saw and said, into a new folder each run (out/demo/<start time>/, out/demo/latest points to the newest).
+Exit status 0, or 2 when it could not run (input, settings, a node failed). See docs/demo.md.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 EXIT_CANNOT_RUN = 2
+DEFAULT_OUT = Path("out/demo")
 
 
 def register(subparsers) -> None:
@@ -22,16 +26,21 @@ def register(subparsers) -> None:
         "demo", help="run the whole graph on a recording; write the video and the speech; print a summary",
         description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  aria-nav demo\n  aria-nav demo --source vrs --input walk.vrs device:=cuda\n"
-               "  aria-nav demo --detections model --out /tmp/demo")
+               "  aria-nav demo --perception model --out /tmp/demo\n"
+               "  aria-nav demo --source vrs --input ../shared/data/aria/gen1_everyday_activities.vrs --seconds 10")
     parser.add_argument("assignments", nargs="*", metavar="name:=value",
                         help="launch arguments as for aria-nav launch (device, models, slam, speech, ...)")
     parser.add_argument("--source", choices=sources, default="sample", help="default: %(default)s")
     parser.add_argument("--input", default="", help="the file (VRS, video, bag directory) or device of the source")
-    parser.add_argument("--out", type=Path, default=Path("out/demo"),
-                        help="folder of the video, WAV files and log (default: %(default)s)")
-    parser.add_argument("--detections", choices=("auto", "model", "ground-truth"), default="auto",
-                        help="ground-truth: the sample's true objects instead of the detector; auto: ground truth "
-                             "for the sample when the detector has the project's random weights, else the model")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"a new folder for the video, WAV files, summary and log (default: "
+                             f"{DEFAULT_OUT}/<start time>); an earlier demo's output is never replaced")
+    parser.add_argument("--perception", choices=("auto", "truth", "model"), default="auto",
+                        help="truth: the sample's true objects and exact metric depth in place of the detectors "
+                             "and the depth model (the guidance policy with true distances); model: the models; "
+                             "auto (default): truth on the sample, the models elsewhere")
+    parser.add_argument("--seconds", type=float, default=0.0,
+                        help="play only this many seconds of the recording (default: all of it)")
     parser.set_defaults(func=demo)
 
 
@@ -69,6 +78,7 @@ def demo(args: argparse.Namespace) -> int:
     from aria_nav import graph
     from aria_nav.core.sources import SourceError
     from aria_nav.demo.inputs import open_demo_input
+    from aria_nav.demo.check import summary_record
     from aria_nav.demo.report import format_summary
     from aria_nav.demo.run import DemoConfig, run_demo
     from aria_nav.demo.video import VideoError
@@ -89,9 +99,12 @@ def demo(args: argparse.Namespace) -> int:
         demo_input = open_demo_input(args.source, args.input)
     except (graph.GraphError, SourceError) as exc:
         return fail(str(exc))
-    config = DemoConfig(demo_input, args.out, args.detections, arguments)
+    if args.seconds < 0:
+        return fail(f"--seconds {args.seconds:g} is negative")
+    out = args.out or DEFAULT_OUT / time.strftime("%Y%m%d-%H%M%S")
+    config = DemoConfig(demo_input, out, args.perception, arguments, max_duration_s=args.seconds)
     print(f"aria-nav demo: {demo_input.description}"
-          f"{f', {demo_input.rgb_frames} RGB frames' if demo_input.rgb_frames else ''}; output in {args.out}/",
+          f"{f', {demo_input.rgb_frames} RGB frames' if demo_input.rgb_frames else ''}; output in {out}/",
           flush=True)
     try:
         result = run_demo(config, terminal.show, terminal.status)
@@ -100,5 +113,20 @@ def demo(args: argparse.Namespace) -> int:
     terminal.end_status()
     summary = format_summary(result)
     print(summary, flush=True)
-    (args.out / "summary.txt").write_text(summary.strip("\n") + "\n")
+    (out / "summary.txt").write_text(summary.strip("\n") + "\n")
+    (out / "summary.json").write_text(json.dumps(summary_record(result), indent=1) + "\n")
+    if args.out is None:
+        _point_latest(out)
     return 0
+
+
+def _point_latest(out: Path) -> None:
+    """out/demo/latest -> the newest run (a convenience; a file system without links just has none)."""
+    latest = out.parent / "latest"
+    try:
+        if latest.is_symlink():
+            latest.unlink()
+        if not latest.exists():
+            latest.symlink_to(out.name)
+    except OSError:
+        pass

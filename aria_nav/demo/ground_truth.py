@@ -1,6 +1,8 @@
-"""Ground-truth detections of the sample recording, published in place of the three detector nodes (the demo's
-`--detections ground-truth`): like a detector, it takes each camera's images and answers each with the objects the
-recording's ground truth lists in that frame, on that camera's detections topic, with the image's header, score 1.
+"""Ground-truth perception of the sample recording, published in place of the detector and depth nodes (the demo's
+`--perception truth`): like a detector, it takes each camera's images and answers each with the objects the
+recording's ground truth lists in that frame, on that camera's detections topic, with the image's header, score 1;
+like a metric depth model, it answers each RGB image with the frame's exact depth (ray cast by the sample's
+renderer, aria_nav.core.sample.depth_truth) and says on the depth mode topic that it is metric ground truth.
 
 Frames are found from their stamps: the camera node stamps a realtime replay with host time = device time + a
 constant it reports on /diagnostics (`stamp_minus_device_time_ns`), so the device time, and with it the frame of the
@@ -13,15 +15,17 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 from rclpy.node import Node
-from sensor_msgs.msg import Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 from std_msgs.msg import String
 
 from aria_nav import topics
 from aria_nav.core.detection.classes import COCO_NAMES
 from aria_nav.core.detections import Detections
+from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.sample import GroundTruthFile, scaled_box
 from aria_nav.core.sources.base import RGB, SLAM_LEFT, SLAM_RIGHT
+from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
 from aria_nav.ros.detections import detections_to_msg
 from aria_nav.ros.diagnostics import stamp_to_ns
 from aria_nav.ros.qos import latched_qos, result_qos, sensor_qos
@@ -31,11 +35,15 @@ IMAGE_TOPICS = {RGB: topics.RGB_IMAGE, SLAM_LEFT: topics.SLAM_LEFT_IMAGE, SLAM_R
 MAX_WAITING = 100  # frames held until the stamp offset is known (10 s at 10 Hz)
 
 
-class GroundTruthDetections:
-    """Publishes on `node`; `offset_ns()` gives the camera's stamp - device time offset (None until known)."""
+class GroundTruthPerception:
+    """Publishes on `node`; `offset_ns()` gives the camera's stamp - device time offset (None until known);
+    `depth_frames`: the exact depth of every RGB frame (true_depth_frames()), None to leave depth to the depth
+    node."""
 
-    def __init__(self, node: Node, truth: GroundTruthFile, offset_ns: Callable[[], Optional[int]]):
+    def __init__(self, node: Node, truth: GroundTruthFile, offset_ns: Callable[[], Optional[int]],
+                 depth_frames: Optional[List[np.ndarray]] = None):
         self._truth = truth
+        self._depth_frames = depth_frames
         self._offset_ns = offset_ns
         self._period_ns = round(1e9 / truth.frame_rate_hz)
         self._native = {name: (camera["width"], camera["height"]) for name, camera in truth.cameras.items()}
@@ -47,6 +55,16 @@ class GroundTruthDetections:
                        for topic in DETECTION_TOPICS.values()]
         for publisher in self._names:
             publisher.publish(String(data=json.dumps(list(COCO_NAMES))))
+        if depth_frames is not None:
+            rgb = truth.cameras[RGB]
+            native = PinholeIntrinsics(rgb["width"], rgb["height"], rgb["fx"], rgb["fy"], rgb["cx"], rgb["cy"])
+            height, width = depth_frames[0].shape
+            self._depth_intrinsics = native.scaled(width, height)
+            self._depth_pub = node.create_publisher(Image, topics.DEPTH_IMAGE, result_qos())
+            self._depth_info_pub = node.create_publisher(CameraInfo, topics.DEPTH_INFO, result_qos())
+            self._mode_pub = node.create_publisher(String, topics.DEPTH_MODE, latched_qos())
+            self._mode_pub.publish(String(data=json.dumps({"mode": "metric", "model": "ground truth (ray cast)",
+                                                           "scaling": "none", "provider": "none"})))
         for camera, topic in IMAGE_TOPICS.items():
             node.create_subscription(Image, topic, lambda msg, c=camera: self._on_image(c, msg), sensor_qos(depth=10))
         node.create_timer(0.1, self._flush)
@@ -72,9 +90,13 @@ class GroundTruthDetections:
             return
         for camera, header, size in self._waiting:
             index = self.frame_index(stamp_to_ns(header.stamp), offset)
-            if index is not None:
-                self._publishers[camera].publish(detections_to_msg(self.detections(camera, index, size), header))
-                self.published += 1
+            if index is None:
+                continue
+            self._publishers[camera].publish(detections_to_msg(self.detections(camera, index, size), header))
+            self.published += 1
+            if camera == RGB and self._depth_frames is not None:
+                self._depth_info_pub.publish(intrinsics_to_camera_info(self._depth_intrinsics, header))
+                self._depth_pub.publish(array_to_image(self._depth_frames[index], "32FC1", header))
         self._waiting.clear()
 
 

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import List
 
+from aria_nav.core.speech.request import ENDED
+from aria_nav.demo.check import LATE_S, ON_TIME_S, summary_record
 from aria_nav.demo.video import VIDEO_FPS
 
 # Pipeline order, with the labels the table shows.
@@ -24,6 +26,31 @@ def _shown(path: Path) -> str:
     return str(path) if relative.startswith("..") else relative
 
 
+def _checks(record: dict) -> List[str]:
+    """The ground-truth checks of the sample (nothing for other inputs)."""
+    lines = []
+    if record["faults"]:
+        lines += ["", f"  FAULTS said: {'; '.join(record['faults'])}"]
+    if "spoken_distances" not in record:
+        return lines
+    distances = record["spoken_distances"]
+    within = sum(1 for d in distances if d["error"] <= 0.15)
+    lines += ["", f"  spoken distances against the ground truth: {within} of {len(distances)} within 15%"
+                  + (f", worst {max(d['error'] for d in distances):.0%}" if distances else "")]
+    lines += [f"    {d['spoken_m']:4.1f} m said, {d['true_m']:4.2f} m true ({d['error']:4.0%}): \"{d['text']}\""
+              for d in distances if d["error"] > 0.15]
+    events = record["scripted_events"]
+    counts = {verdict: sum(1 for e in events if e["verdict"] == verdict) for verdict in ("on time", "late", "missed")}
+    lines += ["", f"  scripted events (heard within {ON_TIME_S:g} s: on time; within {LATE_S:g} s: late): "
+                  + ", ".join(f"{n} {verdict}" for verdict, n in counts.items())]
+    for event in events:
+        delay = "" if event["delay_s"] is None else f" after {event['delay_s']:.1f} s"
+        heard = f": \"{event['text']}\"" if event["text"] else ""
+        lines.append(f"    {event['time_s']:4.1f} s  {event['class_name']} enters band '{event['band']}'  "
+                     f"{event['verdict']}{delay}{heard}")
+    return lines
+
+
 def format_summary(result) -> str:
     """`result`: aria_nav.demo.run.DemoResult."""
     lines = ["", "=" * 78,
@@ -34,23 +61,35 @@ def format_summary(result) -> str:
     lines += ["", f"  camera: {result.frames} RGB frames over {result.duration_s:.1f} s ({rate:.1f} fps); "
                   f"the demo took {result.elapsed_s:.0f} s in all (start-up included)",
               "", f"  {'stage':<36}{'outputs':>8}{'per s':>8}{'latency p50':>13}{'p95':>9}   (from capture)"]
-    ground_truth = result.detections == "ground-truth"
+    truth = result.perception == "truth"
     for stage, label in STAGE_LABELS.items():
         row = result.stages.get(stage)
         if row is None:
             continue
-        label += " (ground truth)" if ground_truth and "detections" in stage else ""
+        label += " (ground truth)" if truth and ("detections" in stage or stage == "depth") else ""
         lines.append(f"  {label:<36}{row['outputs']:>8}{row['rate_hz']:>8.1f}{_ms(row['p50_ms']):>13}"
                      f"{_ms(row['p95_ms']):>9}")
-    lines += ["", f"  said ({len(result.said)} of {result.requests} requests; times from the first frame):"]
+    lines += ["", f"  said ({len(result.said)} of {result.requests} requests; times from the first frame; "
+                  f"capture to ear in brackets):"]
     if not result.said:
         lines.append("    nothing")
-    for said in result.said:
-        when = "not said (interrupted)" if said.said_at_s is None else f"said at {said.said_at_s:5.1f} s"
-        notes = [" (cut off)" if said.interrupted and said.said_at_s is not None else "",
-                 " (the input had ended)" if said.t_s > result.duration_s + AFTER_END_S else ""]
-        lines.append(f"    {when} for the frame at {said.t_s:4.1f} s  {said.urgency:<8} \"{said.text}\""
-                     + "".join(notes))
+    for index, said in enumerate(result.said):
+        if said.said_at_s is None:
+            when = "not said (cut off before it began)"
+        else:
+            when = f"said at {said.said_at_s:5.1f} s for the frame at {said.t_s:4.1f} s " \
+                   f"({(said.said_at_s - said.t_s) * 1000:+5.0f} ms)"
+        notes = []
+        if said.interrupted and said.said_at_s is not None:
+            by = next((later for later in result.said[index + 1:] if later.said_at_s is not None), None)
+            notes.append(f" (cut off after {said.heard_s:.1f} of {said.audio_s:.1f} s"
+                         + (f' by "{by.text}")' if by is not None else ")"))
+        if said.event == ENDED:
+            notes.append(" (the recording ended: not a fault)")
+        elif said.t_s > result.duration_s + AFTER_END_S:
+            notes.append(" (after the input had ended)")
+        lines.append(f"    {when}  {said.urgency:<8} \"{said.text}\"" + "".join(notes))
+    lines += _checks(summary_record(result))
     lines += ["", "  files:"]
     files: List[str] = []
     if result.video is not None:

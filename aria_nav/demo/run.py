@@ -10,9 +10,10 @@ Order of events:
     stamps, fusion's annotated image for the video, the speech node's reports for what was said.
  5. After the input ends, the demo waits for the last utterances, stops the graph and writes the video.
 
-With `--detections ground-truth` (the default for the sample recording when the detector has the project's random
-weights) the three detectors are replaced by the recording's ground truth (aria_nav.demo.ground_truth); the depth
-model, fusion and speech still run.
+With `--perception truth` (the default on the project's sample recording) the three detectors and the depth node
+are replaced by the recording's ground truth (aria_nav.demo.ground_truth: its true objects and exact metric depth),
+so fusion and speech, the real nodes, show the guidance policy with correct distances; `--perception model` runs
+the models (the project's own have random weights: what they find and measure means nothing, and the demo says so).
 """
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ from aria_nav import graph, paths, topics
 from aria_nav.bench.graph import STAGES, Collector
 from aria_nav.core.sample import GroundTruthFile
 from aria_nav.core.sample.build import truth_path
-from aria_nav.demo.ground_truth import GroundTruthDetections, camera_offset
+from aria_nav.core.sample.depth_truth import true_depth_frames
+from aria_nav.demo.ground_truth import GroundTruthPerception, camera_offset
 from aria_nav.demo.inputs import DemoInput, random_weight_models
 from aria_nav.demo.video import VIDEO_FPS, AnnotatedVideo, Utterance
 from aria_nav.replay.run import model_path
@@ -41,7 +43,8 @@ from aria_nav.ros.diagnostics import stamp_to_ns
 from aria_nav.ros.qos import reliable_qos, replay_qos, sensor_qos
 from aria_nav.runner import Runner
 
-DETECTOR_NODES = ("detector", "slam_detector_left", "slam_detector_right")
+PERCEPTION_NODES = ("detector", "slam_detector_left", "slam_detector_right", "depth")  # what truth replaces
+PERCEPTION_MODES = ("auto", "truth", "model")
 CPU_DEPTH_MODEL = "depth_anything_v2_small_266.onnx"
 # Depth takes ~0.5 s a frame on a CPU; fusion's default wait for a frame's depth (0.5 s) would then give up on most
 # frames. Frames depth skips are still resolved at once (a later depth image arrives), so a longer wait costs nothing.
@@ -56,8 +59,9 @@ STATUS_PERIOD_S = 0.25
 class DemoConfig:
     demo_input: DemoInput
     out: Path
-    detections: str = "auto"  # auto | model | ground-truth
+    perception: str = "auto"  # auto (truth on the sample, else model) | truth | model
     arguments: Dict[str, str] = field(default_factory=dict)  # launch arguments (device, models, ...)
+    max_duration_s: float = 0.0  # of the recording; 0: all of it
     start_timeout_s: float = 300.0
 
 
@@ -69,13 +73,19 @@ class Said:
     text: str
     wav: Optional[str]
     interrupted: bool
+    event: str = ""
+    key: str = ""
+    audio_s: float = 0.0  # length of the sentence's audio
+    heard_s: float = 0.0  # how much of it was heard (less when cut off)
+    request: Optional[dict] = None  # the speech request it answered (class_name, distance_m, camera, ...)
+    stamp_ns: int = 0  # of the source frame it was about
 
 
 @dataclass
 class DemoResult:
     input: DemoInput
     device: str
-    detections: str  # "model" or "ground-truth"
+    perception: str  # "model" or "truth"
     notes: List[str]  # CPU defaults, random weights, ground truth: said at the start and in the summary
     frames: int  # RGB frames the camera published
     duration_s: float
@@ -89,6 +99,8 @@ class DemoResult:
     log: Path
     elapsed_s: float
     interrupted: bool = False
+    truth: Optional[GroundTruthFile] = None  # the sample's, when it ran on the sample
+    stamp_offset_ns: Optional[int] = None  # host stamp - the recording's device time (realtime replay)
 
 
 def _percentile(values: List[float], q: float) -> float:
@@ -104,51 +116,51 @@ class _Demo:
         values = graph.resolve_arguments({**given, "source": config.demo_input.kind,
                                           "input": config.demo_input.path})
         self.device = str(values["device"])
-        if self.device == "cpu" and "depth_model" not in given and (paths.models_dir() / CPU_DEPTH_MODEL).is_file():
+        self.perception = self._perception_mode()
+        if (self.device == "cpu" and self.perception == "model" and "depth_model" not in given
+                and (paths.models_dir() / CPU_DEPTH_MODEL).is_file()):
             given["depth_model"] = CPU_DEPTH_MODEL
             self.notes.append(f"CPU: depth model {CPU_DEPTH_MODEL} (266 px input; 518 takes ~2 s a frame here); "
                               f"depth_model:=... to change")
         self.arguments = {**given, "source": config.demo_input.kind, "input": config.demo_input.path}
         self.values = graph.resolve_arguments(self.arguments)
-        self.detections = self._detections_mode()
         self.truth = GroundTruthFile.load(truth_path()) if config.demo_input.is_sample else None
         self.nodes = [spec.name for spec in graph.enabled_nodes(self.values) if spec.name != "camera"
-                      and not (self.detections == "ground-truth" and spec.name in DETECTOR_NODES)]
+                      and not (self.perception == "truth" and spec.name in PERCEPTION_NODES)]
         self.wav_dir = config.out / "speech" if "speech" in self.nodes else None
         self._random_weights_note()
         self.runner = Runner(self.arguments, nodes=self.nodes, overrides=self._overrides(), output=self._output)
         # process_every_frame on the camera: it holds the first frame until its topics have subscribers, so the
         # graph sees the recording from its start (its reliable QoS changes nothing for the live subscribers).
         self.camera = Runner(self.arguments, nodes=["camera"], output=self._output,
-                             overrides={"camera": {"exit_at_end": True, "loop": False, "process_every_frame": True}})
+                             overrides={"camera": {"exit_at_end": True, "loop": False, "process_every_frame": True,
+                                                   "max_duration_s": float(config.max_duration_s)}})
         config.out.mkdir(parents=True, exist_ok=True)
         self.log_path = config.out / "graph.log"
         self._log = open(self.log_path, "w")
         self._log_lock = threading.Lock()
         self.video = AnnotatedVideo()
         self.spoken: List[dict] = []
+        self.requests: Dict[tuple, dict] = {}  # (key, stamp ns) -> the speech request, as fusion sent it
         self.frame_stamps: List[int] = []  # of the RGB frames the camera published
         self.session: Optional[GraphSession] = None
 
-    def _detections_mode(self) -> str:
-        wanted, sample = self.config.detections, self.config.demo_input.is_sample
-        if wanted == "ground-truth" and not sample:
-            raise ValueError("--detections ground-truth: only the sample recording has ground truth")
-        if wanted != "auto":
-            return wanted
-        random = random_weight_models([model_path(str(self.values["yolo_model"]))])
-        if sample and random:
-            self.notes.append(f"detections: GROUND TRUTH of the sample recording, not the detector: "
-                              f"{random[0]} has random weights (aria-nav models build-test) and finds nothing "
-                              f"meaningful; --detections model runs it anyway")
-            return "ground-truth"
-        return "model"
+    def _perception_mode(self) -> str:
+        wanted, sample = self.config.perception, self.config.demo_input.is_sample
+        if wanted == "truth" and not sample:
+            raise ValueError("--perception truth: only the sample recording has ground truth")
+        mode = wanted if wanted != "auto" else ("truth" if sample else "model")
+        if mode == "truth":
+            self.notes.append("perception: GROUND TRUTH of the sample recording (its true objects and exact metric "
+                              "depth) in place of the detectors and the depth model, so what is said is the real "
+                              "guidance policy with true distances; --perception model runs the models")
+        return mode
 
     def _overrides(self) -> Dict[str, Dict[str, object]]:
         overrides: Dict[str, Dict[str, object]] = {"fusion": {}}
         if self.wav_dir is not None:
             overrides["speech"] = {"output": "wav", "wav_dir": str(self.wav_dir.resolve())}
-        if self.device == "cpu":
+        if self.device == "cpu" and "depth" in self.nodes:
             overrides["fusion"]["pair_max_wait_s"] = CPU_PAIR_MAX_WAIT_S
         if self.truth is not None:  # the sample's side cameras look 60 degrees outward, Aria's 38
             overrides["fusion"]["peripheral_yaw_deg"] = float(self.truth.cameras["slam_right"]["yaw_right_deg"])
@@ -181,6 +193,14 @@ class _Demo:
     def _on_frame(self, msg: CameraInfo) -> None:
         self.frame_stamps.append(stamp_to_ns(msg.header.stamp))
 
+    def _on_request(self, msg: String) -> None:
+        try:
+            request = json.loads(msg.data)
+            stamp = request["stamp"]
+            self.requests[(request.get("key"), stamp["sec"] * 1_000_000_000 + stamp["nanosec"])] = request
+        except (ValueError, KeyError, TypeError):
+            pass  # the speech node counts malformed requests; the demo only annotates what was said
+
     def _on_spoken(self, msg: String) -> None:
         record = json.loads(msg.data)
         self.spoken.append(record)
@@ -197,10 +217,13 @@ class _Demo:
         self.collector = Collector(session.node)
         session.node.create_subscription(Image, topics.ANNOTATED_IMAGE, self._on_annotated, sensor_qos(depth=2))
         session.node.create_subscription(String, topics.SPEECH_SPOKEN, self._on_spoken, reliable_qos(50))
+        session.node.create_subscription(String, topics.SPEECH_REQUEST, self._on_request, reliable_qos(50))
         # The camera publishes reliably here (process_every_frame): a reliable reader counts every frame it sent.
         session.node.create_subscription(CameraInfo, topics.RGB_INFO, self._on_frame, replay_qos())
-        if self.detections == "ground-truth":
-            GroundTruthDetections(session.node, self.truth, camera_offset(session.diagnostics))
+        self.stamp_offset = camera_offset(session.diagnostics)
+        if self.perception == "truth":
+            self.status("ray casting the sample's true depth...")
+            GroundTruthPerception(session.node, self.truth, self.stamp_offset, true_depth_frames())
         interrupted = False
         try:
             session.start(self.runner)
@@ -215,6 +238,7 @@ class _Demo:
                 interrupted = True
             self._drain()
         finally:
+            self.offset_ns = self.stamp_offset()
             session.close()
             self._log.close()
         return self._result(time.monotonic() - started, interrupted)
@@ -278,26 +302,38 @@ class _Demo:
                                  "p50_ms": _percentile(latency, 50), "p95_ms": _percentile(latency, 95)}
         said = []
         for record in self.spoken:
-            stamp = record["requested_stamp"]["sec"] + record["requested_stamp"]["nanosec"] / 1e9
-            said.append(Said(stamp - t0, None if record["started"] is None else record["started"] - t0,
-                             record["urgency"], record["text"], record.get("wav"), bool(record["interrupted"])))
+            stamp_ns = record["requested_stamp"]["sec"] * 1_000_000_000 + record["requested_stamp"]["nanosec"]
+            started = record["started"]
+            heard = 0.0 if started is None else max(0.0, min(record["ended"] - started, record["audio_s"]))
+            said.append(Said(stamp_ns / 1e9 - t0, None if started is None else started - t0, record["urgency"],
+                             record["text"], record.get("wav"), bool(record["interrupted"]), record.get("event", ""),
+                             record.get("key", ""), float(record.get("audio_s") or 0.0), heard,
+                             self.requests.get((record.get("key"), stamp_ns)), stamp_ns))
         said.sort(key=lambda s: s.t_s if s.said_at_s is None else s.said_at_s)  # reports come as utterances end
         video_path, video_frames = None, 0
         if self.video.frame_count:
             video_path = self.config.out / "demo.mp4"
-            end = max([t0 + duration] + [u.end_s + 1.0 for u in self.video.utterances])
-            video_frames = self.video.write(video_path, VIDEO_FPS, t0, end)
+            input_end = t0 + duration
+            # The video ends with the input, or with the last sentence still being said then (marked as after the
+            # end), never on a frozen frame for longer.
+            end = max([input_end] + [u.end_s for u in self.video.utterances])
+            video_frames = self.video.write(video_path, VIDEO_FPS, t0, end, input_end_s=input_end)
         wav_files = len(list(self.wav_dir.glob("*.wav"))) if self.wav_dir and self.wav_dir.is_dir() else 0
-        return DemoResult(self.config.demo_input, self.device, self.detections, self.notes, len(stamps), duration,
+        return DemoResult(self.config.demo_input, self.device, self.perception, self.notes, len(stamps), duration,
                           stages, said, len(self.collector.latency_ms["speech_request"]), video_path, video_frames,
-                          self.wav_dir, wav_files, self.log_path, elapsed_s, interrupted)
+                          self.wav_dir, wav_files, self.log_path, elapsed_s, interrupted, self.truth,
+                          self.offset_ns)
+
+
+EARLIER_OUTPUT = ("demo.mp4", "summary.txt", "summary.json", "graph.log", "speech")
 
 
 def prepare_output(out: Path) -> None:
-    """Removes what an earlier demo wrote into `out` (its video, its WAV files), nothing else."""
-    for old in [out / "demo.mp4", *sorted((out / "speech").glob("*.wav"))]:
-        if old.is_file():
-            old.unlink()
+    """An earlier demo's output is never replaced: `out` must not hold one (the default folder is new each run)."""
+    earlier = [name for name in EARLIER_OUTPUT if (out / name).exists()]
+    if earlier:
+        raise ValueError(f"{out} already holds an earlier demo's output ({', '.join(earlier)}); give another --out "
+                         f"or remove it")
 
 
 def run_demo(config: DemoConfig, show: Callable[[str], None], status: Callable[[str], None]) -> DemoResult:

@@ -4,6 +4,7 @@ Annotated frames (fusion's view: obstacles boxed and labelled) are kept as JPEG 
 time; utterances with the times they were spoken. The video runs at a fixed rate from the first annotated frame to
 the end; each video frame shows the newest annotated frame that had arrived by then (so processing delay and
 dropped frames show as they happened), the time, and the sentence being said, in a band coloured by urgency.
+Frames after the input's end (the last sentence still being said) are dimmed and marked "recording ended".
 """
 from __future__ import annotations
 
@@ -59,9 +60,9 @@ class AnnotatedVideo:
         current = [u for u in self.utterances if u.start_s <= t <= u.end_s + SAY_HOLD_S]
         return max(current, key=lambda u: u.start_s) if current else None
 
-    def write(self, path: Path, fps: float, start_s: float, end_s: float) -> int:
+    def write(self, path: Path, fps: float, start_s: float, end_s: float, input_end_s: Optional[float] = None) -> int:
         """Writes the timeline [start_s, end_s] at `fps`, from the first frame on; the time shown counts from
-        start_s. Returns the frames written."""
+        start_s; frames after `input_end_s` are marked as after the end. Returns the frames written."""
         if not self._jpegs:
             return 0
         origin_s, start_s = start_s, max(start_s, self._times[0])
@@ -82,18 +83,23 @@ class AnnotatedVideo:
                     if image.shape[:2] != (height, width):
                         image = cv2.resize(image, (width, height))
                     shown = index
-                writer.write(self._overlay(image, t - origin_s, self._saying(t)))
+                ended = input_end_s is not None and t > input_end_s
+                writer.write(self._overlay(image, t - origin_s, self._saying(t), ended))
                 written += 1
         finally:
             writer.release()
         return written
 
     @staticmethod
-    def _overlay(image: np.ndarray, elapsed_s: float, saying: Optional[Utterance]) -> np.ndarray:
-        out = image.copy()
+    def _overlay(image: np.ndarray, elapsed_s: float, saying: Optional[Utterance], ended: bool = False
+                 ) -> np.ndarray:
+        out = (image // 2) if ended else image.copy()
         height, width = out.shape[:2]
         scale = max(0.5, width / 1000)
         thickness = max(1, round(width / 500))
+        if ended:
+            cv2.putText(out, "recording ended", (width // 2 - int(150 * scale), int(30 * scale)),
+                        cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
         cv2.putText(out, f"t = {elapsed_s:4.1f} s", (10, int(30 * scale)), cv2.FONT_HERSHEY_SIMPLEX, scale,
                     (255, 255, 255), thickness + 2, cv2.LINE_AA)
         cv2.putText(out, f"t = {elapsed_s:4.1f} s", (10, int(30 * scale)), cv2.FONT_HERSHEY_SIMPLEX, scale,

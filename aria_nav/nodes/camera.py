@@ -7,6 +7,7 @@ by core.sources.replay does the work; the executor stays free for parameters and
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Dict, List, Optional, Tuple
@@ -15,7 +16,7 @@ from builtin_interfaces.msg import Time
 from rclpy.duration import Duration
 from rclpy.publisher import Publisher
 from sensor_msgs.msg import CameraInfo, Image, Imu
-from std_msgs.msg import Header
+from std_msgs.msg import Header, String
 
 from aria_nav import topics
 from aria_nav.core.sources import SOURCE_KINDS, SourceError, open_source
@@ -26,7 +27,7 @@ from aria_nav.core.stage_stats import StageStats
 from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
 from aria_nav.ros.diagnostics import WARN, NodeDiagnostics
 from aria_nav.ros.params import ConfigError, Param, ParameterError, declare_parameters
-from aria_nav.ros.qos import frame_qos
+from aria_nav.ros.qos import frame_qos, latched_qos
 from aria_nav.ros.runtime import AriaNode, main_for
 from aria_nav.ros.static_tf import publish_camera_transforms
 
@@ -52,6 +53,8 @@ PARAMS = [
           choices=PACING_MODES),
     Param("rate_hz", 10.0, "frame rate of fixed pacing (Hz)", min=0.1, max=1000.0),
     Param("loop", False, "restart a recording at its end; device time keeps increasing across loops"),
+    Param("max_duration_s", 0.0, "recordings: end the input after this many seconds of the recording "
+                                 "(0 = play it to its end)", min=0.0, max=1e6),
     Param("exit_at_end", False, "exit with code 0 at the end of a recording that is not looped, instead of "
                                 "staying up idle"),
     Param("rgb_width", 704, "published RGB width in pixels, 0 = native (1408 for Aria); 704 halves Aria's "
@@ -114,7 +117,8 @@ class CameraNode(AriaNode):
                                       video_hfov_deg=cfg.video_hfov_deg, live_interface=cfg.live_interface,
                                       live_profile=cfg.live_profile)
             self.replay = Replay(self.source, cfg.pacing, cfg.rate_hz, cfg.loop, cfg.stamp_source,
-                                 host_now_ns=lambda: self.get_clock().now().nanoseconds)
+                                 host_now_ns=lambda: self.get_clock().now().nanoseconds,
+                                 max_duration_s=cfg.max_duration_s)
         except (SourceError, ValueError) as exc:
             raise ConfigError(str(exc)) from None
         # /tf_static of the cameras relative to aria_device, for rviz (where tf2_ros exists: a ROS distribution).
@@ -138,6 +142,8 @@ class CameraNode(AriaNode):
         pacing = "live" if self.source.live else cfg.pacing + (f" {cfg.rate_hz:g} Hz" if cfg.pacing == "fixed" else "")
         self.diagnostics.set_value("pacing", pacing)
         self.diagnostics.set_value("state", "publishing")
+        self._state_pub = self.create_publisher(String, topics.SOURCE_STATE, latched_qos())
+        self._publish_state("playing")
         self._diagnostics_timer = self.create_timer(1.0, self._update_diagnostics)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._publish_all, name="camera-publisher", daemon=True)
@@ -191,6 +197,9 @@ class CameraNode(AriaNode):
             return
         if not finished:
             return
+        # Said at once, before waiting for acknowledgements: consumers must not take the silence after the last
+        # frame for a fault.
+        self._publish_state("ended")
         if self.cfg.process_every_frame:  # let reliable subscribers receive the last frames before we may exit
             for publisher in self._all_publishers():
                 publisher.wait_for_all_acked(Duration(seconds=ACK_TIMEOUT_S))
@@ -202,6 +211,10 @@ class CameraNode(AriaNode):
         self.diagnostics.set_value("state", "end of input")
         if self.cfg.exit_at_end:
             self.request_exit()
+
+    def _publish_state(self, state: str) -> None:
+        self._state_pub.publish(String(data=json.dumps({"state": state, "source": self.source.description,
+                                                        "live": self.source.live})))
 
     def _emit(self, item: Item, stamp_ns: int) -> None:
         stats = self._stream_stats[item.stream]  # per-stream counts and rates (their latency field is unused)

@@ -32,8 +32,8 @@ from aria_nav.core.fusion.policy import DEFAULT_CLASS_PRIORITIES, DEFAULT_CRITIC
 from aria_nav.core.fusion.tracker import TrackerConfig
 from aria_nav.core.fusion.watchdog import DEPTH, DETECTIONS, STALE, WAITING, VisionHealth
 from aria_nav.core.latest import LatestWorker
-from aria_nav.core.speech.request import (APPROXIMATE, DEGRADED, DISTANCE_KINDS, INFO, METRIC, RESTORED, WARNING,
-                                         SpeechRequest)
+from aria_nav.core.speech.request import (APPROXIMATE, DEGRADED, DISTANCE_KINDS, ENDED, INFO, METRIC, RESTORED,
+                                         WARNING, SpeechRequest)
 from aria_nav.ros.conversions import (ImageFormatError, array_to_image, camera_info_to_intrinsics, image_to_array,
                                       image_to_rgb)
 from aria_nav.ros.detections import DetectionFormatError, msg_to_detections
@@ -224,6 +224,7 @@ class FusionNode(AriaNode):
         self.create_subscription(Image, topics.DEPTH_IMAGE, self._on_depth, per_frame)
         self.create_subscription(Imu, topics.IMU, self._on_imu, sensor_qos(depth=200))
         self.create_subscription(String, topics.DEPTH_MODE, self._on_depth_mode, latched_qos())
+        self.create_subscription(String, topics.SOURCE_STATE, self._on_source_state, latched_qos())
         self._annotated_pub = None
         self._annotator: Optional[LatestWorker] = None
         if cfg.publish_annotated:
@@ -318,6 +319,19 @@ class FusionNode(AriaNode):
         if detections is not None:
             self._counts["slam_frames"] += 1
             self._process_frame(camera, msg.header, detections, None)
+
+    def _on_source_state(self, msg: String) -> None:
+        try:
+            state = json.loads(msg.data).get("state")
+        except (ValueError, AttributeError):
+            self._input_error(f"{topics.SOURCE_STATE} is not a JSON object with a 'state'")
+            return
+        if state == "ended" and self.health.end_of_input():
+            self.get_logger().info("the camera's recording ended")
+            self._send(SpeechRequest(event=ENDED, urgency=INFO, priority=DEGRADED_PRIORITY, key="source:ended",
+                                     stamp_ns=self.get_clock().now().nanoseconds))
+        elif state == "playing":
+            self.health.input_started(time.monotonic())
 
     def _on_rgb(self, msg: Image) -> None:
         if self._annotated_pub.get_subscription_count() == 0:

@@ -7,6 +7,9 @@ What the wearer hears follows the worst problem: no detections ("obstacle detect
 be warned about) outranks no depth ("distances are not available": obstacles are still named, without distance).
 Each change of that state is announced once (degraded with its reason, or restored), never repeated while it
 lasts.
+
+A recording that ends (the camera says so) is no fault: from then on nothing is stale and nothing is announced
+but the end itself, once; a new start of the input starts the watch afresh.
 """
 from __future__ import annotations
 
@@ -30,6 +33,20 @@ class VisionHealth:
         self._start_s = start_s
         self._last: Dict[str, Optional[float]] = {DETECTIONS: None, DEPTH: None}
         self.reason: Optional[str] = None  # the announced problem, None while healthy
+        self.input_ended = False
+
+    def end_of_input(self) -> bool:
+        """The camera's input ended normally; True the first time (the end is to be announced once)."""
+        first = not self.input_ended
+        self.input_ended, self.reason = True, None
+        return first
+
+    def input_started(self, now_s: float) -> None:
+        """The camera (re)started its input: inputs get the start-up grace again."""
+        if self.input_ended:
+            self.input_ended = False
+            self._start_s = now_s
+            self._last = {name: None for name in self._last}
 
     def seen(self, input_name: str, now_s: float) -> None:
         self._last[input_name] = now_s
@@ -46,6 +63,8 @@ class VisionHealth:
 
     def update(self, now_s: float) -> Optional[HealthChange]:
         """The change to announce now, if any."""
+        if self.input_ended:
+            return None
         if self.state(DETECTIONS, now_s) == STALE:
             reason = DETECTIONS
         elif self.state(DEPTH, now_s) == STALE:

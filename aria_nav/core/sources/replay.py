@@ -86,7 +86,7 @@ class Replay:
 
     def __init__(self, source: FrameSource, pacing: str = "realtime", rate_hz: float = 10.0, loop: bool = False,
                  stamp_source: str = "host", host_now_ns: Callable[[], int] = time.time_ns,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic, max_duration_s: float = 0.0):
         if stamp_source not in STAMP_SOURCES:
             raise ValueError(f"stamp source '{stamp_source}' is not one of {', '.join(STAMP_SOURCES)}")
         self.source = source
@@ -100,6 +100,8 @@ class Replay:
         self._first_device_ns: Optional[int] = None
         self._group: Tuple[Optional[int], int] = (None, 0)  # (device ns, stamp) of the last released group
         self.loops_completed = 0
+        # A recording's input ends after this much of its device time (0: at its end); live sources never end.
+        self.max_duration_ns = 0 if source.live else int(max_duration_s * 1e9)
 
     def _looped(self) -> Iterator[Item]:
         """The source's items, restarted after the end when looping, with device times shifted per loop."""
@@ -142,9 +144,13 @@ class Replay:
 
     def run(self, emit: Callable[[Item, int], None], stop: threading.Event) -> bool:
         """Emits every item until the input ends (True) or `stop` is set (False)."""
+        first_ns = None
         for item in self._looped():
             if stop.is_set():
                 return False
+            first_ns = item.device_ns if first_ns is None else first_ns
+            if self.max_duration_ns and item.device_ns - first_ns >= self.max_duration_ns:
+                break
             if not self.source.live and not self.pacer.wait(item, stop):
                 return False
             emit(item, self.stamp(item))

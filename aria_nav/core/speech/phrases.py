@@ -17,13 +17,22 @@ import math
 from dataclasses import dataclass
 from typing import Dict, Mapping, Tuple
 
-from aria_nav.core.speech.request import (APPROXIMATE, APPROACHING, CRITICAL, DEGRADED, OBSTACLE, RESTORED,
-                                          SpeechRequest)
+from aria_nav.core.speech.request import (APPROXIMATE, APPROACHING, CRITICAL, DEGRADED, ENDED, OBSTACLE,
+                                          RESTORED, SpeechRequest)
 
 SIDES, CLOCK = "sides", "clock"
 DIRECTION_STYLES = (SIDES, CLOCK)
 HALF_METRE_LIMIT_M = 3.0
 MAX_SPOKEN_M = 20
+
+
+def spoken_metres(metres: float) -> float:
+    """The number of metres said for a measured distance, with the rounding rules above (inf: "more than")."""
+    if metres >= MAX_SPOKEN_M + 0.5:
+        return math.inf
+    if metres < HALF_METRE_LIMIT_M:
+        return max(1, int(math.floor(metres * 2.0 + 0.5))) / 2.0
+    return float(math.floor(metres + 0.5))
 
 
 @dataclass(frozen=True)
@@ -36,24 +45,21 @@ class PhraseTable:
     where: Mapping[str, str]  # left, ahead, right
     clock: str  # template with {hour}
     clock_hours: Tuple[str, ...]  # words for 1..12 as said in "at N o'clock"
-    templates: Mapping[str, str]  # obstacle / approaching, with and without distance; degraded; restored
+    templates: Mapping[str, str]  # obstacle / approaching, with and without distance; degraded; restored; ended
     critical_prefix: str
     class_names: Mapping[str, str]
 
     def distance(self, metres: float) -> str:
         """Spoken distance with the rounding rules above."""
-        if metres >= MAX_SPOKEN_M + 0.5:
+        said = spoken_metres(metres)
+        if math.isinf(said):
             return self.metres["beyond"].format(n=self.numbers[MAX_SPOKEN_M])
-        if metres < HALF_METRE_LIMIT_M:
-            halves = max(1, int(math.floor(metres * 2.0 + 0.5)))
-            whole, half = divmod(halves, 2)
-            if whole == 0:
-                return self.metres["half_alone"]
-            if whole == 1:
-                return self.metres["one_and_half" if half else "one"]
-            return self.metres["many_and_half" if half else "many"].format(n=self.numbers[whole])
-        whole = int(math.floor(metres + 0.5))
-        return self.metres["many"].format(n=self.numbers[whole])
+        whole, half = int(said), said % 1.0 == 0.5
+        if whole == 0:
+            return self.metres["half_alone"]
+        if whole == 1:
+            return self.metres["one_and_half" if half else "one"]
+        return self.metres["many_and_half" if half else "many"].format(n=self.numbers[whole])
 
     def direction(self, request: SpeechRequest, style: str) -> str:
         if style == CLOCK and 1 <= request.clock <= 12:
@@ -66,6 +72,8 @@ class PhraseTable:
     def sentence(self, request: SpeechRequest, style: str = SIDES) -> str:
         if request.event in (DEGRADED, RESTORED):
             return self.templates[f"{request.event}_{request.reason}"]
+        if request.event == ENDED:
+            return self.templates[ENDED]
         if request.distance_m is None:
             distance = None
         elif request.distance_kind == APPROXIMATE:
@@ -99,6 +107,7 @@ ENGLISH = PhraseTable(
         f"{DEGRADED}_depth": "Vision degraded: distances are not available.",
         f"{RESTORED}_detections": "Obstacle detection restored.",
         f"{RESTORED}_depth": "Distances restored.",
+        ENDED: "End of recording.",
     },
     critical_prefix="Careful, ",
     class_names={"dining table": "table", "tv": "TV", "cell phone": "phone", "potted plant": "plant"},
@@ -126,6 +135,7 @@ SPANISH = PhraseTable(
         f"{DEGRADED}_depth": "Visión degradada: no hay distancias.",
         f"{RESTORED}_detections": "Detección de obstáculos restablecida.",
         f"{RESTORED}_depth": "Distancias restablecidas.",
+        ENDED: "Fin de la grabación.",
     },
     critical_prefix="Cuidado, ",
     class_names={

@@ -2,8 +2,9 @@
 
 - Order: urgency (critical, warning, info), then priority, then arrival.
 - A critical utterance interrupts what is being said unless that is critical too (then it goes first in line).
-- Staleness: an utterance that waited longer than `max_age_s` since it arrived is dropped (the obstacle has
-  moved on; fusion will ask again if it still matters).
+- Staleness: an utterance about an obstacle that waited longer than `max_age_s` since it arrived is dropped (the
+  obstacle has moved on; fusion will ask again if it still matters). News about the system (degraded, restored,
+  end of recording) is said once, however long it waited: fusion does not ask twice.
 - Repetition: the same text finished less than `repeat_cooldown_s` ago (or queued, or being said) is dropped
   unless the new request is more urgent. A newer request about the same key (same obstacle) replaces the queued one.
 - Bounded: beyond `max_size`, the least urgent, lowest priority, oldest utterance is dropped.
@@ -17,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import Deque, List, Optional, Tuple
 
-from aria_nav.core.speech.request import CRITICAL, SpeechRequest, urgency_rank
+from aria_nav.core.speech.request import APPROACHING, CRITICAL, OBSTACLE, SpeechRequest, urgency_rank
 
 QUEUED, INTERRUPT, DUPLICATE, REPLACED = "queued", "interrupt", "duplicate", "replaced"
 
@@ -94,7 +95,8 @@ class SpeechQueue:
             if not self._cond.wait_for(lambda: self._items or self._closed, timeout) or self._closed:
                 return None
             now_s = now_fn()
-            fresh = [u for u in self._items if now_s - u.received_s <= self.max_age_s]
+            fresh = [u for u in self._items if now_s - u.received_s <= self.max_age_s
+                     or u.request.event not in (OBSTACLE, APPROACHING)]
             self.stats.stale += len(self._items) - len(fresh)
             self._items = fresh
             if not fresh:

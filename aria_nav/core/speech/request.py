@@ -2,7 +2,7 @@
 the listener's language. Carried as JSON in a std_msgs/String (aria_nav.ros.speech_msgs); this module is the
 ROS-free model and its validation.
 
-JSON fields: event (obstacle | approaching | degraded | restored), urgency (critical | warning | info),
+JSON fields: event (obstacle | approaching | degraded | restored | ended: a recording's input ended), urgency (critical | warning | info),
 priority (float, higher first), key (identifies the obstacle or condition: "rgb:12", "vision:depth"),
 stamp {sec, nanosec} (the source image's header stamp, for end-to-end latency), and for obstacles: class_name
 (the detector's class name, English), distance_m (null when unknown), distance_kind (metric | approximate:
@@ -17,8 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-OBSTACLE, APPROACHING, DEGRADED, RESTORED = "obstacle", "approaching", "degraded", "restored"
-EVENTS = (OBSTACLE, APPROACHING, DEGRADED, RESTORED)
+OBSTACLE, APPROACHING, DEGRADED, RESTORED, ENDED = "obstacle", "approaching", "degraded", "restored", "ended"
+EVENTS = (OBSTACLE, APPROACHING, DEGRADED, RESTORED, ENDED)
 INFO, WARNING, CRITICAL = "info", "warning", "critical"
 METRIC, APPROXIMATE = "metric", "approximate"
 DISTANCE_KINDS = (METRIC, APPROXIMATE)

@@ -1,0 +1,157 @@
+"""What the demo said, checked against the sample recording's ground truth (ROS-free).
+
+- Spoken distances: each sentence about an object names a number of metres; the object is found in the
+  ground truth of the frame the sentence was about (same camera, same class) and the number is compared with its
+  true horizontal distance (`range_m`).
+- Scripted events: the wearer should hear about an object when it comes within the announcement range and again
+  when it enters a nearer band (docs/guidance.md). For each such event of the script, the first sentence about
+  that object heard from then on is "on time" within ON_TIME_S of the event, "late" within LATE_S, else "missed".
+- Faults: a "degraded" sentence on a recording that played to its end with ground-truth perception is a fault of
+  the demo or of the graph; the end of the recording is said once, as itself.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from aria_nav.core.sample import GroundTruthFile
+from aria_nav.core.sample.truth import BANDS
+from aria_nav.core.speech.phrases import spoken_metres
+from aria_nav.core.speech.request import APPROACHING, DEGRADED, ENDED, METRIC, OBSTACLE
+
+ON_TIME_S = 1.0  # from the event's frame to the first word
+LATE_S = 3.0
+ANNOUNCED_BANDS = ("mid", "near", "close")  # within 5 m: what the guidance policy announces
+
+
+@dataclass(frozen=True)
+class DistanceCheck:
+    text: str
+    class_name: str
+    camera: str
+    frame: int
+    spoken_m: float
+    true_m: float
+
+    @property
+    def error(self) -> float:
+        return abs(self.spoken_m - self.true_m) / self.true_m
+
+
+@dataclass(frozen=True)
+class EventCheck:
+    class_name: str
+    track_id: int
+    band: str  # the band the object entered
+    time_s: float  # of the event's frame, from the first frame
+    verdict: str  # on time | late | missed
+    delay_s: Optional[float]  # event frame -> first word of the first sentence about it
+    text: str  # that sentence
+
+
+def frame_of(truth: GroundTruthFile, stamp_ns: int, offset_ns: int) -> Optional[int]:
+    index = round((stamp_ns - offset_ns - truth.device_start_ns) / (1e9 / truth.frame_rate_hz))
+    return index if 0 <= index < len(truth.frames) else None
+
+
+def _about_object(said) -> bool:
+    return said.request is not None and said.request.get("event") in (OBSTACLE, APPROACHING)
+
+
+def _truth_object(truth: GroundTruthFile, said, offset_ns: int):
+    request = said.request
+    frame = frame_of(truth, said.stamp_ns, offset_ns)
+    if frame is None:
+        return None, None
+    matches = [o for o in truth.frames[frame].in_camera(request.get("camera", ""))
+               if o.class_name == request.get("class_name")]
+    if not matches:
+        return frame, None
+    bearing = request.get("bearing_deg")
+    return frame, min(matches, key=lambda o: abs(o.bearing_deg - bearing) if bearing is not None else 0.0)
+
+
+def spoken_distances(truth: GroundTruthFile, said: Sequence, offset_ns: int) -> List[DistanceCheck]:
+    """Every heard sentence that said a number of metres, with the true distance of what it was about."""
+    checks = []
+    for item in said:
+        if item.said_at_s is None or not _about_object(item):
+            continue
+        request = item.request
+        if request.get("distance_m") is None or request.get("distance_kind", METRIC) != METRIC:
+            continue
+        frame, obj = _truth_object(truth, item, offset_ns)
+        if obj is not None:
+            checks.append(DistanceCheck(item.text, obj.class_name, request["camera"], frame,
+                                        spoken_metres(float(request["distance_m"])), obj.range_m))
+    return checks
+
+
+def _band_index(name: str) -> int:
+    return [band for _, band in BANDS].index(name)
+
+
+def scripted_events(truth: GroundTruthFile) -> List[Tuple[int, str, str, float]]:
+    """(track id, class name, band, time s) of each object's first entry into each announced band, any camera."""
+    first: Dict[Tuple[int, str], Tuple[float, str]] = {}
+    for frame in truth.frames:
+        for obj in frame.objects:
+            if obj.band in ANNOUNCED_BANDS and (obj.track_id, obj.band) not in first:
+                first[(obj.track_id, obj.band)] = (frame.time_s, obj.class_name)
+    events = [(track, name, band, t) for (track, band), (t, name) in first.items()]
+    # An object first seen already near has no earlier "mid" event to be late for: keep only entries into a band
+    # nearer than the one it was first announced in.
+    kept = []
+    for track, name, band, t in sorted(events, key=lambda e: e[3]):
+        earlier = [b for tr, _, b, _ in kept if tr == track]
+        if all(_band_index(band) > _band_index(b) for b in earlier):
+            kept.append((track, name, band, t))
+    return kept
+
+
+def check_events(truth: GroundTruthFile, said: Sequence) -> List[EventCheck]:
+    heard = sorted((s for s in said if s.said_at_s is not None and _about_object(s)), key=lambda s: s.said_at_s)
+    checks = []
+    frame_s = 1.0 / truth.frame_rate_hz
+    for track, name, band, t in scripted_events(truth):
+        # About a frame this event's or later (one frame of slack: a measured distance crosses a band edge a frame
+        # before or after the true one).
+        answer = next((s for s in heard if s.request.get("class_name") == name and s.t_s >= t - 1.5 * frame_s),
+                      None)
+        delay = None if answer is None else answer.said_at_s - t
+        verdict = ("missed" if delay is None or delay > LATE_S else "on time" if delay <= ON_TIME_S else "late")
+        checks.append(EventCheck(name, track, band, t, verdict, delay, "" if answer is None else answer.text))
+    return checks
+
+
+def faults(said: Sequence) -> List[str]:
+    """Sentences that report a fault (vision degraded)."""
+    return [s.text for s in said if s.event == DEGRADED and s.said_at_s is not None]
+
+
+def end_announcements(said: Sequence) -> int:
+    return sum(1 for s in said if s.event == ENDED and s.said_at_s is not None)
+
+
+def summary_record(result) -> dict:
+    """The summary as data (summary.json): what ran, what was said and when, and, on the sample, the checks."""
+    record = {
+        "input": result.input.description, "device": result.device, "perception": result.perception,
+        "notes": result.notes, "frames": result.frames, "duration_s": round(result.duration_s, 3),
+        "stages": result.stages,
+        "said": [{**{k: v for k, v in asdict(s).items() if k != "request"},
+                  "capture_to_ear_ms": None if s.said_at_s is None else round((s.said_at_s - s.t_s) * 1000.0, 1),
+                  "class_name": (s.request or {}).get("class_name"),
+                  "distance_m": (s.request or {}).get("distance_m")} for s in result.said],
+        "faults": faults(result.said), "end_of_recording_said": end_announcements(result.said),
+    }
+    if result.truth is not None and result.stamp_offset_ns is not None:
+        distances = spoken_distances(result.truth, result.said, result.stamp_offset_ns)
+        record["spoken_distances"] = [{**asdict(d), "error": round(d.error, 4)} for d in distances]
+        record["scripted_events"] = [asdict(e) for e in check_events(result.truth, result.said)]
+    return record
+
+
+def worst_error(distances: Sequence[dict]) -> float:
+    return max((d["error"] for d in distances), default=math.nan)
