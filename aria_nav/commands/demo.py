@@ -20,6 +20,7 @@ DEFAULT_OUT = Path("out/demo")
 
 def register(subparsers) -> None:
     from aria_nav import graph
+    from aria_nav.demo.run import PERCEPTION_MODES
 
     sources = next(arg.choices for arg in graph.launch_arguments() if arg.name == "source")
     parser = subparsers.add_parser(
@@ -35,7 +36,7 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help=f"a new folder for the video, WAV files, summary and log (default: "
                              f"{DEFAULT_OUT}/<start time>); an earlier demo's output is never replaced")
-    parser.add_argument("--perception", choices=("auto", "truth", "model"), default="auto",
+    parser.add_argument("--perception", choices=PERCEPTION_MODES, default="auto",
                         help="truth: the sample's true objects and exact metric depth in place of the detectors "
                              "and the depth model (the guidance policy with true distances); model: the models; "
                              "auto (default): truth on the sample, the models elsewhere")
