@@ -17,8 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Dict, Mapping, Tuple
 
-from aria_nav.core.speech.request import (APPROXIMATE, APPROACHING, CRITICAL, DEGRADED, OBSTACLE, RESTORED,
-                                          SpeechRequest)
+from aria_nav.core.speech.request import (APPROXIMATE, APPROACHING, CRITICAL, DEGRADED, DESCRIPTION, OBSTACLE,
+                                          RESTORED, SpeechRequest)
 
 SIDES, CLOCK = "sides", "clock"
 DIRECTION_STYLES = (SIDES, CLOCK)
@@ -64,6 +64,8 @@ class PhraseTable:
         return self.class_names.get(name, name)
 
     def sentence(self, request: SpeechRequest, style: str = SIDES) -> str:
+        if request.event == DESCRIPTION:  # phrased by the describe node
+            return request.text
         if request.event in (DEGRADED, RESTORED):
             return self.templates[f"{request.event}_{request.reason}"]
         if request.distance_m is None:

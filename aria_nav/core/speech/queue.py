@@ -2,10 +2,11 @@
 
 - Order: urgency (critical, warning, info), then priority, then arrival.
 - A critical utterance interrupts what is being said unless that is critical too (then it goes first in line).
+  A description (urgency describe, the lowest) is interrupted by any other utterance.
 - Staleness: an utterance that waited longer than `max_age_s` since it arrived is dropped (the obstacle has
   moved on; fusion will ask again if it still matters).
 - Repetition: the same text finished less than `repeat_cooldown_s` ago (or queued, or being said) is dropped
-  unless the new request is more urgent. A newer request about the same key (same obstacle) replaces the queued one.
+  unless the new request is more urgent; a description the wearer asks for again is said again. A newer request about the same key (same obstacle) replaces the queued one.
 - Bounded: beyond `max_size`, the least urgent, lowest priority, oldest utterance is dropped.
 Thread-safe: the ROS callback offers, the speech worker takes.
 """
@@ -17,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import Deque, List, Optional, Tuple
 
-from aria_nav.core.speech.request import CRITICAL, SpeechRequest, urgency_rank
+from aria_nav.core.speech.request import CRITICAL, DESCRIBE, SpeechRequest, urgency_rank
 
 QUEUED, INTERRUPT, DUPLICATE, REPLACED = "queued", "interrupt", "duplicate", "replaced"
 
@@ -82,7 +83,8 @@ class SpeechQueue:
                 self.stats.overflow += 1
             speaking = self._speaking
             self._cond.notify_all()
-            if utterance.rank == urgency_rank(CRITICAL) and speaking is not None and speaking.rank < utterance.rank:
+            if speaking is not None and speaking.rank < utterance.rank and (
+                    utterance.rank == urgency_rank(CRITICAL) or speaking.rank == urgency_rank(DESCRIBE)):
                 self.stats.interrupts += 1
                 return INTERRUPT, speaking
             return outcome, None
@@ -127,7 +129,8 @@ class SpeechQueue:
 
     def _is_repeat(self, utterance: Utterance, now_s: float) -> bool:
         rank = utterance.rank
-        for text, said_rank, ended in self._said:
+        said = self._said if rank > urgency_rank(DESCRIBE) else ()
+        for text, said_rank, ended in said:
             if text == utterance.text and now_s - ended < self.repeat_cooldown_s and rank <= said_rank:
                 return True
         pending = self._items + ([self._speaking] if self._speaking else [])

@@ -1,0 +1,92 @@
+"""A test vision-language model built offline: SmolVLM's architecture (Idefics3: a SigLIP vision encoder, pixel
+shuffle, a Llama text model) at a tiny size, random weights, and a word-level tokenizer built here.
+
+It exercises the real loading and generation code path (aria_nav.core.describe.vlm) in tests and on CPU. Its words
+mean nothing: the folder's config marks it (TEST_MODEL_KEY) so the describer says so. Real models:
+docs/guidance.md "Scene description".
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+TEST_VLM_NAME = "smolvlm_test"
+TEST_MODEL_KEY = "aria_nav_test_model"  # in config.json: random weights, meaningless words
+IMAGE_SIZE = 64  # pixels; 16-pixel patches and a scale factor of 2 give 4 image tokens
+PATCH_SIZE = 16
+SCALE_FACTOR = 2
+SEED = 20
+
+# Special tokens of the Idefics3 processor and SmolVLM's chat format.
+_SPECIAL = ["<unk>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>", "<global-img>"]
+_SPECIAL += [f"<row_{r}_col_{c}>" for r in range(1, 7) for c in range(1, 7)]
+# Plain words so that random generation decodes to readable (meaningless) text.
+_WORDS = ("user assistant describe the scene for a blind person walking short sentence what is ahead left right "
+          "person chair table door car bicycle wall floor street path stairs tree bench dog open clear near far "
+          "meters one two three there is are on your in front of and with to it".split())
+_PUNCTUATION = [".", ",", ":", "?"]
+# Not SmolVLM's own template: the same roles and markers, written for this test model.
+_CHAT_TEMPLATE = (
+    "<|im_start|>{% for message in messages %}{{ message['role'] | capitalize }}:"
+    "{% for part in message['content'] %}{% if part['type'] == 'image' %}<image>{% else %} {{ part['text'] }}"
+    "{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}")
+
+
+def _tokenizer():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {token: index for index, token in enumerate(_SPECIAL + list(dict.fromkeys(_WORDS)) + _PUNCTUATION)}
+    vocab.update({word.capitalize(): len(vocab) + i for i, word in enumerate(("user", "assistant"))})
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
+    core.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces, punctuation attached
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", bos_token="<|im_start|>",
+                                        eos_token="<end_of_utterance>", pad_token="<unk>")
+    tokenizer.add_special_tokens({"additional_special_tokens": _SPECIAL[1:]})
+    return tokenizer
+
+
+def build_test_vlm(models_dir: Path) -> Path:
+    """Builds models_dir/TEST_VLM_NAME (a transformers folder: config, weights, processor, tokenizer) unless it is
+    there already; returns the folder."""
+    import torch
+    from transformers import (Idefics3Config, Idefics3ForConditionalGeneration, Idefics3ImageProcessor,
+                              Idefics3Processor)
+
+    target = Path(models_dir) / TEST_VLM_NAME
+    config_file = target / "config.json"
+    if config_file.is_file():
+        if not json.loads(config_file.read_text()).get(TEST_MODEL_KEY):
+            from aria_nav.core.inference.onnx_runtime import ModelError
+            raise ModelError(f"{target} holds a model that is not the test build: it is never overwritten")
+        return target
+    tokenizer = _tokenizer()
+    image_processor = Idefics3ImageProcessor(size={"longest_edge": IMAGE_SIZE},
+                                             max_image_size={"longest_edge": IMAGE_SIZE}, do_image_splitting=False)
+    image_seq_len = (IMAGE_SIZE // PATCH_SIZE) ** 2 // SCALE_FACTOR ** 2
+    processor = Idefics3Processor(image_processor, tokenizer, image_seq_len=image_seq_len,
+                                  chat_template=_CHAT_TEMPLATE)
+    config = Idefics3Config(
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=IMAGE_SIZE, patch_size=PATCH_SIZE),
+        text_config=dict(model_type="llama", vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=512, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id),
+        scale_factor=SCALE_FACTOR, image_token_id=tokenizer.convert_tokens_to_ids("<image>"))
+    torch.manual_seed(SEED)
+    model = Idefics3ForConditionalGeneration(config).eval()
+    model.config.update({TEST_MODEL_KEY: True})
+    model.generation_config.update(eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{TEST_VLM_NAME}.", dir=target.parent))
+    try:  # written beside, then renamed: a half-built folder never looks like a model
+        model.save_pretrained(staging)
+        processor.save_pretrained(staging)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
