@@ -81,6 +81,9 @@ def build_test_vlm(models_dir: Path) -> Path:
     model = Idefics3ForConditionalGeneration(config).eval()
     model.config.update({TEST_MODEL_KEY: True})
     model.generation_config.update(eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{TEST_VLM_NAME}.", dir=target.parent))
     try:  # written beside, then renamed: a half-built folder never looks like a model

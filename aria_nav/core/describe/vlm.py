@@ -69,7 +69,9 @@ class TransformersDescriber(Describer):
                  language: str = "en"):
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # a node's log is lines, not progress bars
         model_dir = Path(model_dir).expanduser()
         config = model_dir / "config.json"
         if not config.is_file():
@@ -107,7 +109,10 @@ class TransformersDescriber(Describer):
                 return torch.full((input_ids.shape[0],), bool(cancelled()), dtype=torch.bool,
                                   device=input_ids.device)
 
-        inputs = self.processor(text=self._prompt, images=[image_rgb], return_tensors="pt").to(self.device)
+        # One global view, no tiles: SmolVLM's tiling multiplies the image tokens (up to 17 x 64), and the time to
+        # the first word with them, for detail a walking description does not need.
+        inputs = self.processor(text=self._prompt, images=[image_rgb], return_tensors="pt",
+                                do_image_splitting=False).to(self.device)
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
         with torch.inference_mode():
