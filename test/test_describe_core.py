@@ -11,7 +11,7 @@ from aria_nav.core.describe.budget import FALLBACK, FAILED, MODEL, DescriptionJo
 from aria_nav.core.describe.summary import ENGLISH, SPANISH, SceneObstacle, summarize
 from aria_nav.core.describe.vlm import TEST_MODEL_NOTICE, clean_sentence, merge
 from aria_nav.core.speech.phrases import ENGLISH as SPEECH_EN
-from aria_nav.core.speech.queue import INTERRUPT, QUEUED, REPLACED, SpeechQueue, Utterance
+from aria_nav.core.speech.queue import DUPLICATE, INTERRUPT, QUEUED, REPLACED, SpeechQueue, Utterance
 from aria_nav.core.speech.request import SpeechRequest, SpeechRequestError
 
 NAN = math.nan
@@ -86,10 +86,16 @@ def test_any_warning_interrupts_a_description_and_goes_first():
     queue.done(0.5)
     # Asked again right after: said again (no repeat cooldown for what the wearer asks for).
     assert queue.offer(Utterance("description", _description(), 0.6), 0.6)[0] == QUEUED
-    # A description never interrupts anything; a newer one takes the waiting one's place.
+    # A description never interrupts anything else; a newer one takes the waiting one's place.
     assert queue.take(lambda: 0.7).text == "chair on your left again"
     assert queue.offer(Utterance("other description", _description("Other."), 0.8), 0.8)[0] == REPLACED
     assert len(queue) == 1
+    queue.done(0.9)
+    # A newer description cuts the one being said (not the same one asked again: that goes on).
+    assert queue.take(lambda: 1.0).text == "other description"
+    assert queue.offer(Utterance("other description", _description("Other."), 1.1), 1.1)[0] == DUPLICATE
+    outcome, victim = queue.offer(Utterance("newest description", _description("Newest."), 1.2), 1.2)
+    assert outcome == INTERRUPT and victim.text == "other description"
 
 
 def test_budget_settles_once_model_in_time_late_or_failing():

@@ -2,8 +2,8 @@
 espeak-ng writing WAV files, and a test node standing in for fusion (tracked obstacles, class names, depth mode,
 a critical warning) and for the wearer's button (Trigger calls). Also the random-weight VLM path through the node:
 within its budget (summary + the model's sentence) and past it (the summary alone)."""
+import contextlib
 import json
-import math
 import shutil
 import time
 
@@ -60,6 +60,19 @@ class FusionStandIn:
             self.image.publish(array_to_image(self.frame, "rgb8", header))
 
 
+@contextlib.contextmanager
+def stopped_at_end(probe: Probe, nodes):
+    """The nodes and the probe are stopped however the test ends; the nodes must then have exited cleanly."""
+    try:
+        yield
+    finally:
+        for node in nodes:
+            node.stop()
+        probe.close()
+    for node in nodes:
+        assert node.returncode == 0, node.output()
+
+
 def trigger(probe: Probe, client, timeout: float = 60.0):
     future = client.call_async(Trigger.Request())
     wait_until(future.done, timeout, "the Trigger response")
@@ -82,17 +95,21 @@ def test_trigger_speaks_the_summary_and_a_critical_warning_interrupts_it(ros_dom
     # Slow speech: the summary lasts several seconds, time enough to cut it.
     speech = NodeProcess("speech", tmp_path, ["output:=wav", f"wav_dir:={wav_dir}", "words_per_minute:=100"])
     nodes = (describe, speech)
-    try:
-        FusionStandIn(probe)
+    with stopped_at_end(probe, nodes):
+        fusion = FusionStandIn(probe)
         client = probe.node.create_client(Trigger, topics.DESCRIBE_SERVICE)
         warnings = probe.publisher(String, topics.SPEECH_REQUEST, reliable_qos())
-        wait_until(lambda: client.service_is_ready() and warnings.get_subscription_count() > 0, START_S,
-                   "the describe service and the speech node", alive=nodes)
+        button = probe.publisher(Empty, topics.DESCRIBE_REQUEST, reliable_qos())
+        wait_until(lambda: client.service_is_ready() and all(
+            p.get_subscription_count() > 0 for p in (warnings, button, fusion.obstacles)), START_S,
+                   "the describe service and subscriptions, and the speech node", alive=nodes)
         spoken = lambda: [json.loads(m.data) for m in probe.messages("spoken")]  # noqa: E731
 
         # 1. "What is around me?": the summary of the tracked obstacles, spoken to the end.
+        # (The first call may come before the first obstacle set arrived: "obstacle detection is not running",
+        # which the next description cuts.)
         wait_until(lambda: trigger(probe, client).message == SUMMARY, 30, "the summary as the Trigger answer",
-                   alive=nodes)  # the first calls may come before the obstacles arrived
+                   alive=nodes)
         wait_until(lambda: any(s["text"] == SUMMARY and not s["interrupted"] for s in spoken()), 60,
                    lambda: f"the summary spoken; spoken so far: {spoken()}", alive=nodes)
         said = next(s for s in spoken() if s["text"] == SUMMARY and not s["interrupted"])
@@ -101,9 +118,9 @@ def test_trigger_speaks_the_summary_and_a_critical_warning_interrupts_it(ros_dom
         assert SUMMARY in [m.data for m in probe.messages("description")]
 
         # 2. Asked again (the topic a button publishes to), and a critical warning arrives mid-description.
-        before = len(spoken())
-        probe.publisher(Empty, topics.DESCRIBE_REQUEST, reliable_qos()).publish(Empty())
-        wait_until(lambda: len(list(wav_dir.glob("*describe_description.wav"))) >= 2, 60,
+        before, playing = len(spoken()), len(list(wav_dir.glob("*describe_description.wav")))
+        button.publish(Empty())
+        wait_until(lambda: len(list(wav_dir.glob("*describe_description.wav"))) > playing, 60,
                    "the second description playing", alive=nodes)
         time.sleep(1.0)  # mid-sentence
         sent_wall = time.time()
@@ -119,12 +136,6 @@ def test_trigger_speaks_the_summary_and_a_critical_warning_interrupts_it(ros_dom
         # 5 s sentence); the measured values are printed above.
         assert stop_latency < 1.0 and start_latency < 1.0
         assert parse_wav(open(warning["wav"], "rb").read()).rms() > RMS_FLOOR
-    finally:
-        for node in nodes:
-            node.stop()
-        probe.close()
-    for node in nodes:
-        assert node.returncode == 0, node.output()
 
 
 def test_random_weight_vlm_through_the_node_in_time_and_past_its_budget(ros_domain, tmp_path):
@@ -139,7 +150,7 @@ def test_random_weight_vlm_through_the_node_in_time_and_past_its_budget(ros_doma
     too_slow = NodeProcess("describe", tmp_path, common + ["vlm_budget_s:=0.001"], name="describe_slow",
                            remappings=[(topics.DESCRIBE_SERVICE, slow_service)])
     nodes = (in_time, too_slow)
-    try:
+    with stopped_at_end(probe, nodes):
         FusionStandIn(probe, with_image=True)
         clients = [probe.node.create_client(Trigger, name) for name in (topics.DESCRIBE_SERVICE, slow_service)]
         wait_until(lambda: all(c.service_is_ready() for c in clients), START_S, "both describe services",
@@ -152,9 +163,3 @@ def test_random_weight_vlm_through_the_node_in_time_and_past_its_budget(ros_doma
         wait_until(lambda: trigger(probe, clients[1]).message == SUMMARY, 60, "the summary alone", alive=nodes)
         assert "fallback (the model took longer than 0.001 s)" in too_slow.output()
         assert "[model]" in in_time.output() and "words mean nothing" in in_time.output()
-    finally:
-        for node in nodes:
-            node.stop()
-        probe.close()
-    for node in nodes:
-        assert node.returncode == 0, node.output()

@@ -10,7 +10,6 @@ node as a description request (urgency describe: any warning interrupts it) and 
 """
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -26,9 +25,11 @@ from aria_nav.core.describe.summary import TABLES, SceneObstacle, summarize
 from aria_nav.core.describe.vlm import DTYPES, DescriberError, TransformersDescriber, clean_sentence, merge
 from aria_nav.core.fusion.obstacle import CAMERAS, RGB
 from aria_nav.core.latest import LatestWorker
-from aria_nav.core.speech.request import APPROXIMATE, DESCRIBE, DESCRIPTION, DISTANCE_KINDS, METRIC, SpeechRequest
+from aria_nav.core.speech.request import APPROXIMATE, DESCRIBE, DESCRIPTION, SpeechRequest
 from aria_nav.ros.conversions import ImageFormatError, image_to_rgb
-from aria_nav.ros.diagnostics import OK, WARN, NodeDiagnostics, stamp_to_ns
+from aria_nav.ros.depth_mode import msg_to_distance_kind
+from aria_nav.ros.detections import DetectionFormatError, msg_to_class_names
+from aria_nav.ros.diagnostics import OK, WARN, NodeDiagnostics
 from aria_nav.ros.obstacles import ObstacleFormatError, band_name, direction_name, msg_to_records
 from aria_nav.ros.params import ConfigError, Param, declare_parameters
 from aria_nav.ros.qos import latched_qos, reliable_qos, sensor_qos
@@ -106,13 +107,9 @@ class DescribeNode(AriaNode):
 
     def _on_class_names(self, code: int, msg: String) -> None:
         try:
-            names = json.loads(msg.data)
-            if not isinstance(names, list):
-                raise ValueError("not a JSON list")
-        except ValueError as exc:
-            self._input_error(f"class names of {CAMERAS[code]}: {exc}")
-            return
-        self._class_names[code] = [str(n) for n in names]
+            self._class_names[code] = msg_to_class_names(msg)
+        except DetectionFormatError as exc:
+            self._input_error(f"{CAMERAS[code]}: {exc}")
 
     def _on_obstacles(self, msg: PointCloud2) -> None:
         try:
@@ -124,13 +121,9 @@ class DescribeNode(AriaNode):
 
     def _on_depth_mode(self, msg: String) -> None:
         try:
-            mode = json.loads(msg.data).get("mode")
-        except (ValueError, AttributeError):
-            mode = None
-        if mode not in DISTANCE_KINDS:
-            self._input_error(f"depth mode on {topics.DEPTH_MODE} is not {' or '.join(DISTANCE_KINDS)}")
-            return
-        self._distance_kind = mode
+            self._distance_kind = msg_to_distance_kind(msg)
+        except ValueError as exc:
+            self._input_error(str(exc))
 
     def _on_image(self, msg: Image) -> None:
         self._image = (time.monotonic(), msg)

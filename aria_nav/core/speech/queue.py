@@ -1,12 +1,13 @@
 """The utterances waiting to be spoken: most urgent first, never stale, never the same thing twice in a row.
 
-- Order: urgency (critical, warning, info), then priority, then arrival.
+- Order: urgency (critical, warning, info, describe), then priority, then arrival.
 - A critical utterance interrupts what is being said unless that is critical too (then it goes first in line).
-  A description (urgency describe, the lowest) is interrupted by any other utterance.
+  A description (urgency describe, the lowest) is interrupted by any other utterance, and by a newer description.
 - Staleness: an utterance that waited longer than `max_age_s` since it arrived is dropped (the obstacle has
   moved on; fusion will ask again if it still matters).
 - Repetition: the same text finished less than `repeat_cooldown_s` ago (or queued, or being said) is dropped
-  unless the new request is more urgent; a description the wearer asks for again is said again. A newer request about the same key (same obstacle) replaces the queued one.
+  unless the new request is more urgent; a description the wearer asks for again is said again. A newer
+  request about the same key (same obstacle) replaces the queued one.
 - Bounded: beyond `max_size`, the least urgent, lowest priority, oldest utterance is dropped.
 Thread-safe: the ROS callback offers, the speech worker takes.
 """
@@ -83,8 +84,7 @@ class SpeechQueue:
                 self.stats.overflow += 1
             speaking = self._speaking
             self._cond.notify_all()
-            if speaking is not None and speaking.rank < utterance.rank and (
-                    utterance.rank == urgency_rank(CRITICAL) or speaking.rank == urgency_rank(DESCRIBE)):
+            if speaking is not None and self._interrupts(utterance, speaking):
                 self.stats.interrupts += 1
                 return INTERRUPT, speaking
             return outcome, None
@@ -126,6 +126,12 @@ class SpeechQueue:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+    @staticmethod
+    def _interrupts(new: Utterance, speaking: Utterance) -> bool:
+        if speaking.rank == urgency_rank(DESCRIBE):  # the wearer asked again: the newer answer, at once
+            return new.rank > speaking.rank or new.request.key == speaking.request.key
+        return new.rank == urgency_rank(CRITICAL) and speaking.rank < new.rank
 
     def _is_repeat(self, utterance: Utterance, now_s: float) -> bool:
         rank = utterance.rank

@@ -21,7 +21,8 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-OBSTACLE, APPROACHING, DEGRADED, RESTORED, DESCRIPTION = "obstacle", "approaching", "degraded", "restored", "description"
+OBSTACLE, APPROACHING, DEGRADED, RESTORED = "obstacle", "approaching", "degraded", "restored"
+DESCRIPTION = "description"
 EVENTS = (OBSTACLE, APPROACHING, DEGRADED, RESTORED, DESCRIPTION)
 DESCRIBE, INFO, WARNING, CRITICAL = "describe", "info", "warning", "critical"
 METRIC, APPROXIMATE = "metric", "approximate"
