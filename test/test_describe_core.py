@@ -160,8 +160,27 @@ def test_random_weight_vlm_runs_end_to_end_on_cpu(test_vlm):
     assert describer.describe(image, lambda: True) is not None and describer.last_timing.tokens == 1
 
 
-def test_describer_errors_name_the_model(tmp_path):
+def test_describer_errors_name_the_model_and_real_models_are_never_overwritten(tmp_path, test_vlm):
+    from aria_nav.core.describe.build import build_test_vlm
     from aria_nav.core.describe.vlm import DescriberError, TransformersDescriber
+    from aria_nav.core.inference.onnx_runtime import ModelError
 
     with pytest.raises(DescriberError, match="no config.json"):
         TransformersDescriber(tmp_path / "missing")
+    real = tmp_path / "smolvlm_test"
+    real.mkdir()
+    (real / "config.json").write_text('{"model_type": "idefics3"}')
+    with pytest.raises(ModelError, match="never overwritten"):
+        build_test_vlm(tmp_path)
+
+
+def test_benchmark_size_is_smolvlm_256m_class():
+    """The random-weight build the GPU benchmark measures has SmolVLM-256M's size (counted without weights)."""
+    import torch
+    from transformers import Idefics3ForConditionalGeneration
+
+    from aria_nav.core.describe.build import SMOLVLM_256M, vlm_config
+
+    with torch.device("meta"):
+        model = Idefics3ForConditionalGeneration(vlm_config(SMOLVLM_256M))
+    assert 240e6 < sum(p.numel() for p in model.parameters()) < 270e6

@@ -1,12 +1,17 @@
 """`aria-nav bench-describe`: the scene describer's speed and memory on this machine: model load time, time to
 first token (what delays the first word the wearer hears, speech synthesis aside), whole sentence time, tokens per
-second, and peak GPU memory (CUDA) or process memory. Numbers are printed (and saved as JSON), never asserted."""
+second, and peak GPU memory (CUDA) or process memory. Numbers are printed (and saved as JSON), never asserted.
+
+`--random 256m` measures SmolVLM-256M's architecture with random weights, built here into a temporary folder:
+where the real weights cannot be downloaded (the GPU machine), its speed and memory are the real model's (the
+prompt and image tokens are the same; only the words, and so how many tokens a sentence takes, differ)."""
 from __future__ import annotations
 
 import argparse
 import json
 import platform
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,6 +24,9 @@ def register(subparsers) -> None:
     parser.add_argument("--model", type=Path, default=None,
                         help="transformers model folder (default: the test build, models/smolvlm_test; real ones: "
                              "docs/guidance.md 'Scene description')")
+    parser.add_argument("--random", choices=("tiny", "256m"),
+                        help="instead of --model: build SmolVLM's architecture at this size with random weights "
+                             "into a temporary folder and measure it")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"),
                         help="weights' type (auto: float16 on CUDA, float32 on CPU)")
@@ -48,13 +56,25 @@ def _image(path):
 
 
 def bench_describe(args: argparse.Namespace) -> int:
+    from aria_nav.core.describe.build import TEST_VLM_NAME
+
+    if args.random:
+        from aria_nav.core.describe.build import SIZES, build_test_vlm
+
+        with tempfile.TemporaryDirectory(prefix="aria_nav_vlm_") as folder:
+            start = time.monotonic()
+            model = build_test_vlm(Path(folder), SIZES[args.random])
+            print(f"built {model.name} with random weights in {time.monotonic() - start:.1f} s")
+            return _measure(args, model)
+    return _measure(args, args.model or paths.models_dir() / TEST_VLM_NAME)
+
+
+def _measure(args: argparse.Namespace, model: Path) -> int:
     import psutil
     import torch
 
-    from aria_nav.core.describe.build import TEST_VLM_NAME
     from aria_nav.core.describe.vlm import DescriberError, TransformersDescriber
 
-    model = args.model or paths.models_dir() / TEST_VLM_NAME
     image = _image(args.image)
     cuda = args.device.startswith("cuda")
     start = time.monotonic()
