@@ -155,6 +155,9 @@ def test_random_weight_vlm_through_the_node_in_time_and_past_its_budget(ros_doma
         clients = [probe.node.create_client(Trigger, name) for name in (topics.DESCRIBE_SERVICE, slow_service)]
         wait_until(lambda: all(c.service_is_ready() for c in clients), START_S, "both describe services",
                    alive=nodes)
+        # A malformed obstacle set is dropped and counted; the node goes on.
+        probe.publisher(PointCloud2, topics.OBSTACLES, sensor_qos(depth=5)).publish(
+            PointCloud2(header=Header(frame_id=topics.RGB_FRAME), width=3, height=1, point_step=4, data=b"x" * 12))
         prefix = SUMMARY + " Test model, meaningless words: "
         wait_until(lambda: trigger(probe, clients[0]).message.startswith(prefix), 60,
                    "the summary and the model's sentence", alive=nodes)
@@ -163,3 +166,16 @@ def test_random_weight_vlm_through_the_node_in_time_and_past_its_budget(ros_doma
         wait_until(lambda: trigger(probe, clients[1]).message == SUMMARY, 60, "the summary alone", alive=nodes)
         assert "fallback (the model took longer than 0.001 s)" in too_slow.output()
         assert "[model]" in in_time.output() and "words mean nothing" in in_time.output()
+        assert f"{topics.OBSTACLES}: not an obstacle set" in in_time.output()
+
+
+@pytest.mark.parametrize("parameter, problem", [
+    ("vlm_model:=/nonexistent/smolvlm", "vlm_model '/nonexistent/smolvlm' is not a transformers model folder"),
+    ("vlm_device:=gpu", "parameter 'vlm_device': 'gpu' is not cpu, cuda or cuda:N"),
+    ("language:=fr", "parameter 'language': 'fr' is not one of en, es"),
+])
+def test_bad_parameters_are_one_line_and_exit_2(ros_domain, tmp_path, parameter, problem):
+    node = NodeProcess("describe", tmp_path, [parameter])
+    wait_until(lambda: not node.running, START_S, "the describe node to exit")
+    assert node.returncode == 2 and f"aria_nav describe: {problem}" in node.output()
+    assert "Traceback" not in node.output()

@@ -11,6 +11,7 @@ node as a description request (urgency describe: any warning interrupts it) and 
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from typing import Dict, List, Optional, Tuple
@@ -20,7 +21,7 @@ from std_msgs.msg import Empty, String
 from std_srvs.srv import Trigger
 
 from aria_nav import topics
-from aria_nav.core.describe.budget import MODEL, SUMMARY, Description, DescriptionJob, run_model
+from aria_nav.core.describe.budget import FAILED, FALLBACK, MODEL, SUMMARY, Description, DescriptionJob, run_model
 from aria_nav.core.describe.summary import TABLES, SceneObstacle, summarize
 from aria_nav.core.describe.vlm import DTYPES, DescriberError, TransformersDescriber, clean_sentence, merge
 from aria_nav.core.fusion.obstacle import CAMERAS, RGB
@@ -45,7 +46,7 @@ PARAMS = [
     Param("vlm_model", "", "Vision-language model folder (transformers; SmolVLM class); empty: the obstacle summary "
           "only."),
     Param("vlm_device", "cpu", "Where the model runs: cpu, cuda or cuda:N.",
-          check=lambda v: None if v == "cpu" or v == "cuda" or v.startswith("cuda:") else "use cpu, cuda or cuda:N"),
+          check=lambda v: None if re.fullmatch(r"cpu|cuda(:\d+)?", v) else f"'{v}' is not cpu, cuda or cuda:N"),
     Param("vlm_dtype", "auto", "Model weights' type (auto: float16 on CUDA, float32 on CPU).", choices=DTYPES),
     Param("vlm_budget_s", 3.0, "Longest wait for the model's sentence; slower, the summary is said alone, seconds.",
           min=0.001, max=60.0),
@@ -55,6 +56,7 @@ PARAMS = [
           min=0.05, max=60.0),
 ]
 KEY = "describe"  # speech key: a newer description replaces a queued one
+_COUNTERS = {MODEL: "said_model", SUMMARY: "said_summary", FALLBACK: "model_too_slow", FAILED: "model_failed"}
 TRIGGER_POLL_S = 0.02  # a Trigger call waiting for the model blocks the executor this long at a time
 
 
@@ -71,7 +73,7 @@ class DescribeNode(AriaNode):
         self._image: Optional[Tuple[float, Image]] = None
         self._job: Optional[DescriptionJob] = None
         self._lock = threading.Lock()
-        self._counts = {"requests": 0, "said_model": 0, "said_summary": 0, "model_too_slow": 0, "model_failed": 0}
+        self._counts = dict.fromkeys(("requests", *_COUNTERS.values()), 0)
         self.describer = None
         self._worker = None
         if cfg.vlm_model:
@@ -147,8 +149,7 @@ class DescribeNode(AriaNode):
                 name = names[class_id] if 0 <= class_id < len(names) else f"object {class_id}"
                 scene.append(SceneObstacle(name, direction_name(int(row["direction"])), distance,
                                            band_name(int(row["band"])), float(row["priority"]),
-                                           float(row["bearing_deg"]), peripheral=CAMERAS[camera] != RGB
-                                           if 0 <= camera < len(CAMERAS) else True))
+                                           float(row["bearing_deg"]), peripheral=camera != CAMERAS.index(RGB)))
         return scene
 
     def summary(self) -> str:
@@ -199,8 +200,7 @@ class DescribeNode(AriaNode):
 
     def _say(self, description: Description) -> None:
         """Runs on the thread that settled the job (executor, worker or budget timer)."""
-        key = {MODEL: "said_model", SUMMARY: "said_summary"}.get(description.source)
-        self._counts[key or ("model_too_slow" if description.source == "fallback" else "model_failed")] += 1
+        self._counts[_COUNTERS[description.source]] += 1
         self._speech_pub.publish(request_to_msg(SpeechRequest(
             event=DESCRIPTION, urgency=DESCRIBE, priority=0.0, key=KEY, stamp_ns=self.get_clock().now().nanoseconds,
             text=description.text)))

@@ -85,7 +85,7 @@ class TransformersDescriber(Describer):
             self.processor = AutoProcessor.from_pretrained(model_dir)
             self.model = AutoModelForImageTextToText.from_pretrained(
                 model_dir, dtype=resolve_dtype(dtype, device)).to(device).eval()
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, RuntimeError, ImportError) as exc:
             raise DescriberError(f"vlm_model '{model_dir}' could not be loaded: {exc}".splitlines()[0]) from None
         self.name = model_dir.name
         self.device = device
