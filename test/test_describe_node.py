@@ -153,11 +153,12 @@ def test_random_weight_vlm_through_the_node_in_time_and_past_its_budget(ros_doma
     with stopped_at_end(probe, nodes):
         FusionStandIn(probe, with_image=True)
         clients = [probe.node.create_client(Trigger, name) for name in (topics.DESCRIBE_SERVICE, slow_service)]
-        wait_until(lambda: all(c.service_is_ready() for c in clients), START_S, "both describe services",
-                   alive=nodes)
+        malformed = probe.publisher(PointCloud2, topics.OBSTACLES, sensor_qos(depth=5))
+        wait_until(lambda: all(c.service_is_ready() for c in clients) and malformed.get_subscription_count() == 2,
+                   START_S, "both describe services and obstacle subscriptions", alive=nodes)
         # A malformed obstacle set is dropped and counted; the node goes on.
-        probe.publisher(PointCloud2, topics.OBSTACLES, sensor_qos(depth=5)).publish(
-            PointCloud2(header=Header(frame_id=topics.RGB_FRAME), width=3, height=1, point_step=4, data=b"x" * 12))
+        malformed.publish(PointCloud2(header=Header(frame_id=topics.RGB_FRAME), width=3, height=1, point_step=4,
+                                      data=b"x" * 12))
         prefix = SUMMARY + " Test model, meaningless words: "
         wait_until(lambda: trigger(probe, clients[0]).message.startswith(prefix), 60,
                    "the summary and the model's sentence", alive=nodes)
