@@ -129,7 +129,7 @@ class SpeechQueue:
 
     @staticmethod
     def _interrupts(new: Utterance, speaking: Utterance) -> bool:
-        if speaking.rank == urgency_rank(DESCRIBE):  # the wearer asked again: the newer answer, at once
+        if speaking.rank == urgency_rank(DESCRIBE):  # yields to anything else, and to a newer answer
             return new.rank > speaking.rank or new.request.key == speaking.request.key
         return new.rank == urgency_rank(CRITICAL) and speaking.rank < new.rank
 

@@ -2,9 +2,8 @@
 the listener's language. Carried as JSON in a std_msgs/String (aria_nav.ros.speech_msgs); this module is the
 ROS-free model and its validation.
 
-JSON fields: event (obstacle | approaching | degraded | restored | description), urgency (critical | warning |
-info | describe),
-priority (float, higher first), key (identifies the obstacle or condition: "rgb:12", "vision:depth"),
+JSON fields: event (obstacle | approaching | degraded | restored | description), urgency (critical | warning | info
+| describe), priority (float, higher first), key (identifies the obstacle or condition: "rgb:12", "vision:depth"),
 stamp {sec, nanosec} (the source image's header stamp, for end-to-end latency), and for obstacles: class_name
 (the detector's class name, English), distance_m (null when unknown), distance_kind (metric | approximate:
 approximate distances come from a relative depth model and must not be spoken as metres), band, direction
