@@ -10,6 +10,7 @@ NODES = {
     "depth": "aria_nav.nodes.depth:main",
     "fusion": "aria_nav.nodes.fusion:main",
     "speech": "aria_nav.nodes.speech:main",
+    "describe": "aria_nav.nodes.describe:main",
 }
 
 setup(

@@ -75,6 +75,8 @@ def launch_arguments() -> Tuple[LaunchArgument, ...]:
         LaunchArgument("slam", "true", "Run obstacle detection on the two grayscale SLAM (side) cameras.",
                        BOOL_CHOICES),
         LaunchArgument("speech", "true", "Speak the warnings (the speech node).", BOOL_CHOICES),
+        LaunchArgument("describe", "false", "Describe the scene on request (the describe node: "
+                       "/aria_nav/describe service).", BOOL_CHOICES),
         LaunchArgument("rviz", "false", "Start RViz with the project's view (needs rviz2 installed).",
                        BOOL_CHOICES),
         LaunchArgument("params_file", str(paths.config_file()),
@@ -138,6 +140,7 @@ NODES: Tuple[NodeSpec, ...] = (
                                                     ("publish_points", "rviz")) + _INFERENCE_PARAMETERS),
     NodeSpec("fusion", "fusion"),
     NodeSpec("speech", "speech", enabled_by="speech"),
+    NodeSpec("describe", "describe", enabled_by="describe"),
     # A viewer: restarting it after the user closed its window would be wrong.
     NodeSpec("rviz", "rviz2", package="rviz2", enabled_by="rviz", respawn=False,
              arguments=("-d", str(paths.config_file("nav.rviz")))),

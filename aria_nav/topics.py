@@ -36,6 +36,11 @@ ANNOTATED_IMAGE = "/aria_nav/annotated/image"
 SPEECH_REQUEST = "/aria_nav/speech/request"
 SPEECH_SPOKEN = "/aria_nav/speech/spoken"
 
+# Scene description on request ("what is around me?").
+DESCRIBE_SERVICE = "/aria_nav/describe"  # std_srvs/srv/Trigger
+DESCRIBE_REQUEST = "/aria_nav/describe/request"  # std_msgs/Empty: a button, a phone app, a voice front end
+DESCRIPTION = "/aria_nav/describe/description"  # std_msgs/String: the sentence said
+
 DIAGNOSTICS = "/diagnostics"
 
 # Frame ids (optical frames: x right, y down, z forward).

@@ -36,7 +36,7 @@ def test_every_reference_to_a_launch_argument_exists_and_toggles_are_booleans():
 def test_brief_contract_of_instances():
     specs = {spec.name: spec for spec in graph.NODES}
     assert set(specs) == {"camera", "detector", "slam_detector_left", "slam_detector_right", "depth", "fusion",
-                          "speech", "rviz"}
+                          "speech", "describe", "rviz"}
     assert dict(specs["camera"].argument_parameters) == {"source": "source", "path": "input"}
     assert dict(specs["detector"].argument_parameters) == {"model": "yolo_model", "device": "device"}
     assert dict(specs["depth"].argument_parameters) == {"model": "depth_model", "device": "device",
@@ -48,6 +48,7 @@ def test_brief_contract_of_instances():
         assert dict(spec.argument_parameters) == {"model": "slam_yolo_model", "device": "device"}
         assert dict(spec.remappings) == {topics.RGB_IMAGE: image, topics.DETECTIONS: detections}
     assert specs["speech"].enabled_by == "speech"
+    assert specs["describe"].enabled_by == "describe"
     rviz = specs["rviz"]
     assert (rviz.package, rviz.executable, rviz.enabled_by, rviz.respawn) == ("rviz2", "rviz2", "rviz", False)
     assert rviz.arguments == ("-d", str(paths.config_file("nav.rviz")))

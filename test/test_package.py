@@ -112,7 +112,8 @@ def test_installed_runner_finds_the_installed_nodes_and_config(colcon_style_inst
     prefix = colcon_style_install
     site = next(prefix.glob("lib/python3*/site-packages"))
     env = dict(os.environ, AMENT_PREFIX_PATH=str(prefix), PYTHONPATH=str(site))
-    result = subprocess.run([str(prefix / "lib" / graph.PACKAGE / "aria-nav"), "launch", "--dry-run", "rviz:=true"],
+    result = subprocess.run([str(prefix / "lib" / graph.PACKAGE / "aria-nav"), "launch", "--dry-run", "rviz:=true",
+                             "describe:=true"],
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())

@@ -13,8 +13,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("models", help="build or list the models the graph uses")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     build = actions.add_parser(
-        "build-test", help="build YOLO11n (ONNX 640 and 256, .pt) and Depth-Anything-V2-Small (ONNX 518, 266, metric 266) with "
-                           "random weights, offline, into the models folder (skips what is up to date)")
+        "build-test", help="build YOLO11n (ONNX 640 and 256, .pt), Depth-Anything-V2-Small (ONNX 518, 266, metric 266) "
+                           "and a tiny SmolVLM-architecture describer (smolvlm_test/) with random weights, offline, "
+                           "into the models folder (skips what is up to date)")
     build.add_argument("--models-dir", type=Path, default=None, help="output folder (default: %(default)s = models/)")
     build.set_defaults(func=build_test_models)
     listing = actions.add_parser("list", help="list model files in the models folder with their input shapes")
@@ -24,6 +25,7 @@ def register(subparsers) -> None:
 
 def build_test_models(args: argparse.Namespace) -> int:
     from aria_nav.core.depth.build import build_test_depth
+    from aria_nav.core.describe.build import build_test_vlm
     from aria_nav.core.detection.build import build_test_yolo
     from aria_nav.core.inference.onnx_runtime import ModelError
 
@@ -33,14 +35,16 @@ def build_test_models(args: argparse.Namespace) -> int:
     try:
         # The 266 depth models keep CPU tests and CPU demos fast; the metric one exercises the metric path.
         built = list(build_test_yolo(models_dir)) + [build_test_depth(models_dir), build_test_depth(models_dir, 266),
-                                                     build_test_depth(models_dir, 266, mode="metric")]
+                                                     build_test_depth(models_dir, 266, mode="metric"),
+                                                     build_test_vlm(models_dir)]
     except ModelError as exc:  # e.g. real weights saved under a test model's name are never overwritten
         print(f"aria-nav models: {exc}", file=sys.stderr)
         return 2
     for path in built:
-        print(f"models: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
+        print(f"models: {path} ({size / 1e6:.1f} MB)")
     print(f"models: ready in {time.monotonic() - start:.1f} s (random weights: for tests and the demo only; "
-          f"see README 'Real models')")
+          f"see README 'Real models'; the describer's words mean nothing)")
     return 0
 
 

@@ -11,7 +11,6 @@ image runs on a worker.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from typing import Dict, List, Optional
@@ -32,11 +31,11 @@ from aria_nav.core.fusion.policy import DEFAULT_CLASS_PRIORITIES, DEFAULT_CRITIC
 from aria_nav.core.fusion.tracker import TrackerConfig
 from aria_nav.core.fusion.watchdog import DEPTH, DETECTIONS, STALE, WAITING, VisionHealth
 from aria_nav.core.latest import LatestWorker
-from aria_nav.core.speech.request import (APPROXIMATE, DEGRADED, DISTANCE_KINDS, ENDED, INFO, METRIC, RESTORED,
-                                         WARNING, SpeechRequest)
+from aria_nav.core.speech.request import APPROXIMATE, DEGRADED, ENDED, INFO, METRIC, RESTORED, WARNING, SpeechRequest
 from aria_nav.ros.conversions import (ImageFormatError, array_to_image, camera_info_to_intrinsics, image_to_array,
                                       image_to_rgb)
-from aria_nav.ros.detections import DetectionFormatError, msg_to_detections
+from aria_nav.ros.depth_mode import msg_to_distance_kind
+from aria_nav.ros.detections import DetectionFormatError, msg_to_class_names, msg_to_detections
 from aria_nav.ros.diagnostics import ERROR, OK, WARN, NodeDiagnostics, stamp_to_ns
 from aria_nav.ros.obstacles import obstacle_markers, obstacles_to_msg
 from aria_nav.ros.params import Param, ParameterError, declare_parameters
@@ -251,23 +250,15 @@ class FusionNode(AriaNode):
 
     def _on_class_names(self, camera: str, msg: String) -> None:
         try:
-            names = json.loads(msg.data)
-            if not isinstance(names, list):
-                raise ValueError("not a JSON list")
-        except ValueError as exc:
-            self._input_error(f"class names for {camera} are not a JSON list of names: {exc}")
-            return
-        self._class_names[camera] = [str(n) for n in names]
+            self._class_names[camera] = msg_to_class_names(msg)
+        except DetectionFormatError as exc:
+            self._input_error(f"{camera}: {exc}")
 
     def _on_depth_mode(self, msg: String) -> None:
         try:
-            mode = json.loads(msg.data).get("mode")
-        except (ValueError, AttributeError) as exc:
-            self._input_error(f"depth mode on {topics.DEPTH_MODE} is not a JSON object: {exc}")
-            return
-        if mode not in DISTANCE_KINDS:  # what the depth node publishes
-            self._input_error(f"depth mode on {topics.DEPTH_MODE} is {str(mode)[:40]!r}, not "
-                              f"{' or '.join(DISTANCE_KINDS)}")
+            mode = msg_to_distance_kind(msg)
+        except ValueError as exc:
+            self._input_error(str(exc))
             return
         if mode != self._distance_kind:
             self.get_logger().info(f"depth is {mode}: distances are spoken "

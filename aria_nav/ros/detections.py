@@ -6,9 +6,12 @@ The header is the source image's header (stamp and frame id).
 """
 from __future__ import annotations
 
+import json
+from typing import List
+
 import numpy as np
 from sensor_msgs.msg import PointCloud2, PointField
-from std_msgs.msg import Header
+from std_msgs.msg import Header, String
 
 from aria_nav.core.detections import MAX_DETECTIONS, Detections
 
@@ -23,6 +26,17 @@ MAX_COORDINATE_PX = 1e6
 
 class DetectionFormatError(ValueError):
     """A PointCloud2 that is not a detection set of the layout above."""
+
+
+def msg_to_class_names(msg: String) -> List[str]:
+    """The class names latched beside a detections topic (a JSON list); DetectionFormatError otherwise."""
+    try:
+        names = json.loads(msg.data)
+    except ValueError as exc:
+        raise DetectionFormatError(f"class names are not JSON: {exc}") from None
+    if not isinstance(names, list):
+        raise DetectionFormatError("class names are not a JSON list of names")
+    return [str(n) for n in names]
 
 
 def detections_to_msg(detections: Detections, header: Header) -> PointCloud2:

@@ -17,7 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Dict, Mapping, Tuple
 
-from aria_nav.core.speech.request import (APPROXIMATE, APPROACHING, CRITICAL, DEGRADED, ENDED, OBSTACLE,
+from aria_nav.core.speech.request import (APPROXIMATE, APPROACHING, CRITICAL, DEGRADED, DESCRIPTION, ENDED,
+                                          OBSTACLE,
                                           RESTORED, SpeechRequest)
 
 SIDES, CLOCK = "sides", "clock"
@@ -70,6 +71,8 @@ class PhraseTable:
         return self.class_names.get(name, name)
 
     def sentence(self, request: SpeechRequest, style: str = SIDES) -> str:
+        if request.event == DESCRIPTION:  # phrased by the describe node
+            return request.text
         if request.event in (DEGRADED, RESTORED):
             return self.templates[f"{request.event}_{request.reason}"]
         if request.event == ENDED:

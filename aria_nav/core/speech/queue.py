@@ -1,12 +1,14 @@
 """The utterances waiting to be spoken: most urgent first, never stale, never the same thing twice in a row.
 
-- Order: urgency (critical, warning, info), then priority, then arrival.
+- Order: urgency (critical, warning, info, describe), then priority, then arrival.
 - A critical utterance interrupts what is being said unless that is critical too (then it goes first in line).
+  A description (urgency describe, the lowest) is interrupted by any other utterance, and by a newer description.
 - Staleness: an utterance about an obstacle that waited longer than `max_age_s` since it arrived is dropped (the
   obstacle has moved on; fusion will ask again if it still matters). News about the system (degraded, restored,
   end of recording) is said once, however long it waited: fusion does not ask twice.
 - Repetition: the same text finished less than `repeat_cooldown_s` ago (or queued, or being said) is dropped
-  unless the new request is more urgent. A newer request about the same key (same obstacle) replaces the queued one.
+  unless the new request is more urgent; a description the wearer asks for again is said again. A newer
+  request about the same key (same obstacle) replaces the queued one.
 - Bounded: beyond `max_size`, the least urgent, lowest priority, oldest utterance is dropped.
 Thread-safe: the ROS callback offers, the speech worker takes.
 """
@@ -18,7 +20,7 @@ import threading
 from dataclasses import dataclass
 from typing import Deque, List, Optional, Tuple
 
-from aria_nav.core.speech.request import APPROACHING, CRITICAL, OBSTACLE, SpeechRequest, urgency_rank
+from aria_nav.core.speech.request import CRITICAL, DESCRIBE, SYSTEM_EVENTS, SpeechRequest, urgency_rank
 
 QUEUED, INTERRUPT, DUPLICATE, REPLACED = "queued", "interrupt", "duplicate", "replaced"
 
@@ -83,7 +85,7 @@ class SpeechQueue:
                 self.stats.overflow += 1
             speaking = self._speaking
             self._cond.notify_all()
-            if utterance.rank == urgency_rank(CRITICAL) and speaking is not None and speaking.rank < utterance.rank:
+            if speaking is not None and self._interrupts(utterance, speaking):
                 self.stats.interrupts += 1
                 return INTERRUPT, speaking
             return outcome, None
@@ -96,7 +98,7 @@ class SpeechQueue:
                 return None
             now_s = now_fn()
             fresh = [u for u in self._items if now_s - u.received_s <= self.max_age_s
-                     or u.request.event not in (OBSTACLE, APPROACHING)]
+                     or u.request.event in SYSTEM_EVENTS]
             self.stats.stale += len(self._items) - len(fresh)
             self._items = fresh
             if not fresh:
@@ -127,9 +129,16 @@ class SpeechQueue:
             self._closed = True
             self._cond.notify_all()
 
+    @staticmethod
+    def _interrupts(new: Utterance, speaking: Utterance) -> bool:
+        if speaking.rank == urgency_rank(DESCRIBE):  # yields to anything else, and to a newer answer
+            return new.rank > speaking.rank or new.request.key == speaking.request.key
+        return new.rank == urgency_rank(CRITICAL) and speaking.rank < new.rank
+
     def _is_repeat(self, utterance: Utterance, now_s: float) -> bool:
         rank = utterance.rank
-        for text, said_rank, ended in self._said:
+        said = self._said if rank > urgency_rank(DESCRIBE) else ()
+        for text, said_rank, ended in said:
             if text == utterance.text and now_s - ended < self.repeat_cooldown_s and rank <= said_rank:
                 return True
         pending = self._items + ([self._speaking] if self._speaking else [])

@@ -2,13 +2,17 @@
 the listener's language. Carried as JSON in a std_msgs/String (aria_nav.ros.speech_msgs); this module is the
 ROS-free model and its validation.
 
-JSON fields: event (obstacle | approaching | degraded | restored | ended: a recording's input ended), urgency (critical | warning | info),
-priority (float, higher first), key (identifies the obstacle or condition: "rgb:12", "vision:depth"),
+JSON fields: event (obstacle | approaching | degraded | restored | ended: a recording's input ended | description),
+urgency (critical | warning | info | describe), priority (float, higher first), key (identifies the obstacle or
+condition: "rgb:12", "vision:depth"),
 stamp {sec, nanosec} (the source image's header stamp, for end-to-end latency), and for obstacles: class_name
 (the detector's class name, English), distance_m (null when unknown), distance_kind (metric | approximate:
 approximate distances come from a relative depth model and must not be spoken as metres), band, direction
 (left | ahead | right), clock (1..12), bearing_deg, camera (rgb | slam_left | slam_right); for degraded/restored:
-reason (detections | depth).
+reason (detections | depth); for description: text (the sentence, already in the listener's language).
+
+A description (the describe node's answer to "what is around me?") has the lowest urgency, describe, and only it:
+any other request is said before it and interrupts it (aria_nav.core.speech.queue).
 """
 from __future__ import annotations
 
@@ -18,17 +22,21 @@ from dataclasses import dataclass
 from typing import Optional
 
 OBSTACLE, APPROACHING, DEGRADED, RESTORED, ENDED = "obstacle", "approaching", "degraded", "restored", "ended"
-EVENTS = (OBSTACLE, APPROACHING, DEGRADED, RESTORED, ENDED)
-INFO, WARNING, CRITICAL = "info", "warning", "critical"
+DESCRIPTION = "description"
+EVENTS = (OBSTACLE, APPROACHING, DEGRADED, RESTORED, ENDED, DESCRIPTION)
+SYSTEM_EVENTS = (DEGRADED, RESTORED, ENDED)  # news about the system, not about the scene
+DESCRIBE, INFO, WARNING, CRITICAL = "describe", "info", "warning", "critical"
 METRIC, APPROXIMATE = "metric", "approximate"
 DISTANCE_KINDS = (METRIC, APPROXIMATE)
-URGENCIES = (INFO, WARNING, CRITICAL)  # ascending
+URGENCIES = (INFO, WARNING, CRITICAL)  # ascending; an obstacle's urgency (its code in the obstacle messages)
+REQUEST_URGENCIES = (DESCRIBE,) + URGENCIES  # ascending; a speech request's
+MAX_TEXT_CHARS = 400  # a description longer than this is a publisher's bug, not something to read out
 DIRECTIONS = ("left", "ahead", "right")
 REASONS = ("detections", "depth")
 
 
 def urgency_rank(urgency: str) -> int:
-    return URGENCIES.index(urgency)
+    return REQUEST_URGENCIES.index(urgency)
 
 
 class SpeechRequestError(ValueError):
@@ -51,12 +59,17 @@ class SpeechRequest:
     bearing_deg: Optional[float] = None
     camera: str = ""
     reason: str = ""
+    text: str = ""
 
     def __post_init__(self) -> None:
         if self.event not in EVENTS:
             raise SpeechRequestError(f"unknown event '{self.event}' (known: {', '.join(EVENTS)})")
-        if self.urgency not in URGENCIES:
-            raise SpeechRequestError(f"unknown urgency '{self.urgency}' (known: {', '.join(URGENCIES)})")
+        if self.urgency not in REQUEST_URGENCIES:
+            raise SpeechRequestError(f"unknown urgency '{self.urgency}' (known: {', '.join(REQUEST_URGENCIES)})")
+        if (self.event == DESCRIPTION) != (self.urgency == DESCRIBE):
+            raise SpeechRequestError(f"urgency '{DESCRIBE}' is for '{DESCRIPTION}' requests only, and theirs")
+        if self.event == DESCRIPTION and not 0 < len(self.text.strip()) <= MAX_TEXT_CHARS:
+            raise SpeechRequestError(f"a description needs a text of 1 to {MAX_TEXT_CHARS} characters")
         if self.event in (OBSTACLE, APPROACHING) and not self.class_name:
             raise SpeechRequestError(f"a '{self.event}' request needs a class_name")
         if self.distance_m is not None and not (math.isfinite(self.distance_m) and self.distance_m >= 0):
@@ -88,6 +101,8 @@ class SpeechRequest:
                         distance_kind=self.distance_kind, band=self.band, direction=self.direction, clock=self.clock,
                         bearing_deg=None if self.bearing_deg is None else round(self.bearing_deg, 1),
                         camera=self.camera)
+        elif self.event == DESCRIPTION:
+            body["text"] = self.text
         else:
             body["reason"] = self.reason
         return json.dumps(body)
@@ -111,7 +126,7 @@ class SpeechRequest:
                    distance_kind=_typed(body, "distance_kind", str, METRIC), band=_typed(body, "band", str, ""),
                    direction=_typed(body, "direction", str, ""), clock=_typed(body, "clock", int, 0),
                    bearing_deg=_typed(body, "bearing_deg", float), camera=_typed(body, "camera", str, ""),
-                   reason=_typed(body, "reason", str, ""))
+                   reason=_typed(body, "reason", str, ""), text=_typed(body, "text", str, ""))
 
 
 _ACCEPTED = {str: (str,), dict: (dict,), int: (int,), float: (int, float)}
