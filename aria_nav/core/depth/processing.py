@@ -164,18 +164,24 @@ class NotADepthModelError(ModelError):
 ASPECT_TOLERANCE = 0.1
 
 
-def depth_map(output: np.ndarray, input_hw: Optional[Tuple[int, int]] = None) -> np.ndarray:
-    """The model output as one HxW float32 map; exports differ in leading unit axes ((1, H, W), (1, 1, H, W)).
-    With `input_hw`, a map whose aspect ratio is not the input's is a NotADepthModelError."""
-    output = np.asarray(output)
-    if output.ndim < 2 or output.size != output.shape[-2] * output.shape[-1]:
-        raise ModelError(f"depth model output has shape {list(output.shape)}; one HxW map is expected")
-    height, width = output.shape[-2:]
+def depth_map_hw(shape: Sequence[int], input_hw: Optional[Tuple[int, int]] = None) -> Tuple[int, int]:
+    """(H, W) of a model output of `shape` holding one HxW map; exports differ in leading unit axes ((1, H, W),
+    (1, 1, H, W)). With `input_hw`, a map whose aspect ratio is not the input's is a NotADepthModelError."""
+    shape = tuple(int(d) for d in shape)
+    if len(shape) < 2 or int(np.prod(shape)) != shape[-2] * shape[-1]:
+        raise ModelError(f"depth model output has shape {list(shape)}; one HxW map is expected")
+    height, width = shape[-2:]
     if input_hw is not None and abs(width / height - input_hw[1] / input_hw[0]) > \
             ASPECT_TOLERANCE * input_hw[1] / input_hw[0]:
-        raise NotADepthModelError(f"output {list(output.shape)} for a {input_hw[1]}x{input_hw[0]} input is not a "
+        raise NotADepthModelError(f"output {list(shape)} for a {input_hw[1]}x{input_hw[0]} input is not a "
                                   f"depth map of it: not a depth model")
-    return output.reshape(height, width).astype(np.float32, copy=False)
+    return height, width
+
+
+def depth_map(output: np.ndarray, input_hw: Optional[Tuple[int, int]] = None) -> np.ndarray:
+    """The model output as one HxW float32 map (see depth_map_hw)."""
+    output = np.asarray(output)
+    return output.reshape(depth_map_hw(output.shape, input_hw)).astype(np.float32, copy=False)
 
 
 def resize_depth(depth_m: np.ndarray, output_hw: Tuple[int, int]) -> np.ndarray:
@@ -217,12 +223,15 @@ class DepthEstimator:
         self.scaling = scaling
         self.valid_range = valid_range
         self.input_size = input_size
+        self._bound = getattr(runner, "bound", None)  # GPU-resident runner: pre/post-processing on its device
 
     def to_meters(self, raw: np.ndarray) -> np.ndarray:
         return to_meters(raw, self.mode, self.scaling, self.valid_range)
 
     def estimate(self, rgb: np.ndarray, output_hw: Optional[Tuple[int, int]] = None) -> np.ndarray:
         input_hw = network_input_hw(rgb.shape[:2], self.runner.fixed_hw(), self.input_size)
+        if self._bound is not None:
+            return self._estimate_on_device(rgb, input_hw, output_hw or rgb.shape[:2])
         tensor = preprocess(rgb, input_hw, self.info.mean, self.info.std, self.runner.input_dtype)
         # Meters at the network's resolution first: fewer pixels to convert.
         try:
@@ -230,6 +239,19 @@ class DepthEstimator:
         except NotADepthModelError as exc:
             raise NotADepthModelError(f"model '{self.runner.path}': {exc}") from None
         return resize_depth(depth, output_hw or rgb.shape[:2])
+
+    def _estimate_on_device(self, rgb: np.ndarray, input_hw: Tuple[int, int],
+                            output_hw: Tuple[int, int]) -> np.ndarray:
+        from aria_nav.core.depth import gpu
+
+        gpu.preprocess_into(self._bound.input, rgb, self.info.mean, self.info.std)
+        output = self._bound.run()
+        try:
+            output_hw_model = depth_map_hw(output.shape, input_hw)
+        except NotADepthModelError as exc:
+            raise NotADepthModelError(f"model '{self.runner.path}': {exc}") from None
+        depth = gpu.to_meters(output.reshape(output_hw_model), self.mode, self.scaling, self.valid_range)
+        return gpu.resize_depth(depth, output_hw).cpu().numpy()
 
     def describe(self) -> Dict:
         """What DEPTH_MODE publishes: whether the meters are measured by the model or approximated."""
