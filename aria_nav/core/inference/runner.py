@@ -148,14 +148,16 @@ class OnnxRuntimeRunner(ModelRunner):
         cuda_options = {"device_id": str(device.index or 0)}
         failure = "off (cuda_graph is false)"
         if config.cuda_graph:
-            verified = create_session(str(path), providers, config.allow_cpu_fallback, config.intra_op_threads,
-                                      {CUDA_PROVIDER: {**cuda_options, "enable_cuda_graph": "1"}})
-            runner = cls(verified, path)
-            try:
+            runner = None
+            try:  # ONNX Runtime refuses a graph at session creation or at the capturing first run
+                verified = create_session(str(path), providers, config.allow_cpu_fallback, config.intra_op_threads,
+                                          {CUDA_PROVIDER: {**cuda_options, "enable_cuda_graph": "1"}})
+                runner = cls(verified, path)
                 runner.bind(device, capture=True)
                 return runner
             except Exception as exc:  # noqa: BLE001 - ORT raises its own types when a model cannot be captured
-                runner.close()
+                if runner is not None:
+                    runner.close()
                 lines = str(exc).strip().splitlines()
                 reason = lines[0] if lines else type(exc).__name__
                 failure = f"off (ONNX Runtime could not capture this model: {reason})"
