@@ -209,3 +209,30 @@ def test_fp16_depth_matches_fp32(fp16_models):
         assert both.sum() > 0.95 * np.isfinite(expected).sum()
         relative = np.abs(actual[both] - expected[both]) / expected[both]
         assert np.median(relative) < 0.005 and np.percentile(relative, 95) < 0.03
+
+
+def test_min_pool_keeps_the_nearest_valid_depth_on_host_and_device():
+    from aria_nav.core.depth.processing import min_pool
+
+    depth = np.array([[1.0, 2.0, np.nan, np.nan], [3.0, 0.5, np.nan, np.nan], [4.0, 4.0, 7.0, np.nan],
+                      [4.0, 4.0, np.nan, 6.0]], np.float32)
+    expected = np.array([[0.5, np.nan], [4.0, 6.0]], np.float32)
+    np.testing.assert_array_equal(min_pool(depth, 2), expected)
+    np.testing.assert_array_equal(depth_gpu.min_pool(torch.from_numpy(depth), 2).numpy(), expected)
+    assert min_pool(depth, 1) is depth
+
+
+def test_estimate_min_pooled_on_host_and_bound_runner():
+    from aria_nav.core.depth.processing import PoolSizeError
+
+    host = open_depth_estimator(InferenceConfig(str(_model("depth_anything_v2_small_266.onnx"))))
+    device = DepthEstimator(_bound("depth_anything_v2_small_266.onnx"), host.mode)
+    image = _scenes(1)[0]
+    for estimator in (host, device):
+        pooled = estimator.estimate(image, (266, 266), pool=2)
+        assert pooled.shape == (133, 133) and pooled.dtype == np.float32
+        full = estimator.estimate(image, (266, 266))
+        np.testing.assert_array_equal(pooled, np.fmin.reduce(np.fmin.reduce(
+            full.reshape(133, 2, 133, 2), axis=3), axis=1))
+        with pytest.raises(PoolSizeError, match="multiples"):
+            estimator.estimate(image, (265, 265), pool=2)

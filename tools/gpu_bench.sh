@@ -8,7 +8,10 @@
 #                              CUDA graphs, fp16
 #   tools/gpu_bench.sh graphs  the whole graph at 30 Hz, every frame of every camera: before (host path, fp32, SLAM
 #                              every 3rd frame) and after (GPU-resident, CUDA graphs, fp16, SLAM every frame)
-#   tools/gpu_bench.sh sweep   the highest input rate the "after" graph sustains with <= 1% drops
+#   tools/gpu_bench.sh graphs-pool  "after" with fusion's depth min-pooled to 259x259
+#   tools/gpu_bench.sh diagnose  "after" (pooled) without the SLAM detectors (what they cost the RGB path), and
+#                              with RGB published at 640x640 (the camera -> detector/depth hop)
+#   tools/gpu_bench.sh sweep   the highest input rate the "after" (pooled) graph sustains with <= 1% drops
 #   tools/gpu_bench.sh transport  one image hop per size
 # Results go to $OUT (or ./bench-out); docs/bench/ keeps them, `aria-nav bench table` makes the README table.
 set -euo pipefail
@@ -29,6 +32,8 @@ DEPTH518=(--set depth.output_width=518 --set depth.output_height=518)
 BEFORE=("${DEPTH518[@]}" --set detector.gpu_resident=false --set depth.gpu_resident=false
         --set slam_detector_left.gpu_resident=false --set slam_detector_right.gpu_resident=false
         --set slam_detector_left.gpu_frame_skip=0 --set slam_detector_right.gpu_frame_skip=0)
+# Fusion's depth min-pooled to 259x259 (docs/bench/depth_size.txt): a quarter of the bytes of the depth hop.
+POOL2=(--set depth.min_pool=2)
 FP16=(yolo_model:=$m/yolo11n_640_fp16.onnx slam_yolo_model:=$m/yolo11n_256_fp16.onnx
       depth_model:=$m/depth_anything_v2_small_518_fp16.onnx)
 
@@ -70,14 +75,28 @@ PY
     aria-nav bench graph --device cuda --rate 30 --duration 20 "${DEPTH518[@]}" "${FP16[@]}" \
       --json "$out/graph30_after.json" 2>&1 | tee "$out/graph30_after.txt"
     ;;
+  graphs-pool)
+    gpu_env
+    aria-nav bench graph --device cuda --rate 30 --duration 20 "${DEPTH518[@]}" "${POOL2[@]}" "${FP16[@]}" \
+      --json "$out/graph30_after_pool2.json" 2>&1 | tee "$out/graph30_after_pool2.txt"
+    ;;
+  diagnose)
+    # Does the GPU work of the SLAM detectors (other processes on the same GPU) slow the RGB path?
+    gpu_env
+    aria-nav bench graph --device cuda --rate 30 --duration 20 --no-floor "${DEPTH518[@]}" "${POOL2[@]}" \
+      "${FP16[@]}" slam:=false --json "$out/graph30_after_pool2_noslam.json" 2>&1 | tee "$out/graph30_after_pool2_noslam.txt"
+    # The camera -> detector/depth hop with RGB published at YOLO's 640x640 instead of 704x704 (-17% bytes).
+    aria-nav bench graph --device cuda --rate 30 --duration 20 --no-floor --rgb-size 640 "${DEPTH518[@]}" \
+      "${POOL2[@]}" "${FP16[@]}" --json "$out/graph30_after_pool2_rgb640.json" 2>&1 | tee "$out/graph30_after_pool2_rgb640.txt"
+    ;;
   sweep)
     gpu_env
-    aria-nav bench graph --device cuda --duration 10 --warmup 5 --sweep 60 90 120 150 "${DEPTH518[@]}" "${FP16[@]}" \
-      --json "$out/sweep_after.json" 2>&1 | tee "$out/sweep_after.txt"
+    aria-nav bench graph --device cuda --duration 10 --warmup 5 --sweep 60 90 120 150 "${DEPTH518[@]}" "${POOL2[@]}" \
+      "${FP16[@]}" --json "$out/sweep_after.json" 2>&1 | tee "$out/sweep_after.txt"
     ;;
   transport)
     gpu_env
     aria-nav bench transport --count 100 --json "$out/transport.json" 2>&1 | tee "$out/transport.txt"
     ;;
-  *) echo "usage: $0 setup|floors|graphs|sweep|transport" >&2; exit 2 ;;
+  *) echo "usage: $0 setup|floors|graphs|graphs-pool|diagnose|sweep|transport" >&2; exit 2 ;;
 esac

@@ -295,13 +295,15 @@ def measure_floor(config: BenchConfig, frames: int = FLOOR_FRAMES, log=print) ->
     depth_parameters = config.node_parameters.get("depth", {})
     depth_hw = (int(depth_parameters["output_height"]), int(depth_parameters["output_width"])) \
         if depth_parameters.get("output_width") else None
+    pool = int(depth_parameters.get("min_pool", 1))
+    backends = {"detections": detector.describe(), "depth": depth.runner.describe()}
     times: Dict[str, List[float]] = defaultdict(list)
     for i in range(frames + 10):
         image = images[i % len(images)]
         start = time.perf_counter()
         detector.detect(image)
         detected = time.perf_counter()
-        depth.estimate(image, depth_hw)
+        depth.estimate(image, depth_hw, pool)
         done = time.perf_counter()
         if i >= 10:
             times["detections"].append((detected - start) * 1e3)
@@ -311,7 +313,7 @@ def measure_floor(config: BenchConfig, frames: int = FLOOR_FRAMES, log=print) ->
     floor = {stage: _spread(values_ms) for stage, values_ms in times.items()}
     # Detection and depth run concurrently in the graph: the obstacle floor is the slower of the two per frame.
     floor["obstacles"] = _spread(np.maximum(times["detections"], times["depth"]))
-    floor["backends"] = {"detections": detector.describe(), "depth": depth.runner.describe()}
+    floor["backends"] = backends
     return floor
 
 

@@ -60,6 +60,12 @@ def register(subparsers) -> None:
                        help="launch arguments for the graph (models, slam, speech, ...), as for aria-nav launch")
     graph.set_defaults(func=bench_graph)
 
+    depth_size = kinds.add_parser("depth-size", help="box distances on smaller depth images than the network's "
+                                                     "518x518 (sample scene's exact depth): how small fusion's "
+                                                     "depth can be")
+    depth_size.add_argument("--json", type=Path, help="also write the rows to this JSON file")
+    depth_size.set_defaults(func=bench_depth_size)
+
     table = kinds.add_parser("table", help="print the README's table of a saved graph report (--json of bench "
                                            "graph); --update rewrites that table in a README")
     table.add_argument("report", type=Path, help="JSON report of aria-nav bench graph")
@@ -133,4 +139,14 @@ def bench_table(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             print(f"aria-nav bench: {args.update}: {exc}", file=sys.stderr)
             return 2
+    return 0
+
+
+def bench_depth_size(args: argparse.Namespace) -> int:
+    from aria_nav.bench import depth_size
+
+    rows = depth_size.evaluate()
+    print(depth_size.format_table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
     return 0

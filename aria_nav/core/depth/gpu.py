@@ -1,7 +1,7 @@
 """Depth pre- and post-processing on the device that runs the model (torch), for the GPU-resident path.
 
 The same functions as aria_nav.core.depth.processing (preprocess, RelativeScaling.to_meters, ValidRange,
-resize_depth), on torch tensors: the frame goes to the device once as uint8 and only the finished depth map comes
+resize_depth, min_pool), on torch tensors: the frame goes to the device once as uint8 and only the finished depth map comes
 back. On a GPU these steps took more time than the model itself on the host (percentiles, resizes, masks over
 hundreds of thousands of pixels); here they are a few kernels. Written for any torch device, so CI checks them on
 the CPU against the host functions.
@@ -82,3 +82,13 @@ def resize_depth(depth, output_hw: Tuple[int, int]):
     resized = bilinear(torch.where(valid, depth, torch.zeros_like(depth))) / weight
     resized[~(weight >= 0.5)] = float("nan")
     return resized
+
+
+def min_pool(depth, factor: int):
+    """aria_nav.core.depth.processing.min_pool on a torch HxW tensor."""
+    import torch
+
+    if factor == 1:
+        return depth
+    nearest = -torch.nn.functional.max_pool2d(-torch.nan_to_num(depth, nan=float("inf"))[None, None], factor)[0, 0]
+    return nearest.masked_fill_(torch.isinf(nearest), float("nan"))

@@ -203,6 +203,27 @@ def resize_depth(depth_m: np.ndarray, output_hw: Tuple[int, int]) -> np.ndarray:
     return resized
 
 
+def min_pool(depth_m: np.ndarray, factor: int) -> np.ndarray:
+    """Each `factor` x `factor` block's nearest valid depth (NaN only where the whole block is): a smaller map for
+    fusion that never moves an obstacle farther away. The map's sides must be multiples of `factor`."""
+    if factor == 1:
+        return depth_m
+    height, width = depth_m.shape
+    blocks = depth_m.reshape(height // factor, factor, width // factor, factor)
+    with np.errstate(invalid="ignore"):
+        return np.fmin.reduce(np.fmin.reduce(blocks, axis=3), axis=1)
+
+
+class PoolSizeError(ValueError):
+    """A min-pool factor that does not divide the depth map's sides."""
+
+
+def check_pool(output_hw: Tuple[int, int], factor: int) -> None:
+    if factor < 1 or output_hw[0] % factor or output_hw[1] % factor:
+        raise PoolSizeError(f"a {output_hw[1]}x{output_hw[0]} depth map cannot be min-pooled by {factor}: its sides "
+                         f"must be multiples of it")
+
+
 class DepthEstimator:
     """RGB image in, depth in meters out (float32, NaN where invalid), at the source size or a given size.
 
@@ -228,20 +249,23 @@ class DepthEstimator:
     def to_meters(self, raw: np.ndarray) -> np.ndarray:
         return to_meters(raw, self.mode, self.scaling, self.valid_range)
 
-    def estimate(self, rgb: np.ndarray, output_hw: Optional[Tuple[int, int]] = None) -> np.ndarray:
+    def estimate(self, rgb: np.ndarray, output_hw: Optional[Tuple[int, int]] = None, pool: int = 1) -> np.ndarray:
+        """Depth in meters at `output_hw` (default: the image's size), min-pooled by `pool` (see min_pool)."""
         input_hw = network_input_hw(rgb.shape[:2], self.runner.fixed_hw(), self.input_size)
+        output_hw = output_hw or rgb.shape[:2]
+        check_pool(output_hw, pool)
         if self._bound is not None:
-            return self._estimate_on_device(rgb, input_hw, output_hw or rgb.shape[:2])
+            return self._estimate_on_device(rgb, input_hw, output_hw, pool)
         tensor = preprocess(rgb, input_hw, self.info.mean, self.info.std, self.runner.input_dtype)
         # Meters at the network's resolution first: fewer pixels to convert.
         try:
             depth = self.to_meters(depth_map(self.runner.infer(tensor), input_hw))
         except NotADepthModelError as exc:
             raise NotADepthModelError(f"model '{self.runner.path}': {exc}") from None
-        return resize_depth(depth, output_hw or rgb.shape[:2])
+        return min_pool(resize_depth(depth, output_hw), pool)
 
-    def _estimate_on_device(self, rgb: np.ndarray, input_hw: Tuple[int, int],
-                            output_hw: Tuple[int, int]) -> np.ndarray:
+    def _estimate_on_device(self, rgb: np.ndarray, input_hw: Tuple[int, int], output_hw: Tuple[int, int],
+                            pool: int) -> np.ndarray:
         from aria_nav.core.depth import gpu
 
         gpu.preprocess_into(self._bound.input, rgb, self.info.mean, self.info.std)
@@ -251,7 +275,7 @@ class DepthEstimator:
         except NotADepthModelError as exc:
             raise NotADepthModelError(f"model '{self.runner.path}': {exc}") from None
         depth = gpu.to_meters(output.reshape(output_hw_model), self.mode, self.scaling, self.valid_range)
-        return gpu.resize_depth(depth, output_hw).cpu().numpy()
+        return gpu.min_pool(gpu.resize_depth(depth, output_hw), pool).cpu().numpy()
 
     def describe(self) -> Dict:
         """What DEPTH_MODE publishes: whether the meters are measured by the model or approximated."""
