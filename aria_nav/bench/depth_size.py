@@ -2,9 +2,10 @@
 
 The sample scene's exact z-depth (the ray caster's, every other frame of the sample recording) is brought to the
 depth network's 518x518 (what a perfect depth model would output there), then reduced as the depth node can (its
-NaN-aware bilinear resize, or min-pooling); fusion's box statistic (aria_nav.core.fusion.box_distance, default settings) is taken
-for every ground-truth RGB box at each size. Reported: the relative difference to the 518 distance, median, p95 and
-worst over all boxes, and the bytes of one depth message. `aria-nav bench depth-size` prints it.
+NaN-aware bilinear resize, or min-pooling); fusion's box statistic (aria_nav.core.fusion.box_distance, default
+settings) is taken for every ground-truth RGB box at each size. Reported: the relative difference to the 518
+distance, median, p95 and worst over all boxes, and the bytes of one depth message. `aria-nav bench depth-size`
+prints it.
 """
 from __future__ import annotations
 

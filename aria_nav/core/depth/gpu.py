@@ -1,10 +1,10 @@
 """Depth pre- and post-processing on the device that runs the model (torch), for the GPU-resident path.
 
 The same functions as aria_nav.core.depth.processing (preprocess, RelativeScaling.to_meters, ValidRange,
-resize_depth, min_pool), on torch tensors: the frame goes to the device once as uint8 and only the finished depth map comes
-back. On a GPU these steps took more time than the model itself on the host (percentiles, resizes, masks over
-hundreds of thousands of pixels); here they are a few kernels. Written for any torch device, so CI checks them on
-the CPU against the host functions.
+resize_depth, min_pool), on torch tensors: the frame goes to the device once as uint8 and only the finished depth
+map comes back. On a GPU these steps took more time than the model itself on the host (percentiles, resizes, masks
+over hundreds of thousands of pixels); here they are a few kernels. Written for any torch device, so CI checks them
+on the CPU against the host functions.
 """
 from __future__ import annotations
 

@@ -49,6 +49,13 @@ class DetectionResult:
     times: StageTimes
 
 
+def _timed(detections: Detections, start: float, prepared: float, inferred: float) -> DetectionResult:
+    """The result with its stage times (perf_counter stamps; post-processing ends now)."""
+    done = time.perf_counter()
+    return DetectionResult(detections, StageTimes((prepared - start) * 1e3, (inferred - prepared) * 1e3,
+                                                  (done - inferred) * 1e3))
+
+
 def _stride(runner: ModelRunner) -> int:
     try:
         return int(runner.metadata.get("stride", DEFAULT_STRIDE))
@@ -117,10 +124,7 @@ class YoloDetector:
         prepared = time.perf_counter()
         output = self.runner.infer(tensor)
         inferred = time.perf_counter()
-        detections = decode(output, geometry, self._post)
-        done = time.perf_counter()
-        return DetectionResult(detections, StageTimes((prepared - start) * 1e3, (inferred - prepared) * 1e3,
-                                                      (done - inferred) * 1e3))
+        return _timed(decode(output, geometry, self._post), start, prepared, inferred)
 
     def _detect_on_device(self, image: np.ndarray) -> DetectionResult:
         """detect() on a GPU-resident runner. Device work is asynchronous: the preprocessing time is its launch, the
@@ -132,10 +136,8 @@ class YoloDetector:
         prepared = time.perf_counter()
         output = self.runner.bound.run()
         inferred = time.perf_counter()
-        detections = decode(confident_candidates(output, self._post.conf_threshold), geometry, self._post)
-        done = time.perf_counter()
-        return DetectionResult(detections, StageTimes((prepared - start) * 1e3, (inferred - prepared) * 1e3,
-                                                      (done - inferred) * 1e3))
+        return _timed(decode(confident_candidates(output, self._post.conf_threshold), geometry, self._post),
+                      start, prepared, inferred)
 
     def describe(self) -> str:
         return f"{self.runner.describe()}, fed {self.input_hw[1]}x{self.input_hw[0]}, {len(self.names)} classes"
