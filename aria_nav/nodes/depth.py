@@ -122,6 +122,8 @@ class DepthNode(AriaNode):
         self.diagnostics = NodeDiagnostics(self)
         self.diagnostics.set_value("backend", runner.backend)
         self.diagnostics.set_value("provider", runner.provider)
+        if getattr(runner, "bound", None) is not None:
+            self.diagnostics.set_value("gpu_resident", f"IO binding, CUDA graph {runner.cuda_graph}")
         self.diagnostics.set_value("model", runner.path.name)
         self.diagnostics.set_value("depth_mode", self.estimator.describe()["mode"])
         if runner.fallback_warning:

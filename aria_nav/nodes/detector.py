@@ -104,6 +104,8 @@ class DetectorNode(AriaNode):
         self.diag.set_value("camera", cfg.camera)
         self.diag.set_value("backend", runner.backend)
         self.diag.set_value("provider", runner.provider)
+        if getattr(runner, "bound", None) is not None:
+            self.diag.set_value("gpu_resident", f"IO binding, CUDA graph {runner.cuda_graph}")
         self.diag.set_value("model", str(runner.path))
         self.diag.set_value("input", f"{self.detector.input_hw[1]}x{self.detector.input_hw[0]}")
         self.diag.set_value("frame_skip", self.frame_skip)
