@@ -263,3 +263,11 @@ def test_bad_configuration_is_one_line_and_exit_code_2():
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("aria_nav detector: parameter 'classes': unknown class name "
                                                    "'persn'"), result.stderr
+
+
+def test_gpu_frame_skip_applies_only_on_a_gpu():
+    from aria_nav.nodes.detector import effective_frame_skip
+
+    assert effective_frame_skip(3, 1, on_gpu=True) == 1
+    assert effective_frame_skip(3, 1, on_gpu=False) == 3
+    assert effective_frame_skip(3, 0, on_gpu=True) == 3

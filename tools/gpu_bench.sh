@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Benchmarks on the lent GPU machine (H100, Python 3.12 with torch + CUDA 13, no network), as recorded in the
+# Benchmarks on the lent GPU machine (H200/H100, Python 3.12 with torch + CUDA 13, no network), as recorded in the
 # README. Usage, from the repository root there:
-#   tools/gpu_bench.sh setup   install carried wheels (.whl: ROS 2 wheels, ultralytics, rosbags, ... for cp312;
-#                              /root/parts: onnxruntime-gpu 1.31.1 in parts, see ../shared/GPU.md), build models
-#   tools/gpu_bench.sh models  per-backend model benchmarks (detection and depth)
-#   tools/gpu_bench.sh graph   the whole graph at 30 Hz on CUDA, floor included, and the transport benchmark
-#   tools/gpu_bench.sh sweep   the highest input rate the graph sustains with <= 1% drops
-#   tools/gpu_bench.sh graph518  both, with depth published at the model's 518x518
-# Results go to $OUT (or ./bench-out).
+#   tools/gpu_bench.sh setup   install carried wheels (/root/whl and .whl: ROS 2 wheels, ultralytics, rosbags, ...
+#                              for cp312; /root/parts: onnxruntime-gpu 1.31.1 in parts, see ../shared/GPU.md), the
+#                              project, and build the fp32 and fp16 models into $ARIA_NAV_MODELS (/root/models)
+#   tools/gpu_bench.sh floors  the models alone (bare loop, 500 frames): host path, GPU-resident without and with
+#                              CUDA graphs, fp16
+#   tools/gpu_bench.sh graphs  the whole graph at 30 Hz, every frame of every camera: before (host path, fp32, SLAM
+#                              every 3rd frame) and after (GPU-resident, CUDA graphs, fp16, SLAM every frame)
+#   tools/gpu_bench.sh graphs-pool  "after" with fusion's depth min-pooled to 259x259
+#   tools/gpu_bench.sh diagnose  "after" (pooled) without the SLAM detectors (what they cost the RGB path), and
+#                              with RGB published at 640x640 (the camera -> detector/depth hop)
+#   tools/gpu_bench.sh sweep   the highest input rate the "after" (pooled) graph sustains with <= 1% drops
+#   tools/gpu_bench.sh transport  one image hop per size
+# Results go to $OUT (or ./bench-out); docs/bench/ keeps them, `aria-nav bench table` makes the README table.
 set -euo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
 py=python3
+export ARIA_NAV_MODELS=${ARIA_NAV_MODELS:-/root/models}
+m=$ARIA_NAV_MODELS
 
 gpu_env() {
   # onnxruntime-gpu lives in /root/site, ahead of the image's CPU-only onnxruntime; CUDA libraries from nvidia-*.
@@ -19,41 +27,76 @@ gpu_env() {
   export LD_LIBRARY_PATH
 }
 
+# Depth at the network's 518x518 (fusion scales boxes to it): no resize, half the bytes of the depth hop.
+DEPTH518=(--set depth.output_width=518 --set depth.output_height=518)
+BEFORE=("${DEPTH518[@]}" --set detector.gpu_resident=false --set depth.gpu_resident=false
+        --set slam_detector_left.gpu_resident=false --set slam_detector_right.gpu_resident=false
+        --set slam_detector_left.gpu_frame_skip=0 --set slam_detector_right.gpu_frame_skip=0)
+# Fusion's depth min-pooled to 259x259 (docs/bench/depth_size.txt): a quarter of the bytes of the depth hop.
+POOL2=(--set depth.min_pool=2)
+FP16=(yolo_model:=$m/yolo11n_640_fp16.onnx slam_yolo_model:=$m/yolo11n_256_fp16.onnx
+      depth_model:=$m/depth_anything_v2_small_518_fp16.onnx)
+
 case ${1:-} in
   setup)
-    $py -m pip install -q --no-index --no-deps --no-compile .whl/*.whl
+    mkdir -p /root/whl; cp .whl/*.whl /root/whl/ 2>/dev/null || true
+    $py -m pip install -q --no-index --no-deps --no-compile /root/whl/*.whl
     cat /root/parts/part* > /root/onnxruntime_gpu-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl
     $py -m pip install -q --no-index --no-deps --target /root/site /root/onnxruntime_gpu-*.whl
     $py -m pip install -q --no-index --no-deps --no-build-isolation .
     gpu_env
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
     $py -c "import onnxruntime as o, torch; print('onnxruntime', o.__version__, o.get_available_providers()); print('torch', torch.__version__)" | tee -a "$out/gpu.txt"
-    aria-nav models build-test | tee "$out/models.txt"
+    $py - <<'PY' 2>&1 | tee "$out/models.txt"
+import os, time
+from pathlib import Path
+from aria_nav.core.depth.build import build_fp16_depth, build_test_depth
+from aria_nav.core.detection.build import build_fp16_yolo
+folder = Path(os.environ["ARIA_NAV_MODELS"]); start = time.monotonic()
+for path in build_fp16_yolo(folder) + [build_test_depth(folder), build_fp16_depth(folder)]:
+    print(f"models: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+print(f"models: built in {time.monotonic() - start:.0f} s")
+PY
     ;;
-  models)
+  floors)
     gpu_env
-    aria-nav bench-model --device cuda --frames 200 --json "$out/detection.json" 2>&1 | tee "$out/detection.txt"
-    aria-nav bench-model --depth --device cuda --frames 200 --json "$out/depth.json" 2>&1 | tee "$out/depth.txt"
+    b=(aria-nav bench graph --device cuda --floor-only "${DEPTH518[@]}")
+    "${b[@]}" --set detector.gpu_resident=false --set depth.gpu_resident=false --json "$out/floor_host_fp32.json" \
+      2>&1 | tee "$out/floor_host_fp32.txt"
+    "${b[@]}" --set detector.cuda_graph=false --set depth.cuda_graph=false --json "$out/floor_bound_fp32.json" \
+      2>&1 | tee "$out/floor_bound_fp32.txt"
+    "${b[@]}" --json "$out/floor_graph_fp32.json" 2>&1 | tee "$out/floor_graph_fp32.txt"
+    "${b[@]}" "${FP16[@]}" --json "$out/floor_graph_fp16.json" 2>&1 | tee "$out/floor_graph_fp16.txt"
     ;;
-  graph)
+  graphs)
     gpu_env
-    aria-nav bench graph --device cuda --rate 30 --duration 20 --json "$out/graph30.json" \
-      2>&1 | tee "$out/graph30.txt"
-    aria-nav bench transport --count 100 --json "$out/transport.json" 2>&1 | tee "$out/transport.txt"
+    aria-nav bench graph --device cuda --rate 30 --duration 20 "${BEFORE[@]}" --json "$out/graph30_before.json" \
+      2>&1 | tee "$out/graph30_before.txt"
+    aria-nav bench graph --device cuda --rate 30 --duration 20 "${DEPTH518[@]}" "${FP16[@]}" \
+      --json "$out/graph30_after.json" 2>&1 | tee "$out/graph30_after.txt"
     ;;
-  graph518)
-    # Depth published at the network's 518x518 (fusion scales boxes to it): no resize, half the bytes per hop.
+  graphs-pool)
     gpu_env
-    aria-nav bench graph --device cuda --rate 30 --duration 20 --set depth.output_width=518 \
-      --set depth.output_height=518 --json "$out/graph30_depth518.json" 2>&1 | tee "$out/graph30_depth518.txt"
-    aria-nav bench graph --device cuda --duration 10 --warmup 5 --sweep 30 40 50 60 75 90 --no-floor \
-      --set depth.output_width=518 --set depth.output_height=518 --json "$out/sweep_depth518.json" \
-      2>&1 | tee "$out/sweep_depth518.txt"
+    aria-nav bench graph --device cuda --rate 30 --duration 20 "${DEPTH518[@]}" "${POOL2[@]}" "${FP16[@]}" \
+      --json "$out/graph30_after_pool2.json" 2>&1 | tee "$out/graph30_after_pool2.txt"
+    ;;
+  diagnose)
+    # Does the GPU work of the SLAM detectors (other processes on the same GPU) slow the RGB path?
+    gpu_env
+    aria-nav bench graph --device cuda --rate 30 --duration 20 --no-floor "${DEPTH518[@]}" "${POOL2[@]}" \
+      "${FP16[@]}" slam:=false --json "$out/graph30_after_pool2_noslam.json" 2>&1 | tee "$out/graph30_after_pool2_noslam.txt"
+    # The camera -> detector/depth hop with RGB published at YOLO's 640x640 instead of 704x704 (-17% bytes).
+    aria-nav bench graph --device cuda --rate 30 --duration 20 --no-floor --rgb-size 640 "${DEPTH518[@]}" \
+      "${POOL2[@]}" "${FP16[@]}" --json "$out/graph30_after_pool2_rgb640.json" 2>&1 | tee "$out/graph30_after_pool2_rgb640.txt"
     ;;
   sweep)
     gpu_env
-    aria-nav bench graph --device cuda --duration 10 --warmup 5 --sweep 30 60 90 120 150 \
-      --json "$out/sweep.json" 2>&1 | tee "$out/sweep.txt"
+    aria-nav bench graph --device cuda --duration 10 --warmup 5 --sweep 60 90 120 150 "${DEPTH518[@]}" "${POOL2[@]}" \
+      "${FP16[@]}" --json "$out/sweep_after.json" 2>&1 | tee "$out/sweep_after.txt"
     ;;
-  *) echo "usage: $0 setup|models|graph|sweep|graph518" >&2; exit 2 ;;
+  transport)
+    gpu_env
+    aria-nav bench transport --count 100 --json "$out/transport.json" 2>&1 | tee "$out/transport.txt"
+    ;;
+  *) echo "usage: $0 setup|floors|graphs|graphs-pool|diagnose|sweep|transport" >&2; exit 2 ;;
 esac

@@ -57,6 +57,13 @@ def _percentiles(values: Sequence[float]) -> Dict[str, float]:
     return {"p50": float(p50), "p95": float(p95), "p99": float(p99)}
 
 
+def _spread(values: Sequence[float]) -> Dict[str, float]:
+    """Percentiles plus the spread of a floor: min, p5, max, standard deviation and the number of frames."""
+    array = np.asarray(values, float)
+    return {**_percentiles(array), "min": float(array.min()), "p5": float(np.percentile(array, 5)),
+            "max": float(array.max()), "std": float(array.std()), "frames": int(array.size)}
+
+
 class Collector:
     """Subscribes to every stage's output and the cameras' CameraInfo; records arrival - source stamp."""
 
@@ -253,13 +260,27 @@ def _report(config: BenchConfig, collector: Collector, processes: dict, diagnost
             "stages": stages, "nodes": nodes, "processes": processes}
 
 
-def measure_floor(config: BenchConfig, frames: int = 100, log=print) -> dict:
-    """The detector and depth models alone, in a bare loop on this machine, fed frames of the published size."""
+FLOOR_FRAMES = 500
+
+
+def _floor_inference(config: BenchConfig, node: str, model: str):
+    """The InferenceConfig `node` runs with in the graph: its model, device and GPU-path parameters."""
+    from aria_nav.core.inference.runner import InferenceConfig
+
+    parameters = config.node_parameters.get(node, {})
+    providers = ["cuda", "cpu"] if config.device.startswith("cuda") else ["cpu"]
+    return InferenceConfig(str(parameters.get("model", model)), device=config.device, providers=providers,
+                           gpu_resident=bool(parameters.get("gpu_resident", True)),
+                           cuda_graph=bool(parameters.get("cuda_graph", True)))
+
+
+def measure_floor(config: BenchConfig, frames: int = FLOOR_FRAMES, log=print) -> dict:
+    """The detector and depth models alone, in a bare loop on this machine, fed frames of the published size, with
+    the backends and parameters the graph's nodes use; percentiles and spread over `frames` frames."""
     from aria_nav import graph
     from aria_nav.core.depth.processing import open_depth_estimator
     from aria_nav.core.detection.backends import open_detection_runner
     from aria_nav.core.detection.detector import YoloDetector
-    from aria_nav.core.inference.runner import InferenceConfig
     from aria_nav.core.sources.base import Frame, resize_frame
     from aria_nav.core.sources.bag import BagSource
 
@@ -269,32 +290,42 @@ def measure_floor(config: BenchConfig, frames: int = 100, log=print) -> dict:
     frames_rgb = [item for item in source.items() if isinstance(item, Frame)][:10]
     source.close()
     images = [resize_frame(frame, size, size).image for frame in frames_rgb]
-    providers = ["cuda", "cpu"] if config.device.startswith("cuda") else ["cpu"]
-    detector = YoloDetector(open_detection_runner(InferenceConfig(str(values["yolo_model"]), device=config.device,
-                                                                  providers=providers)))
-    depth = open_depth_estimator(InferenceConfig(str(values["depth_model"]), device=config.device,
-                                                 providers=providers))
+    detector = YoloDetector(open_detection_runner(_floor_inference(config, "detector", values["yolo_model"])))
+    depth = open_depth_estimator(_floor_inference(config, "depth", values["depth_model"]))
     depth_parameters = config.node_parameters.get("depth", {})
     depth_hw = (int(depth_parameters["output_height"]), int(depth_parameters["output_width"])) \
         if depth_parameters.get("output_width") else None
+    pool = int(depth_parameters.get("min_pool", 1))
+    backends = {"detections": detector.describe(), "depth": depth.runner.describe()}
     times: Dict[str, List[float]] = defaultdict(list)
     for i in range(frames + 10):
         image = images[i % len(images)]
         start = time.perf_counter()
         detector.detect(image)
         detected = time.perf_counter()
-        depth.estimate(image, depth_hw)
+        depth.estimate(image, depth_hw, pool)
         done = time.perf_counter()
         if i >= 10:
             times["detections"].append((detected - start) * 1e3)
             times["depth"].append((done - detected) * 1e3)
     depth.close()
     detector.runner.close()
-    floor = {stage: _percentiles(values_ms) for stage, values_ms in times.items()}
+    floor = {stage: _spread(values_ms) for stage, values_ms in times.items()}
     # Detection and depth run concurrently in the graph: the obstacle floor is the slower of the two per frame.
-    floor["obstacles"] = _percentiles(np.maximum(times["detections"], times["depth"]))
-    floor["backends"] = {"detections": detector.describe(), "depth": json.dumps(depth.describe())}
+    floor["obstacles"] = _spread(np.maximum(times["detections"], times["depth"]))
+    floor["backends"] = backends
     return floor
+
+
+def format_floor(floor: dict) -> str:
+    lines = [f"{'floor (bare loop)':<14} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'min':>6} {'p5':>6} {'max':>6} "
+             f"{'std':>5} {'frames':>6}"]
+    for stage in ("detections", "depth", "obstacles"):
+        f = floor[stage]
+        lines.append(f"{stage:<14} {f['p50']:>7.2f} {f['p95']:>7.2f} {f['p99']:>7.2f} {f['min']:>6.2f} {f['p5']:>6.2f} "
+                     f"{f['max']:>6.2f} {f['std']:>5.2f} {f['frames']:>6}")
+    lines += [f"  {stage}: {text}" for stage, text in floor["backends"].items()]
+    return "\n".join(lines)
 
 
 def format_report(report: dict, floor: Optional[dict] = None) -> str:
@@ -336,3 +367,48 @@ def sweep(config: BenchConfig, rates: Sequence[float], max_drop_percent: float =
         else:
             break
     return {"max_sustained_rate_hz": best, "steps": results}
+
+
+README_START = "<!-- bench table: generated by `aria-nav bench table` from the JSON below; do not edit -->"
+README_END = "<!-- end of bench table -->"
+TABLE_ROWS = (("detections", "detections"), ("depth", "depth"), ("obstacles", "**obstacles** (fusion)"),
+              ("speech_request", "speech request"), ("slam_left_detections", "SLAM left detections"),
+              ("slam_right_detections", "SLAM right detections"))
+
+
+def markdown_table(report: dict, source: str = "") -> str:
+    """The README's table of one graph report: latency per stage from the camera stamp, frames answered, the
+    floor with its spread, the overhead, and the memory per process."""
+    floor = report.get("floor", {})
+    cfg = report["config"]
+    settings = ", ".join(f"{node}.{k}={v}" for node, params in cfg.get("node_parameters", {}).items()
+                         for k, v in params.items())
+    lines = [f"Input {cfg['rate_hz']:g} Hz for {cfg['duration_s']:g} s, device {cfg['device']}"
+             + (f", {settings}" if settings else "") + (f" ({source})" if source else "") + ":", "",
+             "| camera -> | p50 ms | p95 ms | p99 ms | frames answered | floor p50 (p5-p95, n) | overhead p50 |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for stage, label in TABLE_ROWS:
+        row = report["stages"].get(stage)
+        if row is None or not row["outputs"]:
+            continue
+        lat = row["latency_ms"]
+        answered = "(sparse by design)" if stage == "speech_request" else f"{100 - row['dropped_percent']:.1f}%"
+        floor_text, overhead = "", ""
+        if stage in floor:
+            f = floor[stage]
+            floor_text = f"{f['p50']:.1f} ({f.get('p5', float('nan')):.1f}-{f['p95']:.1f}, {f.get('frames', '?')})"
+            overhead = f"{lat['p50'] - f['p50']:.1f}"
+        lines.append(f"| {label} | {lat['p50']:.1f} | {lat['p95']:.1f} | {lat['p99']:.1f} | {answered} | "
+                     f"{floor_text} | {overhead} |")
+    lines += ["", "| process | CPU % | RSS MiB | GPU MiB |", "| --- | --- | --- | --- |"]
+    for name, proc in report["processes"].items():
+        lines.append(f"| {name} | {proc['cpu_percent']:.0f} | {proc['rss_mib_max']:.0f} | {proc['gpu_mib']:.0f} |")
+    return "\n".join(lines)
+
+
+def replace_readme_table(readme: str, table: str) -> str:
+    """`readme` with the text between README_START and README_END replaced by `table`."""
+    start, end = readme.find(README_START), readme.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"the README has no bench table markers ({README_START!r} ... {README_END!r})")
+    return readme[:start + len(README_START)] + "\n" + table + "\n" + readme[end:]

@@ -50,12 +50,28 @@ def register(subparsers) -> None:
     graph.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE", type=_node_parameter,
                        help="a node parameter for this run (repeatable), e.g. depth.output_width=518")
     graph.add_argument("--no-floor", action="store_true", help="skip the bare-loop floor measurement")
+    graph.add_argument("--floor-only", action="store_true",
+                       help="measure only the floor (the models in a bare loop, with the --set parameters)")
+    graph.add_argument("--floor-frames", type=int, default=500, help="frames of the floor (default: %(default)s)")
     graph.add_argument("--sweep", type=float, nargs="+", metavar="HZ",
                        help="instead: increasing input rates; reports the highest with <= 1%% drops on the RGB path")
     graph.add_argument("--json", type=Path, help="also write the report to this JSON file")
     graph.add_argument("launch_arguments", nargs="*", metavar="name:=value",
                        help="launch arguments for the graph (models, slam, speech, ...), as for aria-nav launch")
     graph.set_defaults(func=bench_graph)
+
+    depth_size = kinds.add_parser("depth-size", help="box distances on smaller depth images than the network's "
+                                                     "518x518 (sample scene's exact depth): how small fusion's "
+                                                     "depth can be")
+    depth_size.add_argument("--json", type=Path, help="also write the rows to this JSON file")
+    depth_size.set_defaults(func=bench_depth_size)
+
+    table = kinds.add_parser("table", help="print the README's table of a saved graph report (--json of bench "
+                                           "graph); --update rewrites that table in a README")
+    table.add_argument("report", type=Path, help="JSON report of aria-nav bench graph")
+    table.add_argument("--update", type=Path, metavar="README", help="replace the table between the bench-table "
+                                                                     "markers of this file")
+    table.set_defaults(func=bench_table)
 
 
 def bench_transport(args: argparse.Namespace) -> int:
@@ -87,14 +103,50 @@ def bench_graph(args: argparse.Namespace) -> int:
                                device=args.device, arguments=arguments, rgb_size=args.rgb_size,
                                node_parameters=node_parameters)
     print(f"machine: {platform.node()} ({platform.processor() or platform.machine()}), device {args.device}")
-    if args.sweep:
+    if args.floor_only:
+        report = {"config": {"device": args.device, "arguments": arguments, "rgb_size": args.rgb_size,
+                             "node_parameters": node_parameters},
+                  "floor": graph.measure_floor(config, args.floor_frames)}
+        print(graph.format_floor(report["floor"]))
+    elif args.sweep:
         report = graph.sweep(config, sorted(args.sweep))
         print(f"highest sustained input rate with <= 1% drops on the RGB path: {report['max_sustained_rate_hz']} Hz")
     else:
         report = graph.run_graph(config)
         if not args.no_floor:
-            report["floor"] = graph.measure_floor(config)
+            report["floor"] = graph.measure_floor(config, args.floor_frames)
         print(graph.format_report(report, report.get("floor")))
+        print(graph.markdown_table(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def bench_table(args: argparse.Namespace) -> int:
+    from aria_nav.bench import graph
+
+    try:
+        report = json.loads(args.report.read_text())
+        table = graph.markdown_table(report, source=args.report.name)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"aria-nav bench: {args.report}: not a bench graph report ({type(exc).__name__}: {exc})",
+              file=sys.stderr)
+        return 2
+    print(table)
+    if args.update:
+        try:
+            args.update.write_text(graph.replace_readme_table(args.update.read_text(), table))
+        except (OSError, ValueError) as exc:
+            print(f"aria-nav bench: {args.update}: {exc}", file=sys.stderr)
+            return 2
+    return 0
+
+
+def bench_depth_size(args: argparse.Namespace) -> int:
+    from aria_nav.bench import depth_size
+
+    rows = depth_size.evaluate()
+    print(depth_size.format_table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
     return 0

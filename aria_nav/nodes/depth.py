@@ -18,8 +18,8 @@ from std_msgs.msg import Header, String
 from aria_nav import topics
 from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.depth.geometry import back_project
-from aria_nav.core.depth.processing import (NotADepthModelError, RelativeScaling, ValidRange, open_depth_estimator,
-                                            round_to_patch)
+from aria_nav.core.depth.processing import (NotADepthModelError, PoolSizeError, RelativeScaling, ValidRange,
+                                            open_depth_estimator, round_to_patch)
 from aria_nav.core.depth.visualize import colorize_depth
 from aria_nav.core.inference.onnx_runtime import ModelError
 from aria_nav.core.latest import LatestWorker
@@ -61,6 +61,11 @@ PARAMS = inference_params(DEFAULT_MODEL) + [
     Param("output_width", 0, "Width of the published depth image; 0: the source image's width.", min=0, max=8192),
     Param("output_height", 0, "Height of the published depth image; 0: the source image's height.",
           min=0, max=8192),
+    Param("min_pool", 1,
+          "Publish the depth image reduced by this factor, each block's nearest valid depth (never farther than the "
+          "full image says): fewer bytes to fusion. The published size is output_width/height (or the source "
+          "size) divided by it, which must divide both; 1: off. Measured: 2 from 518x518 keeps box distances "
+          "within 2.0% at p95 (worst 6%, small far boxes; docs/bench/depth_size.txt).", min=1, max=16),
     Param("valid_range_m", [0.1, 20.0],
           "[min, max] meters: depths outside are published as NaN (no depth), never clamped.", item_type=float,
           check=_pair("min", "max", low_min=1e-3)),
@@ -97,6 +102,9 @@ class DepthNode(AriaNode):
         if (cfg.output_width == 0) != (cfg.output_height == 0):
             raise ParameterError("output_width", "output_width and output_height must both be 0 (source size) "
                                                  "or both be set")
+        if cfg.output_width and (cfg.output_width % cfg.min_pool or cfg.output_height % cfg.min_pool):
+            raise ParameterError("min_pool", f"{cfg.min_pool} does not divide output_width {cfg.output_width} and "
+                                             f"output_height {cfg.output_height}")
         valid_range = ValidRange(*cfg.valid_range_m)
         scaling = RelativeScaling(*cfg.relative_range_m, *cfg.relative_percentiles)
         if not (valid_range.min_m <= scaling.near_m and scaling.far_m <= valid_range.max_m):
@@ -114,6 +122,8 @@ class DepthNode(AriaNode):
         self.diagnostics = NodeDiagnostics(self)
         self.diagnostics.set_value("backend", runner.backend)
         self.diagnostics.set_value("provider", runner.provider)
+        if getattr(runner, "bound", None) is not None:
+            self.diagnostics.set_value("gpu_resident", f"IO binding, CUDA graph {runner.cuda_graph}")
         self.diagnostics.set_value("model", runner.path.name)
         self.diagnostics.set_value("depth_mode", self.estimator.describe()["mode"])
         if runner.fallback_warning:
@@ -166,7 +176,12 @@ class DepthNode(AriaNode):
             return
         cfg = self.cfg
         output_hw = (cfg.output_height, cfg.output_width) if cfg.output_width else rgb.shape[:2]
-        depth = self.estimator.estimate(rgb, output_hw)
+        try:
+            depth = self.estimator.estimate(rgb, output_hw, cfg.min_pool)
+        except PoolSizeError as exc:
+            self._report(f"{self.image_topic}: min_pool: {exc}")
+            return
+        output_hw = depth.shape
         self.depth_pub.publish(array_to_image(depth, "32FC1", msg.header))
         intrinsics = self._output_intrinsics(msg, output_hw)
         if intrinsics is not None:

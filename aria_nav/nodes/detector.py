@@ -67,12 +67,20 @@ PARAMS = inference_params("yolo11n_640.onnx") + [
           max=MAX_DETECTIONS),
     Param("frame_skip", 1, "Process every Nth received frame (1: all); the others are skipped, not dropped.",
           min=1, max=100),
+    Param("gpu_frame_skip", 0,
+          "frame_skip when the model runs on a GPU (CUDA), which keeps up with more frames; 0: frame_skip.",
+          min=0, max=100),
     Param("camera", "rgb", "Which camera this instance serves, for diagnostics.", choices=CAMERAS),
     Param("process_every_frame", False,
           "Deterministic replay: reliable QoS and every frame processed once, in order (instead of the newest "
           "frame, with drops)."),
     Param("publish_annotated", False, "Also publish the frame with boxes, class names and scores drawn."),
 ]
+
+
+def effective_frame_skip(frame_skip: int, gpu_frame_skip: int, on_gpu: bool) -> int:
+    """The frame skip a detector applies: gpu_frame_skip on a GPU where it is set, else frame_skip."""
+    return gpu_frame_skip if on_gpu and gpu_frame_skip else frame_skip
 
 
 def detection_frame(msg: Image) -> np.ndarray:
@@ -90,13 +98,17 @@ class DetectorNode(AriaNode):
         self.cfg = cfg = declare_parameters(self, PARAMS)
         self.detector = self._open_detector(cfg)
         runner = self.detector.runner
+        on_gpu = "cuda" in runner.provider.lower()
+        self.frame_skip = effective_frame_skip(cfg.frame_skip, cfg.gpu_frame_skip, on_gpu)
         self.diag = NodeDiagnostics(self)
         self.diag.set_value("camera", cfg.camera)
         self.diag.set_value("backend", runner.backend)
         self.diag.set_value("provider", runner.provider)
+        if getattr(runner, "bound", None) is not None:
+            self.diag.set_value("gpu_resident", f"IO binding, CUDA graph {runner.cuda_graph}")
         self.diag.set_value("model", str(runner.path))
         self.diag.set_value("input", f"{self.detector.input_hw[1]}x{self.detector.input_hw[0]}")
-        self.diag.set_value("frame_skip", cfg.frame_skip)
+        self.diag.set_value("frame_skip", self.frame_skip)
         self.diag.set_value("skipped", 0)
         if runner.fallback_warning:
             self.get_logger().warning(runner.fallback_warning)
@@ -123,7 +135,7 @@ class DetectorNode(AriaNode):
                                                      frame_qos(cfg.process_every_frame))
         self.get_logger().info(
             f"{cfg.camera}: {self.detector.describe()}; {self.subscription.topic_name} -> {detections_topic}"
-            f"{', every %d frames' % cfg.frame_skip if cfg.frame_skip > 1 else ''}")
+            f"{', every %d frames' % self.frame_skip if self.frame_skip > 1 else ''}")
 
     def _open_detector(self, cfg) -> YoloDetector:
         inference = inference_config(cfg, (cfg.input_size, cfg.input_size) if cfg.input_size else None)
@@ -145,7 +157,7 @@ class DetectorNode(AriaNode):
 
     def _on_image(self, msg: Image) -> None:
         self._received += 1
-        if (self._received - 1) % self.cfg.frame_skip:
+        if (self._received - 1) % self.frame_skip:
             self._skipped += 1
             self.diag.set_value("skipped", self._skipped)
             return

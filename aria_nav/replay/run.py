@@ -34,6 +34,7 @@ from aria_nav.core.replay import Announcement, FrameRecord, RunRecord
 from aria_nav.core.sources import IMU, Frame, SourceError, open_source
 from aria_nav.core.sources.base import RGB, SLAM_LEFT, SLAM_RIGHT
 from aria_nav.core.speech.phrases import TABLES
+from aria_nav.nodes.detector import effective_frame_skip
 from aria_nav.nodes.speech import PARAMS as SPEECH_PARAMS
 from aria_nav.replay.feed import FramePublisher, camera_settings, params_file_section, published_sizes
 from aria_nav.replay.outputs import DEPTH, DETECTIONS, OBSTACLES, Key, OutputCollector
@@ -166,8 +167,12 @@ class _Replay:
 
     def _frame_skips(self) -> Dict[str, int]:
         """frame_skip of each running detector (by camera), as the nodes run; detector and depth must be 1."""
-        skips = {DETECTOR_CAMERAS[n]: int(self._remote_parameters(n, ["frame_skip"])["frame_skip"])
-                 for n in self.nodes if n in DETECTOR_CAMERAS}
+        skips = {}
+        for name in (n for n in self.nodes if n in DETECTOR_CAMERAS):
+            values = self._remote_parameters(name, ["frame_skip", "gpu_frame_skip", "device"])
+            skips[DETECTOR_CAMERAS[name]] = effective_frame_skip(int(values["frame_skip"]),
+                                                                 int(values["gpu_frame_skip"]),
+                                                                 str(values["device"]).startswith("cuda"))
         depth_skip = int(self._remote_parameters("depth", ["frame_skip"])["frame_skip"])
         if skips[RGB] != 1 or depth_skip != 1:
             raise ReplayError(f"replay needs every RGB frame detected and depth-estimated: frame_skip is "

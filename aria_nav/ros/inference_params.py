@@ -34,6 +34,13 @@ def inference_params(default_model: str) -> List[Param]:
               "Accept running on the CPU when the first requested provider is not available (a loud warning and a "
               "WARN diagnostic instead of an error)."),
         Param("intra_op_threads", 0, "ONNX Runtime intra-op threads (0: ONNX Runtime's default).", min=0, max=256),
+        Param("gpu_resident", True,
+              "ONNX Runtime on CUDA: keep the model's input and output in device buffers bound once (IO binding) "
+              "and do the pre/post-processing on the GPU (needs torch with CUDA; an error otherwise, never a quiet "
+              "switch). false: copy tensors through the host. No effect on the CPU."),
+        Param("cuda_graph", True,
+              "With gpu_resident: replay the model as one CUDA graph where ONNX Runtime can capture it (diagnostics "
+              "say whether it is on and why not)."),
     ]
 
 
@@ -48,4 +55,5 @@ def inference_config(cfg: SimpleNamespace, input_hw: Optional[Tuple[int, int]] =
     """The InferenceConfig of a node's declared inference parameters (and tensorrt_fp16 when declared)."""
     return InferenceConfig(model=cfg.model, backend=cfg.backend, device=cfg.device, providers=cfg.providers,
                            allow_cpu_fallback=cfg.allow_cpu_fallback, intra_op_threads=cfg.intra_op_threads,
-                           tensorrt_fp16=getattr(cfg, "tensorrt_fp16", True), input_hw=input_hw)
+                           tensorrt_fp16=getattr(cfg, "tensorrt_fp16", True), input_hw=input_hw,
+                           gpu_resident=cfg.gpu_resident, cuda_graph=cfg.cuda_graph)

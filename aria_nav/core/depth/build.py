@@ -145,7 +145,9 @@ def export_depth_onnx(model, path: Path, size: int = 518, name: str = "",
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
-            torch.onnx.export(PredictedDepth(model.eval()), (torch.zeros(1, 3, size, size),), str(partial),
+            # The input has the weights' precision: a half model exports an fp16 model (input and output float16).
+            dtype = next(model.parameters()).dtype
+            torch.onnx.export(PredictedDepth(model.eval()), (torch.zeros(1, 3, size, size, dtype=dtype),), str(partial),
                               input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=OPSET,
                               dynamo=False)
         exported = onnx.load(str(partial))
@@ -168,4 +170,24 @@ def build_test_depth(models_dir: Path, size: int = 518, mode: str = "relative",
         return path
     return export_depth_onnx(build_torch_model(mode, max_depth, seed), path, size,
                              name=f"Depth-Anything-V2-Small {mode} (random weights, seed {seed}: for tests only)",
+                             extra_metadata={METADATA_RECIPE: recipe})
+
+
+def fp16_depth_filename(size: int = 518, mode: str = "relative") -> str:
+    return depth_model_filename(size, mode).replace(".onnx", "_fp16.onnx")
+
+
+def build_fp16_depth(models_dir: Path, size: int = 518, mode: str = "relative",
+                     max_depth: int = DEFAULT_METRIC_MAX_DEPTH, seed: int = DEFAULT_SEED) -> Path:
+    """The test model of build_test_depth() in half precision, exported from torch (input and output float16):
+    `models_dir/depth_anything_v2_small[_metric]_<size>_fp16.onnx`; skipped when up to date. (Converting the fp32
+    ONNX file afterwards, as onnxconverter-common does, breaks this model: it mixes float and float16 inputs of a
+    Conv.)"""
+    _check_size(size)
+    path = Path(models_dir) / fp16_depth_filename(size, mode)
+    recipe = _recipe(size, mode, max_depth, seed) + "-fp16"
+    if path.exists() and _existing_recipe(path) == recipe:
+        return path
+    return export_depth_onnx(build_torch_model(mode, max_depth, seed).half(), path, size,
+                             name=f"Depth-Anything-V2-Small {mode} fp16 (random weights, seed {seed}: for tests only)",
                              extra_metadata={METADATA_RECIPE: recipe})

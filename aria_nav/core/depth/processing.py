@@ -164,18 +164,24 @@ class NotADepthModelError(ModelError):
 ASPECT_TOLERANCE = 0.1
 
 
-def depth_map(output: np.ndarray, input_hw: Optional[Tuple[int, int]] = None) -> np.ndarray:
-    """The model output as one HxW float32 map; exports differ in leading unit axes ((1, H, W), (1, 1, H, W)).
-    With `input_hw`, a map whose aspect ratio is not the input's is a NotADepthModelError."""
-    output = np.asarray(output)
-    if output.ndim < 2 or output.size != output.shape[-2] * output.shape[-1]:
-        raise ModelError(f"depth model output has shape {list(output.shape)}; one HxW map is expected")
-    height, width = output.shape[-2:]
+def depth_map_hw(shape: Sequence[int], input_hw: Optional[Tuple[int, int]] = None) -> Tuple[int, int]:
+    """(H, W) of a model output of `shape` holding one HxW map; exports differ in leading unit axes ((1, H, W),
+    (1, 1, H, W)). With `input_hw`, a map whose aspect ratio is not the input's is a NotADepthModelError."""
+    shape = tuple(int(d) for d in shape)
+    if len(shape) < 2 or int(np.prod(shape)) != shape[-2] * shape[-1]:
+        raise ModelError(f"depth model output has shape {list(shape)}; one HxW map is expected")
+    height, width = shape[-2:]
     if input_hw is not None and abs(width / height - input_hw[1] / input_hw[0]) > \
             ASPECT_TOLERANCE * input_hw[1] / input_hw[0]:
-        raise NotADepthModelError(f"output {list(output.shape)} for a {input_hw[1]}x{input_hw[0]} input is not a "
+        raise NotADepthModelError(f"output {list(shape)} for a {input_hw[1]}x{input_hw[0]} input is not a "
                                   f"depth map of it: not a depth model")
-    return output.reshape(height, width).astype(np.float32, copy=False)
+    return height, width
+
+
+def depth_map(output: np.ndarray, input_hw: Optional[Tuple[int, int]] = None) -> np.ndarray:
+    """The model output as one HxW float32 map (see depth_map_hw)."""
+    output = np.asarray(output)
+    return output.reshape(depth_map_hw(output.shape, input_hw)).astype(np.float32, copy=False)
 
 
 def resize_depth(depth_m: np.ndarray, output_hw: Tuple[int, int]) -> np.ndarray:
@@ -195,6 +201,27 @@ def resize_depth(depth_m: np.ndarray, output_hw: Tuple[int, int]) -> np.ndarray:
         resized = total / weight
     resized[~(weight >= 0.5)] = np.nan
     return resized
+
+
+def min_pool(depth_m: np.ndarray, factor: int) -> np.ndarray:
+    """Each `factor` x `factor` block's nearest valid depth (NaN only where the whole block is): a smaller map for
+    fusion that never moves an obstacle farther away. The map's sides must be multiples of `factor`."""
+    if factor == 1:
+        return depth_m
+    height, width = depth_m.shape
+    blocks = depth_m.reshape(height // factor, factor, width // factor, factor)
+    with np.errstate(invalid="ignore"):
+        return np.fmin.reduce(np.fmin.reduce(blocks, axis=3), axis=1)
+
+
+class PoolSizeError(ValueError):
+    """A min-pool factor that does not divide the depth map's sides."""
+
+
+def check_pool(output_hw: Tuple[int, int], factor: int) -> None:
+    if factor < 1 or output_hw[0] % factor or output_hw[1] % factor:
+        raise PoolSizeError(f"a {output_hw[1]}x{output_hw[0]} depth map cannot be min-pooled by {factor}: its sides "
+                         f"must be multiples of it")
 
 
 class DepthEstimator:
@@ -217,19 +244,38 @@ class DepthEstimator:
         self.scaling = scaling
         self.valid_range = valid_range
         self.input_size = input_size
+        self._bound = getattr(runner, "bound", None)  # GPU-resident runner: pre/post-processing on its device
 
     def to_meters(self, raw: np.ndarray) -> np.ndarray:
         return to_meters(raw, self.mode, self.scaling, self.valid_range)
 
-    def estimate(self, rgb: np.ndarray, output_hw: Optional[Tuple[int, int]] = None) -> np.ndarray:
+    def estimate(self, rgb: np.ndarray, output_hw: Optional[Tuple[int, int]] = None, pool: int = 1) -> np.ndarray:
+        """Depth in meters at `output_hw` (default: the image's size), min-pooled by `pool` (see min_pool)."""
         input_hw = network_input_hw(rgb.shape[:2], self.runner.fixed_hw(), self.input_size)
+        output_hw = output_hw or rgb.shape[:2]
+        check_pool(output_hw, pool)
+        if self._bound is not None:
+            return self._estimate_on_device(rgb, input_hw, output_hw, pool)
         tensor = preprocess(rgb, input_hw, self.info.mean, self.info.std, self.runner.input_dtype)
         # Meters at the network's resolution first: fewer pixels to convert.
         try:
             depth = self.to_meters(depth_map(self.runner.infer(tensor), input_hw))
         except NotADepthModelError as exc:
             raise NotADepthModelError(f"model '{self.runner.path}': {exc}") from None
-        return resize_depth(depth, output_hw or rgb.shape[:2])
+        return min_pool(resize_depth(depth, output_hw), pool)
+
+    def _estimate_on_device(self, rgb: np.ndarray, input_hw: Tuple[int, int], output_hw: Tuple[int, int],
+                            pool: int) -> np.ndarray:
+        from aria_nav.core.depth import gpu
+
+        gpu.preprocess_into(self._bound.input, rgb, self.info.mean, self.info.std)
+        output = self._bound.run()
+        try:
+            output_hw_model = depth_map_hw(output.shape, input_hw)
+        except NotADepthModelError as exc:
+            raise NotADepthModelError(f"model '{self.runner.path}': {exc}") from None
+        depth = gpu.to_meters(output.reshape(output_hw_model), self.mode, self.scaling, self.valid_range)
+        return gpu.min_pool(gpu.resize_depth(depth, output_hw), pool).cpu().numpy()
 
     def describe(self) -> Dict:
         """What DEPTH_MODE publishes: whether the meters are measured by the model or approximated."""

@@ -182,3 +182,58 @@ def build_test_yolo(models_dir: Path, sizes: Sequence[int] = (640, 256)) -> List
         for size, path in zip(sizes, onnx_paths):
             _export_onnx(checkpoint, size, path)
     return paths
+
+
+def fp16_yolo_path(checkpoint: Path, size: int) -> Path:
+    return checkpoint.with_name(f"{checkpoint.stem}_{size}_fp16.onnx")
+
+
+def export_fp16_yolo(checkpoint: Path, size: int, destination: Path) -> Path:
+    """Export an ultralytics detection checkpoint (the test model or trained weights) to ONNX in half precision
+    from torch: fixed 1x3x<size>x<size> float16 input, (1, 84, N) float16 output without NMS, the checkpoint's
+    class names and stride in the metadata. (ultralytics exports fp16 only on a GPU; torch traces it anywhere.)"""
+    import warnings
+
+    import onnx
+    import torch
+
+    with _quiet_ultralytics():
+        from ultralytics import YOLO
+        from ultralytics.nn.modules import Detect
+
+        model = YOLO(str(checkpoint))
+        net = model.model.fuse(verbose=False).half().eval()
+    for module in net.modules():
+        if isinstance(module, Detect):
+            module.export, module.format = True, "onnx"  # one (1, 4 + C, N) output, as ultralytics exports it
+    names = model.names if isinstance(model.names, dict) else dict(enumerate(model.names))
+    recipe = (_checkpoint_recipe(checkpoint) or "external") + "-fp16"
+    metadata = {"names": repr(dict(names)), "stride": str(int(max(net.stride.tolist()))), "task": "detect",
+                "batch": "1", "imgsz": f"[{size}, {size}]", RECIPE_KEY: recipe}
+    destination = Path(destination)
+    staged = destination.with_name(f".{destination.name}.{os.getpid()}.partial")
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on constant shapes: the input shape is fixed here
+            torch.onnx.export(net, (torch.zeros(1, 3, size, size, dtype=torch.float16),), str(staged),
+                              input_names=["images"], output_names=["output0"], opset_version=OPSET, dynamo=False)
+        exported = onnx.load(str(staged))
+        onnx.helper.set_model_props(exported, metadata)
+        onnx.save(exported, str(staged))
+        os.replace(staged, destination)
+    finally:
+        staged.unlink(missing_ok=True)
+    return destination
+
+
+def build_fp16_yolo(models_dir: Path, sizes: Sequence[int] = (640, 256)) -> List[Path]:
+    """yolo11n_<size>_fp16.onnx from the test checkpoint (built first when missing or stale); skips files already
+    exported from the current checkpoint."""
+    checkpoint = build_test_yolo(models_dir, sizes)[0]
+    built = []
+    for size in sizes:
+        path = fp16_yolo_path(checkpoint, size)
+        fresh = path.is_file() and path.stat().st_mtime >= checkpoint.stat().st_mtime and \
+            _onnx_recipe(path) == RECIPE + "-fp16"
+        built.append(path if fresh else export_fp16_yolo(checkpoint, size, path))
+    return built

@@ -49,6 +49,13 @@ class DetectionResult:
     times: StageTimes
 
 
+def _timed(detections: Detections, start: float, prepared: float, inferred: float) -> DetectionResult:
+    """The result with its stage times (perf_counter stamps; post-processing ends now)."""
+    done = time.perf_counter()
+    return DetectionResult(detections, StageTimes((prepared - start) * 1e3, (inferred - prepared) * 1e3,
+                                                  (done - inferred) * 1e3))
+
+
 def _stride(runner: ModelRunner) -> int:
     try:
         return int(runner.metadata.get("stride", DEFAULT_STRIDE))
@@ -97,21 +104,40 @@ class YoloDetector:
             raise ModelError(f"model '{runner.path.name}': {exc}") from None
         self._post = PostprocessConfig(config.conf_threshold, config.iou_threshold,
                                        resolve_classes(config.classes, self.names), config.max_detections)
+        # GPU-resident runner: letterbox into its bound input on the device, bring back only confident candidates.
+        bound = getattr(runner, "bound", None)
+        self._device_letterbox = None
+        if bound is not None:
+            from aria_nav.core.detection.gpu import DeviceLetterbox
+
+            self._device_letterbox = DeviceLetterbox(bound.input)
 
     @property
     def class_filter(self) -> Optional[np.ndarray]:
         return self._post.class_ids
 
     def detect(self, image: np.ndarray) -> DetectionResult:
+        if self._device_letterbox is not None:
+            return self._detect_on_device(image)
         start = time.perf_counter()
         tensor, geometry = self._letterbox(image)
         prepared = time.perf_counter()
         output = self.runner.infer(tensor)
         inferred = time.perf_counter()
-        detections = decode(output, geometry, self._post)
-        done = time.perf_counter()
-        return DetectionResult(detections, StageTimes((prepared - start) * 1e3, (inferred - prepared) * 1e3,
-                                                      (done - inferred) * 1e3))
+        return _timed(decode(output, geometry, self._post), start, prepared, inferred)
+
+    def _detect_on_device(self, image: np.ndarray) -> DetectionResult:
+        """detect() on a GPU-resident runner. Device work is asynchronous: the preprocessing time is its launch, the
+        inference time includes waiting for it."""
+        from aria_nav.core.detection.gpu import confident_candidates
+
+        start = time.perf_counter()
+        geometry = self._device_letterbox(image)
+        prepared = time.perf_counter()
+        output = self.runner.bound.run()
+        inferred = time.perf_counter()
+        return _timed(decode(confident_candidates(output, self._post.conf_threshold), geometry, self._post),
+                      start, prepared, inferred)
 
     def describe(self) -> str:
         return f"{self.runner.describe()}, fed {self.input_hw[1]}x{self.input_hw[0]}, {len(self.names)} classes"

@@ -66,8 +66,10 @@ def check_model_file(path: str) -> None:
 
 
 def create_session(path: str, providers: Sequence[str], allow_cpu_fallback: bool = False,
-                   intra_op_threads: int = 0) -> VerifiedSession:
-    """Open `path` with `providers` in order of preference and verify the first one is active."""
+                   intra_op_threads: int = 0,
+                   provider_options: Optional[Dict[str, Dict[str, str]]] = None) -> VerifiedSession:
+    """Open `path` with `providers` in order of preference and verify the first one is active.
+    `provider_options` gives options per provider name (e.g. CUDA's device_id, enable_cuda_graph)."""
     import onnxruntime as ort
 
     check_model_file(path)
@@ -82,9 +84,9 @@ def create_session(path: str, providers: Sequence[str], allow_cpu_fallback: bool
     # Keep ORT's own log quiet: provider problems are reported by the verification below.
     options.log_severity_level = 3
     try:
-        session = ort.InferenceSession(path, sess_options=options,
-                                       providers=[p for p in requested if p in available] or
-                                       ["CPUExecutionProvider"])
+        usable = [p for p in requested if p in available] or ["CPUExecutionProvider"]
+        session = ort.InferenceSession(path, sess_options=options, providers=usable,
+                                       provider_options=[(provider_options or {}).get(p, {}) for p in usable])
     except Exception as exc:  # onnxruntime raises its own exception types for invalid files
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"'{path}' is not a loadable ONNX model: {reason}") from None

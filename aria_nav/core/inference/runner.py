@@ -19,11 +19,12 @@ import numpy as np
 
 from aria_nav import paths
 from aria_nav.core.inference.onnx_runtime import (ModelError, VerifiedSession, check_model_file, create_session,
-                                                  providers_for)
+                                                  provider_name, providers_for)
 
 BACKEND_BY_EXTENSION = {".onnx": "onnxruntime", ".engine": "tensorrt", ".plan": "tensorrt", ".pt": "ultralytics"}
 
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+CUDA_PROVIDER = "CUDAExecutionProvider"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,10 @@ class InferenceConfig:
     intra_op_threads: int = 0
     tensorrt_fp16: bool = True  # precision of an engine built from an .onnx model for the tensorrt backend
     input_hw: Optional[Tuple[int, int]] = None  # size to build an engine for when the ONNX input is dynamic
+    # ONNX Runtime on CUDA: input and output in device buffers bound once (IO binding), pre/post-processing on the
+    # GPU (torch); cuda_graph replays the model as one CUDA graph where ONNX Runtime can capture it.
+    gpu_resident: bool = True
+    cuda_graph: bool = True
 
     def onnx_providers(self) -> List[str]:
         return providers_for(self.device, self.providers)
@@ -123,24 +128,83 @@ class OnnxRuntimeRunner(ModelRunner):
         import onnxruntime  # loaded already: `verified` holds a session
 
         self._run_options = onnxruntime.RunOptions()  # its terminate flag interrupts a run from another thread
+        # Set by bind(): the input and output in device buffers (aria_nav.core.inference.device); None on the host path.
+        self.bound = None
+        self.cuda_graph: Optional[str] = None  # "on", or why not, once bound on CUDA
 
     @classmethod
     def open(cls, path: Path, config: InferenceConfig) -> "OnnxRuntimeRunner":
-        verified = create_session(str(path), config.onnx_providers(), config.allow_cpu_fallback,
-                                  config.intra_op_threads)
-        return cls(verified, path)
+        import onnxruntime
+
+        providers = config.onnx_providers()
+        # Without the CUDA provider in this build, create_session reports it (or falls back when allowed).
+        if not (config.gpu_resident and provider_name(providers[0]) == CUDA_PROVIDER and
+                CUDA_PROVIDER in onnxruntime.get_available_providers()):
+            verified = create_session(str(path), providers, config.allow_cpu_fallback, config.intra_op_threads)
+            return cls(verified, path)
+        from aria_nav.core.inference.device import torch_device
+
+        device = torch_device(config.device, str(path))
+        cuda_options = {"device_id": str(device.index or 0)}
+        failure = "off (cuda_graph is false)"
+        if config.cuda_graph:
+            runner = None
+            try:  # ONNX Runtime refuses a graph at session creation or at the capturing first run
+                verified = create_session(str(path), providers, config.allow_cpu_fallback, config.intra_op_threads,
+                                          {CUDA_PROVIDER: {**cuda_options, "enable_cuda_graph": "1"}})
+                runner = cls(verified, path)
+                runner.bind(device, capture=True)
+                return runner
+            except Exception as exc:  # noqa: BLE001 - ORT raises its own types when a model cannot be captured
+                if runner is not None:
+                    runner.close()
+                lines = str(exc).strip().splitlines()
+                reason = lines[0] if lines else type(exc).__name__
+                failure = f"off (ONNX Runtime could not capture this model: {reason})"
+        verified = create_session(str(path), providers, config.allow_cpu_fallback, config.intra_op_threads,
+                                  {CUDA_PROVIDER: cuda_options})
+        runner = cls(verified, path)
+        runner.bind(device)
+        runner.cuda_graph = failure
+        return runner
+
+    def bind(self, device, capture: bool = False) -> None:
+        """Bind the input and first output to buffers on `device` (a torch device) and run once: the first run of a
+        CUDA-graph session captures the graph (an exception here means it cannot be captured). On a session whose
+        provider is not CUDA (allow_cpu_fallback) nothing is bound on CUDA: it runs on the host path."""
+        from aria_nav.core.inference.device import BoundSession
+
+        if device.type == "cuda" and self.provider != CUDA_PROVIDER:
+            return
+        bound = BoundSession(self._session, self._input_name, self.input_shape, self.input_dtype,
+                             self._output_names[0], device, self._run_options)
+        bound.input.zero_()
+        bound.run()
+        if capture:
+            bound.run()  # the first replay of the captured graph
+            self.cuda_graph = "on"
+        self.bound = bound
 
     @property
     def provider(self) -> str:
         return self.verified.provider
 
     def _run(self, tensor: np.ndarray) -> np.ndarray:
+        if self.bound is not None:
+            return self.bound.run_host(tensor)
         return self._session.run(self._output_names, {self._input_name: tensor}, self._run_options)[0]
+
+    def describe(self) -> str:
+        text = super().describe()
+        if self.bound is not None:
+            text += f", GPU-resident (IO binding on {self.bound.device}, CUDA graph {self.cuda_graph})"
+        return text
 
     def interrupt(self) -> None:
         self._run_options.terminate = True
 
     def close(self) -> None:
+        self.bound = None
         self._session = None
 
 

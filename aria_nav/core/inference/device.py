@@ -1,0 +1,89 @@
+"""The GPU-resident path of ONNX Runtime: input and output stay in device buffers allocated once.
+
+ONNX Runtime's IO binding binds a session's input and output to fixed memory, so a run copies nothing between host
+and device by itself; the callers' GPU pre- and post-processing (torch, on the same device) write the input buffer
+and read the output buffer directly. With fixed addresses, ONNX Runtime's CUDA graphs (`enable_cuda_graph`) can
+replay the whole model as one graph launch: the launch overhead of hundreds of small kernels disappears.
+
+The buffers are torch tensors: torch allocates device memory and runs the pre/post-processing kernels, ONNX Runtime
+only sees their addresses. The same code binds CPU tensors to a CPU session, which is how CI (no GPU) tests it.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+
+from aria_nav.core.inference.onnx_runtime import ModelError
+
+_TORCH_DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float16): "float16"}
+_ORT_OUTPUT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+
+
+def torch_device(device: str, path: str):
+    """The torch device for `device` ('cpu', 'cuda', 'cuda:N'); a ModelError when torch cannot use it, never a
+    quiet switch to the CPU."""
+    import torch
+
+    if not device.startswith("cuda"):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ModelError(f"'{path}': the GPU-resident path (parameter gpu_resident) needs torch with CUDA, but torch "
+                         f"{torch.__version__} sees no CUDA device; set gpu_resident to false to copy through the "
+                         f"host instead")
+    index = torch.device(device).index or 0
+    if index >= torch.cuda.device_count():
+        raise ModelError(f"'{path}': device '{device}' does not exist ({torch.cuda.device_count()} CUDA device(s))")
+    return torch.device("cuda", index)
+
+
+class BoundSession:
+    """One ONNX Runtime session with its single input and first output bound to tensors allocated once.
+
+    Write the input into `input` (shape and dtype of the model's input), call `run()`, read `output`. Both are
+    overwritten by the next run; one BoundSession per worker thread.
+    """
+
+    def __init__(self, session, input_name: str, input_shape: Tuple[int, ...], input_dtype, output_name: str,
+                 device, run_options=None):
+        import torch
+
+        self._torch = torch
+        self.device = device
+        output = next(o for o in session.get_outputs() if o.name == output_name)
+        output_shape = tuple(output.shape)
+        if not all(isinstance(d, int) for d in tuple(input_shape) + output_shape):
+            raise ModelError(f"the GPU-resident path needs fixed input and output shapes; the model has input "
+                             f"{list(input_shape)} and output {list(output_shape)}")
+        if output.type not in _ORT_OUTPUT_TYPES:
+            raise ModelError(f"model output type {output.type}: float or float16 expected")
+        input_dtype, output_dtype = np.dtype(input_dtype), np.dtype(_ORT_OUTPUT_TYPES[output.type])
+        self.input = torch.empty(input_shape, dtype=getattr(torch, _TORCH_DTYPES[input_dtype]), device=device)
+        self.output = torch.empty(output_shape, dtype=getattr(torch, _TORCH_DTYPES[output_dtype]), device=device)
+        # Never read before written by a run; poisoned so that a missing write shows as NaN, not as old data.
+        self.output.fill_(float("nan"))
+        kind, index = device.type, device.index or 0
+        self._session = session
+        self._run_options = run_options
+        self._binding = session.io_binding()
+        self._binding.bind_input(input_name, kind, index, input_dtype, list(input_shape), self.input.data_ptr())
+        self._binding.bind_output(output_name, kind, index, output_dtype, list(output_shape),
+                                  self.output.data_ptr())
+
+    def run(self):
+        """Run the model on `input` (all queued torch work on it finishes first); returns `output`."""
+        if self.device.type == "cuda":
+            # torch and ONNX Runtime use different CUDA streams: the input must be complete before the model reads it.
+            self._torch.cuda.current_stream(self.device).synchronize()
+        self._session.run_with_iobinding(self._binding, self._run_options)
+        return self.output
+
+    def run_host(self, tensor: np.ndarray) -> np.ndarray:
+        """The host-array interface (ModelRunner.infer) over the bound buffers: one upload, one download."""
+        self.input.copy_(self._torch.from_numpy(np.ascontiguousarray(tensor)))
+        return self.run().cpu().numpy()
+
+    def close(self) -> None:
+        self._binding = None
+        self.input = self.output = None
+
