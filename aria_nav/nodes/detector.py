@@ -121,6 +121,7 @@ class DetectorNode(AriaNode):
                                    name=f"detector-{cfg.camera}")
         self.subscription = self.create_subscription(Image, topics.RGB_IMAGE, self._on_image,
                                                      frame_qos(cfg.process_every_frame))
+        self.diag.expect_input(self.subscription.topic_name)
         self.get_logger().info(
             f"{cfg.camera}: {self.detector.describe()}; {self.subscription.topic_name} -> {detections_topic}"
             f"{', every %d frames' % cfg.frame_skip if cfg.frame_skip > 1 else ''}")

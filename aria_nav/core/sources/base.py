@@ -26,7 +26,8 @@ CAMERA_STREAMS = (RGB, SLAM_LEFT, SLAM_RIGHT)  # what the graph's detectors, dep
 # Aria Gen2 has four SLAM cameras: one pair feeds slam_left/slam_right, the other is published under its own name.
 SLAM_PAIRS = ("side", "front")
 EXTRA_CAMERA_STREAMS = tuple(f"slam_{pair}_{side}" for pair in SLAM_PAIRS for side in ("left", "right"))
-ALL_STREAMS = CAMERA_STREAMS + EXTRA_CAMERA_STREAMS + (IMU,)
+ODOM = "odom"  # device poses from on-device VIO (Aria Gen2 recordings)
+ALL_STREAMS = CAMERA_STREAMS + EXTRA_CAMERA_STREAMS + (IMU, ODOM)
 _ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
 PINHOLE = "plumb_bob"  # ROS distortion model name of an undistorted image (all coefficients zero)
 

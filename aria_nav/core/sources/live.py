@@ -25,7 +25,7 @@ _POLL_S = 0.2
 
 
 class LiveGlassesSource(FrameSource):
-    provides = ALL_STREAMS
+    provides = (RGB, SLAM_LEFT, SLAM_RIGHT, IMU)  # Gen1 glasses (the client SDK streams Gen1)
     live = True
 
     def __init__(self, streams=ALL_STREAMS, device_ip: str = "", interface: str = "usb",

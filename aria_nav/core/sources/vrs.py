@@ -8,7 +8,7 @@ The generation comes from the recording (its device version, else its stream lab
 | slam_left / slam_right | camera-slam-left/-right (640x480) | slam-side-left/-right (512x512), `slam_pair` side |
 | slam_front_left/_right | - | slam-front-left/-right (with `slam_pair` front: the side pair as slam_side_*) |
 | imu | imu-right (1 kHz) | imu-right (800 Hz) |
-| odom | - | vio_high_frequency (800 Hz device poses, on-device VIO) |
+| odom | - | vio_high_frequency (800 Hz device poses of the on-device VIO) |
 
 Orientation comes from each camera's factory calibration: an image is turned by the quarter turns that bring the
 wearer's "up" (the central pupil frame's +y) to the top of the image. Gen1 stores every camera 90 degrees
@@ -35,12 +35,11 @@ import cv2
 import numpy as np
 
 from aria_nav.core.camera_model import PinholeIntrinsics
-from aria_nav.core.sources.base import (ALL_STREAMS, IMU, RGB, SLAM_LEFT, SLAM_PAIRS, SLAM_RIGHT, Calibration,
-                                        Frame, FrameSource, ImuSample, Item, SourceError, check_file, fitted_size,
-                                        native_output, resize_frame)
+from aria_nav.core.sources.base import (ALL_STREAMS, IMU, ODOM, RGB, SLAM_LEFT, SLAM_PAIRS, SLAM_RIGHT,
+                                        Calibration, Frame, FrameSource, ImuSample, Item, SourceError, check_file,
+                                        fitted_size, native_output, resize_frame)
 
 GEN1, GEN2 = "Gen1", "Gen2"
-ODOM = "odom"  # device poses (Gen2 VIO); not a camera stream, not requested: published when the recording has it
 LABELS = {RGB: "camera-rgb", SLAM_LEFT: "camera-slam-left", SLAM_RIGHT: "camera-slam-right", IMU: "imu-right"}
 GEN2_SLAM = {"side": ("slam-side-left", "slam-side-right"), "front": ("slam-front-left", "slam-front-right")}
 GEN2_VIO = "vio_high_frequency"
@@ -60,7 +59,8 @@ def stream_labels(generation: str, slam_pair: str = "side") -> Dict[str, str]:
         raise ValueError(f"slam_pair '{slam_pair}' is not one of {', '.join(SLAM_PAIRS)}")
     other = next(p for p in SLAM_PAIRS if p != slam_pair)
     return {RGB: "camera-rgb", SLAM_LEFT: GEN2_SLAM[slam_pair][0], SLAM_RIGHT: GEN2_SLAM[slam_pair][1],
-            f"slam_{other}_left": GEN2_SLAM[other][0], f"slam_{other}_right": GEN2_SLAM[other][1], IMU: "imu-right"}
+            f"slam_{other}_left": GEN2_SLAM[other][0], f"slam_{other}_right": GEN2_SLAM[other][1], IMU: "imu-right",
+            ODOM: GEN2_VIO}
 
 
 def recording_generation(provider) -> str:
@@ -253,9 +253,6 @@ class VrsSource(FrameSource):
             self._stream_ids = {stream: stream_id for stream, stream_id in
                                 ((s, provider.get_stream_id_from_label(label)) for s, label in self.labels.items())
                                 if stream_id is not None and provider.get_num_data(stream_id) > 0}
-            self._vio_id = provider.get_stream_id_from_label(GEN2_VIO)
-        if self._vio_id is not None and provider.get_num_data(self._vio_id) == 0:
-            self._vio_id = None
         self.provides = tuple(s for s in ALL_STREAMS if s in self._stream_ids)
         # The graph's streams the recording lacks (the camera node warns about those it was asked for).
         self.missing = tuple(f"{s} ({self.labels[s]})" for s in self.labels if s not in self._stream_ids)
@@ -271,6 +268,9 @@ class VrsSource(FrameSource):
         with native_output([]):
             for stream in self.streams:
                 label = self.labels[stream]
+                if stream == ODOM:
+                    self._pose = _PoseConverter(device_calibration)
+                    continue
                 if stream == IMU:
                     device_from_imu = device_from_sensor(device_calibration, label)
                     self._imu_rotation = device_from_imu[:3, :3]  # raw IMU axes -> aria_imu (device axes)
@@ -284,11 +284,9 @@ class VrsSource(FrameSource):
                 self._convert[stream] = camera_converter(stream, fisheye, undistort, sizes.get(stream, (0, 0)),
                                                          turns)
                 self.extrinsics[stream] = turned_extrinsics(device_from_sensor(device_calibration, label), turns)
-        self.has_odometry = self._vio_id is not None
-        self._pose = _PoseConverter(device_calibration) if self.has_odometry else None
 
     def frame_counts(self) -> Dict[str, int]:
-        """Number of records per selected stream."""
+        """Number of records per selected stream (odom: device poses)."""
         return {s: int(self._provider.get_num_data(self._stream_ids[s])) for s in self.streams}
 
     def items(self) -> Iterator[Item]:
@@ -310,9 +308,6 @@ class VrsSource(FrameSource):
         for stream in self.streams:
             options.activate_stream(self._stream_ids[stream])
             stream_of[str(self._stream_ids[stream])] = stream
-        if self._vio_id is not None:
-            options.activate_stream(self._vio_id)
-            stream_of[str(self._vio_id)] = ODOM
         records = iter(self._provider.deliver_queued_sensor_data(options))
         undecoded = set(self._convert)  # decoders announce themselves on their first frame: kept out of the log
         while True:
