@@ -205,15 +205,18 @@ class CameraNode(AriaNode):
         return sizes
 
     # --- publishing thread ------------------------------------------------------------------------------------
-    def _all_publishers(self) -> List[Publisher]:
-        publishers = [p for pair in self._image_publishers.values() for p in pair]
-        publishers += [self._odom_publisher] if ODOM in self.source.streams else []
-        return publishers + ([self._imu_publisher] if IMU in self.source.streams else [])
+    def _all_publishers(self, streams=None) -> List[Publisher]:
+        """The publishers of `streams` (None: all published)."""
+        streams = self.source.streams if streams is None else [s for s in self.source.streams if s in streams]
+        publishers = [p for stream, pair in self._image_publishers.items() if stream in streams for p in pair]
+        publishers += [self._odom_publisher] if ODOM in streams else []
+        return publishers + ([self._imu_publisher] if IMU in streams else [])
 
     def _wait_for_subscribers(self) -> bool:
-        """Replay mode: hold the first frame until every published topic has a subscriber, so the consumers see
-        the recording from its start (a reliable publisher does not keep what was sent before they joined)."""
-        publishers = self._all_publishers()
+        """Replay mode: hold the first frame until every topic the graph reads has a subscriber, so the consumers
+        see the recording from its start (a reliable publisher does not keep what was sent before they joined).
+        Gen2's second SLAM pair, which no node of the graph reads, is not waited for."""
+        publishers = self._all_publishers(tuple(GRAPH_INPUTS) + (ODOM,))
         next_report = time.monotonic()
         while not self._stop.is_set():
             missing = [p.topic_name for p in publishers if p.get_subscription_count() == 0]
