@@ -34,6 +34,7 @@ from aria_nav.core.sample.build import truth_path
 from aria_nav.demo.ground_truth import GroundTruthDetections, camera_offset
 from aria_nav.demo.inputs import DemoInput, random_weight_models
 from aria_nav.demo.video import VIDEO_FPS, AnnotatedVideo, Utterance
+from aria_nav.nodes.camera import MISSING_INPUT
 from aria_nav.replay.run import model_path
 from aria_nav.replay.session import GraphFailure, GraphSession
 from aria_nav.ros.conversions import image_to_rgb
@@ -174,6 +175,8 @@ class _Demo:
             important = any(level in line for level in ("[WARN]", "[ERROR]", "[FATAL]")) or not line.startswith("[")
         if important:
             self.show(f"[{source}] {line}")
+        if source == "camera" and MISSING_INPUT in line:  # e.g. a recording without SLAM cameras: in the summary
+            self.notes.append(line.split("]: ", 1)[-1].split(" (turn them off")[0])
 
     def _on_annotated(self, msg: Image) -> None:
         self.video.add_frame(time.time(), image_to_rgb(msg))

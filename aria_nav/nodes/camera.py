@@ -92,6 +92,7 @@ STREAM_TOPICS = {RGB: (topics.RGB_IMAGE, topics.RGB_INFO, topics.RGB_FRAME),
 STREAM_TOPICS.update({stream: (topics.camera_image_topic(stream), topics.camera_info_topic(stream),
                                topics.camera_frame(stream)) for stream in EXTRA_CAMERA_STREAMS})
 # What the rest of the graph reads: a requested stream of these that the source lacks is a start-up warning.
+MISSING_INPUT = "they get no input"  # ends the start-up warning about missing streams (the demo quotes it)
 GRAPH_INPUTS = {RGB: "the detector, depth and fusion", SLAM_LEFT: "slam_detector_left",
                 SLAM_RIGHT: "slam_detector_right", IMU: "fusion's motion state"}
 
@@ -180,7 +181,7 @@ class CameraNode(AriaNode):
         if missing:
             # A stream the graph expects and this source lacks: said now, and on /diagnostics while running.
             what = "; ".join(f"{s} (read by {GRAPH_INPUTS[s]})" for s in missing)
-            warning = f"{self.source.description} has no {what}: they get no input"
+            warning = f"{self.source.description} has no {what}: {MISSING_INPUT}"
             self.diagnostics.set_value("missing_streams", ", ".join(missing))
             self.diagnostics.set_status(WARN, f"missing streams: {', '.join(missing)}")
             self.get_logger().warning(warning + " (turn them off with publish_slam/publish_imu, or "
