@@ -52,6 +52,13 @@ CATALOG = {entry.name: entry for entry in (
 )}
 
 
+def _reason(exc: BaseException) -> str:
+    """One clean line of an exception: its type and first line, without ultralytics' decorations."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = " ".join(text.replace("\u274c", "").replace("\ufe0f", "").replace("ERROR ", "", 1).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def offline_hint(name: str) -> str:
     return (f"on a machine with internet access run `aria-nav models get {name}` there and copy the models folder, "
             f"or download the weights yourself and run `aria-nav models import PATH`")
@@ -84,15 +91,13 @@ def export_yolo(checkpoint: Path, models_dir: Path, name: Optional[str] = None,
         try:
             model = YOLO(str(local))
         except Exception as exc:  # noqa: BLE001 - torch/ultralytics raise many types for a bad file
-            raise WeightsError(f"{checkpoint}: is not an ultralytics checkpoint ({type(exc).__name__}: {exc})") \
-                from None
+            raise WeightsError(f"{checkpoint}: is not an ultralytics checkpoint ({_reason(exc)})") from None
         if model.task != "detect":
             raise WeightsError(f"{checkpoint}: is a '{model.task}' model; the graph needs a detection model")
-        end_to_end = bool(getattr(model.model.model[-1], "end2end", False))
         for size, destination in zip(sizes, outputs[1:]):
-            options = {"end2end": False} if end_to_end else {}
+            # end2end=False: YOLO26's one-to-many head (the others have only that one)
             exported = model.export(format="onnx", imgsz=size, opset=OPSET, simplify=False, dynamic=False,
-                                    nms=False, batch=1, device="cpu", **options)
+                                    nms=False, end2end=False, batch=1, device="cpu")
             staged = Path(tmp) / destination.name
             onnx.save(onnx.load(exported), str(staged))
             os.replace(staged, destination)
@@ -109,9 +114,7 @@ def download_yolo(entry: Catalogued, folder: Path) -> Path:
     try:
         path = Path(attempt_download_asset(str(target)))
     except Exception as exc:  # noqa: BLE001 - network errors come in many types
-        reason = " ".join(str(exc).replace("\u274c", "").split())  # ultralytics decorates its message
-        raise WeightsError(f"cannot download {entry.source} ({type(exc).__name__}: {reason}); "
-                           f"{offline_hint(entry.name)}") from None
+        raise WeightsError(f"cannot download {entry.source} ({_reason(exc)}); {offline_hint(entry.name)}") from None
     if not path.is_file() or path.stat().st_size == 0:
         raise WeightsError(f"cannot download {entry.source} (no internet access?); {offline_hint(entry.name)}")
     return path
@@ -138,10 +141,9 @@ def export_depth(checkpoint: str, models_dir: Path, size: int = DEPTH_SIZE, loca
         model = AutoModelForDepthEstimation.from_pretrained(checkpoint, local_files_only=local_only)
     except Exception as exc:  # noqa: BLE001 - OSError offline, ValueError for another model type, ...
         if local_only:
-            raise WeightsError(f"{checkpoint}: is not a transformers depth-estimation checkpoint "
-                               f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
-        raise WeightsError(f"cannot download {checkpoint} ({type(exc).__name__}: "
-                           f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+            raise WeightsError(f"{checkpoint}: is not a transformers depth-estimation checkpoint ({_reason(exc)})") \
+                from None
+        raise WeightsError(f"cannot download {checkpoint} ({_reason(exc)})") from None
     config = model.config
     if getattr(config, "depth_estimation_type", None) not in ("relative", "metric"):
         raise WeightsError(f"{checkpoint}: is not a Depth-Anything model (no depth_estimation_type in its config)")
