@@ -1,6 +1,7 @@
 """Low-light enhancement before detection: chosen from the frame's brightness, dark frames brightened (gamma when
 very dark, CLAHE on luminance when dim), bright frames and mode off untouched, colours kept, mono supported."""
 import cv2
+from sensor_msgs.msg import Image
 import numpy as np
 import pytest
 
@@ -52,3 +53,45 @@ def test_clahe_keeps_colours_and_works_on_mono():
 def test_unknown_mode_is_an_error():
     with pytest.raises(ValueError, match="low-light mode 'night'"):
         LowLightEnhancer(LowLightConfig(mode="night"))
+
+
+def test_detector_node_enhances_dark_frames_before_detection(ros_domain, tmp_path):
+    """The detector node with low_light:=auto: a dark frame is detected on after gamma, reported on /diagnostics
+    with its cost; the published detections keep the frame's header."""
+    import time
+
+    from sensor_msgs.msg import PointCloud2
+    from std_msgs.msg import Header
+
+    from aria_nav import paths, topics
+    from aria_nav.ros.conversions import array_to_image
+    from aria_nav.ros.qos import result_qos, sensor_qos
+    from ros_probe import NodeProcess, Probe, wait_until
+
+    model = paths.models_dir() / "yolo11n_256.onnx"
+    if not model.is_file():
+        pytest.skip(f"{model} missing: run `aria-nav models build-test`")
+    probe = Probe(ros_domain, "low_light_probe")
+    probe.subscribe_diagnostics()
+    probe.subscribe("detections", PointCloud2, topics.DETECTIONS, result_qos())
+    images = probe.publisher(Image, topics.RGB_IMAGE, sensor_qos())
+    node = NodeProcess("detector", tmp_path, [f"model:={model}", "low_light:=auto"])
+    try:
+        dark = scene(0.12)
+        sent = []
+
+        def enhanced():
+            if not sent or time.monotonic() - sent[-1] > 0.25:  # a few frames a second
+                header = Header(frame_id=topics.RGB_FRAME, stamp=probe.node.get_clock().now().to_msg())
+                images.publish(array_to_image(dark, "rgb8", header))
+                sent.append(time.monotonic())
+            return probe.status("detector", lambda v: v.get("low_light", "").startswith("gamma"))
+
+        wait_until(enhanced, 120, lambda: f"low_light on the detector's diagnostics:\n{node.output()}", [node])
+        values = probe.status("detector", lambda v: v.get("low_light", "").startswith("gamma"))
+        assert float(values["low_light_ms_p50"]) > 0.0
+        assert probe.count("detections") > 0
+        assert probe.messages("detections")[0].header.frame_id == topics.RGB_FRAME
+    finally:
+        node.stop()
+        probe.close()

@@ -38,9 +38,10 @@ class NodeDiagnostics:
         if isinstance(node, AriaNode):  # its callbacks' unexpected errors count here too
             node.attach_error_stats(self.stats)
 
-    def expect_input(self, topic: str, after_s: float = 10.0) -> None:
+    def expect_input(self, topic: str, after_s: float = 30.0) -> None:
         """Until the first frame is processed the status says "starting"; from `after_s` seconds on it says
-        "no input on <topic>" instead (a warning, logged once): e.g. a recording without SLAM cameras."""
+        "no input on <topic>" instead (a warning, logged once): e.g. a recording without SLAM cameras. 30 s, like
+        fusion's startup_grace_s: a graph on a busy machine may take that long to start its camera."""
         self._expected_input = topic
         self._no_input_after_ns = self._node.get_clock().now().nanoseconds + int(after_s * 1e9)
 
