@@ -93,6 +93,16 @@ def test_up_is_up_in_every_camera(gen2, stream):
         assert frame.size == (512, 512) and frame.encoding == "mono8"
 
 
+def test_slam_cameras_look_to_the_sides_as_fusion_must_know():
+    """fusion's peripheral_yaw_deg from the factory calibration: Gen1 38 degrees (its default), Gen2's side pair
+    84; the demo and the camera node's log use this."""
+    from aria_nav.ros.static_tf import camera_mounts, peripheral_yaw_deg
+
+    assert peripheral_yaw_deg(camera_mounts("vrs", str(recording(GEN2_FILE)))[0]) == pytest.approx(84.3, abs=1.0)
+    gen1 = camera_mounts("vrs", str(recording("gen1_everyday_activities.vrs")))[0]
+    assert peripheral_yaw_deg(gen1) == pytest.approx(38.0, abs=1.0)
+
+
 def test_front_pair_can_feed_the_slam_detectors(gen2):
     front = VrsSource(gen2[0].path, streams=[SLAM_LEFT, SLAM_RIGHT, "slam_side_left"], slam_pair="front")
     assert front.labels[SLAM_LEFT] == "slam-front-left" and front.labels["slam_side_left"] == "slam-side-left"

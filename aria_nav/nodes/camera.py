@@ -30,7 +30,7 @@ from aria_nav.ros.diagnostics import WARN, NodeDiagnostics
 from aria_nav.ros.params import ConfigError, Param, ParameterError, declare_parameters
 from aria_nav.ros.qos import frame_qos
 from aria_nav.ros.runtime import AriaNode, main_for
-from aria_nav.ros.static_tf import publish_camera_transforms
+from aria_nav.ros.static_tf import Mount, peripheral_yaw_deg, publish_camera_transforms
 
 MAX_SIZE = 4096
 IMU_QUEUE = 200  # IMU samples held for a slow subscriber (0.2 s at 1 kHz)
@@ -189,12 +189,24 @@ class CameraNode(AriaNode):
         generation = getattr(self.source, "generation", None)
         if generation:
             self.diagnostics.set_value("aria_generation", generation)
+        self._report_slam_yaw()
         self._diagnostics_timer = self.create_timer(1.0, self._update_diagnostics)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._publish_all, name="camera-publisher", daemon=True)
         self._thread.start()
         self.get_logger().info(f"publishing {', '.join(self.source.streams)} from {self.source.description} "
                                f"({pacing}{', looped' if self.replay.loop else ''}, stamps: {cfg.stamp_source})")
+
+    def _report_slam_yaw(self) -> None:
+        """How far the SLAM cameras look to the sides, from the recording's calibration: fusion's
+        `peripheral_yaw_deg` must match it (38, its default, is Gen1's; Gen2's side pair looks ~84 degrees out)."""
+        extrinsics = getattr(self.source, "extrinsics", {})
+        yaw = peripheral_yaw_deg([Mount(topics.camera_frame(s), e[:3, :3], tuple(e[:3, 3]))
+                                  for s, e in extrinsics.items() if s != IMU])
+        if yaw is not None:
+            self.diagnostics.set_value("slam_yaw_deg", f"{yaw:.1f}")
+            self.get_logger().info(f"SLAM cameras look {yaw:.0f} degrees to the sides of the RGB camera (fusion's "
+                                   f"peripheral_yaw_deg should be {yaw:.0f})")
 
     def _published_sizes(self) -> Dict[str, Tuple[int, int]]:
         cfg = self.cfg

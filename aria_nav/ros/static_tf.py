@@ -93,6 +93,17 @@ def vrs_mounts(path: str, slam_pair: str = "side") -> List[Mount]:
     return mounts
 
 
+def peripheral_yaw_deg(mounts: List[Mount]) -> Optional[float]:
+    """The mean horizontal angle between the RGB camera's optical axis and each SLAM camera's (fusion's
+    `peripheral_yaw_deg`), from mounts that have all three; None otherwise. Gen1: ~38, Gen2's side pair: ~84."""
+    axes = {m.child: m.rotation[:, 2] for m in mounts}  # optical z in aria_device
+    if not {topics.RGB_FRAME, topics.SLAM_LEFT_FRAME, topics.SLAM_RIGHT_FRAME} <= set(axes):
+        return None
+    yaw = {frame: math.degrees(math.atan2(axis[1], axis[0])) for frame, axis in axes.items()}
+    return (abs(yaw[topics.SLAM_LEFT_FRAME] - yaw[topics.RGB_FRAME]) +
+            abs(yaw[topics.SLAM_RIGHT_FRAME] - yaw[topics.RGB_FRAME])) / 2.0
+
+
 def camera_mounts(source: str, path: str, slam_pair: str = "side") -> Tuple[List[Mount], str]:
     """The mounts for the camera node's `source` and `path`, and where they come from (for the log)."""
     is_sample = source == "sample" or (source == "bag" and (not path or Path(path).resolve() == paths.sample_dir()))
