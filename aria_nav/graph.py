@@ -42,35 +42,47 @@ class LaunchArgument:
     default: str
     description: str
     choices: Tuple[str, ...] = ()
+    is_number: bool = False  # a float parameter (e.g. a rate): passed as a number, not as text
 
     @property
     def is_bool(self) -> bool:
         return self.choices == BOOL_CHOICES
 
-    def parse(self, text: str) -> Union[str, bool]:
-        """The value the nodes get: a bool for boolean arguments, the text otherwise."""
+    def parse(self, text: str) -> Union[str, bool, float]:
+        """The value the nodes get: a bool for boolean arguments, a float for numbers, the text otherwise."""
         if self.choices and text not in self.choices:
             kind = "a boolean" if self.is_bool else "valid"
             raise GraphError(
                 f"launch argument '{self.name}': '{text}' is not {kind}: use one of {', '.join(self.choices)}")
+        if self.is_number:
+            try:
+                return float(text)
+            except ValueError:
+                raise GraphError(f"launch argument '{self.name}': '{text}' is not a number") from None
         return text == "true" if self.is_bool else text
 
 
 def launch_arguments() -> Tuple[LaunchArgument, ...]:
     """The launch arguments of both launchers, with defaults resolved now (models folder, installed config)."""
     models = paths.models_dir()
+    where = f"; models folder: {paths.models_dir_origin()}"
     return (
         LaunchArgument("source", "sample", "Camera frame source (camera parameter 'source').",
                        ("sample", "vrs", "video", "webcam", "bag", "live")),
         LaunchArgument("input", "",
                        "File or device the source reads: a .vrs, video or bag path, a webcam index, a glasses "
                        "address (camera parameter 'path'; empty: the source's default)."),
+        LaunchArgument("loop", "false", "Restart a recording at its end (camera parameter 'loop').", BOOL_CHOICES),
+        LaunchArgument("pacing", "realtime", "Recordings: their own timing, fixed (rate_hz) or as fast as possible "
+                                             "(camera parameter 'pacing').", ("realtime", "fixed", "fast")),
+        LaunchArgument("rate_hz", "10.0", "Frame rate of fixed pacing, Hz (camera parameter 'rate_hz').",
+                       is_number=True),
         LaunchArgument("yolo_model", str(models / "yolo11n_640.onnx"),
-                       "Model of the RGB detector (.onnx, .engine/.plan or .pt)."),
+                       "Model of the RGB detector (.onnx, .engine/.plan or .pt)" + where + "."),
         LaunchArgument("slam_yolo_model", str(models / "yolo11n_256.onnx"),
-                       "Model of the two SLAM-camera detectors."),
+                       "Model of the two SLAM-camera detectors" + where + "."),
         LaunchArgument("depth_model", str(models / "depth_anything_v2_small_518.onnx"),
-                       "Depth-Anything-V2 model of the depth node."),
+                       "Depth-Anything-V2 model of the depth node" + where + "."),
         LaunchArgument("device", "cpu", "Where the detectors and the depth model run.", ("cpu", "cuda")),
         LaunchArgument("slam", "true", "Run obstacle detection on the two grayscale SLAM (side) cameras.",
                        BOOL_CHOICES),
@@ -125,7 +137,8 @@ def _detector_remappings(image: str, detections: str) -> Tuple[Tuple[str, str], 
 _INFERENCE_PARAMETERS = (("device", "device"),)
 
 NODES: Tuple[NodeSpec, ...] = (
-    NodeSpec("camera", "camera", argument_parameters=(("source", "source"), ("path", "input"))),
+    NodeSpec("camera", "camera", argument_parameters=(("source", "source"), ("path", "input"), ("loop", "loop"),
+                                                      ("pacing", "pacing"), ("rate_hz", "rate_hz"))),
     NodeSpec("detector", "detector", argument_parameters=(("model", "yolo_model"),) + _INFERENCE_PARAMETERS),
     NodeSpec("slam_detector_left", "detector",
              argument_parameters=(("model", "slam_yolo_model"),) + _INFERENCE_PARAMETERS,

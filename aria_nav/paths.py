@@ -28,8 +28,28 @@ def config_file(name: str = "nav.yaml") -> Path:
 
 
 def models_dir() -> Path:
-    """models/ of the checkout, or $ARIA_NAV_MODELS (an installed package has no writable models folder)."""
-    return Path(os.environ.get("ARIA_NAV_MODELS", _SOURCE_ROOT / "models"))
+    """The one models folder of the nodes, the launchers and `aria-nav models`: $ARIA_NAV_MODELS if set, else
+    models/ of a source checkout, else (pip or colcon install) the per-user data folder
+    $XDG_DATA_HOME/aria_nav/models (default ~/.local/share/aria_nav/models)."""
+    if os.environ.get("ARIA_NAV_MODELS"):
+        return Path(os.environ["ARIA_NAV_MODELS"]).expanduser()
+    if (_SOURCE_ROOT / "package.xml").exists():
+        return _SOURCE_ROOT / "models"
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home).expanduser() / PACKAGE / "models"
+
+
+def models_dir_origin() -> str:
+    """models_dir() and why it is that folder, for --show-args and error messages."""
+    if os.environ.get("ARIA_NAV_MODELS"):
+        return f"{models_dir()} ($ARIA_NAV_MODELS)"
+    if (_SOURCE_ROOT / "package.xml").exists():
+        return f"{models_dir()} (the source checkout's; set $ARIA_NAV_MODELS to change)"
+    return f"{models_dir()} (per-user data folder; set $ARIA_NAV_MODELS to change)"
+
+
+MISSING_MODEL_HINT = "create it with `aria-nav models build-test` (test models) or `aria-nav models get NAME` " \
+                     "(trained weights; see README 'Real models')"
 
 
 def sample_dir() -> Path:

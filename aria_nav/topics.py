@@ -14,6 +14,20 @@ IMU = "/aria/imu"
 # std_msgs/String (JSON, latched): {"state": "playing" | "ended", "source": ..., "live": ...}. "ended" is a
 # recording's normal end of input, which the rest of the graph must not take for a fault.
 SOURCE_STATE = "/aria/source_state"
+ODOM = "/aria/odom"  # nav_msgs/Odometry from Aria Gen2's on-device VIO
+
+
+def camera_image_topic(stream: str) -> str:
+    """/aria/<stream>/image_raw, e.g. for Gen2's second SLAM pair (slam_front_left, ...)."""
+    return f"/aria/{stream}/image_raw"
+
+
+def camera_info_topic(stream: str) -> str:
+    return f"/aria/{stream}/camera_info"
+
+
+def camera_frame(stream: str) -> str:
+    return f"aria_{stream}_optical"
 
 # Detection (sensor_msgs/PointCloud2, one point per detection; class names beside it, latched).
 DETECTIONS = "/aria_nav/detections"
@@ -48,4 +62,5 @@ DEVICE_FRAME = "aria_device"
 RGB_FRAME = "aria_rgb_optical"
 SLAM_LEFT_FRAME = "aria_slam_left_optical"
 SLAM_RIGHT_FRAME = "aria_slam_right_optical"
-IMU_FRAME = "aria_imu"
+IMU_FRAME = "aria_imu"  # REP 103 axes of the device (x forward, y left, z up) at the IMU
+ODOM_FRAME = "aria_odom"  # the Gen2 VIO's odometry frame (z up), parent of aria_device on /aria/odom

@@ -14,11 +14,12 @@ from aria_nav import graph
 
 
 def _node_action(spec: graph.NodeSpec, arguments) -> Node:
-    # Booleans go through launch_ros's YAML evaluation ("true" -> True); everything else stays a string, so an
-    # empty `input` or a numeric-looking path is not turned into null or a number.
+    # Booleans go through launch_ros's YAML evaluation ("true" -> True), numbers become floats; everything else
+    # stays a string, so an empty `input` or a numeric-looking path is not turned into null or a number.
     derived = {
         parameter: (LaunchConfiguration(argument) if arguments[argument].is_bool
-                    else ParameterValue(LaunchConfiguration(argument), value_type=str))
+                    else ParameterValue(LaunchConfiguration(argument),
+                                        value_type=float if arguments[argument].is_number else str))
         for parameter, argument in spec.all_argument_parameters()
     }
     parameters = [LaunchConfiguration("params_file"), derived] if spec.is_aria_nav else [derived]

@@ -158,7 +158,7 @@ def test_replay_mode_delivers_every_frame_in_order_then_exits(listener):
     ((("source", "video"), ("path", "{text}")), "{text}: cannot be opened as a video"),
     ((("source", "bag"), ("path", "{text}")), "{text}: is not a rosbag2 bag"),
     ((("pacing", "slow"),), "parameter 'pacing': 'slow' is not one of realtime, fixed, fast"),
-    ((("rgb_height", 0),), "parameter 'rgb_width': rgb_width and rgb_height must both be 0"),
+    ((("slam_pair", "middle"),), "parameter 'slam_pair': 'middle' is not one of side, front"),
 ])
 def test_unusable_input_is_one_line_and_exit_2(tmp_path, params, message):
     text = tmp_path / "walk.vrs"

@@ -37,7 +37,8 @@ def test_brief_contract_of_instances():
     specs = {spec.name: spec for spec in graph.NODES}
     assert set(specs) == {"camera", "detector", "slam_detector_left", "slam_detector_right", "depth", "fusion",
                           "speech", "describe", "rviz"}
-    assert dict(specs["camera"].argument_parameters) == {"source": "source", "path": "input"}
+    assert dict(specs["camera"].argument_parameters) == {"source": "source", "path": "input", "loop": "loop",
+                                                         "pacing": "pacing", "rate_hz": "rate_hz"}
     assert dict(specs["detector"].argument_parameters) == {"model": "yolo_model", "device": "device"}
     assert dict(specs["depth"].argument_parameters) == {"model": "depth_model", "device": "device",
                                                         "publish_colored": "rviz", "publish_points": "rviz"}
@@ -76,7 +77,8 @@ def test_arguments_become_typed_parameters_and_toggle_nodes():
          "process_every_frame:=true", "yolo_model:=123"]))
     assert [spec.name for spec in graph.enabled_nodes(values)] == ["camera", "detector", "depth", "fusion"]
     assert graph.node_parameters(graph.node("camera"), values) == {
-        "source": "vrs", "path": "/data/walk.vrs", "use_sim_time": False, "process_every_frame": True}
+        "source": "vrs", "path": "/data/walk.vrs", "loop": False, "pacing": "realtime", "rate_hz": 10.0,
+        "use_sim_time": False, "process_every_frame": True}
     # A numeric-looking file name stays a string.
     assert graph.node_parameters(graph.node("detector"), values)["model"] == "123"
     assert graph.node_parameters(graph.node("depth"), values)["device"] == "cuda"

@@ -1,4 +1,5 @@
-"""`aria-nav models build-test`: build the project's test models offline (real architectures, random weights)."""
+"""`aria-nav models build-test`: build the project's test models offline (real architectures, random weights);
+`get` and `import` (trained weights) live in aria_nav/weights_commands.py."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +8,7 @@ import time
 from pathlib import Path
 
 from aria_nav import paths
+from aria_nav.weights_commands import register_weights
 
 
 def register(subparsers) -> None:
@@ -27,6 +29,7 @@ def register(subparsers) -> None:
     listing = actions.add_parser("list", help="list model files in the models folder with their input shapes")
     listing.add_argument("--models-dir", type=Path, default=None)
     listing.set_defaults(func=list_models)
+    register_weights(actions)  # get, import: trained weights (aria_nav/weights_commands.py)
 
 
 def build_test_models(args: argparse.Namespace) -> int:

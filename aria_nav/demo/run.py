@@ -36,11 +36,13 @@ from aria_nav.core.sample.depth_truth import true_depth_frames
 from aria_nav.demo.ground_truth import GroundTruthPerception, camera_offset
 from aria_nav.demo.inputs import DemoInput, random_weight_models
 from aria_nav.demo.video import VIDEO_FPS, AnnotatedVideo, Utterance
+from aria_nav.nodes.camera import MISSING_INPUT
 from aria_nav.replay.run import model_path
 from aria_nav.replay.session import GraphFailure, GraphSession
 from aria_nav.ros.conversions import image_to_rgb
 from aria_nav.ros.diagnostics import stamp_to_ns
 from aria_nav.ros.qos import reliable_qos, replay_qos, sensor_qos
+from aria_nav.ros.static_tf import camera_mounts, peripheral_yaw_deg
 from aria_nav.runner import Runner
 
 PERCEPTION_NODES = ("detector", "slam_detector_left", "slam_detector_right", "depth")  # what truth replaces
@@ -164,6 +166,10 @@ class _Demo:
             overrides["fusion"]["pair_max_wait_s"] = CPU_PAIR_MAX_WAIT_S
         if self.truth is not None:  # the sample's side cameras look 60 degrees outward, Aria's 38
             overrides["fusion"]["peripheral_yaw_deg"] = float(self.truth.cameras["slam_right"]["yaw_right_deg"])
+        elif self.config.demo_input.kind == "vrs":  # the recording's own calibration: Gen1 ~38, Gen2's side pair ~84
+            yaw = peripheral_yaw_deg(camera_mounts("vrs", self.config.demo_input.path)[0])
+            if yaw is not None:
+                overrides["fusion"]["peripheral_yaw_deg"] = round(yaw, 1)
         return overrides
 
     def _random_weights_note(self) -> None:
@@ -186,6 +192,8 @@ class _Demo:
             important = any(level in line for level in ("[WARN]", "[ERROR]", "[FATAL]")) or not line.startswith("[")
         if important:
             self.show(f"[{source}] {line}")
+        if source == "camera" and MISSING_INPUT in line:  # e.g. a recording without SLAM cameras: in the summary
+            self.notes.append(line.split("]: ", 1)[-1].split(" (turn them off")[0])
 
     def _on_annotated(self, msg: Image) -> None:
         self.video.add_frame(time.time(), image_to_rgb(msg))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import json
+import time
 from typing import Deque
 
 import numpy as np
@@ -27,6 +28,8 @@ from aria_nav.core.detection.annotate import draw_detections
 from aria_nav.core.detection.backends import open_detection_runner
 from aria_nav.core.detection.classes import ALL_CLASSES, NAVIGATION_CLASSES, ClassFilterError
 from aria_nav.core.detection.detector import DetectorConfig, InputSizeError, StageTimes, YoloDetector
+from aria_nav.core.detection.low_light import MODES as LOW_LIGHT_MODES
+from aria_nav.core.detection.low_light import LowLightConfig, LowLightEnhancer
 from aria_nav.core.detections import MAX_DETECTIONS
 from aria_nav.core.inference.onnx_runtime import ModelError
 from aria_nav.core.latest import LatestWorker
@@ -75,6 +78,11 @@ PARAMS = inference_params("yolo11n_640.onnx") + [
           "Deterministic replay: reliable QoS and every frame processed once, in order (instead of the newest "
           "frame, with drops)."),
     Param("publish_annotated", False, "Also publish the frame with boxes, class names and scores drawn."),
+    Param("low_light", "off", "Low-light enhancement of dark frames before detection only (depth and fusion see "
+          "the original): off, auto (gamma for very dark frames, CLAHE on luminance for dim ones), clahe, gamma",
+          choices=LOW_LIGHT_MODES),
+    Param("low_light_below", 70.0, "Mean luminance (0..255) under which a frame counts as dark.", min=0.0,
+          max=255.0),
 ]
 
 
@@ -126,6 +134,9 @@ class DetectorNode(AriaNode):
             self.annotated_publisher = self.create_publisher(Image, detections_topic + topics.ANNOTATED_SUFFIX,
                                                              sensor_qos())
 
+        self.enhancer = (LowLightEnhancer(LowLightConfig(mode=cfg.low_light, dark_below=cfg.low_light_below))
+                         if cfg.low_light != "off" else None)
+        self._enhance_ms: Deque[float] = collections.deque(maxlen=TIMING_WINDOW)
         self._received = 0
         self._skipped = 0
         self._times: Deque[StageTimes] = collections.deque(maxlen=TIMING_WINDOW)
@@ -133,6 +144,7 @@ class DetectorNode(AriaNode):
                                    name=f"detector-{cfg.camera}")
         self.subscription = self.create_subscription(Image, topics.RGB_IMAGE, self._on_image,
                                                      frame_qos(cfg.process_every_frame))
+        self.diag.expect_input(self.subscription.topic_name)
         self.get_logger().info(
             f"{cfg.camera}: {self.detector.describe()}; {self.subscription.topic_name} -> {detections_topic}"
             f"{', every %d frames' % self.frame_skip if self.frame_skip > 1 else ''}")
@@ -172,7 +184,15 @@ class DetectorNode(AriaNode):
             self.get_logger().warning(f"skipping an image on {self.subscription.topic_name}: {exc}",
                                       throttle_duration_sec=WARN_PERIOD_S)
             return
-        result = self.detector.detect(frame)
+        detected = frame
+        if self.enhancer is not None:  # the annotated image keeps the original frame
+            started = time.perf_counter()
+            detected = self.enhancer(frame)
+            self._enhance_ms.append((time.perf_counter() - started) * 1000.0)
+            self.diag.set_value("low_light", f"{self.enhancer.last_method} (mean luminance "
+                                             f"{self.enhancer.last_mean:.0f})")
+            self.diag.set_value("low_light_ms_p50", f"{np.median(self._enhance_ms):.2f}")
+        result = self.detector.detect(detected)
         self.publisher.publish(detections_to_msg(result.detections, msg.header))
         if self.annotated_publisher is not None:
             annotated = draw_detections(frame, result.detections, self.detector.names)

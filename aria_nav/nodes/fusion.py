@@ -2,7 +2,9 @@
 speech requests the guidance policy decides on (docs/guidance.md).
 
 Subscribes: detections (RGB) with their class names, depth image, RGB camera_info, the two SLAM cameras'
-detections and camera_info (peripheral obstacles), IMU (walking/standing), RGB image (annotated view only).
+detections and camera_info (peripheral obstacles), IMU (walking/standing), device odometry (Aria Gen2's VIO on
+/aria/odom: walking/standing from the wearer's speed, preferred to the IMU while it flows), RGB image (annotated
+view only).
 Publishes: obstacles (PointCloud2, aria_nav.ros.obstacles), markers, annotated image, speech requests
 (std_msgs/String JSON, reliable), /diagnostics.
 All message work runs on the executor thread (it is light: a few percentiles per frame); only drawing the annotated
@@ -15,6 +17,8 @@ import math
 import time
 from typing import Dict, List, Optional
 
+import numpy as np
+from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
 from std_msgs.msg import Header, String
 from visualization_msgs.msg import MarkerArray
@@ -24,6 +28,7 @@ from aria_nav.core.detections import Detections
 from aria_nav.core.fusion.annotate import annotate
 from aria_nav.core.fusion.box_distance import BoxDistanceConfig
 from aria_nav.core.fusion.motion import MotionConfig
+from aria_nav.core.fusion.vio_motion import quaternion_matrix
 from aria_nav.core.fusion.obstacle import RGB, SLAM_LEFT, SLAM_RIGHT
 from aria_nav.core.fusion.pairing import Pairing, StampPairer
 from aria_nav.core.fusion.pipeline import FusionConfig, FusionPipeline, FrameResult
@@ -222,6 +227,10 @@ class FusionNode(AriaNode):
         self.create_subscription(PointCloud2, topics.DETECTIONS, self._on_detections, per_frame)
         self.create_subscription(Image, topics.DEPTH_IMAGE, self._on_depth, per_frame)
         self.create_subscription(Imu, topics.IMU, self._on_imu, sensor_qos(depth=200))
+        self.create_subscription(Odometry, topics.ODOM, self._on_odometry, sensor_qos(depth=200))
+        self._slam_seen = {SLAM_LEFT: 0, SLAM_RIGHT: 0} if cfg.use_slam_cameras else {}
+        self._slam_silence_reported = False
+        self._started = time.monotonic()
         self.create_subscription(String, topics.DEPTH_MODE, self._on_depth_mode, latched_qos())
         self.create_subscription(String, topics.SOURCE_STATE, self._on_source_state, latched_qos())
         self._annotated_pub = None
@@ -234,7 +243,7 @@ class FusionNode(AriaNode):
         self.diag.set_value("motion_state", self._last_motion)
         self.diag.set_value("distance_kind", f"{APPROXIMATE} (until {topics.DEPTH_MODE} says metric)")
         self.get_logger().info(f"fusion: centre zone ±{cfg.centre_zone:.0%}, bands {cfg.band_limits_m} m, "
-                               f"SLAM cameras {'on' if cfg.use_slam_cameras else 'off'}")
+                               f"SLAM cameras {'awaited' if cfg.use_slam_cameras else 'off'}")
 
     # ---- subscriptions -------------------------------------------------------------------------------------
 
@@ -274,10 +283,29 @@ class FusionNode(AriaNode):
 
     def _on_imu(self, msg: Imu) -> None:
         a = msg.linear_acceleration
-        state = self.pipeline.motion.add(stamp_to_ns(msg.header.stamp) / 1e9, a.x, a.y, a.z)
+        time_s = stamp_to_ns(msg.header.stamp) / 1e9
+        self.pipeline.motion.add(time_s, a.x, a.y, a.z)
+        self._motion_changed(time_s, f"acceleration deviation {self.pipeline.motion.deviation:.2f} m/s^2")
+
+    def _on_odometry(self, msg: Odometry) -> None:
+        q, v, w = msg.pose.pose.orientation, msg.twist.twist.linear, msg.twist.twist.angular
+        odom_from_device = quaternion_matrix(q.x, q.y, q.z, q.w)  # the twist is in the device's axes (REP 105)
+        velocity = odom_from_device @ np.array([v.x, v.y, v.z])
+        yaw_rate = float((odom_from_device @ np.array([w.x, w.y, w.z]))[2])
+        time_s = stamp_to_ns(msg.header.stamp) / 1e9
+        vio = self.pipeline.vio
+        vio.add(time_s, (q.x, q.y, q.z, q.w), velocity, yaw_rate)
+        self.diag.set_value("vio_speed_mps", f"{vio.speed_mps:.2f}")
+        self.diag.set_value("vio_heading_deg", f"{vio.heading_deg:.0f}")
+        self.diag.set_value("turning", vio.turning)
+        self._motion_changed(time_s, f"VIO speed {vio.speed_mps:.2f} m/s")
+
+    def _motion_changed(self, time_s: float, why: str) -> None:
+        state = self.pipeline.motion_state(time_s)
+        source = "vio" if self.pipeline.vio.active(time_s) else "imu"
+        self.diag.set_value("motion_source", source)
         if state != self._last_motion:
-            self.get_logger().info(f"wearer is {state} (acceleration deviation "
-                                   f"{self.pipeline.motion.deviation:.2f} m/s^2)")
+            self.get_logger().info(f"wearer is {state} ({why})")
             self._last_motion = state
             self.diag.set_value("motion_state", state)
 
@@ -309,6 +337,7 @@ class FusionNode(AriaNode):
         detections = self._decode(msg, f"{camera} detections")
         if detections is not None:
             self._counts["slam_frames"] += 1
+            self._slam_seen[camera] += 1
             self._process_frame(camera, msg.header, detections, None)
 
     def _on_source_state(self, msg: String) -> None:
@@ -424,6 +453,13 @@ class FusionNode(AriaNode):
             self.diag.set_value(f"tracks_{camera}", len(tracker.tracks))
         for key, value in self._counts.items():
             self.diag.set_value(key, value)
+        for camera, seen in self._slam_seen.items():
+            self.diag.set_value(f"{camera}_input", f"receiving ({seen} frames)" if seen else "no input")
+        silent = [camera for camera, seen in self._slam_seen.items() if not seen]
+        if silent and not self._slam_silence_reported and now - self._started > self.cfg.startup_grace_s:
+            self.get_logger().warning(f"no input from the SLAM camera detectors ({', '.join(silent)}) after "
+                                      f"{self.cfg.startup_grace_s:.0f} s: peripheral obstacles are not reported")
+            self._slam_silence_reported = True
         if states[DETECTIONS] == STALE:
             self.diag.set_status(ERROR, "no detections: obstacle warnings stopped")
         elif states[DEPTH] == STALE:

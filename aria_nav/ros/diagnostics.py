@@ -31,10 +31,19 @@ class NodeDiagnostics:
         self._level = OK
         self._message = "starting"
         self._hardware_id = hardware_id
+        self._expected_input: Optional[str] = None
+        self._no_input_after_ns = 0
         self._publisher = node.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, reliable_qos())
         self._timer = node.create_timer(period, self.publish)
         if isinstance(node, AriaNode):  # its callbacks' unexpected errors count here too
             node.attach_error_stats(self.stats)
+
+    def expect_input(self, topic: str, after_s: float = 30.0) -> None:
+        """Until the first frame is processed the status says "starting"; from `after_s` seconds on it says
+        "no input on <topic>" instead (a warning, logged once): e.g. a recording without SLAM cameras. 30 s, like
+        fusion's startup_grace_s: a graph on a busy machine may take that long to start its camera."""
+        self._expected_input = topic
+        self._no_input_after_ns = self._node.get_clock().now().nanoseconds + int(after_s * 1e9)
 
     def set_value(self, key: str, value) -> None:
         self._values[key] = str(value)
@@ -69,6 +78,12 @@ class NodeDiagnostics:
         level, message = self._level, self._message
         if level == OK and stats.processed:
             message = "running"
+        elif level == OK and self._expected_input and self._node.get_clock().now().nanoseconds > \
+                self._no_input_after_ns:
+            level, message = WARN, f"no input on {self._expected_input}"
+            if self._message == "starting":
+                self._node.get_logger().warning(f"{message} (is the camera publishing it?)")
+                self._message = "waiting for input"
         return DiagnosticStatus(level=level, name=f"aria_nav/{self._node.get_name()}", message=message,
                                 hardware_id=self._hardware_id,
                                 values=[KeyValue(key=k, value=v) for k, v in values.items()])

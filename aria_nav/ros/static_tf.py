@@ -3,12 +3,12 @@ aria_device) and any tf2 user can place the images, depth points and obstacle ma
 
 Frames: `aria_device` follows REP 103 (x forward, y left, z up) with its origin at the glasses' central pupil frame
 (between the eyes); each camera frame is the optical frame (x right, y down, z forward) of the image as the camera
-node publishes it, i.e. upright; `aria_imu` is the IMU's own axes (as Aria records its samples).
+node publishes it, i.e. upright; `aria_imu` has the device's axes at the IMU's position (the camera node turns the IMU samples into them).
 
 Where the mounts come from, by camera source:
   - sample (and a bag that is the sample): the recording's script (ground_truth.json: yaw, pitch, offset per camera);
-  - vrs: the recording's factory calibration (projectaria-tools T_CPF_sensor), with the 90 degree turn that makes
-    Aria's sideways images upright;
+  - vrs: the recording's factory calibration (projectaria-tools T_CPF_sensor, Gen1 or Gen2), with the quarter
+    turns that make the images upright (Gen1: one, Gen2: none);
   - anything else (video, webcam, other bags, live glasses): the RGB camera at the device origin looking forward,
     since no calibration is known here.
 Publishing needs tf2_ros (tf2_msgs), which every ROS 2 distribution has but the project's PyPI wheels do not: there
@@ -24,16 +24,10 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from aria_nav import paths, topics
+from aria_nav.core.sources.vrs import rotation_to_quaternion
 
-# An upright image's optical axes in its sensor's raw axes: Aria stores images turned 90 degrees counter-clockwise,
-# the camera node turns them clockwise, so upright x = -raw y, upright y = raw x (a -90 degree turn about z).
-RAW_FROM_UPRIGHT = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-# REP 103 device axes from Aria's central pupil frame (CPF: x left, y up, z forward).
-DEVICE_FROM_CPF = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 # A forward-looking optical frame (x right, y down, z forward) in REP 103 axes.
 DEVICE_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
-VRS_LABELS = ((topics.RGB_FRAME, "camera-rgb", True), (topics.SLAM_LEFT_FRAME, "camera-slam-left", True),
-              (topics.SLAM_RIGHT_FRAME, "camera-slam-right", True), (topics.IMU_FRAME, "imu-right", False))
 
 
 @dataclass(frozen=True)
@@ -46,16 +40,6 @@ class Mount:
 
     def quaternion_xyzw(self) -> Tuple[float, float, float, float]:
         return rotation_to_quaternion(self.rotation)
-
-
-def rotation_to_quaternion(r: np.ndarray) -> Tuple[float, float, float, float]:
-    """(x, y, z, w) of a rotation matrix, w >= 0."""
-    w = math.sqrt(max(0.0, 1.0 + r[0, 0] + r[1, 1] + r[2, 2])) / 2.0
-    x = math.copysign(math.sqrt(max(0.0, 1.0 + r[0, 0] - r[1, 1] - r[2, 2])) / 2.0, r[2, 1] - r[1, 2])
-    y = math.copysign(math.sqrt(max(0.0, 1.0 - r[0, 0] + r[1, 1] - r[2, 2])) / 2.0, r[0, 2] - r[2, 0])
-    z = math.copysign(math.sqrt(max(0.0, 1.0 - r[0, 0] - r[1, 1] + r[2, 2])) / 2.0, r[1, 0] - r[0, 1])
-    norm = math.sqrt(x * x + y * y + z * z + w * w)
-    return x / norm, y / norm, z / norm, w / norm
 
 
 def _yaw_pitch(yaw_right_deg: float, pitch_down_deg: float) -> np.ndarray:
@@ -78,34 +62,55 @@ def sample_mounts() -> List[Mount]:
     return mounts + [Mount(topics.IMU_FRAME, np.eye(3), (0.0, 0.0, 0.0))]
 
 
-def vrs_mounts(path: str) -> List[Mount]:
-    """The cameras and right IMU of a VRS recording's factory calibration (upright optical frames)."""
+def vrs_mounts(path: str, slam_pair: str = "side") -> List[Mount]:
+    """The cameras (all four SLAM cameras on Gen2) and the IMU of a VRS recording's factory calibration: upright
+    optical frames, and aria_imu with the device's axes at the IMU (core.sources.vrs)."""
     from projectaria_tools.core import data_provider
 
-    from aria_nav.core.sources.base import native_output
+    from aria_nav.core.sources.base import IMU, native_output
+    from aria_nav.core.sources.vrs import (device_from_sensor, recording_generation, stream_labels,
+                                           turned_extrinsics, upright_turns)
 
     with native_output([]):  # projectaria's own log lines
-        provider = data_provider.create_vrs_data_provider(str(path))
-    calibration = provider.get_device_calibration() if provider is not None else None
+        try:
+            provider = data_provider.create_vrs_data_provider(str(path))
+        except Exception:  # noqa: BLE001 - a cut file: the camera node reports it
+            provider = None
+        calibration = provider.get_device_calibration() if provider is not None else None
     if calibration is None:
         return []
     mounts = []
-    for frame_id, label, is_camera in VRS_LABELS:
+    for stream, label in stream_labels(recording_generation(provider), slam_pair).items():
         if label not in calibration.get_all_labels():
             continue
-        cpf_from_sensor = calibration.get_transform_cpf_sensor(label).to_matrix()
-        rotation = DEVICE_FROM_CPF @ cpf_from_sensor[:3, :3] @ (RAW_FROM_UPRIGHT if is_camera else np.eye(3))
-        mounts.append(Mount(frame_id, rotation, tuple(float(v) for v in DEVICE_FROM_CPF @ cpf_from_sensor[:3, 3])))
+        device_from = device_from_sensor(calibration, label)
+        if stream == IMU:
+            mounts.append(Mount(topics.IMU_FRAME, np.eye(3), tuple(float(v) for v in device_from[:3, 3])))
+            continue
+        device_from = turned_extrinsics(device_from, upright_turns(calibration, label))
+        mounts.append(Mount(topics.camera_frame(stream), device_from[:3, :3],
+                            tuple(float(v) for v in device_from[:3, 3])))
     return mounts
 
 
-def camera_mounts(source: str, path: str) -> Tuple[List[Mount], str]:
+def peripheral_yaw_deg(mounts: List[Mount]) -> Optional[float]:
+    """The mean horizontal angle between the RGB camera's optical axis and each SLAM camera's (fusion's
+    `peripheral_yaw_deg`), from mounts that have all three; None otherwise. Gen1: ~38, Gen2's side pair: ~84."""
+    axes = {m.child: m.rotation[:, 2] for m in mounts}  # optical z in aria_device
+    if not {topics.RGB_FRAME, topics.SLAM_LEFT_FRAME, topics.SLAM_RIGHT_FRAME} <= set(axes):
+        return None
+    yaw = {frame: math.degrees(math.atan2(axis[1], axis[0])) for frame, axis in axes.items()}
+    return (abs(yaw[topics.SLAM_LEFT_FRAME] - yaw[topics.RGB_FRAME]) +
+            abs(yaw[topics.SLAM_RIGHT_FRAME] - yaw[topics.RGB_FRAME])) / 2.0
+
+
+def camera_mounts(source: str, path: str, slam_pair: str = "side") -> Tuple[List[Mount], str]:
     """The mounts for the camera node's `source` and `path`, and where they come from (for the log)."""
     is_sample = source == "sample" or (source == "bag" and (not path or Path(path).resolve() == paths.sample_dir()))
     if is_sample:
         return sample_mounts(), "the sample recording's script"
     if source == "vrs":
-        mounts = vrs_mounts(path)
+        mounts = vrs_mounts(path, slam_pair)
         if mounts:
             return mounts, f"the factory calibration in {path}"
     return [Mount(topics.RGB_FRAME, DEVICE_FROM_OPTICAL, (0.0, 0.0, 0.0))], \
@@ -126,7 +131,7 @@ def transform_message(mount: Mount, stamp, parent: str = topics.DEVICE_FRAME):
     return msg
 
 
-def publish_camera_transforms(node, source: str, path: str) -> Optional[object]:
+def publish_camera_transforms(node, source: str, path: str, slam_pair: str = "side") -> Optional[object]:
     """Publishes the mounts on /tf_static through `node` (keep the returned broadcaster alive); None, after one log
     line, where tf2_ros is not installed."""
     try:
@@ -135,7 +140,7 @@ def publish_camera_transforms(node, source: str, path: str) -> Optional[object]:
         node.get_logger().info("tf2_ros is not installed here (the PyPI ROS wheels have no tf2_msgs): the cameras' "
                                "static transforms are not published; rviz needs them (docs/rviz.md)")
         return None
-    mounts, origin = camera_mounts(source, path)
+    mounts, origin = camera_mounts(source, path, slam_pair)
     broadcaster = StaticTransformBroadcaster(node)
     stamp = node.get_clock().now().to_msg()
     broadcaster.sendTransform([transform_message(m, stamp) for m in mounts])

@@ -18,6 +18,7 @@ from aria_nav.core.fusion.box_distance import BoxDistanceConfig, box_depth
 from aria_nav.core.fusion.geometry import (LEFT, RIGHT, clock_of_bearing, direction_of_bearing,
                                            direction_of_column, ground_distance, optical_point)
 from aria_nav.core.fusion.motion import MotionConfig, MotionDetector
+from aria_nav.core.fusion.vio_motion import VioMotion, VioMotionConfig
 from aria_nav.core.fusion.obstacle import RGB, SLAM_LEFT, SLAM_RIGHT, Obstacle
 from aria_nav.core.fusion.policy import GuidancePolicy, PolicyConfig
 from aria_nav.core.fusion.tracker import Measurement, ObstacleTracker, Track, TrackerConfig
@@ -37,6 +38,7 @@ class FusionConfig:
     box_distance: BoxDistanceConfig = BoxDistanceConfig()
     tracker: TrackerConfig = TrackerConfig()
     motion: MotionConfig = MotionConfig()
+    vio_motion: VioMotionConfig = VioMotionConfig()
     policy: PolicyConfig = field(default_factory=PolicyConfig)
 
 
@@ -52,6 +54,7 @@ class FusionPipeline:
     def __init__(self, config: FusionConfig = FusionConfig()):
         self.config = config
         self.motion = MotionDetector(config.motion)
+        self.vio = VioMotion(config.vio_motion)  # device poses, where the glasses give them: preferred to the IMU
         self.policy = GuidancePolicy(config.policy)
         # Separate id ranges per camera keep obstacle ids unique on the shared obstacles topic.
         self.trackers = {camera: ObstacleTracker(config.tracker, first_id=1 + 1_000_000 * index)
@@ -75,7 +78,7 @@ class FusionPipeline:
         seen, left = self.trackers[camera].update([m for m, _ in measured], time_s)
         obstacles = [self._obstacle(camera, track, point, class_names, intrinsics, stamp_ns)
                      for track, (_, point) in zip(seen, measured)]
-        motion_state = self.motion.state
+        motion_state = self.motion_state(time_s)
         for obstacle in obstacles:
             self.policy.rate(obstacle, motion_state)
         left_keys = [f"{camera}:{track.track_id}" for track in left]
@@ -87,6 +90,10 @@ class FusionPipeline:
                       if abs(stamp_ns - o.stamp_ns) <= RECENT_FRAME_S * 1e9]
         request = self.policy.decide(candidates, motion_state, time_s)
         return FrameResult(camera, obstacles, left_keys, request)
+
+    def motion_state(self, time_s: float) -> str:
+        """Walking or standing: from device poses while they are fresh, else from the IMU detector."""
+        return self.vio.state if self.vio.active(time_s) else self.motion.state
 
     def _measure(self, camera: str, index: int, detections: Detections, intrinsics: PinholeIntrinsics,
                  depth: Optional[np.ndarray]):

@@ -60,7 +60,9 @@ def providers_for(device: str, providers: Sequence[str]) -> List[str]:
 def check_model_file(path: str) -> None:
     """A ModelError unless `path` is a non-empty file."""
     if not os.path.exists(path):
-        raise ModelError(f"model file '{path}' does not exist")
+        from aria_nav.paths import MISSING_MODEL_HINT
+
+        raise ModelError(f"model file '{path}' does not exist: {MISSING_MODEL_HINT}")
     if os.path.isdir(path) or os.path.getsize(path) == 0:
         raise ModelError(f"model file '{path}' is empty or not a file")
 

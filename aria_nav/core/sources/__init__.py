@@ -20,9 +20,10 @@ SOURCE_KINDS = ("sample", "vrs", "video", "webcam", "bag", "live")
 
 def open_source(kind: str, path: str = "", streams: Iterable[str] = ALL_STREAMS, undistort: bool = True,
                 sizes: Optional[Dict[str, Tuple[int, int]]] = None, video_hfov_deg: float = 70.0,
-                live_interface: str = "usb", live_profile: str = "profile18") -> FrameSource:
+                live_interface: str = "usb", live_profile: str = "profile18", slam_pair: str = "side") -> FrameSource:
     """Open the source `kind`; `path` is the file (empty: the packaged sample for sample/bag), the webcam index
-    or device path, or the glasses' IP address for live Wi-Fi streaming. Raises SourceError."""
+    or device path, or the glasses' IP address for live Wi-Fi streaming; `slam_pair`: Aria Gen2's SLAM pair that
+    feeds slam_left/slam_right. Raises SourceError."""
     if kind == "sample" or (kind == "bag" and not path):
         from aria_nav.core.sources.bag import BagSource
 
@@ -38,7 +39,7 @@ def open_source(kind: str, path: str = "", streams: Iterable[str] = ALL_STREAMS,
     if kind == "vrs":
         from aria_nav.core.sources.vrs import VrsSource
 
-        return VrsSource(path, streams, undistort=undistort, sizes=sizes)
+        return VrsSource(path, streams, undistort=undistort, sizes=sizes, slam_pair=slam_pair)
     if kind == "video":
         from aria_nav.core.sources.video import VideoFileSource
 

@@ -22,8 +22,12 @@ import numpy as np
 from aria_nav.core.camera_model import PinholeIntrinsics
 
 RGB, SLAM_LEFT, SLAM_RIGHT, IMU = "rgb", "slam_left", "slam_right", "imu"
-CAMERA_STREAMS = (RGB, SLAM_LEFT, SLAM_RIGHT)
-ALL_STREAMS = CAMERA_STREAMS + (IMU,)
+CAMERA_STREAMS = (RGB, SLAM_LEFT, SLAM_RIGHT)  # what the graph's detectors, depth and fusion read
+# Aria Gen2 has four SLAM cameras: one pair feeds slam_left/slam_right, the other is published under its own name.
+SLAM_PAIRS = ("side", "front")
+EXTRA_CAMERA_STREAMS = tuple(f"slam_{pair}_{side}" for pair in SLAM_PAIRS for side in ("left", "right"))
+ODOM = "odom"  # device poses from on-device VIO (Aria Gen2 recordings)
+ALL_STREAMS = CAMERA_STREAMS + EXTRA_CAMERA_STREAMS + (IMU, ODOM)
 _ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
 PINHOLE = "plumb_bob"  # ROS distortion model name of an undistorted image (all coefficients zero)
 
@@ -58,7 +62,7 @@ class Calibration:
 
 @dataclass(frozen=True)
 class Frame:
-    stream: str  # one of CAMERA_STREAMS
+    stream: str  # one of CAMERA_STREAMS or EXTRA_CAMERA_STREAMS
     device_ns: int  # capture time on the recording's (device) clock
     image: np.ndarray  # (H, W, 3) uint8 RGB or (H, W) uint8 grey, upright
     calibration: Calibration
@@ -76,7 +80,7 @@ class Frame:
 @dataclass(frozen=True)
 class ImuSample:
     device_ns: int
-    linear_acceleration: Tuple[float, float, float]  # m/s^2 (specific force) in the IMU's axes
+    linear_acceleration: Tuple[float, float, float]  # m/s^2 (specific force), aria_imu axes (x fwd, y left, z up)
     angular_velocity: Tuple[float, float, float]  # rad/s
     stream: str = IMU
 
@@ -84,15 +88,38 @@ class ImuSample:
 Item = Union[Frame, ImuSample]
 
 
+def fitted_size(native: Tuple[int, int], requested: Tuple[int, int]) -> Tuple[int, int]:
+    """The output (width, height) for a requested one: 0 x 0 = native, one side 0 = from the native aspect."""
+    (native_width, native_height), (width, height) = native, requested
+    if not width and not height:
+        return native_width, native_height
+    if not height:
+        height = max(1, round(width * native_height / native_width))
+    if not width:
+        width = max(1, round(height * native_width / native_height))
+    return width, height
+
+
 def resize_frame(frame: Frame, width: int, height: int) -> Frame:
-    """The frame at width x height (0 keeps the native size) with its calibration scaled to match."""
+    """The frame at width x height with its calibration to match; 0 for a side keeps the native aspect (both 0:
+    the native size). A size of another aspect than the image is a centred crop of the image to that aspect, then
+    a scale: pixels stay square (fx == fy stays true), nothing is squashed."""
     native_width, native_height = frame.size
-    width, height = width or native_width, height or native_height
+    width, height = fitted_size(frame.size, (width, height))
     if (width, height) == (native_width, native_height):
         return frame
-    shrinking = width * height < native_width * native_height
-    image = cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-    return replace(frame, image=image, calibration=frame.calibration.scaled(width, height))
+    image, calibration = frame.image, frame.calibration
+    crop_width = min(native_width, round(native_height * width / height))
+    crop_height = min(native_height, round(native_width * height / width))
+    if (crop_width, crop_height) != (native_width, native_height):
+        left, top = (native_width - crop_width) // 2, (native_height - crop_height) // 2
+        image = image[top:top + crop_height, left:left + crop_width]
+        k = calibration.intrinsics
+        calibration = replace(calibration, intrinsics=replace(k, width=crop_width, height=crop_height,
+                                                              cx=k.cx - left, cy=k.cy - top))
+    shrinking = width * height < crop_width * crop_height
+    image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    return replace(frame, image=image, calibration=calibration.scaled(width, height))
 
 
 class FrameSource(ABC):

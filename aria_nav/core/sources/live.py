@@ -17,7 +17,7 @@ import numpy as np
 
 from aria_nav.core.sources.base import (ALL_STREAMS, IMU, RGB, SLAM_LEFT, SLAM_RIGHT, FrameSource, Frame, ImuSample,
                                         Item, SourceError)
-from aria_nav.core.sources.vrs import LABELS, camera_converter
+from aria_nav.core.sources.vrs import LABELS, camera_converter, device_from_sensor
 
 SDK_MISSING = "projectaria-client-sdk is not installed; pip install projectaria-client-sdk"
 QUEUE_SIZE = 256  # items (IMU samples arrive at 1 kHz)
@@ -25,7 +25,7 @@ _POLL_S = 0.2
 
 
 class LiveGlassesSource(FrameSource):
-    provides = ALL_STREAMS
+    provides = (RGB, SLAM_LEFT, SLAM_RIGHT, IMU)  # Gen1 glasses (the client SDK streams Gen1)
     live = True
 
     def __init__(self, streams=ALL_STREAMS, device_ip: str = "", interface: str = "usb",
@@ -61,6 +61,8 @@ class LiveGlassesSource(FrameSource):
             self._manager.streaming_config = streaming
             self._manager.start_streaming()
             self._calibration = device_calibration_from_json_string(self._manager.sensors_calibration())
+            # IMU samples in aria_imu axes (the device's REP 103 axes), as from recordings
+            self._imu_rotation = device_from_sensor(self._calibration, LABELS[IMU])[:3, :3]
             self._streaming = self._manager.streaming_client
             self._subscribe()
         except SourceError:
@@ -121,8 +123,9 @@ class LiveGlassesSource(FrameSource):
         if IMU not in self.streams or imu_index != 0:  # 0: the right IMU (1 kHz), as imu-right in recordings
             return
         for sample in samples:
-            self._put(ImuSample(int(sample.capture_timestamp_ns), tuple(sample.accel_msec2),
-                                tuple(sample.gyro_radsec)))
+            self._put(ImuSample(int(sample.capture_timestamp_ns),
+                                tuple(float(v) for v in self._imu_rotation @ np.asarray(sample.accel_msec2)),
+                                tuple(float(v) for v in self._imu_rotation @ np.asarray(sample.gyro_radsec))))
 
     def on_streaming_client_failure(self, reason, message: str) -> None:
         self._put(SourceError(self.description, f"streaming failed: {reason}: {message}"))  # raised by items()

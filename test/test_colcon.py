@@ -1,0 +1,86 @@
+"""`colcon build` of the package into a temporary workspace, as the README's colcon section does, and the installed
+package's models folder: the per-user data folder (or $ARIA_NAV_MODELS), shown by the launch arguments, and a
+missing model names the command that creates it. Skipped where colcon is not installed."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aria_nav import graph
+
+ROOT = Path(__file__).resolve().parents[1]
+COLCON = shutil.which("colcon", path=str(Path(sys.executable).parent)) or shutil.which("colcon")
+SOURCES = ("setup.py", "setup.cfg", "package.xml", "resource", "launch", "config", "aria_nav")
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    if COLCON is None:
+        pytest.skip("colcon is not installed (pip install colcon-common-extensions)")
+    base = tmp_path_factory.mktemp("ros2_ws")
+    package = base / "src" / graph.PACKAGE
+    package.mkdir(parents=True)
+    for item in SOURCES:
+        if (ROOT / item).is_dir():
+            shutil.copytree(ROOT / item, package / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(ROOT / item, package / item)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([COLCON, "build", "--packages-select", graph.PACKAGE], cwd=base, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return base / "install"
+
+
+def installed_env(install: Path, **extra):
+    """What `source install/setup.bash` gives a shell, for this package: its site-packages and ament prefix."""
+    site = next((install / graph.PACKAGE / "lib").glob("python3*/site-packages"))
+    env = {k: v for k, v in os.environ.items() if k not in ("ARIA_NAV_MODELS", "PYTHONPATH")}
+    env.update(PYTHONPATH=str(site), AMENT_PREFIX_PATH=str(install / graph.PACKAGE), **extra)
+    return env
+
+
+def run_installed(install: Path, executable: str, *args, **env):
+    return subprocess.run([str(install / graph.PACKAGE / "lib" / graph.PACKAGE / executable), *args],
+                          env=installed_env(install, **env), capture_output=True, text=True, timeout=120)
+
+
+def test_colcon_installs_what_ros2_tools_expect(workspace):
+    prefix = workspace / graph.PACKAGE
+    for path in ("share/aria_nav/package.xml", "share/aria_nav/launch/nav.launch.py", "share/aria_nav/config/nav.yaml",
+                 "share/ament_index/resource_index/packages/aria_nav"):
+        assert (prefix / path).is_file(), path
+    for spec in graph.NODES:
+        if spec.is_aria_nav:
+            assert os.access(prefix / "lib" / graph.PACKAGE / spec.executable, os.X_OK), spec.executable
+
+
+def test_installed_package_uses_the_per_user_models_folder(workspace, tmp_path):
+    data = tmp_path / "data"
+    result = run_installed(workspace, "aria-nav", "launch", "--help", XDG_DATA_HOME=str(data))
+    assert result.returncode == 0, result.stderr
+    models = data / "aria_nav" / "models"
+    assert f"yolo_model (default: {models / 'yolo11n_640.onnx'})" in result.stdout
+    assert f"models folder: {models} (per-user data folder; set $ARIA_NAV_MODELS to change)" in result.stdout
+    assert str(ROOT) not in result.stdout, "the installed package does not point into the source tree"
+    listing = run_installed(workspace, "aria-nav", "models", "list", XDG_DATA_HOME=str(data))
+    assert f"no model files in {models} (run: aria-nav models build-test)" in listing.stdout
+
+
+def test_models_location_follows_aria_nav_models(workspace, tmp_path):
+    result = run_installed(workspace, "aria-nav", "launch", "--dry-run", ARIA_NAV_MODELS=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert f"model:=\"{tmp_path / 'yolo11n_640.onnx'}\"" in result.stdout
+
+
+def test_a_missing_model_names_the_command_that_creates_it(workspace, tmp_path):
+    result = run_installed(workspace, "detector", XDG_DATA_HOME=str(tmp_path))
+    assert result.returncode == 2
+    model = tmp_path / "aria_nav" / "models" / "yolo11n_640.onnx"
+    assert result.stderr.strip() == (
+        f"aria_nav detector: parameter 'model': model file '{model}' does not exist: create it with "
+        f"`aria-nav models build-test` (test models) or `aria-nav models get NAME` (trained weights; see README "
+        f"'Real models')")
