@@ -13,6 +13,7 @@ image runs on a worker.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from typing import Dict, List, Optional
