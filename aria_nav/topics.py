@@ -32,6 +32,9 @@ OBSTACLE_MARKERS = "/aria_nav/obstacles/markers"
 ANNOTATED_IMAGE = "/aria_nav/annotated/image"
 SPEECH_REQUEST = "/aria_nav/speech/request"
 SPEECH_SPOKEN = "/aria_nav/speech/spoken"
+# The RGB camera's tilt in the gravity-aligned wearer frame (geometry_msgs/TransformStamped); /tf comes with the
+# interfaces issue (tf2_msgs is not on PyPI).
+WEARER_TILT = "/aria_nav/wearer/tilt"
 
 DIAGNOSTICS = "/diagnostics"
 
@@ -41,3 +44,4 @@ RGB_FRAME = "aria_rgb_optical"
 SLAM_LEFT_FRAME = "aria_slam_left_optical"
 SLAM_RIGHT_FRAME = "aria_slam_right_optical"
 IMU_FRAME = "aria_imu"
+WEARER_FRAME = "aria_wearer"  # gravity-aligned (REP 103: x forward, y left, z up), origin at the RGB camera

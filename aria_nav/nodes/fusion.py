@@ -4,7 +4,8 @@ speech requests the guidance policy decides on (docs/guidance.md).
 Subscribes: detections (RGB) with their class names, depth image, RGB camera_info, the two SLAM cameras'
 detections and camera_info (peripheral obstacles), IMU (walking/standing), RGB image (annotated view only).
 Publishes: obstacles (PointCloud2, aria_nav.ros.obstacles), markers, annotated image, speech requests
-(std_msgs/String JSON, reliable), /diagnostics.
+(std_msgs/String JSON, reliable), the RGB camera's tilt in the gravity-aligned wearer frame (TransformStamped, one per
+fused RGB frame, aria_nav.core.wearer_frame), /diagnostics.
 All message work runs on the executor thread (it is light: a few percentiles per frame); only drawing the annotated
 image runs on a worker.
 """
@@ -16,6 +17,7 @@ import math
 import time
 from typing import Dict, List, Optional
 
+from geometry_msgs.msg import TransformStamped
 from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
 from std_msgs.msg import Header, String
 from visualization_msgs.msg import MarkerArray
@@ -32,6 +34,7 @@ from aria_nav.core.fusion.policy import DEFAULT_CLASS_PRIORITIES, DEFAULT_CRITIC
 from aria_nav.core.fusion.tracker import TrackerConfig
 from aria_nav.core.fusion.watchdog import DEPTH, DETECTIONS, STALE, WAITING, VisionHealth
 from aria_nav.core.latest import LatestWorker
+from aria_nav.core.wearer_frame import HeightBandConfig, Tilt, TiltConfig
 from aria_nav.core.speech.request import (APPROXIMATE, DEGRADED, DISTANCE_KINDS, INFO, METRIC, RESTORED, WARNING,
                                          SpeechRequest)
 from aria_nav.ros.conversions import (ImageFormatError, array_to_image, camera_info_to_intrinsics, image_to_array,
@@ -43,6 +46,7 @@ from aria_nav.ros.params import Param, ParameterError, declare_parameters
 from aria_nav.ros.qos import frame_qos, latched_qos, reliable_qos, result_qos, sensor_qos
 from aria_nav.ros.runtime import AriaNode, main_for
 from aria_nav.ros.speech_msgs import request_to_msg
+from aria_nav.ros.static_tf import camera_mounts
 
 BAND_WEIGHT_ORDER = ("very_close", "close", "medium", "far", "unknown")
 
@@ -137,6 +141,20 @@ PARAMS = [
           min=0.1, max=600.0),
     Param("startup_grace_s", 30.0, "Seconds after start during which inputs never seen are awaited, not "
           "degraded (models load).", min=0.0, max=3600.0),
+    Param("tilt_time_constant_s", 1.0, "Time constant with which the accelerometer corrects the gyroscope's "
+          "estimate of gravity (longer: steadier while walking, slower to recover from drift), seconds.",
+          min=0.05, max=30.0),
+    Param("tilt_max_deviation", 5.0, "IMU samples whose |acceleration| differs from g by more than this do not "
+          "correct the gravity estimate (foot strikes), m/s^2.", min=0.1, max=50.0),
+    Param("camera_height_m", 1.6, "Height of the RGB camera above the floor (the wearer's eye height), for the "
+          "height band of obstacles, metres.", min=0.3, max=2.5),
+    Param("floor_band_top_m", 0.3, "An obstacle whose top is lower than this is in the floor band, metres.",
+          min=0.0, max=2.0),
+    Param("head_band_bottom_m", 1.2, "An obstacle whose bottom is higher than this (free space below) is in the "
+          "head band, metres.", min=0.0, max=3.0),
+    Param("camera_source", "", "The camera node's source (sample, vrs, ...): the IMU-to-camera extrinsics come "
+          "from its calibration where it has one (empty: IMU with the device's axes, camera looking forward)."),
+    Param("camera_path", "", "The camera node's input path (the VRS file whose calibration is read)."),
     Param("use_slam_cameras", True, "Use the SLAM cameras' detections as peripheral obstacles."),
     Param("publish_markers", True, "Publish obstacle markers (boxes and labels) for rviz."),
     Param("publish_annotated", True, "Publish the RGB image with obstacles drawn (only while someone subscribes)."),
@@ -173,7 +191,19 @@ def fusion_config(cfg) -> FusionConfig:
         motion=MotionConfig(window_s=cfg.motion_window_s, walk_threshold=cfg.walk_threshold,
                             stand_threshold=cfg.stand_threshold, min_walk_s=cfg.min_walk_s,
                             min_stand_s=cfg.min_stand_s),
-        policy=policy)
+        policy=policy, tilt=TiltConfig(cfg.tilt_time_constant_s, cfg.tilt_max_deviation),
+        camera_height_m=cfg.camera_height_m,
+        height_bands=HeightBandConfig(cfg.floor_band_top_m, cfg.head_band_bottom_m))
+
+
+def camera_from_imu(source: str, path: str):
+    """(RGB camera-from-IMU rotation as nested tuples or None, where it comes from) for the camera's source."""
+    mounts, origin = camera_mounts(source, path)
+    by_frame = {m.child: m.rotation for m in mounts}
+    if topics.IMU_FRAME not in by_frame or topics.RGB_FRAME not in by_frame:
+        return None, "no IMU calibration for this source: IMU axes taken as the device's (x forward, z up)"
+    rotation = by_frame[topics.RGB_FRAME].T @ by_frame[topics.IMU_FRAME]
+    return tuple(tuple(float(v) for v in row) for row in rotation), origin
 
 
 DEGRADED_PRIORITY = 100.0  # above any obstacle: the wearer must know the warnings have stopped
@@ -187,7 +217,8 @@ class FusionNode(AriaNode):
         super().__init__("fusion")
         self.cfg = declare_parameters(self, PARAMS)
         cfg = self.cfg
-        self.config: FusionConfig = fusion_config(cfg)
+        extrinsics, extrinsics_origin = camera_from_imu(cfg.camera_source, cfg.camera_path)
+        self.config: FusionConfig = dataclasses.replace(fusion_config(cfg), camera_from_imu=extrinsics)
         self.pipeline = FusionPipeline(self.config)
         # Replay processes every frame: a detection set then waits for its depth image however long depth takes,
         # and either stage may run ahead of the other by many frames.
@@ -213,6 +244,7 @@ class FusionNode(AriaNode):
         self._obstacles_pub = self.create_publisher(PointCloud2, topics.OBSTACLES, per_frame)
         self._markers_pub = self.create_publisher(MarkerArray, topics.OBSTACLE_MARKERS, result_qos())
         self._speech_pub = self.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
+        self._tilt_pub = self.create_publisher(TransformStamped, topics.WEARER_TILT, result_qos())
         # Each camera's camera_info is subscribed before its detections and depth: the executor serves ready
         # subscriptions in creation order, so a frame whose camera_info, depth and detections arrive together is
         # placed with its own intrinsics (the camera publishes camera_info first), not the previous ones.
@@ -233,8 +265,10 @@ class FusionNode(AriaNode):
         self.create_timer(0.1, self._on_timer)
         self.diag.set_value("motion_state", self._last_motion)
         self.diag.set_value("distance_kind", f"{APPROXIMATE} (until {topics.DEPTH_MODE} says metric)")
+        self.diag.set_value("tilt", "no IMU yet: camera taken as level")
         self.get_logger().info(f"fusion: centre zone ±{cfg.centre_zone:.0%}, bands {cfg.band_limits_m} m, "
-                               f"SLAM cameras {'on' if cfg.use_slam_cameras else 'off'}")
+                               f"SLAM cameras {'on' if cfg.use_slam_cameras else 'off'}, IMU-to-camera "
+                               f"extrinsics from {extrinsics_origin}")
 
     # ---- subscriptions -------------------------------------------------------------------------------------
 
@@ -281,8 +315,12 @@ class FusionNode(AriaNode):
             self._input_error(f"{camera} camera_info: {exc}")
 
     def _on_imu(self, msg: Imu) -> None:
-        a = msg.linear_acceleration
-        state = self.pipeline.motion.add(stamp_to_ns(msg.header.stamp) / 1e9, a.x, a.y, a.z)
+        a, w = msg.linear_acceleration, msg.angular_velocity
+        time_s = stamp_to_ns(msg.header.stamp) / 1e9
+        # REP 145: a first covariance element of -1 means the gyroscope is not provided.
+        gyro = None if msg.angular_velocity_covariance[0] == -1.0 else (w.x, w.y, w.z)
+        self.pipeline.wearer.add_imu(time_s, (a.x, a.y, a.z), gyro)
+        state = self.pipeline.motion.add(time_s, a.x, a.y, a.z)
         if state != self._last_motion:
             self.get_logger().info(f"wearer is {state} (acceleration deviation "
                                    f"{self.pipeline.motion.deviation:.2f} m/s^2)")
@@ -357,9 +395,22 @@ class FusionNode(AriaNode):
             self._markers_pub.publish(obstacle_markers(result.obstacles, header, intrinsics))
         if camera == RGB:
             self.diag.record(header.stamp)
+            self._publish_tilt(header, result.tilt)
             self._queue_annotation(header, result)
         if result.request is not None and self.health.reason != DETECTIONS:
             self._send(dataclasses.replace(result.request, distance_kind=self._distance_kind))
+
+    def _publish_tilt(self, header: Header, tilt: Tilt) -> None:
+        """The RGB camera's optical frame in the wearer frame (rotation only, same origin), as used for this frame."""
+        msg = TransformStamped()
+        msg.header.stamp = header.stamp
+        msg.header.frame_id = topics.WEARER_FRAME
+        msg.child_frame_id = header.frame_id or topics.RGB_FRAME
+        q = msg.transform.rotation
+        q.x, q.y, q.z, q.w = tilt.quaternion_xyzw()
+        self._tilt_pub.publish(msg)
+        self.diag.set_value("tilt", f"pitch {tilt.pitch_down_deg:.1f} deg down, roll {tilt.roll_right_deg:.1f} deg "
+                                    f"right" + ("" if tilt.from_imu else " (no IMU yet: camera taken as level)"))
 
     def _queue_annotation(self, header: Header, result: FrameResult) -> None:
         if self._annotator is None or self._annotated_pub.get_subscription_count() == 0:

@@ -1,10 +1,11 @@
 """Obstacles as sensor_msgs/PointCloud2 (one point per tracked obstacle, readable by any ROS tool and shown by
 rviz as points) and as visualization_msgs/MarkerArray.
 
-Fields (little endian, point_step 76):
-  x, y, z         float32  position in the camera's optical frame, metres (NaN when the distance is unknown)
-  distance_m      float32  walking distance (horizontal range), metres (NaN when unknown)
-  bearing_deg     float32  from straight ahead (the RGB camera's axis), positive to the right
+Fields (little endian, point_step 84):
+  x, y, z         float32  the object's nearest part in the camera's optical frame, metres (NaN when unknown)
+  distance_m      float32  along the floor: horizontal distance in the gravity-aligned wearer frame (aria_wearer)
+                           from the wearer to the object's nearest part, metres (NaN when unknown)
+  bearing_deg     float32  horizontal angle in the wearer frame from straight ahead, positive to the right
   approach_mps    float32  speed at which it gets closer (negative: moving away)
   priority        float32  guidance priority (docs/guidance.md)
   x1, y1, x2, y2  float32  box in pixels of the camera's image
@@ -16,6 +17,8 @@ Fields (little endian, point_step 76):
   clock           int32    1..12, 12 straight ahead
   camera          int32    0 rgb, 1 slam_left, 2 slam_right
   urgency         int32    0 info, 1 warning, 2 critical
+  height_band     int32    0 floor, 1 body, 2 head (heights above the floor), -1 unknown (no distance)
+  kind            int32    0 named (a detector class)
 One message per processed frame and camera; header = that frame's source image header (stamp, optical frame id).
 """
 from __future__ import annotations
@@ -35,9 +38,12 @@ from aria_nav.core.fusion.bands import BANDS, UNKNOWN
 from aria_nav.core.fusion.geometry import DIRECTIONS
 from aria_nav.core.fusion.obstacle import CAMERAS, Obstacle
 from aria_nav.core.speech.request import URGENCIES
+from aria_nav.core.wearer_frame import HEIGHT_BANDS
+
+KINDS = ("named",)  # what an obstacle is: `kind` indexes this
 
 _FLOATS = ("x", "y", "z", "distance_m", "bearing_deg", "approach_mps", "priority", "x1", "y1", "x2", "y2", "score")
-_INTS = ("id", "class_id", "band", "direction", "clock", "camera", "urgency")
+_INTS = ("id", "class_id", "band", "direction", "clock", "camera", "urgency", "height_band", "kind")
 OBSTACLE_DTYPE = np.dtype([(name, "<f4") for name in _FLOATS] + [(name, "<i4") for name in _INTS])
 _FIELDS = [PointField(name=name, offset=OBSTACLE_DTYPE.fields[name][1], count=1,
                       datatype=PointField.INT32 if name in _INTS else PointField.FLOAT32)
@@ -60,6 +66,7 @@ def obstacles_to_records(obstacles: Sequence[Obstacle]) -> np.ndarray:
         row["direction"] = DIRECTIONS.index(o.direction) - 1
         row["clock"], row["camera"] = o.clock, CAMERAS.index(o.camera)
         row["urgency"] = URGENCIES.index(o.urgency)
+        row["height_band"] = HEIGHT_BANDS.index(o.height_band) if o.height_band in HEIGHT_BANDS else -1
     return records
 
 

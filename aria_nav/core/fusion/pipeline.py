@@ -2,12 +2,15 @@
 
 Everything the fusion node does between decoding messages and publishing results, without ROS: distance inside
 each box, geometry, tracking per camera, bands, priority, the wearer's motion state and the guidance policy.
+Distances and bearings of the RGB camera's obstacles are measured in the gravity-aligned wearer frame
+(aria_nav/core/wearer_frame.py): the horizontal distance to the object's nearest part and its horizontal angle,
+whatever the head's pitch and roll.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -15,13 +18,14 @@ from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.detections import Detections
 from aria_nav.core.fusion.bands import band_of
 from aria_nav.core.fusion.box_distance import BoxDistanceConfig, box_depth
-from aria_nav.core.fusion.geometry import (LEFT, RIGHT, clock_of_bearing, direction_of_bearing,
-                                           direction_of_column, ground_distance, optical_point)
+from aria_nav.core.fusion.geometry import LEFT, RIGHT, clock_of_bearing, direction_of_bearing
 from aria_nav.core.fusion.motion import MotionConfig, MotionDetector
 from aria_nav.core.fusion.obstacle import RGB, SLAM_LEFT, SLAM_RIGHT, Obstacle
 from aria_nav.core.fusion.policy import GuidancePolicy, PolicyConfig
 from aria_nav.core.fusion.tracker import Measurement, ObstacleTracker, Track, TrackerConfig
 from aria_nav.core.speech.request import SpeechRequest
+from aria_nav.core.wearer_frame import (DEVICE_FROM_OPTICAL, UNKNOWN_HEIGHT, HeightBandConfig, TiltConfig,
+                                        Tilt, WearerCloud, WearerFrame, box_region, floor_point, height_band)
 
 NAN3 = (math.nan, math.nan, math.nan)
 # Another camera's latest obstacles compete with this frame's for the one request per frame while this recent.
@@ -38,6 +42,11 @@ class FusionConfig:
     tracker: TrackerConfig = TrackerConfig()
     motion: MotionConfig = MotionConfig()
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    tilt: TiltConfig = TiltConfig()
+    # RGB camera-from-IMU rotation (3x3, row-major); None: the IMU has the device's axes, the camera looks forward.
+    camera_from_imu: Optional[Tuple[Tuple[float, ...], ...]] = None
+    camera_height_m: float = 1.6  # the camera's height above the floor (height bands)
+    height_bands: HeightBandConfig = HeightBandConfig()
 
 
 @dataclass
@@ -46,12 +55,23 @@ class FrameResult:
     obstacles: List[Obstacle]
     left: List[str]  # keys of the obstacles that left in this frame
     request: Optional[SpeechRequest]
+    tilt: Optional[Tilt] = None  # the RGB camera's tilt this frame was measured with (RGB frames only)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a detection is, measured in one frame."""
+
+    point: Tuple[float, float, float]  # optical frame, the nearest part in the box's direction; NaN when unknown
+    height_band: str
 
 
 class FusionPipeline:
     def __init__(self, config: FusionConfig = FusionConfig()):
         self.config = config
         self.motion = MotionDetector(config.motion)
+        camera_from_imu = DEVICE_FROM_OPTICAL.T if config.camera_from_imu is None else np.array(config.camera_from_imu)
+        self.wearer = WearerFrame(camera_from_imu, config.tilt)
         self.policy = GuidancePolicy(config.policy)
         # Separate id ranges per camera keep obstacle ids unique on the shared obstacles topic.
         self.trackers = {camera: ObstacleTracker(config.tracker, first_id=1 + 1_000_000 * index)
@@ -67,14 +87,18 @@ class FusionPipeline:
                 intrinsics: PinholeIntrinsics, depth: Optional[np.ndarray], stamp_ns: int) -> FrameResult:
         """`depth`: metric depth of the RGB frame (None when unavailable; always None for peripheral cameras)."""
         time_s = stamp_ns / 1e9
+        tilt, cloud = None, None
         if camera == RGB:
             width = intrinsics.width
             self._ahead_half_angle_deg = intrinsics.bearing_deg(width * (0.5 + self.config.centre_zone))
             self._rgb_half_fov_deg = min(-intrinsics.bearing_deg(-0.5), intrinsics.bearing_deg(width - 0.5))
-        measured = [self._measure(camera, i, detections, intrinsics, depth) for i in range(len(detections))]
+            tilt = self.wearer.tilt
+            if depth is not None and len(detections):
+                cloud = WearerCloud.of(depth, intrinsics, tilt, self.config.camera_height_m)
+        measured = [self._measure(i, detections, intrinsics, tilt, cloud) for i in range(len(detections))]
         seen, left = self.trackers[camera].update([m for m, _ in measured], time_s)
-        obstacles = [self._obstacle(camera, track, point, class_names, intrinsics, stamp_ns)
-                     for track, (_, point) in zip(seen, measured)]
+        obstacles = [self._obstacle(camera, track, placement, class_names, intrinsics, tilt, stamp_ns)
+                     for track, (_, placement) in zip(seen, measured)]
         motion_state = self.motion.state
         for obstacle in obstacles:
             self.policy.rate(obstacle, motion_state)
@@ -86,29 +110,34 @@ class FusionPipeline:
         candidates = [o for others in self._latest.values() for o in others
                       if abs(stamp_ns - o.stamp_ns) <= RECENT_FRAME_S * 1e9]
         request = self.policy.decide(candidates, motion_state, time_s)
-        return FrameResult(camera, obstacles, left_keys, request)
+        return FrameResult(camera, obstacles, left_keys, request, tilt)
 
-    def _measure(self, camera: str, index: int, detections: Detections, intrinsics: PinholeIntrinsics,
-                 depth: Optional[np.ndarray]):
-        """(tracker measurement, optical-frame point or NaNs) of detection `index`."""
+    def _measure(self, index: int, detections: Detections, intrinsics: PinholeIntrinsics, tilt: Optional[Tilt],
+                 cloud: Optional[WearerCloud]):
+        """(tracker measurement, placement) of detection `index`. With depth (RGB camera only): the box's robust
+        in-box statistic (box_depth) taken over the horizontal ranges of its pixels in the wearer frame, i.e. the
+        distance along the floor to the object's nearest part, then its point and height band."""
         box = detections.boxes[index]
-        distance, point = math.nan, NAN3
-        if camera == RGB and depth is not None:
-            found = box_depth(depth, box, (intrinsics.width, intrinsics.height), self.config.box_distance)
+        distance, placement = math.nan, Placement(NAN3, UNKNOWN_HEIGHT)
+        if cloud is not None:
+            image_size = (intrinsics.width, intrinsics.height)
+            found = box_depth(cloud.range, box, image_size, self.config.box_distance)
             if math.isfinite(found.depth_z):
-                point = optical_point(intrinsics, found.u, found.v, found.depth_z)
-                distance = ground_distance(point[0], point[2])
+                distance = found.depth_z
+                region = box_region(box, image_size, cloud.range.shape)
+                placement = Placement(floor_point(intrinsics, tilt, found.u, found.v, distance),
+                                      height_band(cloud, region, distance, self.config.height_bands))
         measurement = Measurement(box=box, class_id=int(detections.class_ids[index]),
                                   score=float(detections.scores[index]), distance_m=distance)
-        return measurement, point
+        return measurement, placement
 
-    def _obstacle(self, camera: str, track: Track, point, class_names: Sequence[str],
-                  intrinsics: PinholeIntrinsics, stamp_ns: int) -> Obstacle:
+    def _obstacle(self, camera: str, track: Track, placement: Placement, class_names: Sequence[str],
+                  intrinsics: PinholeIntrinsics, tilt: Optional[Tilt], stamp_ns: int) -> Obstacle:
         key = f"{camera}:{track.track_id}"
         u = float(track.box[0] + track.box[2]) / 2.0
         if camera == RGB:
-            bearing = intrinsics.bearing_deg(u)
-            direction = direction_of_column(u, intrinsics.width, self.config.centre_zone)
+            bearing = tilt.bearing_deg(intrinsics, u, float(track.box[1] + track.box[3]) / 2.0)
+            direction = direction_of_bearing(bearing, self._ahead_half_angle_deg)
         else:
             side = -1.0 if camera == SLAM_LEFT else 1.0
             bearing = side * self.config.peripheral_yaw_deg + intrinsics.bearing_deg(u)
@@ -122,7 +151,7 @@ class FusionPipeline:
         name = class_names[track.class_id] if 0 <= track.class_id < len(class_names) else f"class {track.class_id}"
         seen_by_rgb = camera != RGB and self._rgb_half_fov_deg is not None and abs(bearing) < self._rgb_half_fov_deg
         return Obstacle(track_id=track.track_id, camera=camera, class_id=track.class_id, class_name=name,
-                        box=track.box, score=track.score, distance_m=track.distance_m, position=point,
+                        box=track.box, score=track.score, distance_m=track.distance_m, position=placement.point,
                         bearing_deg=bearing, direction=direction, clock=clock_of_bearing(bearing), band=band,
                         approach_mps=track.approach_mps, confirmed_frames=track.longest_run,
-                        speak=not seen_by_rgb, stamp_ns=stamp_ns)
+                        speak=not seen_by_rgb, stamp_ns=stamp_ns, height_band=placement.height_band)
