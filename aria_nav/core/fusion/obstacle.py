@@ -33,6 +33,7 @@ class Obstacle:
     speak: bool = True
     stamp_ns: int = 0  # stamp of the source frame it was seen in
     height_band: str = "unknown"  # floor | body | head (aria_nav.core.wearer_frame) | unknown (no distance)
+    kind: str = "named"  # named (a detector class) | obstacle | head_height | step_down | step_up (corridor hazards)
     priority: float = 0.0
     urgency: str = "info"
 

@@ -4,7 +4,9 @@ Everything the fusion node does between decoding messages and publishing results
 each box, geometry, tracking per camera, bands, priority, the wearer's motion state and the guidance policy.
 Distances and bearings of the RGB camera's obstacles are measured in the gravity-aligned wearer frame
 (aria_nav/core/wearer_frame.py): the horizontal distance to the object's nearest part and its horizontal angle,
-whatever the head's pitch and roll.
+whatever the head's pitch and roll. With metric depth the walking-corridor model (aria_nav/core/hazards/) adds the
+hazards no detector names (walls, poles, head-height obstacles, steps): those inside a detection box are that
+object and are dropped, the others become obstacles of their own kind, tracked, rated and spoken like named ones.
 """
 from __future__ import annotations
 
@@ -23,11 +25,15 @@ from aria_nav.core.fusion.motion import MotionConfig, MotionDetector
 from aria_nav.core.fusion.obstacle import RGB, SLAM_LEFT, SLAM_RIGHT, Obstacle
 from aria_nav.core.fusion.policy import GuidancePolicy, PolicyConfig
 from aria_nav.core.fusion.tracker import Measurement, ObstacleTracker, Track, TrackerConfig
+from aria_nav.core.hazards.corridor import (HAZARD_KINDS, CorridorConfig, CorridorModel, CorridorResult,
+                                            HazardSighting)
+from aria_nav.core.hazards.names import HAZARD_HEIGHT_BANDS, HAZARD_NAMES, hazard_policy
 from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.core.wearer_frame import (DEVICE_FROM_OPTICAL, UNKNOWN_HEIGHT, HeightBandConfig, TiltConfig,
                                         Tilt, WearerCloud, WearerFrame, box_region, floor_point, height_band)
 
 NAN3 = (math.nan, math.nan, math.nan)
+HAZARD_FIRST_ID = 3_000_001  # after the three cameras' id ranges: hazard ids are unique on the obstacles topic
 # Another camera's latest obstacles compete with this frame's for the one request per frame while this recent.
 RECENT_FRAME_S = 0.5
 
@@ -41,7 +47,9 @@ class FusionConfig:
     box_distance: BoxDistanceConfig = BoxDistanceConfig()
     tracker: TrackerConfig = TrackerConfig()
     motion: MotionConfig = MotionConfig()
-    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    policy: PolicyConfig = field(default_factory=hazard_policy)
+    # The walking-corridor model (runs only on metric depth); None: off.
+    corridor: Optional[CorridorConfig] = field(default_factory=CorridorConfig)
     tilt: TiltConfig = TiltConfig()
     # RGB camera-from-IMU rotation (3x3, row-major); None: the IMU has the device's axes, the camera looks forward.
     camera_from_imu: Optional[Tuple[Tuple[float, ...], ...]] = None
@@ -56,6 +64,7 @@ class FrameResult:
     left: List[str]  # keys of the obstacles that left in this frame
     request: Optional[SpeechRequest]
     tilt: Optional[Tilt] = None  # the RGB camera's tilt this frame was measured with (RGB frames only)
+    corridor: Optional[CorridorResult] = None  # the corridor model's view of this frame (metric depth only)
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,11 @@ class FusionPipeline:
         self._ahead_half_angle_deg: Optional[float] = None
         self._rgb_half_fov_deg: Optional[float] = None
         self._latest: Dict[str, List[Obstacle]] = {}  # camera -> obstacles of its latest frame
+        self.corridor = CorridorModel(config.corridor) if config.corridor is not None else None
+        self.hazard_tracker = ObstacleTracker(config.tracker, first_id=HAZARD_FIRST_ID)
+        # Set by the caller from the depth stage's mode: the corridor model measures heights, so only metric
+        # depth will do (an approximate depth model's metres would invent steps and hide walls).
+        self.depth_is_metric = False
 
     def process(self, camera: str, detections: Detections, class_names: Sequence[str],
                 intrinsics: PinholeIntrinsics, depth: Optional[np.ndarray], stamp_ns: int) -> FrameResult:
@@ -99,6 +113,13 @@ class FusionPipeline:
         seen, left = self.trackers[camera].update([m for m, _ in measured], time_s)
         obstacles = [self._obstacle(camera, track, placement, class_names, intrinsics, tilt, stamp_ns)
                      for track, (_, placement) in zip(seen, measured)]
+        corridor = None
+        if camera == RGB and depth is not None and self.corridor is not None and self.depth_is_metric:
+            corridor = self.corridor.process(depth, intrinsics, tilt)
+            hazards, hazards_left = self._hazards(corridor, detections, intrinsics, depth.shape, tilt, time_s,
+                                                  stamp_ns)
+            obstacles += hazards
+            left = left + hazards_left
         motion_state = self.motion.state
         for obstacle in obstacles:
             self.policy.rate(obstacle, motion_state)
@@ -110,7 +131,39 @@ class FusionPipeline:
         candidates = [o for others in self._latest.values() for o in others
                       if abs(stamp_ns - o.stamp_ns) <= RECENT_FRAME_S * 1e9]
         request = self.policy.decide(candidates, motion_state, time_s)
-        return FrameResult(camera, obstacles, left_keys, request, tilt)
+        return FrameResult(camera, obstacles, left_keys, request, tilt, corridor)
+
+    def _hazards(self, corridor: CorridorResult, detections: Detections, intrinsics: PinholeIntrinsics,
+                 depth_shape, tilt: Tilt, time_s: float, stamp_ns: int):
+        """(obstacles, tracks that left) of the corridor's hazards that no detection box holds."""
+        sx, sy = intrinsics.width / depth_shape[1], intrinsics.height / depth_shape[0]
+        boxes = np.asarray(detections.boxes, np.float64).reshape(-1, 4)
+        kept: List[HazardSighting] = []
+        for sighting in corridor.hazards:
+            u, v = (sighting.pixel[0] + 0.5) * sx, (sighting.pixel[1] + 0.5) * sy
+            inside = (boxes[:, 0] <= u) & (u <= boxes[:, 2]) & (boxes[:, 1] <= v) & (v <= boxes[:, 3])
+            if not inside.any():  # a detected object: the detector's name is said, not "obstacle"
+                kept.append(sighting)
+        measurements = [Measurement(box=np.array(s.box, np.float32) * np.array([sx, sy, sx, sy], np.float32),
+                                    class_id=HAZARD_KINDS.index(s.kind), score=s.confidence, distance_m=s.distance_m)
+                        for s in kept]
+        seen, left = self.hazard_tracker.update(measurements, time_s)
+        obstacles = []
+        for track, sighting in zip(seen, kept):
+            key = f"{RGB}:{track.track_id}"
+            policy = self.config.policy
+            band = band_of(track.distance_m, policy.band_limits_m, self._bands.get(key), policy.band_hysteresis_m)
+            self._bands[key] = band
+            position = tuple(float(c) for c in tilt.rotation.T @ np.array(sighting.nearest))
+            obstacles.append(Obstacle(
+                track_id=track.track_id, camera=RGB, class_id=-1, class_name=HAZARD_NAMES[sighting.kind],
+                box=track.box, score=track.score, distance_m=track.distance_m, position=position,
+                bearing_deg=sighting.bearing_deg,
+                direction=direction_of_bearing(sighting.bearing_deg, self._ahead_half_angle_deg),
+                clock=clock_of_bearing(sighting.bearing_deg), band=band, approach_mps=track.approach_mps,
+                confirmed_frames=track.longest_run, stamp_ns=stamp_ns,
+                height_band=HAZARD_HEIGHT_BANDS[sighting.kind], kind=sighting.kind))
+        return obstacles, left
 
     def _measure(self, index: int, detections: Detections, intrinsics: PinholeIntrinsics, tilt: Optional[Tilt],
                  cloud: Optional[WearerCloud]):

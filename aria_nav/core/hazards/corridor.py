@@ -21,7 +21,8 @@ and the nearest slice decides each hazard:
     edge, the far end of the last slice with ground before it.
   - STEP_UP: a slice with `min_points` low points and no obstacle within `step_lookahead_m` beyond it (the foot of
     a wall is not a step).
-One hazard per kind per frame (the nearest: what the wearer meets first). Distance: the horizontal range of the
+`min_points` is scaled to the depth image's sampling density (pixels per radian squared), so the same corridor is
+judged alike at any depth size. One hazard per kind per frame (the nearest: what the wearer meets first). Distance: the horizontal range of the
 hazard's nearest points (low percentile); bearing: the horizontal angle of their mean position. Confidence grows
 with the number of points (`min_points` gives 0.25, four times as many 1) and is lowered when the ground fit fell
 back on the prior. `free_left` / `free_right`: whether a corridor as wide beside this one holds no obstacle up to
@@ -59,7 +60,10 @@ class CorridorConfig:
     head_min_m: float = 1.2
     wearer_height_m: float = 1.8
     head_margin_m: float = 0.1
-    min_points: int = 12  # points of a kind in one slice for a hazard (at the default stride on a 518 px image)
+    # Points of a kind in one slice for a hazard, for a depth image sampled at `reference_focal_px` / stride pixels
+    # per radian (Aria's RGB camera at 518 px, stride 2); scaled with the square of the actual sampling density.
+    min_points: int = 12
+    reference_focal_px: float = 224.4
     step_lookahead_m: float = 0.4
     free_check_m: float = 2.0
     ground: GroundConfig = field(default_factory=GroundConfig)
@@ -129,12 +133,16 @@ class CorridorModel:
         self.config = config
         self._rays = _RayCache()
         self._bins = int(math.ceil((config.length_m - config.min_forward_m) / config.bin_m))
+        self.min_points = config.min_points  # as scaled for the latest frame's depth size
 
     def process(self, depth: np.ndarray, intrinsics: PinholeIntrinsics, tilt: Tilt) -> CorridorResult:
         """`depth`: metric z-depth (NaN/0 invalid); `intrinsics`: of the image the depth belongs to (any size)."""
         start = time.perf_counter()
         cfg = self.config
         points = _Points(np.asarray(depth, np.float32), intrinsics, tilt, cfg.stride, self._rays)
+        focal = intrinsics.fx * depth.shape[1] / intrinsics.width
+        density = (focal / cfg.stride) / (cfg.reference_focal_px / 2.0)
+        self.min_points = max(3, int(round(cfg.min_points * density * density)))
         ground = fit_ground(points.forward, points.left, points.up, cfg.ground)
         height = points.up - ground.height_at(points.forward, points.left)
         half = cfg.width_m / 2.0
@@ -168,7 +176,7 @@ class CorridorModel:
         bottom = np.full(self._bins, np.inf)
         np.maximum.at(top, slice_of[standing], h[standing])
         np.minimum.at(bottom, slice_of[standing], h[standing])
-        enough = {name: c >= cfg.min_points for name, c in counts.items()}
+        enough = {name: c >= self.min_points for name, c in counts.items()}
         obstacle = enough["body"] & (top - bottom > cfg.step_max_m)
         found: Dict[str, Tuple[int, np.ndarray]] = {}  # kind -> (slice, mask over `index` of its points)
 
@@ -203,7 +211,7 @@ class CorridorModel:
             distance = float(np.percentile(ranges, 5.0))
         nearest = int(np.argmin(np.abs(ranges - distance)))
         bearing = math.degrees(math.atan2(-float(left.mean()), float(forward.mean())))
-        confidence = min(1.0, chosen.size / (4.0 * cfg.min_points)) * (1.0 if ground.fitted else 0.6)
+        confidence = min(1.0, chosen.size / (4.0 * self.min_points)) * (1.0 if ground.fitted else 0.6)
         u, v = points.u[chosen], points.v[chosen]
         return HazardSighting(kind, float(distance), bearing, float(confidence), int(chosen.size),
                               (float(u.min()), float(v.min()), float(u.max()) + 1.0, float(v.max()) + 1.0),
@@ -217,8 +225,8 @@ class CorridorModel:
         blocked = (h > cfg.step_max_m) & (h <= cfg.wearer_height_m + cfg.head_margin_m)
         dropped = h < -cfg.drop_min_m
         seen_ground = np.count_nonzero(np.abs(h) <= cfg.ground_tolerance_m)
-        return (np.count_nonzero(blocked) < cfg.min_points and np.count_nonzero(dropped) < cfg.min_points
-                and seen_ground >= cfg.min_points)
+        return (np.count_nonzero(blocked) < self.min_points and np.count_nonzero(dropped) < self.min_points
+                and seen_ground >= self.min_points)
 
 
 def _first(flags: np.ndarray) -> Optional[int]:
