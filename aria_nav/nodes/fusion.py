@@ -30,7 +30,10 @@ from aria_nav.core.fusion.motion import MotionConfig
 from aria_nav.core.fusion.obstacle import RGB, SLAM_LEFT, SLAM_RIGHT
 from aria_nav.core.fusion.pairing import Pairing, StampPairer
 from aria_nav.core.fusion.pipeline import FusionConfig, FusionPipeline, FrameResult
-from aria_nav.core.fusion.policy import DEFAULT_CLASS_PRIORITIES, DEFAULT_CRITICAL_CLASSES, PolicyConfig
+from aria_nav.core.fusion.policy import PolicyConfig
+from aria_nav.core.hazards.corridor import CorridorConfig
+from aria_nav.core.hazards.ground import GROUND_METHODS, GroundConfig
+from aria_nav.core.hazards.names import CLASS_PRIORITIES, CRITICAL_CLASSES
 from aria_nav.core.fusion.tracker import TrackerConfig
 from aria_nav.core.fusion.watchdog import DEPTH, DETECTIONS, STALE, WAITING, VisionHealth
 from aria_nav.core.latest import LatestWorker
@@ -108,10 +111,12 @@ PARAMS = [
     Param("band_weights", [1.0, 0.7, 0.4, 0.1, 0.3], "Priority weights of the very close, close, medium, far and "
           "unknown-distance bands.", item_type=float, min=0.0, max=10.0,
           check=lambda v: None if len(v) == 5 else f"has {len(v)} values, needs 5 ({', '.join(BAND_WEIGHT_ORDER)})"),
-    Param("class_priorities", [f"{name}:{value}" for name, value in DEFAULT_CLASS_PRIORITIES.items()],
-          "Class importance as 'class name:priority' (detector class names).", check=_class_priority_entries),
+    Param("class_priorities", [f"{name}:{value}" for name, value in CLASS_PRIORITIES.items()],
+          "Class importance as 'class name:priority' (detector class names, and the corridor's hazards: obstacle, "
+          "head-height obstacle, step down, steps up).", check=_class_priority_entries),
     Param("default_class_priority", 1, "Importance of classes not listed in class_priorities.", min=0, max=100),
-    Param("critical_classes", sorted(DEFAULT_CRITICAL_CLASSES), "Classes whose nearness is a critical warning."),
+    Param("critical_classes", sorted(CRITICAL_CLASSES), "Classes (and hazards) whose nearness is a critical "
+          "warning."),
     Param("side_weight", 0.6, "Priority weight of an obstacle left or right in the RGB image (ahead: 1).",
           min=0.0, max=1.0),
     Param("peripheral_weight", 0.4, "Priority weight of an obstacle seen only by a SLAM (peripheral) camera.",
@@ -152,6 +157,29 @@ PARAMS = [
           min=0.0, max=2.0),
     Param("head_band_bottom_m", 1.2, "An obstacle whose bottom is higher than this (free space below) is in the "
           "head band, metres.", min=0.0, max=3.0),
+    Param("corridor_enabled", True, "Run the walking-corridor model (hazards without a class) on metric depth; "
+          "with approximate depth it is off whatever this says."),
+    Param("corridor_width_m", 0.8, "Width of the walking corridor straight ahead, metres.", min=0.2, max=4.0),
+    Param("corridor_length_m", 4.0, "How far ahead the corridor reaches, metres.", min=1.0, max=15.0),
+    Param("corridor_min_forward_m", 0.3, "Where the corridor starts (nearer: the wearer's own feet), metres.",
+          min=0.0, max=2.0),
+    Param("corridor_bin_m", 0.1, "Depth of the corridor's slices, metres.", min=0.02, max=1.0),
+    Param("corridor_stride", 2, "Every n-th depth row and column is used by the corridor model.", min=1, max=16),
+    Param("corridor_min_points", 12, "Points of a kind in one slice for a hazard, at Aria's RGB field of view on a "
+          "518-pixel depth image with stride 2 (scaled to the actual sampling).", min=1, max=10000),
+    Param("ground_method", "histogram", "Ground fit: histogram (most common height near the camera-height prior) "
+          "or ransac.", choices=GROUND_METHODS),
+    Param("ground_prior_window_m", 0.5, "Ground candidates lie within this of the camera-height prior, metres.",
+          min=0.05, max=2.0),
+    Param("ground_tolerance_m", 0.05, "Points within this of the fitted ground are ground, metres.", min=0.01,
+          max=0.3),
+    Param("drop_min_m", 0.08, "Ground this much lower than the fitted ground is a step down, metres.", min=0.02,
+          max=1.0),
+    Param("step_max_m", 0.3, "Highest step up; anything rising higher within one slice is an obstacle, metres.",
+          min=0.05, max=1.0),
+    Param("wearer_height_m", 1.8, "The wearer's height: head-height obstacles are looked for up to this plus "
+          "head_margin_m, metres.", min=0.5, max=2.5),
+    Param("head_margin_m", 0.1, "Clearance above the wearer's head, metres.", min=0.0, max=1.0),
     Param("camera_source", "", "The camera node's source (sample, vrs, ...): the IMU-to-camera extrinsics come "
           "from its calibration where it has one (empty: IMU with the device's axes, camera looking forward)."),
     Param("camera_path", "", "The camera node's input path (the VRS file whose calibration is read)."),
@@ -165,6 +193,9 @@ def fusion_config(cfg) -> FusionConfig:
     if cfg.stand_threshold > cfg.walk_threshold:
         raise ParameterError("stand_threshold", f"{cfg.stand_threshold} exceeds walk_threshold "
                                                 f"{cfg.walk_threshold}")
+    if cfg.corridor_length_m <= cfg.corridor_min_forward_m:
+        raise ParameterError("corridor_length_m", f"{cfg.corridor_length_m} does not exceed corridor_min_forward_m "
+                                                  f"{cfg.corridor_min_forward_m}")
     priorities = {}
     for entry in cfg.class_priorities:
         name, _, number = entry.rpartition(":")
@@ -192,6 +223,14 @@ def fusion_config(cfg) -> FusionConfig:
                             stand_threshold=cfg.stand_threshold, min_walk_s=cfg.min_walk_s,
                             min_stand_s=cfg.min_stand_s),
         policy=policy, tilt=TiltConfig(cfg.tilt_time_constant_s, cfg.tilt_max_deviation),
+        corridor=CorridorConfig(
+            width_m=cfg.corridor_width_m, length_m=cfg.corridor_length_m, min_forward_m=cfg.corridor_min_forward_m,
+            bin_m=cfg.corridor_bin_m, stride=cfg.corridor_stride, ground_tolerance_m=cfg.ground_tolerance_m,
+            drop_min_m=cfg.drop_min_m, step_max_m=cfg.step_max_m, head_min_m=cfg.head_band_bottom_m,
+            wearer_height_m=cfg.wearer_height_m, head_margin_m=cfg.head_margin_m,
+            min_points=cfg.corridor_min_points,
+            ground=GroundConfig(method=cfg.ground_method, camera_height_m=cfg.camera_height_m,
+                                prior_window_m=cfg.ground_prior_window_m)) if cfg.corridor_enabled else None,
         camera_height_m=cfg.camera_height_m,
         height_bands=HeightBandConfig(cfg.floor_band_top_m, cfg.head_band_bottom_m))
 
@@ -206,6 +245,9 @@ def camera_from_imu(source: str, path: str):
     return tuple(tuple(float(v) for v in row) for row in rotation), origin
 
 
+CORRIDOR_ON, CORRIDOR_WAITING = "on (metric depth)", "off until the depth stage says its depth is metric"
+CORRIDOR_APPROXIMATE = "off: depth is approximate (relative model); use a metric Depth-Anything-V2 model"
+CORRIDOR_DISABLED = "off (corridor_enabled: false)"
 DEGRADED_PRIORITY = 100.0  # above any obstacle: the wearer must know the warnings have stopped
 LIVE_PENDING, REPLAY_PENDING = 16, 256  # detection sets waiting for depth (replay: the detector may run ahead)
 REPLAY_CACHE = 32  # depth images kept in replay at least (depth may run ahead)
@@ -266,6 +308,11 @@ class FusionNode(AriaNode):
         self.diag.set_value("motion_state", self._last_motion)
         self.diag.set_value("distance_kind", f"{APPROXIMATE} (until {topics.DEPTH_MODE} says metric)")
         self.diag.set_value("tilt", "no IMU yet: camera taken as level")
+        self._corridor_state = CORRIDOR_WAITING if self.pipeline.corridor is not None else CORRIDOR_DISABLED
+        self.diag.set_value("corridor", self._corridor_state)
+        if self.pipeline.corridor is not None:
+            self.get_logger().info(f"corridor model: {cfg.corridor_width_m} m x {cfg.corridor_length_m} m, "
+                                   f"{self._corridor_state}")
         self.get_logger().info(f"fusion: centre zone ±{cfg.centre_zone:.0%}, bands {cfg.band_limits_m} m, "
                                f"SLAM cameras {'on' if cfg.use_slam_cameras else 'off'}, IMU-to-camera "
                                f"extrinsics from {extrinsics_origin}")
@@ -305,8 +352,15 @@ class FusionNode(AriaNode):
         if mode != self._distance_kind:
             self.get_logger().info(f"depth is {mode}: distances are spoken "
                                    f"{'in metres' if mode == METRIC else 'as near/far bands, not metres'}")
+        if self.pipeline.corridor is not None and mode != METRIC and self._corridor_state != CORRIDOR_APPROXIMATE:
+            self.get_logger().warning("corridor model off: depth is approximate (a relative model); walls, poles, "
+                                      "head-height obstacles and steps need a metric Depth-Anything-V2 model")
         self._distance_kind = mode
+        self.pipeline.depth_is_metric = mode == METRIC
         self.diag.set_value("distance_kind", mode)
+        if self.pipeline.corridor is not None:
+            self._corridor_state = CORRIDOR_ON if mode == METRIC else CORRIDOR_APPROXIMATE
+            self.diag.set_value("corridor", self._corridor_state)
 
     def _on_info(self, camera: str, msg: CameraInfo) -> None:
         try:
@@ -396,6 +450,13 @@ class FusionNode(AriaNode):
         if camera == RGB:
             self.diag.record(header.stamp)
             self._publish_tilt(header, result.tilt)
+            if result.corridor is not None:
+                ground = result.corridor.ground
+                self.diag.set_value("corridor_ms", f"{result.corridor.elapsed_ms:.2f}")
+                self.diag.set_value("ground", f"{ground.camera_height_m:.2f} m below the camera, slope "
+                                              f"{ground.slope_deg:.1f} deg"
+                                              + ("" if ground.fitted else " (not fitted: prior)"))
+                self.diag.set_value("hazards", ", ".join(h.kind for h in result.corridor.hazards) or "none")
             self._queue_annotation(header, result)
         if result.request is not None and self.health.reason != DETECTIONS:
             self._send(dataclasses.replace(result.request, distance_kind=self._distance_kind))

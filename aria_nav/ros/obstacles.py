@@ -18,7 +18,8 @@ Fields (little endian, point_step 84):
   camera          int32    0 rgb, 1 slam_left, 2 slam_right
   urgency         int32    0 info, 1 warning, 2 critical
   height_band     int32    0 floor, 1 body, 2 head (heights above the floor), -1 unknown (no distance)
-  kind            int32    0 named (a detector class)
+  kind            int32    0 named (a detector class; class_id indexes its names), 1 obstacle, 2 head_height,
+                           3 step_down, 4 step_up (hazards of the walking corridor, class_id -1)
 One message per processed frame and camera; header = that frame's source image header (stamp, optical frame id).
 """
 from __future__ import annotations
@@ -38,9 +39,10 @@ from aria_nav.core.fusion.bands import BANDS, UNKNOWN
 from aria_nav.core.fusion.geometry import DIRECTIONS
 from aria_nav.core.fusion.obstacle import CAMERAS, Obstacle
 from aria_nav.core.speech.request import URGENCIES
+from aria_nav.core.hazards.corridor import HAZARD_KINDS
 from aria_nav.core.wearer_frame import HEIGHT_BANDS
 
-KINDS = ("named",)  # what an obstacle is: `kind` indexes this
+KINDS = ("named",) + HAZARD_KINDS  # what an obstacle is: `kind` indexes this
 
 _FLOATS = ("x", "y", "z", "distance_m", "bearing_deg", "approach_mps", "priority", "x1", "y1", "x2", "y2", "score")
 _INTS = ("id", "class_id", "band", "direction", "clock", "camera", "urgency", "height_band", "kind")
@@ -67,6 +69,7 @@ def obstacles_to_records(obstacles: Sequence[Obstacle]) -> np.ndarray:
         row["clock"], row["camera"] = o.clock, CAMERAS.index(o.camera)
         row["urgency"] = URGENCIES.index(o.urgency)
         row["height_band"] = HEIGHT_BANDS.index(o.height_band) if o.height_band in HEIGHT_BANDS else -1
+        row["kind"] = KINDS.index(o.kind)
     return records
 
 

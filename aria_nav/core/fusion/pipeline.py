@@ -96,6 +96,8 @@ class FusionPipeline:
         # Set by the caller from the depth stage's mode: the corridor model measures heights, so only metric
         # depth will do (an approximate depth model's metres would invent steps and hide walls).
         self.depth_is_metric = False
+        # Height of the camera above the floor for height bands: the configured one, then the corridor's ground fit.
+        self.camera_height_m = config.camera_height_m
 
     def process(self, camera: str, detections: Detections, class_names: Sequence[str],
                 intrinsics: PinholeIntrinsics, depth: Optional[np.ndarray], stamp_ns: int) -> FrameResult:
@@ -108,7 +110,7 @@ class FusionPipeline:
             self._rgb_half_fov_deg = min(-intrinsics.bearing_deg(-0.5), intrinsics.bearing_deg(width - 0.5))
             tilt = self.wearer.tilt
             if depth is not None and len(detections):
-                cloud = WearerCloud.of(depth, intrinsics, tilt, self.config.camera_height_m)
+                cloud = WearerCloud.of(depth, intrinsics, tilt, self.camera_height_m)
         measured = [self._measure(i, detections, intrinsics, tilt, cloud) for i in range(len(detections))]
         seen, left = self.trackers[camera].update([m for m, _ in measured], time_s)
         obstacles = [self._obstacle(camera, track, placement, class_names, intrinsics, tilt, stamp_ns)
@@ -120,6 +122,8 @@ class FusionPipeline:
                                                   stamp_ns)
             obstacles += hazards
             left = left + hazards_left
+            if corridor.ground.fitted:
+                self.camera_height_m = corridor.ground.camera_height_m
         motion_state = self.motion.state
         for obstacle in obstacles:
             self.policy.rate(obstacle, motion_state)
