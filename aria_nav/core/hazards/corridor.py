@@ -15,12 +15,13 @@ and the nearest slice decides each hazard:
   - OBSTACLE: a slice with `min_points` body points whose above-ground points span more than step_max_m in height
     (something rising from the ground: a wall, a pole, a person, a bin). A flight of stairs rises by less than a
     step within one slice, so it is not an obstacle however high it climbs.
-  - HEAD_HEIGHT: a slice with `min_points` head points and (almost) no body points in it and the slice before: an
+  - HEAD_HEIGHT: a slice with `min_points` head points and (almost) no body points in it and either neighbour: an
     overhang with free space below (a sign, a branch, an open cabinet door: a cane never touches it).
   - STEP_DOWN: a slice with `min_points` points below the ground, beyond ground seen nearer: its distance is the
     edge, the far end of the last slice with ground before it.
-  - STEP_UP: a slice with `min_points` low points and no obstacle within `step_lookahead_m` beyond it (the foot of
-    a wall is not a step).
+  - STEP_UP: a slice with `min_points` low points rising by at least `riser_min_m` within it (a riser: a walkable
+    ramp rises by a centimetre per slice) and no obstacle within `step_lookahead_m` beyond it (the foot of a wall
+    is not a step).
 `min_points` is scaled to the depth image's sampling density (pixels per radian squared), so the same corridor is
 judged alike at any depth size. One hazard per kind per frame (the nearest: what the wearer meets first). Distance: the horizontal range of the
 hazard's nearest points (low percentile); bearing: the horizontal angle of their mean position. Confidence grows
@@ -57,6 +58,7 @@ class CorridorConfig:
     ground_tolerance_m: float = 0.05
     drop_min_m: float = 0.08
     step_max_m: float = 0.3
+    riser_min_m: float = 0.04
     head_min_m: float = 1.2
     wearer_height_m: float = 1.8
     head_margin_m: float = 0.1
@@ -183,8 +185,10 @@ class CorridorModel:
         first_obstacle = _first(obstacle)
         if first_obstacle is not None:
             found[OBSTACLE] = (first_obstacle, (slice_of == first_obstacle) & (classes["body"] | classes["low"]))
+        # Free below: no body points in its slice and either neighbour (a slice boundary may split one surface).
         empty_below = ~enough["body"]
-        free_under = empty_below & np.concatenate([[True], empty_below[:-1]])
+        free_under = (empty_below & np.concatenate([[True], empty_below[:-1]])
+                      & np.concatenate([empty_below[1:], [True]]))
         head = _first(enough["head"] & free_under & ~obstacle)
         if head is not None and (first_obstacle is None or head < first_obstacle):
             found[HEAD_HEIGHT] = (head, (slice_of == head) & classes["head"])
@@ -194,7 +198,8 @@ class CorridorModel:
             found[STEP_DOWN] = (seen_ground, (slice_of > seen_ground) & (slice_of <= below) & classes["below"])
         lookahead = int(round(cfg.step_lookahead_m / cfg.bin_m))
         near_obstacle = np.convolve(obstacle.astype(np.int64), np.ones(lookahead + 1, np.int64))[lookahead:]
-        step = _first(enough["low"] & (near_obstacle[:self._bins] == 0))
+        riser = top - bottom >= cfg.riser_min_m
+        step = _first(enough["low"] & riser & (near_obstacle[:self._bins] == 0))
         if step is not None and (first_obstacle is None or step < first_obstacle):
             found[STEP_UP] = (step, (slice_of == step) & classes["low"])
         return [self._sighting(kind, edge, points, index[mask], ground)
