@@ -228,6 +228,7 @@ class HeightBandConfig:
     floor_top_m: float = 0.3  # an object whose top is lower than this lies on the floor (a bag, a kerb)
     head_bottom_m: float = 1.2  # an object whose bottom is higher than this is at head height (free below)
     surface_depth_m: float = 0.5  # pixels this far behind the object's nearest part still belong to it
+    ground_m: float = 0.05  # pixels lower than this above the floor are floor, not the object (bearing)
 
 
 def height_band(cloud: WearerCloud, region: Tuple[int, int, int, int], distance_m: float,
@@ -245,3 +246,18 @@ def height_band(cloud: WearerCloud, region: Tuple[int, int, int, int], distance_
     if bottom > config.head_bottom_m:
         return HEAD
     return BODY
+
+
+def surface_bearing_deg(cloud: WearerCloud, region: Tuple[int, int, int, int], distance_m: float,
+                        config: HeightBandConfig = HeightBandConfig()) -> float:
+    """Horizontal angle (positive right) of the mean position of the object's visible surface: the pixels of
+    `region` from its nearest part to `surface_depth_m` behind it, above the floor band's lowest `ground_m` (the
+    floor in front of and beside it is not the object). NaN without such pixels."""
+    r1, r2, c1, c2 = region
+    ranges, heights = cloud.range[r1:r2, c1:c2], cloud.height[r1:r2, c1:c2]
+    surface = (np.isfinite(ranges) & (ranges >= distance_m - config.ground_m)
+               & (ranges <= distance_m + config.surface_depth_m) & (heights > config.ground_m))
+    if not math.isfinite(distance_m) or not surface.any():
+        return math.nan
+    return math.degrees(math.atan2(-float(cloud.left[r1:r2, c1:c2][surface].mean()),
+                                   float(cloud.forward[r1:r2, c1:c2][surface].mean())))

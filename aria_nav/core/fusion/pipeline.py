@@ -30,7 +30,8 @@ from aria_nav.core.hazards.corridor import (HAZARD_KINDS, CorridorConfig, Corrid
 from aria_nav.core.hazards.names import HAZARD_HEIGHT_BANDS, HAZARD_NAMES, hazard_policy
 from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.core.wearer_frame import (DEVICE_FROM_OPTICAL, UNKNOWN_HEIGHT, HeightBandConfig, TiltConfig,
-                                        Tilt, WearerCloud, WearerFrame, box_region, floor_point, height_band)
+                                        Tilt, WearerCloud, WearerFrame, box_region, floor_point, height_band,
+                                        surface_bearing_deg)
 
 NAN3 = (math.nan, math.nan, math.nan)
 HAZARD_FIRST_ID = 3_000_001  # after the three cameras' id ranges: hazard ids are unique on the obstacles topic
@@ -73,6 +74,7 @@ class Placement:
 
     point: Tuple[float, float, float]  # optical frame, the nearest part in the box's direction; NaN when unknown
     height_band: str
+    bearing_deg: float = math.nan  # of the centre of the object's surface seen in the box core; NaN without depth
 
 
 class FusionPipeline:
@@ -183,7 +185,8 @@ class FusionPipeline:
                 distance = found.depth_z
                 region = box_region(box, image_size, cloud.range.shape)
                 placement = Placement(floor_point(intrinsics, tilt, found.u, found.v, distance),
-                                      height_band(cloud, region, distance, self.config.height_bands))
+                                      height_band(cloud, region, distance, self.config.height_bands),
+                                      surface_bearing_deg(cloud, region, distance, self.config.height_bands))
         measurement = Measurement(box=box, class_id=int(detections.class_ids[index]),
                                   score=float(detections.scores[index]), distance_m=distance)
         return measurement, placement
@@ -193,7 +196,9 @@ class FusionPipeline:
         key = f"{camera}:{track.track_id}"
         u = float(track.box[0] + track.box[2]) / 2.0
         if camera == RGB:
-            bearing = tilt.bearing_deg(intrinsics, u, float(track.box[1] + track.box[3]) / 2.0)
+            bearing = placement.bearing_deg
+            if not math.isfinite(bearing):  # no depth: the box centre's direction
+                bearing = tilt.bearing_deg(intrinsics, u, float(track.box[1] + track.box[3]) / 2.0)
             direction = direction_of_bearing(bearing, self._ahead_half_angle_deg)
         else:
             side = -1.0 if camera == SLAM_LEFT else 1.0
