@@ -114,7 +114,8 @@ def test_obstacles_markers_annotation_requests_and_degraded_inputs(graph):
     assert stamp_to_ns(last.header.stamp) in sent and last.header.frame_id == topics.RGB_FRAME
     record = msg_to_records(last)[0]
     assert record["distance_m"] == pytest.approx(2.0, abs=0.02)
-    assert record["bearing_deg"] == pytest.approx(-20.0, abs=0.05)
+    # The bearing is that of the centre of the surface seen (its pixels are a whole number of columns): 0.2 deg.
+    assert record["bearing_deg"] == pytest.approx(-20.0, abs=0.2)
     assert direction_name(int(record["direction"])) == "ahead" and record["clock"] == 11
     assert band_name(int(record["band"])) == "close" and record["id"] >= 1
     assert record["class_id"] == PERSON and record["z"] == pytest.approx(2.0 * math.cos(math.radians(20)), abs=0.02)
@@ -165,6 +166,9 @@ def test_obstacles_markers_annotation_requests_and_degraded_inputs(graph):
     chair = [r for r in received["requests"] if r.class_name == "chair"]
     assert [(r.direction, r.distance_kind) for r in chair] == [("right", "metric")]
     assert chair[0].distance_m == pytest.approx(2.5, abs=0.02)
+    # Metric depth turns the walking-corridor model on: diagnostics say so, the corridor's outline is a marker.
+    assert any(v.key == "corridor" and v.value.startswith("on") for s in received["diagnostics"] for v in s.values)
+    assert any(m.ns == "corridor" for m in received["markers"][-1].markers)
 
     # Everything stops: "degraded (detections)" once, diagnostics ERROR.
     spin_for(node, STALE_S + 1.5)

@@ -44,7 +44,7 @@ from aria_nav.ros.conversions import (ImageFormatError, array_to_image, camera_i
                                       image_to_rgb)
 from aria_nav.ros.detections import DetectionFormatError, msg_to_detections
 from aria_nav.ros.diagnostics import ERROR, OK, WARN, NodeDiagnostics, stamp_to_ns
-from aria_nav.ros.obstacles import obstacle_markers, obstacles_to_msg
+from aria_nav.ros.obstacles import corridor_markers, obstacle_markers, obstacles_to_msg
 from aria_nav.ros.params import Param, ParameterError, declare_parameters
 from aria_nav.ros.qos import frame_qos, latched_qos, reliable_qos, result_qos, sensor_qos
 from aria_nav.ros.runtime import AriaNode, main_for
@@ -184,7 +184,8 @@ PARAMS = [
           "from its calibration where it has one (empty: IMU with the device's axes, camera looking forward)."),
     Param("camera_path", "", "The camera node's input path (the VRS file whose calibration is read)."),
     Param("use_slam_cameras", True, "Use the SLAM cameras' detections as peripheral obstacles."),
-    Param("publish_markers", True, "Publish obstacle markers (boxes and labels) for rviz."),
+    Param("publish_markers", True, "Publish obstacle markers (boxes and labels) for rviz, and the walking "
+          "corridor's outline on the fitted ground while the corridor model runs."),
     Param("publish_annotated", True, "Publish the RGB image with obstacles drawn (only while someone subscribes)."),
 ]
 
@@ -446,7 +447,10 @@ class FusionNode(AriaNode):
                                        stamp_to_ns(header.stamp))
         self._obstacles_pub.publish(obstacles_to_msg(result.obstacles, header))
         if self.cfg.publish_markers:
-            self._markers_pub.publish(obstacle_markers(result.obstacles, header, intrinsics))
+            markers = obstacle_markers(result.obstacles, header, intrinsics)
+            if result.corridor is not None:
+                markers.markers += corridor_markers(result.corridor, result.tilt, self.config.corridor, header)
+            self._markers_pub.publish(markers)
         if camera == RGB:
             self.diag.record(header.stamp)
             self._publish_tilt(header, result.tilt)

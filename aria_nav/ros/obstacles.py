@@ -39,8 +39,8 @@ from aria_nav.core.fusion.bands import BANDS, UNKNOWN
 from aria_nav.core.fusion.geometry import DIRECTIONS
 from aria_nav.core.fusion.obstacle import CAMERAS, Obstacle
 from aria_nav.core.speech.request import URGENCIES
-from aria_nav.core.hazards.corridor import HAZARD_KINDS
-from aria_nav.core.wearer_frame import HEIGHT_BANDS
+from aria_nav.core.hazards.corridor import HAZARD_KINDS, CorridorConfig, CorridorResult
+from aria_nav.core.wearer_frame import HEIGHT_BANDS, Tilt
 
 KINDS = ("named",) + HAZARD_KINDS  # what an obstacle is: `kind` indexes this
 
@@ -124,3 +124,22 @@ def obstacle_markers(obstacles: Sequence[Obstacle], header: Header, intrinsics: 
         label.pose.position.y = float(y - height / 2.0 - 0.15)  # above the box (optical y points down)
         markers.append(label)
     return MarkerArray(markers=markers)
+
+
+def corridor_markers(result: CorridorResult, tilt: Tilt, config: CorridorConfig, header: Header,
+                     lifetime_s: float = 0.5) -> List[Marker]:
+    """The walking corridor's outline on the fitted ground (a line strip, green, red where a hazard is) in the
+    camera's optical frame, namespace "corridor"."""
+    half = config.width_m / 2.0
+    corners = [(config.min_forward_m, half), (config.length_m, half), (config.length_m, -half),
+               (config.min_forward_m, -half), (config.min_forward_m, half)]
+    optical_from_wearer = tilt.rotation.T
+    points = []
+    for forward, left in corners:
+        up = float(result.ground.height_at(np.float64(forward), np.float64(left)))
+        x, y, z = optical_from_wearer @ np.array([forward, left, up])
+        points.append(Point(x=float(x), y=float(y), z=float(z)))
+    lifetime = Duration(sec=int(lifetime_s), nanosec=int((lifetime_s % 1) * 1e9))
+    colour = ColorRGBA(r=1.0, g=0.2, b=0.2, a=0.8) if result.hazards else ColorRGBA(r=0.2, g=0.9, b=0.3, a=0.8)
+    return [Marker(header=header, ns="corridor", id=0, type=Marker.LINE_STRIP, action=Marker.ADD, lifetime=lifetime,
+                   pose=Pose(orientation=Quaternion(w=1.0)), scale=Vector3(x=0.03), color=colour, points=points)]
