@@ -1,6 +1,7 @@
 """The walking-corridor model on ray-cast depth of known scenes (flat floor, ramp, kerb, stairs, pole, overhanging
 board; camera pitched 20-40 degrees, rolled 10), its ground fit, hazards in fusion (no double warning, metric depth
 only, phrases), and the hazard evaluation's targets on the scripted hazard scene."""
+import json
 import math
 
 import numpy as np
@@ -166,3 +167,5 @@ def test_evaluation_targets_on_the_scripted_hazard_scene():
     assert report.false_warnings_per_minute(clear_only=True) == 0.0
     assert {e.name for e in report.episodes} >= {"clear", "wall", "pole", "head_height", "step_down", "steps_up",
                                                   "named"}
+    scene = json.loads(report.to_json())["scene"]  # the hazards' true positions come with the report
+    assert {e["name"]: e["nearest_xz"] for e in scene["episodes"]}["pole"] == [0.1, 7.0]

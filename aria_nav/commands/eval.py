@@ -16,7 +16,7 @@ def register(subparsers) -> None:
                                                  "distance error, corridor model time")
     hazards.add_argument("--size", type=int, default=None,
                          help="depth image size in pixels, square (default: 518, the depth network's output)")
-    hazards.add_argument("--json", type=Path, default=None, help="also write the report as JSON here")
+    hazards.add_argument("--json", type=Path, default=None, help="also write the report, with the scene's ground truth, as JSON here")
     hazards.add_argument("--bench", action="store_true",
                          help="only time the corridor model on one frame (ms per frame at --size)")
     hazards.set_defaults(func=eval_hazards)

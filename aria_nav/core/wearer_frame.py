@@ -92,6 +92,16 @@ class TiltFilter:
         self.up, self._last_s = None, None
 
 
+def rotation_to_quaternion(r: np.ndarray) -> Tuple[float, float, float, float]:
+    """(x, y, z, w) of a rotation matrix, w >= 0."""
+    w = math.sqrt(max(0.0, 1.0 + r[0, 0] + r[1, 1] + r[2, 2])) / 2.0
+    x = math.copysign(math.sqrt(max(0.0, 1.0 + r[0, 0] - r[1, 1] - r[2, 2])) / 2.0, r[2, 1] - r[1, 2])
+    y = math.copysign(math.sqrt(max(0.0, 1.0 - r[0, 0] + r[1, 1] - r[2, 2])) / 2.0, r[0, 2] - r[2, 0])
+    z = math.copysign(math.sqrt(max(0.0, 1.0 - r[0, 0] - r[1, 1] + r[2, 2])) / 2.0, r[1, 0] - r[0, 1])
+    norm = math.sqrt(x * x + y * y + z * z + w * w)
+    return x / norm, y / norm, z / norm, w / norm
+
+
 def wearer_from_optical(up_optical: np.ndarray) -> np.ndarray:
     """Rotation R (3x3) with p_wearer = R @ p_optical, for "up" expressed in the optical frame."""
     up = np.asarray(up_optical, float)
@@ -138,13 +148,7 @@ class Tilt:
 
     def quaternion_xyzw(self) -> Tuple[float, float, float, float]:
         """The rotation as a quaternion (x, y, z, w), w >= 0: the optical frame's orientation in the wearer frame."""
-        r = self.rotation
-        w = math.sqrt(max(0.0, 1.0 + r[0, 0] + r[1, 1] + r[2, 2])) / 2.0
-        x = math.copysign(math.sqrt(max(0.0, 1.0 + r[0, 0] - r[1, 1] - r[2, 2])) / 2.0, r[2, 1] - r[1, 2])
-        y = math.copysign(math.sqrt(max(0.0, 1.0 - r[0, 0] + r[1, 1] - r[2, 2])) / 2.0, r[0, 2] - r[2, 0])
-        z = math.copysign(math.sqrt(max(0.0, 1.0 - r[0, 0] - r[1, 1] + r[2, 2])) / 2.0, r[1, 0] - r[0, 1])
-        norm = math.sqrt(x * x + y * y + z * z + w * w)
-        return x / norm, y / norm, z / norm, w / norm
+        return rotation_to_quaternion(self.rotation)
 
     def bearing_deg(self, intrinsics: PinholeIntrinsics, u: float, v: float) -> float:
         """Horizontal angle of pixel (u, v)'s ray from straight ahead, positive to the right (any depth: the ray

@@ -238,7 +238,10 @@ def fusion_config(cfg) -> FusionConfig:
 
 def camera_from_imu(source: str, path: str):
     """(RGB camera-from-IMU rotation as nested tuples or None, where it comes from) for the camera's source."""
-    mounts, origin = camera_mounts(source, path)
+    try:
+        mounts, origin = camera_mounts(source, path)
+    except Exception as exc:  # a recording the camera node will itself refuse, with its own clear error
+        return None, f"default axes ({source} calibration in '{path}' unreadable: {str(exc)[:80]})"
     by_frame = {m.child: m.rotation for m in mounts}
     if topics.IMU_FRAME not in by_frame or topics.RGB_FRAME not in by_frame:
         return None, "no IMU calibration for this source: IMU axes taken as the device's (x forward, z up)"

@@ -24,14 +24,13 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from aria_nav import paths, topics
+from aria_nav.core.wearer_frame import DEVICE_FROM_OPTICAL, rotation_to_quaternion
 
 # An upright image's optical axes in its sensor's raw axes: Aria stores images turned 90 degrees counter-clockwise,
 # the camera node turns them clockwise, so upright x = -raw y, upright y = raw x (a -90 degree turn about z).
 RAW_FROM_UPRIGHT = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
 # REP 103 device axes from Aria's central pupil frame (CPF: x left, y up, z forward).
 DEVICE_FROM_CPF = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-# A forward-looking optical frame (x right, y down, z forward) in REP 103 axes.
-DEVICE_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 VRS_LABELS = ((topics.RGB_FRAME, "camera-rgb", True), (topics.SLAM_LEFT_FRAME, "camera-slam-left", True),
               (topics.SLAM_RIGHT_FRAME, "camera-slam-right", True), (topics.IMU_FRAME, "imu-right", False))
 
@@ -46,16 +45,6 @@ class Mount:
 
     def quaternion_xyzw(self) -> Tuple[float, float, float, float]:
         return rotation_to_quaternion(self.rotation)
-
-
-def rotation_to_quaternion(r: np.ndarray) -> Tuple[float, float, float, float]:
-    """(x, y, z, w) of a rotation matrix, w >= 0."""
-    w = math.sqrt(max(0.0, 1.0 + r[0, 0] + r[1, 1] + r[2, 2])) / 2.0
-    x = math.copysign(math.sqrt(max(0.0, 1.0 + r[0, 0] - r[1, 1] - r[2, 2])) / 2.0, r[2, 1] - r[1, 2])
-    y = math.copysign(math.sqrt(max(0.0, 1.0 - r[0, 0] + r[1, 1] - r[2, 2])) / 2.0, r[0, 2] - r[2, 0])
-    z = math.copysign(math.sqrt(max(0.0, 1.0 - r[0, 0] - r[1, 1] + r[2, 2])) / 2.0, r[1, 0] - r[0, 1])
-    norm = math.sqrt(x * x + y * y + z * z + w * w)
-    return x / norm, y / norm, z / norm, w / norm
 
 
 def _yaw_pitch(yaw_right_deg: float, pitch_down_deg: float) -> np.ndarray:

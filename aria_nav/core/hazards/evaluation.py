@@ -110,6 +110,7 @@ class HazardEvaluation:
     def to_json(self) -> str:
         data = asdict(self)
         data["failures"] = self.failures()
+        data["scene"] = hazard_scene.ground_truth(self.size)
         return json.dumps(data, indent=1)
 
 

@@ -15,7 +15,7 @@ distance from the camera to the hazard's nearest part (the kerb's and the steps'
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -172,3 +172,21 @@ def _projected_box(intrinsics: PinholeIntrinsics, world_from_optical: np.ndarray
     v = intrinsics.fy * optical[:, 1] / optical[:, 2] + intrinsics.cy
     return (max(0.0, float(u.min())), max(0.0, float(v.min())), min(float(intrinsics.width), float(u.max())),
             min(float(intrinsics.height), float(v.max())))
+
+
+def ground_truth(size: int) -> dict:
+    """The scene's ground truth as JSON-able data: camera, wearer motion, and per episode the hazard's kind and the
+    world position (x, z) of its nearest part, the boxes that make it (centre, half sizes) and the named box."""
+    k = intrinsics_at(size)
+    return {
+        "world": "X right, Y up, Z forward (walking direction), metres; floor at Y = 0; the wearer starts at X = Z = 0",
+        "camera": {"width": k.width, "height": k.height, "fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy,
+                   "frame_rate_hz": FRAME_RATE_HZ, "imu_rate_hz": IMU_RATE_HZ},
+        "wearer": asdict(WalkingHead()),
+        "episodes": [{"name": e.name, "kind": e.kind, "duration_s": e.duration_s,
+                      "nearest_xz": list(e.nearest) if e.nearest else None,
+                      "named_box_xyz": list(e.named_box) if e.named_box else None, "named_class": e.named_class,
+                      "boxes": [{"center": list(b.center), "half": list(b.half)} for b in e.shapes
+                                if isinstance(b, Box)]}
+                     for e in episodes()],
+    }
