@@ -113,7 +113,7 @@ def run_pipeline(scene, frames=6, boxes=(), metric=True, pitch=30):
     pipeline.motion.state = "walking"
     force = tilted_head_rotation(pitch, 0).T @ np.array([0.0, 9.81, 0.0])
     for k in range(200):
-        pipeline.wearer.add_imu(k / 200.0, force, (0.0, 0.0, 0.0))
+        pipeline.wearer.add_imu(1.0 + k / 200.0, force, (0.0, 0.0, 0.0))
     depth = depth_of(scene, pitch, 0)
     detections = Detections(np.array(boxes, np.float32).reshape(-1, 4), np.full(len(boxes), 0.9), [0] * len(boxes))
     results = [pipeline.process(RGB, detections, ["person"], INTR, depth, int((2 + 0.1 * i) * 1e9))

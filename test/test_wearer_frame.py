@@ -55,7 +55,7 @@ def test_filter_at_rest_finds_pitch_and_roll_through_the_device_to_camera_rotati
     force = specific_force(tilted_head_rotation(pitch, roll))
     for k in range(400):  # 2 s at 200 Hz
         pipeline.wearer.add_imu(k / 200.0, force + np.random.default_rng(k).normal(0, 0.04, 3), (0.0, 0.0, 0.0))
-    tilt = pipeline.wearer.tilt
+    tilt = pipeline.wearer.tilt_at(2.0)
     assert tilt.from_imu
     assert tilt.pitch_down_deg == pytest.approx(pitch, abs=0.3)
     assert tilt.roll_right_deg == pytest.approx(roll, abs=0.3)
@@ -83,13 +83,26 @@ def test_filter_follows_a_walking_head_despite_the_bob(with_gyro):
     for t, force, gyro, pitch, roll in walking_imu(8.0):
         pipeline.wearer.add_imu(t, force, gyro if with_gyro else None)
         if t > 3.0:  # settled
-            tilt = pipeline.wearer.tilt
+            tilt = pipeline.wearer.tilt_at(t)
             errors.append((tilt.pitch_down_deg - pitch, tilt.roll_right_deg - roll))
     errors = np.array(errors)
     # With the gyroscope the nods (+-4 deg at 1.9 Hz) are followed; without it the estimate is the mean head pose.
     limit = 1.5 if with_gyro else 5.0
     assert np.abs(errors).max(axis=0).tolist() == pytest.approx([0, 0], abs=limit)
     assert errors.mean(axis=0).tolist() == pytest.approx([0, 0], abs=0.5)  # no bias from the step's accelerations
+
+
+def test_a_silent_or_upside_down_imu_leaves_the_camera_level():
+    pipeline = FusionPipeline()
+    force = specific_force(tilted_head_rotation(30, 0))
+    for k in range(200):
+        pipeline.wearer.add_imu(k / 200.0, force, (0.0, 0.0, 0.0))
+    assert pipeline.wearer.tilt_at(1.5).pitch_down_deg == pytest.approx(30.0, abs=0.1)
+    assert not pipeline.wearer.tilt_at(2.5).from_imu  # silent for 1.5 s
+    upside_down = specific_force(tilted_head_rotation(30, 170))  # not a head-worn camera: a corrupt stream
+    for k in range(400):
+        pipeline.wearer.add_imu(2.0 + k / 200.0, upside_down, (0.0, 0.0, 0.0))
+    assert not pipeline.wearer.tilt_at(4.0).from_imu
 
 
 def test_foot_strikes_do_not_pull_and_time_going_back_restarts():
@@ -128,7 +141,7 @@ def measured(objects, pitch, roll):
     pipeline = FusionPipeline()
     force = specific_force(tilted_head_rotation(pitch, roll))
     for k in range(200):
-        pipeline.wearer.add_imu(k / 200.0, force, (0.0, 0.0, 0.0))
+        pipeline.wearer.add_imu(1.0 + k / 200.0, force, (0.0, 0.0, 0.0))
     detections = Detections(boxes, np.full(len(boxes), 0.9), [0] * len(boxes))
     return pipeline.process(RGB, detections, ["thing"], INTR, depth, int(2e9)).obstacles
 

@@ -18,7 +18,8 @@ the filter is a plain low-pass of the accelerometer's direction.
 The IMU's axes are not the camera's: `camera_from_imu` (a 3x3 rotation) comes from the recording's calibration
 where the source has one (aria_nav.ros.static_tf.camera_mounts); otherwise the IMU is taken to be the device's
 axes (x forward, y left, z up) and the camera to look straight forward. With no IMU sample yet the camera is
-taken to be level (pitch and roll 0), the convention the project had before this frame existed.
+taken to be level (pitch and roll 0), the convention the project had before this frame existed; so it is when the
+IMU has been silent for `max_age_s` or its estimate has the camera upside down (a corrupt stream).
 """
 from __future__ import annotations
 
@@ -31,6 +32,10 @@ import numpy as np
 from aria_nav.core.camera_model import PinholeIntrinsics
 
 STANDARD_GRAVITY = 9.80665
+# Beyond what a head-worn IMU measures (Aria's accelerometers saturate at 8-16 g, gyroscopes at ~35 rad/s): such a
+# sample is a corrupt message, not motion.
+MAX_ACCELERATION = 20.0 * STANDARD_GRAVITY
+MAX_ANGULAR_RATE = 50.0
 # A forward-looking optical frame (x right, y down, z forward) in REP 103 axes (x forward, y left, z up).
 DEVICE_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 # Up of a level camera, in its optical frame.
@@ -44,6 +49,7 @@ class TiltConfig:
     time_constant_s: float = 1.0  # how slowly the accelerometer corrects the gyroscope-propagated estimate
     max_deviation: float = 5.0  # m/s^2: samples with ||a| - g| beyond this do not correct (a foot strike)
     max_gap_s: float = 0.1  # a longer gap between samples is not integrated (the gyro part restarts from there)
+    max_age_s: float = 1.0  # a frame further than this from the last IMU sample takes the camera as level
 
 
 class TiltFilter:
@@ -56,17 +62,20 @@ class TiltFilter:
         self.up: Optional[np.ndarray] = None  # unit vector in the IMU frame; None before the first sample
         self._last_s: Optional[float] = None
         self.samples = 0
-        self.rejected = 0  # samples too far from 1 g to correct the estimate
+        self.last_s: Optional[float] = None  # time of the last sample used
+        self.rejected = 0  # samples too far from 1 g to correct the estimate, or not a measurement at all
 
     def add(self, time_s: float, accel, gyro=None) -> None:
         """One sample: specific force (m/s^2) and, when known, angular velocity (rad/s), both in the IMU frame."""
         a = np.asarray(accel, float)
-        norm = float(np.linalg.norm(a))
-        if not np.all(np.isfinite(a)) or norm < 1e-6:
+        if not np.all(np.isfinite(a)) or not 1e-6 < float(np.abs(a).max()) < MAX_ACCELERATION:
+            self.rejected += 1
             return
+        norm = float(np.linalg.norm(a))
         if self._last_s is not None and time_s < self._last_s:  # time went back (bag loop): start over
             self.reset()
         self.samples += 1
+        self.last_s = time_s
         if self.up is None:
             self.up, self._last_s = a / norm, time_s
             return
@@ -77,7 +86,7 @@ class TiltFilter:
         up = self.up
         if gyro is not None:
             w = np.asarray(gyro, float)
-            if np.all(np.isfinite(w)):
+            if np.all(np.isfinite(w)) and float(np.abs(w).max()) < MAX_ANGULAR_RATE:
                 up = up - dt * np.cross(w, up)  # a world-fixed vector seen from a body turning at w
         if abs(norm - STANDARD_GRAVITY) <= self.config.max_deviation:
             gain = min(1.0, dt / self.config.time_constant_s)
@@ -89,7 +98,7 @@ class TiltFilter:
         self.up = up / np.linalg.norm(up)
 
     def reset(self) -> None:
-        self.up, self._last_s = None, None
+        self.up, self._last_s, self.last_s = None, None, None
 
 
 def rotation_to_quaternion(r: np.ndarray) -> Tuple[float, float, float, float]:
@@ -168,11 +177,16 @@ class WearerFrame:
     def add_imu(self, time_s: float, accel, gyro=None) -> None:
         self.filter.add(time_s, accel, gyro)
 
-    @property
-    def tilt(self) -> Tilt:
-        if self.filter.up is None:
+    def tilt_at(self, time_s: float) -> Tilt:
+        """The tilt for a frame at `time_s` (the IMU's clock): level without an IMU sample within `max_age_s` (the
+        IMU stopped, or never came) or when the estimate has the camera upside down (not a head-worn camera)."""
+        last = self.filter.last_s
+        if self.filter.up is None or last is None or abs(time_s - last) > self.filter.config.max_age_s:
             return Tilt.level()
-        return Tilt(wearer_from_optical(self.camera_from_imu @ self.filter.up), True)
+        up = self.camera_from_imu @ self.filter.up
+        if up[1] > 0.0:  # the image's "down" points up
+            return Tilt.level()
+        return Tilt(wearer_from_optical(up), True)
 
 
 @dataclass
@@ -194,13 +208,15 @@ class WearerCloud:
         rows, cols = depth.shape[:2]
         k = intrinsics.scaled(cols, rows) if (cols, rows) != (intrinsics.width, intrinsics.height) else intrinsics
         z = np.where(np.isfinite(depth) & (depth > 0), depth, np.nan).astype(np.float32)
-        x = ((np.arange(cols, dtype=np.float32) - k.cx) / k.fx)[None, :]
-        y = ((np.arange(rows, dtype=np.float32) - k.cy) / k.fy)[:, None]
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = ((np.arange(cols, dtype=np.float32) - np.float32(k.cx)) / np.float32(k.fx))[None, :]
+            y = ((np.arange(rows, dtype=np.float32) - np.float32(k.cy)) / np.float32(k.fy))[:, None]
         r = tilt.rotation.astype(np.float32)
-        forward = (r[0, 0] * x + r[0, 1] * y + r[0, 2]) * z
-        left = (r[1, 0] * x + r[1, 1] * y + r[1, 2]) * z
-        up = (r[2, 0] * x + r[2, 1] * y + r[2, 2]) * z
-        return cls(forward, left, up, np.hypot(forward, left), up + np.float32(camera_height_m))
+        with np.errstate(over="ignore", invalid="ignore"):  # absurd intrinsics: inf/NaN, i.e. invalid pixels
+            forward = (r[0, 0] * x + r[0, 1] * y + r[0, 2]) * z
+            left = (r[1, 0] * x + r[1, 1] * y + r[1, 2]) * z
+            up = (r[2, 0] * x + r[2, 1] * y + r[2, 2]) * z
+            return cls(forward, left, up, np.hypot(forward, left), up + np.float32(camera_height_m))
 
 
 def floor_point(intrinsics: PinholeIntrinsics, tilt: Tilt, u: float, v: float, distance_m: float

@@ -110,7 +110,7 @@ class FusionPipeline:
             width = intrinsics.width
             self._ahead_half_angle_deg = intrinsics.bearing_deg(width * (0.5 + self.config.centre_zone))
             self._rgb_half_fov_deg = min(-intrinsics.bearing_deg(-0.5), intrinsics.bearing_deg(width - 0.5))
-            tilt = self.wearer.tilt
+            tilt = self.wearer.tilt_at(time_s)
             if depth is not None and len(detections):
                 cloud = WearerCloud.of(depth, intrinsics, tilt, self.camera_height_m)
         measured = [self._measure(i, detections, intrinsics, tilt, cloud) for i in range(len(detections))]
@@ -199,6 +199,8 @@ class FusionPipeline:
             bearing = placement.bearing_deg
             if not math.isfinite(bearing):  # no depth: the box centre's direction
                 bearing = tilt.bearing_deg(intrinsics, u, float(track.box[1] + track.box[3]) / 2.0)
+            if not math.isfinite(bearing):  # intrinsics too odd for any geometry: the column's
+                bearing = intrinsics.bearing_deg(u)
             direction = direction_of_bearing(bearing, self._ahead_half_angle_deg)
         else:
             side = -1.0 if camera == SLAM_LEFT else 1.0

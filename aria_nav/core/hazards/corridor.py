@@ -123,7 +123,9 @@ class _RayCache:
             rows, cols = shape[:2]
             k = intrinsics.scaled(cols, rows) if (cols, rows) != (intrinsics.width, intrinsics.height) else intrinsics
             v, u = np.mgrid[0:rows:stride, 0:cols:stride].astype(np.float32)
-            self._value = ((u - k.cx) / k.fx, (v - k.cy) / k.fy, u, v)
+            with np.errstate(over="ignore", invalid="ignore"):
+                self._value = ((u - np.float32(k.cx)) / np.float32(k.fx), (v - np.float32(k.cy)) / np.float32(k.fy),
+                               u, v)
             self._key = key
         return self._value
 
@@ -141,12 +143,14 @@ class CorridorModel:
         """`depth`: metric z-depth (NaN/0 invalid); `intrinsics`: of the image the depth belongs to (any size)."""
         start = time.perf_counter()
         cfg = self.config
-        points = _Points(np.asarray(depth, np.float32), intrinsics, tilt, cfg.stride, self._rays)
         focal = intrinsics.fx * depth.shape[1] / intrinsics.width
-        density = (focal / cfg.stride) / (cfg.reference_focal_px / 2.0)
+        density = min((focal / cfg.stride) / (cfg.reference_focal_px / 2.0), 1e3)
         self.min_points = max(3, int(round(cfg.min_points * density * density)))
-        ground = fit_ground(points.forward, points.left, points.up, cfg.ground)
-        height = points.up - ground.height_at(points.forward, points.left)
+        # Absurd intrinsics (a corrupt camera_info) overflow to inf and NaN: those points are simply never counted.
+        with np.errstate(over="ignore", invalid="ignore"):
+            points = _Points(np.asarray(depth, np.float32), intrinsics, tilt, cfg.stride, self._rays)
+            ground = fit_ground(points.forward, points.left, points.up, cfg.ground)
+            height = points.up - ground.height_at(points.forward, points.left)
         half = cfg.width_m / 2.0
         ahead = (points.forward >= cfg.min_forward_m) & (points.forward < cfg.length_m)
         inside = ahead & (np.abs(points.left) <= half)

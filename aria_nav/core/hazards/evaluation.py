@@ -125,14 +125,13 @@ def evaluate(size: int = DEFAULT_SIZE, config: FusionConfig = FusionConfig(),
         report = EpisodeReport(episode.name, episode.kind, 0, episode.duration_s)
         errors = []
         for frame in hazard_scene.frames(episode, size):
-            for time_s, force, rate in frame.imu:
+            for time_s, force, rate in frame.imu:  # the IMU's clock is the frames' (stamp 0 = time 0)
                 pipeline.wearer.add_imu(time_s, force, rate)
                 pipeline.motion.add(time_s, *force)
             boxes = [frame.named_box] if frame.named_box is not None else []
             detections = Detections(np.array(boxes, np.float32).reshape(-1, 4), np.full(len(boxes), 0.9),
                                     [0] * len(boxes))
-            result = pipeline.process(RGB, detections, NAMED_CLASSES, intrinsics, frame.depth,
-                                      frame.stamp_ns + 1_000_000_000)
+            result = pipeline.process(RGB, detections, NAMED_CLASSES, intrinsics, frame.depth, frame.stamp_ns)
             report.frames += 1
             timings.append(result.corridor.elapsed_ms)
             truth = frame.truth_distance_m
