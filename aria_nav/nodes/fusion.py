@@ -464,6 +464,9 @@ class FusionNode(AriaNode):
                                               f"{ground.slope_deg:.1f} deg"
                                               + ("" if ground.fitted else " (not fitted: prior)"))
                 self.diag.set_value("hazards", ", ".join(h.kind for h in result.corridor.hazards) or "none")
+                free = [side for side, clear in (("left", result.corridor.free_left),
+                                                 ("right", result.corridor.free_right)) if clear]
+                self.diag.set_value("free_sides", " and ".join(free) or "neither")
             self._queue_annotation(header, result)
         if result.request is not None and self.health.reason != DETECTIONS:
             self._send(dataclasses.replace(result.request, distance_kind=self._distance_kind))
