@@ -74,7 +74,7 @@ class Placement:
 
     point: Tuple[float, float, float]  # optical frame, the nearest part in the box's direction; NaN when unknown
     height_band: str
-    bearing_deg: float = math.nan  # of the centre of the object's surface seen in the box core; NaN without depth
+    bearing_deg: float = math.nan  # of the centre of the object's surface seen in its box; NaN without depth
 
 
 class FusionPipeline:
@@ -148,7 +148,7 @@ class FusionPipeline:
         for sighting in corridor.hazards:
             u, v = (sighting.pixel[0] + 0.5) * sx, (sighting.pixel[1] + 0.5) * sy
             inside = (boxes[:, 0] <= u) & (u <= boxes[:, 2]) & (boxes[:, 1] <= v) & (v <= boxes[:, 3])
-            if not inside.any():  # a detected object: the detector's name is said, not "obstacle"
+            if not inside.any():  # inside a box it is that object: its name is said, never also "obstacle"
                 kept.append(sighting)
         measurements = [Measurement(box=np.array(s.box, np.float32) * np.array([sx, sy, sx, sy], np.float32),
                                     class_id=HAZARD_KINDS.index(s.kind), score=s.confidence, distance_m=s.distance_m)
