@@ -243,6 +243,16 @@ def box_region(box, image_size: Tuple[int, int], depth_shape: Tuple[int, ...]) -
     return r1, r2, c1, c2
 
 
+def crop_intrinsics(intrinsics: PinholeIntrinsics, depth_shape: Tuple[int, ...], region: Tuple[int, int, int, int]
+                    ) -> PinholeIntrinsics:
+    """The intrinsics of the `region` (r1, r2, c1, c2) cut out of a depth image of `depth_shape` whose full frame
+    `intrinsics` describe at any resolution: the same camera, principal point shifted."""
+    rows, cols = depth_shape[:2]
+    k = intrinsics.scaled(cols, rows) if (cols, rows) != (intrinsics.width, intrinsics.height) else intrinsics
+    r1, r2, c1, c2 = region
+    return PinholeIntrinsics(c2 - c1, r2 - r1, k.fx, k.fy, k.cx - c1, k.cy - r1)
+
+
 @dataclass(frozen=True)
 class HeightBandConfig:
     floor_top_m: float = 0.3  # an object whose top is lower than this lies on the floor (a bag, a kerb)

@@ -30,8 +30,8 @@ from aria_nav.core.hazards.corridor import (HAZARD_KINDS, CorridorConfig, Corrid
 from aria_nav.core.hazards.names import HAZARD_HEIGHT_BANDS, HAZARD_NAMES, hazard_policy
 from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.core.wearer_frame import (DEVICE_FROM_OPTICAL, UNKNOWN_HEIGHT, HeightBandConfig, TiltConfig,
-                                        Tilt, WearerCloud, WearerFrame, box_region, floor_point, height_band,
-                                        surface_bearing_deg)
+                                        Tilt, WearerCloud, WearerFrame, box_region, crop_intrinsics, floor_point,
+                                        height_band, surface_bearing_deg)
 
 NAN3 = (math.nan, math.nan, math.nan)
 HAZARD_FIRST_ID = 3_000_001  # after the three cameras' id ranges: hazard ids are unique on the obstacles topic
@@ -105,15 +105,14 @@ class FusionPipeline:
                 intrinsics: PinholeIntrinsics, depth: Optional[np.ndarray], stamp_ns: int) -> FrameResult:
         """`depth`: metric depth of the RGB frame (None when unavailable; always None for peripheral cameras)."""
         time_s = stamp_ns / 1e9
-        tilt, cloud = None, None
+        tilt = None
         if camera == RGB:
             width = intrinsics.width
             self._ahead_half_angle_deg = intrinsics.bearing_deg(width * (0.5 + self.config.centre_zone))
             self._rgb_half_fov_deg = min(-intrinsics.bearing_deg(-0.5), intrinsics.bearing_deg(width - 0.5))
             tilt = self.wearer.tilt_at(time_s)
-            if depth is not None and len(detections):
-                cloud = WearerCloud.of(depth, intrinsics, tilt, self.camera_height_m)
-        measured = [self._measure(i, detections, intrinsics, tilt, cloud) for i in range(len(detections))]
+        rgb_depth = depth if camera == RGB else None
+        measured = [self._measure(i, detections, intrinsics, tilt, rgb_depth) for i in range(len(detections))]
         seen, left = self.trackers[camera].update([m for m, _ in measured], time_s)
         obstacles = [self._obstacle(camera, track, placement, class_names, intrinsics, tilt, stamp_ns)
                      for track, (_, placement) in zip(seen, measured)]
@@ -172,21 +171,27 @@ class FusionPipeline:
         return obstacles, left
 
     def _measure(self, index: int, detections: Detections, intrinsics: PinholeIntrinsics, tilt: Optional[Tilt],
-                 cloud: Optional[WearerCloud]):
-        """(tracker measurement, placement) of detection `index`. With depth (RGB camera only): the box's robust
-        in-box statistic (box_depth) taken over the horizontal ranges of its pixels in the wearer frame, i.e. the
-        distance along the floor to the object's nearest part, then its point and height band."""
+                 depth: Optional[np.ndarray]):
+        """(tracker measurement, placement) of detection `index`. With depth (RGB camera only): the box's depth
+        pixels are put into the wearer frame (only the box's: a frame's boxes rarely cover the image) and the
+        box's robust in-box statistic (box_depth) is taken over their horizontal ranges, i.e. the distance along
+        the floor to the object's nearest part; then its point, height band and bearing."""
         box = detections.boxes[index]
         distance, placement = math.nan, Placement(NAN3, UNKNOWN_HEIGHT)
-        if cloud is not None:
-            image_size = (intrinsics.width, intrinsics.height)
-            found = box_depth(cloud.range, box, image_size, self.config.box_distance)
+        if depth is not None:
+            region = box_region(box, (intrinsics.width, intrinsics.height), depth.shape)
+            r1, r2, c1, c2 = region
+            crop = crop_intrinsics(intrinsics, depth.shape, region)
+            cloud = WearerCloud.of(depth[r1:r2, c1:c2], crop, tilt, self.camera_height_m)
+            sx, sy = depth.shape[1] / intrinsics.width, depth.shape[0] / intrinsics.height
+            crop_box = np.array([box[0] * sx - c1, box[1] * sy - r1, box[2] * sx - c1, box[3] * sy - r1])
+            found = box_depth(cloud.range, crop_box, (crop.width, crop.height), self.config.box_distance)
             if math.isfinite(found.depth_z):
                 distance = found.depth_z
-                region = box_region(box, image_size, cloud.range.shape)
-                placement = Placement(floor_point(intrinsics, tilt, found.u, found.v, distance),
-                                      height_band(cloud, region, distance, self.config.height_bands),
-                                      surface_bearing_deg(cloud, region, distance, self.config.height_bands))
+                whole = (0, crop.height, 0, crop.width)
+                placement = Placement(floor_point(crop, tilt, found.u, found.v, distance),
+                                      height_band(cloud, whole, distance, self.config.height_bands),
+                                      surface_bearing_deg(cloud, whole, distance, self.config.height_bands))
         measurement = Measurement(box=box, class_id=int(detections.class_ids[index]),
                                   score=float(detections.scores[index]), distance_m=distance)
         return measurement, placement
