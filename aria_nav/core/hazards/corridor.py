@@ -1,6 +1,8 @@
 """The walking corridor: what lies in the wearer's way whatever it is called, from metric depth (ROS-free).
 
-Each frame: the depth pixels (every `stride`-th row and column) are put into the gravity-aligned wearer frame
+Each frame: the depth pixels (every `stride`-th row and column, more sparsely when the image is wider than
+`max_columns` samples, so a full-resolution depth image costs what a 518-pixel one does) are put into the
+gravity-aligned wearer frame
 (aria_nav.core.wearer_frame: x forward, y left, z up, origin at the camera); the ground is fitted (ground.py); the
 corridor is the strip `width_m` wide straight ahead from `min_forward_m` to `length_m`, cut into `bin_m` slices by
 forward distance. In each slice the corridor's points are counted by their height above the fitted ground:
@@ -55,6 +57,7 @@ class CorridorConfig:
     min_forward_m: float = 0.3  # nearer than this the camera sees the wearer's own body and feet
     bin_m: float = 0.1
     stride: int = 2  # every stride-th depth row and column
+    max_columns: int = 260  # at most this many samples per row (the stride grows for larger depth images)
     ground_tolerance_m: float = 0.05
     drop_min_m: float = 0.08
     step_max_m: float = 0.3
@@ -144,11 +147,12 @@ class CorridorModel:
         start = time.perf_counter()
         cfg = self.config
         focal = intrinsics.fx * depth.shape[1] / intrinsics.width
-        density = min((focal / cfg.stride) / (cfg.reference_focal_px / 2.0), 1e3)
+        stride = max(cfg.stride, -(-depth.shape[1] // cfg.max_columns))
+        density = min((focal / stride) / (cfg.reference_focal_px / 2.0), 1e3)
         self.min_points = max(3, int(round(cfg.min_points * density * density)))
         # Absurd intrinsics (a corrupt camera_info) overflow to inf and NaN: those points are simply never counted.
         with np.errstate(over="ignore", invalid="ignore"):
-            points = _Points(np.asarray(depth, np.float32), intrinsics, tilt, cfg.stride, self._rays)
+            points = _Points(np.asarray(depth, np.float32), intrinsics, tilt, stride, self._rays)
             ground = fit_ground(points.forward, points.left, points.up, cfg.ground)
             height = points.up - ground.height_at(points.forward, points.left)
         half = cfg.width_m / 2.0
