@@ -2,7 +2,7 @@
 speech requests the guidance policy decides on (docs/guidance.md).
 
 Subscribes: detections (RGB) with their class names, depth image, RGB camera_info, the two SLAM cameras'
-detections and camera_info (peripheral obstacles), IMU (walking/standing), RGB image (annotated view only).
+detections and camera_info (peripheral obstacles), IMU (walking/standing, and the camera's tilt), RGB image (annotated view only).
 Publishes: obstacles (PointCloud2, aria_nav.ros.obstacles), markers, annotated image, speech requests
 (std_msgs/String JSON, reliable), the RGB camera's tilt in the gravity-aligned wearer frame (TransformStamped, one per
 fused RGB frame, aria_nav.core.wearer_frame), /diagnostics.
