@@ -151,7 +151,8 @@ NODES: Tuple[NodeSpec, ...] = (
     # rviz:=true also turns on the depth views it displays.
     NodeSpec("depth", "depth", argument_parameters=(("model", "depth_model"), ("publish_colored", "rviz"),
                                                     ("publish_points", "rviz")) + _INFERENCE_PARAMETERS),
-    NodeSpec("fusion", "fusion"),
+    # The camera's source and input tell fusion which calibration holds the IMU-to-camera extrinsics.
+    NodeSpec("fusion", "fusion", argument_parameters=(("camera_source", "source"), ("camera_path", "input"))),
     NodeSpec("speech", "speech", enabled_by="speech"),
     NodeSpec("describe", "describe", enabled_by="describe"),
     # A viewer: restarting it after the user closed its window would be wrong.

@@ -49,6 +49,9 @@ OBSTACLE_MARKERS = "/aria_nav/obstacles/markers"
 ANNOTATED_IMAGE = "/aria_nav/annotated/image"
 SPEECH_REQUEST = "/aria_nav/speech/request"
 SPEECH_SPOKEN = "/aria_nav/speech/spoken"
+# The RGB camera's tilt in the gravity-aligned wearer frame (geometry_msgs/TransformStamped); /tf comes with the
+# interfaces issue (tf2_msgs is not on PyPI).
+WEARER_TILT = "/aria_nav/wearer/tilt"
 
 # Scene description on request ("what is around me?").
 DESCRIBE_SERVICE = "/aria_nav/describe"  # std_srvs/srv/Trigger
@@ -64,3 +67,4 @@ SLAM_LEFT_FRAME = "aria_slam_left_optical"
 SLAM_RIGHT_FRAME = "aria_slam_right_optical"
 IMU_FRAME = "aria_imu"  # REP 103 axes of the device (x forward, y left, z up) at the IMU
 ODOM_FRAME = "aria_odom"  # the Gen2 VIO's odometry frame (z up), parent of aria_device on /aria/odom
+WEARER_FRAME = "aria_wearer"  # gravity-aligned (REP 103: x forward, y left, z up), origin at the RGB camera

@@ -7,8 +7,7 @@ import pytest
 from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.fusion.bands import CLOSE, FAR, MEDIUM, UNKNOWN, VERY_CLOSE, band_of
 from aria_nav.core.fusion.box_distance import BoxDistanceConfig, box_depth
-from aria_nav.core.fusion.geometry import (AHEAD, LEFT, RIGHT, clock_of_bearing, direction_of_column,
-                                           ground_distance, optical_point)
+from aria_nav.core.fusion.geometry import AHEAD, LEFT, RIGHT, clock_of_bearing, direction_of_bearing
 from aria_nav.core.fusion.pairing import StampPairer
 from aria_nav.core.fusion.tracker import Measurement, ObstacleTracker
 
@@ -25,23 +24,19 @@ def column_at_bearing(bearing_deg):
 def test_direction_and_clock_at_known_bearings(bearing, direction, clock):
     u = column_at_bearing(bearing)
     assert INTR.bearing_deg(u) == pytest.approx(bearing, abs=1e-6)
-    assert direction_of_column(u, INTR.width, 0.3) == direction
+    assert direction_of_bearing(bearing, INTR.bearing_deg(640 * 0.8)) == direction
     assert clock_of_bearing(bearing) == clock
 
 
 def test_centre_zone_limits_and_clock_wraps():
-    # +-30% of 640 px around the middle: columns 128..512 are ahead.
-    assert direction_of_column(127.0, 640, 0.3) == LEFT
-    assert direction_of_column(128.0, 640, 0.3) == AHEAD
-    assert direction_of_column(512.0, 640, 0.3) == AHEAD
-    assert direction_of_column(513.0, 640, 0.3) == RIGHT
+    # +-30% of 640 px around the middle: columns 128..512, i.e. bearings within +-32.6 deg, are ahead.
+    half = INTR.bearing_deg(640 * 0.8)
+    assert half == pytest.approx(32.6, abs=0.1)
+    assert direction_of_bearing(-half - 0.01, half) == LEFT
+    assert direction_of_bearing(-half, half) == AHEAD
+    assert direction_of_bearing(half, half) == AHEAD
+    assert direction_of_bearing(half + 0.01, half) == RIGHT
     assert [clock_of_bearing(b) for b in (-90, -60, 60, 90, 180, -180)] == [9, 10, 2, 3, 6, 6]
-
-
-def test_optical_point_and_ground_distance():
-    x, y, z = optical_point(INTR, INTR.cx + 300.0, INTR.cy - 150.0, 2.0)
-    assert (x, y, z) == pytest.approx((2.0, -1.0, 2.0))
-    assert ground_distance(x, z) == pytest.approx(math.sqrt(8.0))  # height does not count
 
 
 def scene_depth(background=8.0):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from geometry_msgs.msg import TransformStamped
 from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
 from std_msgs.msg import Header, String
 from visualization_msgs.msg import MarkerArray
@@ -61,7 +62,8 @@ def graph(tmp_path):
         "stale_after_s": STALE_S, "startup_grace_s": 15.0, "use_slam_cameras": False})
     rclpy.init(domain_id=domain_id())
     node = rclpy.create_node("fusion_test")
-    received = {"obstacles": [], "markers": [], "annotated": [], "requests": [], "diagnostics": []}
+    received = {"obstacles": [], "markers": [], "annotated": [], "requests": [], "diagnostics": [], "tilt": []}
+    node.create_subscription(TransformStamped, topics.WEARER_TILT, received["tilt"].append, result_qos())
     node.create_subscription(PointCloud2, topics.OBSTACLES, received["obstacles"].append, result_qos())
     node.create_subscription(MarkerArray, topics.OBSTACLE_MARKERS, received["markers"].append, result_qos())
     node.create_subscription(Image, topics.ANNOTATED_IMAGE, received["annotated"].append, sensor_qos())
@@ -112,10 +114,18 @@ def test_obstacles_markers_annotation_requests_and_degraded_inputs(graph):
     assert stamp_to_ns(last.header.stamp) in sent and last.header.frame_id == topics.RGB_FRAME
     record = msg_to_records(last)[0]
     assert record["distance_m"] == pytest.approx(2.0, abs=0.02)
-    assert record["bearing_deg"] == pytest.approx(-20.0, abs=0.05)
+    # The bearing is that of the centre of the surface seen (its pixels are a whole number of columns): 0.2 deg.
+    assert record["bearing_deg"] == pytest.approx(-20.0, abs=0.2)
     assert direction_name(int(record["direction"])) == "ahead" and record["clock"] == 11
     assert band_name(int(record["band"])) == "close" and record["id"] >= 1
     assert record["class_id"] == PERSON and record["z"] == pytest.approx(2.0 * math.cos(math.radians(20)), abs=0.02)
+    assert record["height_band"] == 1 and record["kind"] == 0  # body height, a named obstacle
+    # The tilt used for each fused frame, same stamp: the IMU says level, so the optical frame turned to REP 103.
+    tilt = received["tilt"][-1]
+    assert stamp_to_ns(tilt.header.stamp) in sent and tilt.header.frame_id == topics.WEARER_FRAME
+    assert tilt.child_frame_id == topics.RGB_FRAME
+    q = tilt.transform.rotation
+    assert (q.x, q.y, q.z, q.w) == pytest.approx((-0.5, 0.5, -0.5, 0.5), abs=1e-3)
     # Markers in the camera's optical frame, one box and one label per obstacle.
     markers = received["markers"][-1].markers
     assert len(markers) == 2 and markers[0].header.frame_id == topics.RGB_FRAME
@@ -156,6 +166,9 @@ def test_obstacles_markers_annotation_requests_and_degraded_inputs(graph):
     chair = [r for r in received["requests"] if r.class_name == "chair"]
     assert [(r.direction, r.distance_kind) for r in chair] == [("right", "metric")]
     assert chair[0].distance_m == pytest.approx(2.5, abs=0.02)
+    # Metric depth turns the walking-corridor model on: diagnostics say so, the corridor's outline is a marker.
+    assert any(v.key == "corridor" and v.value.startswith("on") for s in received["diagnostics"] for v in s.values)
+    assert any(m.ns == "corridor" for m in received["markers"][-1].markers)
 
     # Everything stops: "degraded (detections)" once, diagnostics ERROR.
     spin_for(node, STALE_S + 1.5)

@@ -224,7 +224,7 @@ def test_fusion_survives_malformed_inputs_and_still_places_obstacles_correctly(p
         f"no obstacle with a distance in 5 s of valid frames: {placed}\n{fusion.output()}"
     for records in placed:
         assert len(records) == 1 and records[0]["class_id"] == PERSON, records
-        assert records[0]["bearing_deg"] == pytest.approx(-20.0, abs=0.05)
+        assert records[0]["bearing_deg"] == pytest.approx(-20.0, abs=0.2)  # of the surface seen
         assert np.isnan(records[0]["distance_m"]) or records[0]["distance_m"] == pytest.approx(2.0, abs=0.02)
 
 

@@ -30,10 +30,12 @@ def render(objects):
         u = INTR.cx + INTR.fx * math.tan(math.radians(bearing))
         half_w, half_h = 40.0, 100.0
         box = [u - half_w, INTR.cy - half_h, u + half_w, INTR.cy + half_h]
-        z = distance * math.cos(math.radians(bearing))  # depth along the axis giving that walking distance
         r1, r2 = int(box[1]) + 10, int(box[3]) - 10
         c1, c2 = max(0, int(box[0]) + 10), min(INTR.width, int(box[2]) - 10)
-        depth[r1:r2, c1:c2] = np.minimum(depth[r1:r2, c1:c2], z)
+        # A surface `distance` away along the floor in every column (a level camera): z = range x cos(bearing).
+        columns = np.arange(c1, c2, dtype=np.float32)
+        z = distance * np.cos(np.arctan2(columns - INTR.cx, INTR.fx))
+        depth[r1:r2, c1:c2] = np.minimum(depth[r1:r2, c1:c2], z[None, :])
         boxes.append(box)
         classes.append(class_id)
     return Detections(np.array(boxes, np.float32).reshape(-1, 4), np.full(len(boxes), 0.9), classes), depth

@@ -282,7 +282,7 @@ def test_fusion_takes_odd_detections_depth_and_stamps_without_harm(ros_domain, t
         [record] = obstacles_at(base - 6.0 + 0.4)[0]
         assert record["class_id"] == PERSON and record["distance_m"] == pytest.approx(2.0, abs=0.02)
         assert record["approach_mps"] == pytest.approx(0.0, abs=0.05)
-        assert record["bearing_deg"] == pytest.approx(-20.0, abs=0.05)
+        assert record["bearing_deg"] == pytest.approx(-20.0, abs=0.2)  # of the surface seen: whole pixel columns
         assert fusion.running
     finally:
         code = fusion.stop()

@@ -2,11 +2,12 @@
 speech requests the guidance policy decides on (docs/guidance.md).
 
 Subscribes: detections (RGB) with their class names, depth image, RGB camera_info, the two SLAM cameras'
-detections and camera_info (peripheral obstacles), IMU (walking/standing), device odometry (Aria Gen2's VIO on
-/aria/odom: walking/standing from the wearer's speed, preferred to the IMU while it flows), RGB image (annotated
-view only).
+detections and camera_info (peripheral obstacles), IMU (walking/standing, and the camera's tilt), device odometry
+(Aria Gen2's VIO on /aria/odom: walking/standing from the wearer's speed, preferred to the IMU while it flows), RGB
+image (annotated view only).
 Publishes: obstacles (PointCloud2, aria_nav.ros.obstacles), markers, annotated image, speech requests
-(std_msgs/String JSON, reliable), /diagnostics.
+(std_msgs/String JSON, reliable), the RGB camera's tilt in the gravity-aligned wearer frame (TransformStamped, one per
+fused RGB frame, aria_nav.core.wearer_frame), /diagnostics.
 All message work runs on the executor thread (it is light: a few percentiles per frame); only drawing the annotated
 image runs on a worker.
 """
@@ -19,6 +20,7 @@ import time
 from typing import Dict, List, Optional
 
 import numpy as np
+from geometry_msgs.msg import TransformStamped
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
 from std_msgs.msg import Header, String
@@ -33,21 +35,26 @@ from aria_nav.core.fusion.vio_motion import quaternion_matrix
 from aria_nav.core.fusion.obstacle import RGB, SLAM_LEFT, SLAM_RIGHT
 from aria_nav.core.fusion.pairing import Pairing, StampPairer
 from aria_nav.core.fusion.pipeline import FusionConfig, FusionPipeline, FrameResult
-from aria_nav.core.fusion.policy import DEFAULT_CLASS_PRIORITIES, DEFAULT_CRITICAL_CLASSES, PolicyConfig
+from aria_nav.core.fusion.policy import PolicyConfig
+from aria_nav.core.hazards.corridor import CorridorConfig
+from aria_nav.core.hazards.ground import GROUND_METHODS, GroundConfig
+from aria_nav.core.hazards.names import CLASS_PRIORITIES, CRITICAL_CLASSES
 from aria_nav.core.fusion.tracker import TrackerConfig
 from aria_nav.core.fusion.watchdog import DEPTH, DETECTIONS, STALE, WAITING, VisionHealth
 from aria_nav.core.latest import LatestWorker
+from aria_nav.core.wearer_frame import HeightBandConfig, Tilt, TiltConfig
 from aria_nav.core.speech.request import APPROXIMATE, DEGRADED, ENDED, INFO, METRIC, RESTORED, WARNING, SpeechRequest
 from aria_nav.ros.conversions import (ImageFormatError, array_to_image, camera_info_to_intrinsics, image_to_array,
                                       image_to_rgb)
 from aria_nav.ros.depth_mode import msg_to_distance_kind
 from aria_nav.ros.detections import DetectionFormatError, msg_to_class_names, msg_to_detections
 from aria_nav.ros.diagnostics import ERROR, OK, WARN, NodeDiagnostics, stamp_to_ns
-from aria_nav.ros.obstacles import obstacle_markers, obstacles_to_msg
+from aria_nav.ros.obstacles import corridor_markers, obstacle_markers, obstacles_to_msg
 from aria_nav.ros.params import Param, ParameterError, declare_parameters
 from aria_nav.ros.qos import frame_qos, latched_qos, reliable_qos, result_qos, sensor_qos
 from aria_nav.ros.runtime import AriaNode, main_for
 from aria_nav.ros.speech_msgs import request_to_msg
+from aria_nav.ros.static_tf import camera_mounts
 
 BAND_WEIGHT_ORDER = ("very_close", "close", "medium", "far", "unknown")
 
@@ -109,10 +116,12 @@ PARAMS = [
     Param("band_weights", [1.0, 0.7, 0.4, 0.1, 0.3], "Priority weights of the very close, close, medium, far and "
           "unknown-distance bands.", item_type=float, min=0.0, max=10.0,
           check=lambda v: None if len(v) == 5 else f"has {len(v)} values, needs 5 ({', '.join(BAND_WEIGHT_ORDER)})"),
-    Param("class_priorities", [f"{name}:{value}" for name, value in DEFAULT_CLASS_PRIORITIES.items()],
-          "Class importance as 'class name:priority' (detector class names).", check=_class_priority_entries),
+    Param("class_priorities", [f"{name}:{value}" for name, value in CLASS_PRIORITIES.items()],
+          "Class importance as 'class name:priority' (detector class names, and the corridor's hazards: obstacle, "
+          "head-height obstacle, step down, steps up).", check=_class_priority_entries),
     Param("default_class_priority", 1, "Importance of classes not listed in class_priorities.", min=0, max=100),
-    Param("critical_classes", sorted(DEFAULT_CRITICAL_CLASSES), "Classes whose nearness is a critical warning."),
+    Param("critical_classes", sorted(CRITICAL_CLASSES), "Classes (and hazards) whose nearness is a critical "
+          "warning."),
     Param("side_weight", 0.6, "Priority weight of an obstacle left or right in the RGB image (ahead: 1).",
           min=0.0, max=1.0),
     Param("peripheral_weight", 0.4, "Priority weight of an obstacle seen only by a SLAM (peripheral) camera.",
@@ -142,8 +151,46 @@ PARAMS = [
           min=0.1, max=600.0),
     Param("startup_grace_s", 30.0, "Seconds after start during which inputs never seen are awaited, not "
           "degraded (models load).", min=0.0, max=3600.0),
+    Param("tilt_time_constant_s", 1.0, "Time constant with which the accelerometer corrects the gyroscope's "
+          "estimate of gravity (longer: steadier while walking, slower to recover from drift), seconds.",
+          min=0.05, max=30.0),
+    Param("tilt_max_deviation", 5.0, "IMU samples whose |acceleration| differs from g by more than this do not "
+          "correct the gravity estimate (foot strikes), m/s^2.", min=0.1, max=50.0),
+    Param("camera_height_m", 1.6, "Height of the RGB camera above the floor (the wearer's eye height), for the "
+          "height band of obstacles, metres.", min=0.3, max=2.5),
+    Param("floor_band_top_m", 0.3, "An obstacle whose top is lower than this is in the floor band, metres.",
+          min=0.0, max=2.0),
+    Param("head_band_bottom_m", 1.2, "An obstacle whose bottom is higher than this (free space below) is in the "
+          "head band, metres.", min=0.0, max=3.0),
+    Param("corridor_enabled", True, "Run the walking-corridor model (hazards without a class) on metric depth; "
+          "with approximate depth it is off whatever this says."),
+    Param("corridor_width_m", 0.8, "Width of the walking corridor straight ahead, metres.", min=0.2, max=4.0),
+    Param("corridor_length_m", 4.0, "How far ahead the corridor reaches, metres.", min=1.0, max=15.0),
+    Param("corridor_min_forward_m", 0.3, "Where the corridor starts (nearer: the wearer's own feet), metres.",
+          min=0.0, max=2.0),
+    Param("corridor_bin_m", 0.1, "Depth of the corridor's slices, metres.", min=0.02, max=1.0),
+    Param("corridor_stride", 2, "Every n-th depth row and column is used by the corridor model.", min=1, max=16),
+    Param("corridor_min_points", 12, "Points of a kind in one slice for a hazard, at Aria's RGB field of view on a "
+          "518-pixel depth image with stride 2 (scaled to the actual sampling).", min=1, max=10000),
+    Param("ground_method", "histogram", "Ground fit: histogram (most common height near the camera-height prior) "
+          "or ransac.", choices=GROUND_METHODS),
+    Param("ground_prior_window_m", 0.5, "Ground candidates lie within this of the camera-height prior, metres.",
+          min=0.05, max=2.0),
+    Param("ground_tolerance_m", 0.05, "Points within this of the fitted ground are ground, metres.", min=0.01,
+          max=0.3),
+    Param("drop_min_m", 0.08, "Ground this much lower than the fitted ground is a step down, metres.", min=0.02,
+          max=1.0),
+    Param("step_max_m", 0.3, "Highest step up; anything rising higher within one slice is an obstacle, metres.",
+          min=0.05, max=1.0),
+    Param("wearer_height_m", 1.8, "The wearer's height: head-height obstacles are looked for up to this plus "
+          "head_margin_m, metres.", min=0.5, max=2.5),
+    Param("head_margin_m", 0.1, "Clearance above the wearer's head, metres.", min=0.0, max=1.0),
+    Param("camera_source", "", "The camera node's source (sample, vrs, ...): the IMU-to-camera extrinsics come "
+          "from its calibration where it has one (empty: IMU with the device's axes, camera looking forward)."),
+    Param("camera_path", "", "The camera node's input path (the VRS file whose calibration is read)."),
     Param("use_slam_cameras", True, "Use the SLAM cameras' detections as peripheral obstacles."),
-    Param("publish_markers", True, "Publish obstacle markers (boxes and labels) for rviz."),
+    Param("publish_markers", True, "Publish obstacle markers (boxes and labels) for rviz, and the walking "
+          "corridor's outline on the fitted ground while the corridor model runs."),
     Param("publish_annotated", True, "Publish the RGB image with obstacles drawn (only while someone subscribes)."),
 ]
 
@@ -152,6 +199,9 @@ def fusion_config(cfg) -> FusionConfig:
     if cfg.stand_threshold > cfg.walk_threshold:
         raise ParameterError("stand_threshold", f"{cfg.stand_threshold} exceeds walk_threshold "
                                                 f"{cfg.walk_threshold}")
+    if cfg.corridor_length_m <= cfg.corridor_min_forward_m:
+        raise ParameterError("corridor_length_m", f"{cfg.corridor_length_m} does not exceed corridor_min_forward_m "
+                                                  f"{cfg.corridor_min_forward_m}")
     priorities = {}
     for entry in cfg.class_priorities:
         name, _, number = entry.rpartition(":")
@@ -178,9 +228,35 @@ def fusion_config(cfg) -> FusionConfig:
         motion=MotionConfig(window_s=cfg.motion_window_s, walk_threshold=cfg.walk_threshold,
                             stand_threshold=cfg.stand_threshold, min_walk_s=cfg.min_walk_s,
                             min_stand_s=cfg.min_stand_s),
-        policy=policy)
+        policy=policy, tilt=TiltConfig(cfg.tilt_time_constant_s, cfg.tilt_max_deviation),
+        corridor=CorridorConfig(
+            width_m=cfg.corridor_width_m, length_m=cfg.corridor_length_m, min_forward_m=cfg.corridor_min_forward_m,
+            bin_m=cfg.corridor_bin_m, stride=cfg.corridor_stride, ground_tolerance_m=cfg.ground_tolerance_m,
+            drop_min_m=cfg.drop_min_m, step_max_m=cfg.step_max_m, head_min_m=cfg.head_band_bottom_m,
+            wearer_height_m=cfg.wearer_height_m, head_margin_m=cfg.head_margin_m,
+            min_points=cfg.corridor_min_points,
+            ground=GroundConfig(method=cfg.ground_method, camera_height_m=cfg.camera_height_m,
+                                prior_window_m=cfg.ground_prior_window_m)) if cfg.corridor_enabled else None,
+        camera_height_m=cfg.camera_height_m,
+        height_bands=HeightBandConfig(cfg.floor_band_top_m, cfg.head_band_bottom_m))
 
 
+def camera_from_imu(source: str, path: str):
+    """(RGB camera-from-IMU rotation as nested tuples or None, where it comes from) for the camera's source."""
+    try:
+        mounts, origin = camera_mounts(source, path)
+    except Exception as exc:  # a recording the camera node will itself refuse, with its own clear error
+        return None, f"default axes ({source} calibration in '{path}' unreadable: {str(exc)[:80]})"
+    by_frame = {m.child: m.rotation for m in mounts}
+    if topics.IMU_FRAME not in by_frame or topics.RGB_FRAME not in by_frame:
+        return None, "no IMU calibration for this source: IMU axes taken as the device's (x forward, z up)"
+    rotation = by_frame[topics.RGB_FRAME].T @ by_frame[topics.IMU_FRAME]
+    return tuple(tuple(float(v) for v in row) for row in rotation), origin
+
+
+CORRIDOR_ON, CORRIDOR_WAITING = "on (metric depth)", "off until the depth stage says its depth is metric"
+CORRIDOR_APPROXIMATE = "off: depth is approximate (relative model); use a metric Depth-Anything-V2 model"
+CORRIDOR_DISABLED = "off (corridor_enabled: false)"
 DEGRADED_PRIORITY = 100.0  # above any obstacle: the wearer must know the warnings have stopped
 LIVE_PENDING, REPLAY_PENDING = 16, 256  # detection sets waiting for depth (replay: the detector may run ahead)
 REPLAY_CACHE = 32  # depth images kept in replay at least (depth may run ahead)
@@ -192,7 +268,8 @@ class FusionNode(AriaNode):
         super().__init__("fusion")
         self.cfg = declare_parameters(self, PARAMS)
         cfg = self.cfg
-        self.config: FusionConfig = fusion_config(cfg)
+        extrinsics, extrinsics_origin = camera_from_imu(cfg.camera_source, cfg.camera_path)
+        self.config: FusionConfig = dataclasses.replace(fusion_config(cfg), camera_from_imu=extrinsics)
         self.pipeline = FusionPipeline(self.config)
         # Replay processes every frame: a detection set then waits for its depth image however long depth takes,
         # and either stage may run ahead of the other by many frames.
@@ -218,6 +295,7 @@ class FusionNode(AriaNode):
         self._obstacles_pub = self.create_publisher(PointCloud2, topics.OBSTACLES, per_frame)
         self._markers_pub = self.create_publisher(MarkerArray, topics.OBSTACLE_MARKERS, result_qos())
         self._speech_pub = self.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
+        self._tilt_pub = self.create_publisher(TransformStamped, topics.WEARER_TILT, result_qos())
         # Each camera's camera_info is subscribed before its detections and depth: the executor serves ready
         # subscriptions in creation order, so a frame whose camera_info, depth and detections arrive together is
         # placed with its own intrinsics (the camera publishes camera_info first), not the previous ones.
@@ -243,8 +321,15 @@ class FusionNode(AriaNode):
         self.create_timer(0.1, self._on_timer)
         self.diag.set_value("motion_state", self._last_motion)
         self.diag.set_value("distance_kind", f"{APPROXIMATE} (until {topics.DEPTH_MODE} says metric)")
+        self.diag.set_value("tilt", "no IMU yet: camera taken as level")
+        self._corridor_state = CORRIDOR_WAITING if self.pipeline.corridor is not None else CORRIDOR_DISABLED
+        self.diag.set_value("corridor", self._corridor_state)
+        if self.pipeline.corridor is not None:
+            self.get_logger().info(f"corridor model: {cfg.corridor_width_m} m x {cfg.corridor_length_m} m, "
+                                   f"{self._corridor_state}")
         self.get_logger().info(f"fusion: centre zone ±{cfg.centre_zone:.0%}, bands {cfg.band_limits_m} m, "
-                               f"SLAM cameras {'awaited' if cfg.use_slam_cameras else 'off'}")
+                               f"SLAM cameras {'awaited' if cfg.use_slam_cameras else 'off'}, IMU-to-camera "
+                               f"extrinsics from {extrinsics_origin}")
 
     # ---- subscriptions -------------------------------------------------------------------------------------
 
@@ -273,8 +358,15 @@ class FusionNode(AriaNode):
         if mode != self._distance_kind:
             self.get_logger().info(f"depth is {mode}: distances are spoken "
                                    f"{'in metres' if mode == METRIC else 'as near/far bands, not metres'}")
+        if self.pipeline.corridor is not None and mode != METRIC and self._corridor_state != CORRIDOR_APPROXIMATE:
+            self.get_logger().warning("corridor model off: depth is approximate (a relative model); walls, poles, "
+                                      "head-height obstacles and steps need a metric Depth-Anything-V2 model")
         self._distance_kind = mode
+        self.pipeline.depth_is_metric = mode == METRIC
         self.diag.set_value("distance_kind", mode)
+        if self.pipeline.corridor is not None:
+            self._corridor_state = CORRIDOR_ON if mode == METRIC else CORRIDOR_APPROXIMATE
+            self.diag.set_value("corridor", self._corridor_state)
 
     def _on_info(self, camera: str, msg: CameraInfo) -> None:
         try:
@@ -283,8 +375,11 @@ class FusionNode(AriaNode):
             self._input_error(f"{camera} camera_info: {exc}")
 
     def _on_imu(self, msg: Imu) -> None:
-        a = msg.linear_acceleration
+        a, w = msg.linear_acceleration, msg.angular_velocity
         time_s = stamp_to_ns(msg.header.stamp) / 1e9
+        # REP 145: a first covariance element of -1 means the gyroscope is not provided.
+        gyro = None if msg.angular_velocity_covariance[0] == -1.0 else (w.x, w.y, w.z)
+        self.pipeline.wearer.add_imu(time_s, (a.x, a.y, a.z), gyro)
         self.pipeline.motion.add(time_s, a.x, a.y, a.z)
         self._motion_changed(time_s, f"acceleration deviation {self.pipeline.motion.deviation:.2f} m/s^2")
 
@@ -389,12 +484,38 @@ class FusionNode(AriaNode):
                                        stamp_to_ns(header.stamp))
         self._obstacles_pub.publish(obstacles_to_msg(result.obstacles, header))
         if self.cfg.publish_markers:
-            self._markers_pub.publish(obstacle_markers(result.obstacles, header, intrinsics))
+            markers = obstacle_markers(result.obstacles, header, intrinsics)
+            if result.corridor is not None:
+                markers.markers += corridor_markers(result.corridor, result.tilt, self.config.corridor, header)
+            self._markers_pub.publish(markers)
         if camera == RGB:
             self.diag.record(header.stamp)
+            self._publish_tilt(header, result.tilt)
+            if result.corridor is not None:
+                ground = result.corridor.ground
+                self.diag.set_value("corridor_ms", f"{result.corridor.elapsed_ms:.2f}")
+                self.diag.set_value("ground", f"{ground.camera_height_m:.2f} m below the camera, slope "
+                                              f"{ground.slope_deg:.1f} deg"
+                                              + ("" if ground.fitted else " (not fitted: prior)"))
+                self.diag.set_value("hazards", ", ".join(h.kind for h in result.corridor.hazards) or "none")
+                free = [side for side, clear in (("left", result.corridor.free_left),
+                                                 ("right", result.corridor.free_right)) if clear]
+                self.diag.set_value("free_sides", " and ".join(free) or "neither")
             self._queue_annotation(header, result)
         if result.request is not None and self.health.reason != DETECTIONS:
             self._send(dataclasses.replace(result.request, distance_kind=self._distance_kind))
+
+    def _publish_tilt(self, header: Header, tilt: Tilt) -> None:
+        """The RGB camera's optical frame in the wearer frame (rotation only, same origin), as used for this frame."""
+        msg = TransformStamped()
+        msg.header.stamp = header.stamp
+        msg.header.frame_id = topics.WEARER_FRAME
+        msg.child_frame_id = header.frame_id or topics.RGB_FRAME
+        q = msg.transform.rotation
+        q.x, q.y, q.z, q.w = tilt.quaternion_xyzw()
+        self._tilt_pub.publish(msg)
+        self.diag.set_value("tilt", f"pitch {tilt.pitch_down_deg:.1f} deg down, roll {tilt.roll_right_deg:.1f} deg "
+                                    f"right" + ("" if tilt.from_imu else " (no IMU yet: camera taken as level)"))
 
     def _queue_annotation(self, header: Header, result: FrameResult) -> None:
         if self._annotator is None or self._annotated_pub.get_subscription_count() == 0:

@@ -1,10 +1,11 @@
 """Obstacles as sensor_msgs/PointCloud2 (one point per tracked obstacle, readable by any ROS tool and shown by
 rviz as points) and as visualization_msgs/MarkerArray.
 
-Fields (little endian, point_step 76):
-  x, y, z         float32  position in the camera's optical frame, metres (NaN when the distance is unknown)
-  distance_m      float32  walking distance (horizontal range), metres (NaN when unknown)
-  bearing_deg     float32  from straight ahead (the RGB camera's axis), positive to the right
+Fields (little endian, point_step 84):
+  x, y, z         float32  the object's nearest part in the camera's optical frame, metres (NaN when unknown)
+  distance_m      float32  along the floor: horizontal distance in the gravity-aligned wearer frame (aria_wearer)
+                           from the wearer to the object's nearest part, metres (NaN when unknown)
+  bearing_deg     float32  horizontal angle in the wearer frame from straight ahead, positive to the right
   approach_mps    float32  speed at which it gets closer (negative: moving away)
   priority        float32  guidance priority (docs/guidance.md)
   x1, y1, x2, y2  float32  box in pixels of the camera's image
@@ -16,6 +17,9 @@ Fields (little endian, point_step 76):
   clock           int32    1..12, 12 straight ahead
   camera          int32    0 rgb, 1 slam_left, 2 slam_right
   urgency         int32    0 info, 1 warning, 2 critical
+  height_band     int32    0 floor, 1 body, 2 head (heights above the floor), -1 unknown (no distance)
+  kind            int32    0 named (a detector class; class_id indexes its names), 1 obstacle, 2 head_height,
+                           3 step_down, 4 step_up (hazards of the walking corridor, class_id -1)
 One message per processed frame and camera; header = that frame's source image header (stamp, optical frame id).
 """
 from __future__ import annotations
@@ -35,9 +39,13 @@ from aria_nav.core.fusion.bands import BANDS, UNKNOWN
 from aria_nav.core.fusion.geometry import DIRECTIONS
 from aria_nav.core.fusion.obstacle import CAMERAS, Obstacle
 from aria_nav.core.speech.request import URGENCIES
+from aria_nav.core.hazards.corridor import HAZARD_KINDS, CorridorConfig, CorridorResult
+from aria_nav.core.wearer_frame import HEIGHT_BANDS, Tilt
+
+KINDS = ("named",) + HAZARD_KINDS  # what an obstacle is: `kind` indexes this
 
 _FLOATS = ("x", "y", "z", "distance_m", "bearing_deg", "approach_mps", "priority", "x1", "y1", "x2", "y2", "score")
-_INTS = ("id", "class_id", "band", "direction", "clock", "camera", "urgency")
+_INTS = ("id", "class_id", "band", "direction", "clock", "camera", "urgency", "height_band", "kind")
 OBSTACLE_DTYPE = np.dtype([(name, "<f4") for name in _FLOATS] + [(name, "<i4") for name in _INTS])
 _FIELDS = [PointField(name=name, offset=OBSTACLE_DTYPE.fields[name][1], count=1,
                       datatype=PointField.INT32 if name in _INTS else PointField.FLOAT32)
@@ -60,6 +68,8 @@ def obstacles_to_records(obstacles: Sequence[Obstacle]) -> np.ndarray:
         row["direction"] = DIRECTIONS.index(o.direction) - 1
         row["clock"], row["camera"] = o.clock, CAMERAS.index(o.camera)
         row["urgency"] = URGENCIES.index(o.urgency)
+        row["height_band"] = HEIGHT_BANDS.index(o.height_band) if o.height_band in HEIGHT_BANDS else -1
+        row["kind"] = KINDS.index(o.kind)
     return records
 
 
@@ -114,3 +124,22 @@ def obstacle_markers(obstacles: Sequence[Obstacle], header: Header, intrinsics: 
         label.pose.position.y = float(y - height / 2.0 - 0.15)  # above the box (optical y points down)
         markers.append(label)
     return MarkerArray(markers=markers)
+
+
+def corridor_markers(result: CorridorResult, tilt: Tilt, config: CorridorConfig, header: Header,
+                     lifetime_s: float = 0.5) -> List[Marker]:
+    """The walking corridor's outline on the fitted ground (a line strip, green, red where a hazard is) in the
+    camera's optical frame, namespace "corridor"."""
+    half = config.width_m / 2.0
+    corners = [(config.min_forward_m, half), (config.length_m, half), (config.length_m, -half),
+               (config.min_forward_m, -half), (config.min_forward_m, half)]
+    optical_from_wearer = tilt.rotation.T
+    points = []
+    for forward, left in corners:
+        up = float(result.ground.height_at(np.float64(forward), np.float64(left)))
+        x, y, z = optical_from_wearer @ np.array([forward, left, up])
+        points.append(Point(x=float(x), y=float(y), z=float(z)))
+    lifetime = Duration(sec=int(lifetime_s), nanosec=int((lifetime_s % 1) * 1e9))
+    colour = ColorRGBA(r=1.0, g=0.2, b=0.2, a=0.8) if result.hazards else ColorRGBA(r=0.2, g=0.9, b=0.3, a=0.8)
+    return [Marker(header=header, ns="corridor", id=0, type=Marker.LINE_STRIP, action=Marker.ADD, lifetime=lifetime,
+                   pose=Pose(orientation=Quaternion(w=1.0)), scale=Vector3(x=0.03), color=colour, points=points)]

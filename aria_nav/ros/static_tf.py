@@ -24,10 +24,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from aria_nav import paths, topics
-from aria_nav.core.sources.vrs import rotation_to_quaternion
-
-# A forward-looking optical frame (x right, y down, z forward) in REP 103 axes.
-DEVICE_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+from aria_nav.core.wearer_frame import DEVICE_FROM_OPTICAL, rotation_to_quaternion
 
 
 @dataclass(frozen=True)

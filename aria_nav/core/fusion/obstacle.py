@@ -18,9 +18,11 @@ class Obstacle:
     class_name: str
     box: np.ndarray  # x1, y1, x2, y2, pixels of the camera's image
     score: float
-    distance_m: float  # walking distance (horizontal range); NaN when unknown (peripheral cameras, no depth)
+    # Along the floor: horizontal distance in the gravity-aligned wearer frame to the object's nearest part; NaN when
+    # unknown (peripheral cameras, no depth).
+    distance_m: float
     position: Tuple[float, float, float]  # optical frame of the camera, metres; NaN when the distance is unknown
-    bearing_deg: float  # from straight ahead (the RGB camera's axis), positive to the right
+    bearing_deg: float  # horizontal angle from straight ahead (wearer frame), positive to the right
     direction: str  # left | ahead | right
     clock: int  # 1..12, 12 straight ahead
     band: str  # very_close | close | medium | far | unknown
@@ -30,6 +32,8 @@ class Obstacle:
     # distance, and the wearer should not hear about it twice.
     speak: bool = True
     stamp_ns: int = 0  # stamp of the source frame it was seen in
+    height_band: str = "unknown"  # floor | body | head (aria_nav.core.wearer_frame) | unknown (no distance)
+    kind: str = "named"  # named (a detector class) | obstacle | head_height | step_down | step_up (corridor hazards)
     priority: float = 0.0
     urgency: str = "info"
 

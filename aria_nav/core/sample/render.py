@@ -138,3 +138,14 @@ class CameraRenderer:
             ids[pixels] = object_id
         colour = np.clip(colour * 255.0 + 0.5, 0, 255).astype(np.uint8).reshape(cam.height, cam.width, 3)
         return Rendering(colour, depth, ids.reshape(cam.height, cam.width), rotation, centre)
+
+
+def rotation_x(angle: float) -> np.ndarray:
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+
+
+def tilted_head_rotation(pitch_down_deg: float, roll_right_deg: float) -> np.ndarray:
+    """World-from-head rotation of a head facing +Z, nodding down by `pitch_down_deg`, then tilted towards its right
+    shoulder (right ear down) by `roll_right_deg`."""
+    return head_rotation(pitch_down_deg) @ rotation_x(math.radians(roll_right_deg))

@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from aria_nav.core.camera_model import PinholeIntrinsics
+from aria_nav.core.wearer_frame import rotation_to_quaternion
 from aria_nav.core.sources.base import (ALL_STREAMS, IMU, ODOM, RGB, SLAM_LEFT, SLAM_PAIRS, SLAM_RIGHT,
                                         Calibration, Frame, FrameSource, ImuSample, Item, SourceError, check_file,
                                         fitted_size, native_output, resize_frame)
@@ -186,16 +187,6 @@ class PoseSample:
     angular_velocity: Tuple[float, float, float]  # rad/s, in aria_device axes
     quality: float  # VIO's quality score, 0..1
     stream: str = ODOM
-
-
-def rotation_to_quaternion(r: np.ndarray) -> Tuple[float, float, float, float]:
-    """(x, y, z, w) of a rotation matrix, w >= 0."""
-    w = np.sqrt(max(0.0, 1.0 + r[0, 0] + r[1, 1] + r[2, 2])) / 2.0
-    x = np.copysign(np.sqrt(max(0.0, 1.0 + r[0, 0] - r[1, 1] - r[2, 2])) / 2.0, r[2, 1] - r[1, 2])
-    y = np.copysign(np.sqrt(max(0.0, 1.0 - r[0, 0] + r[1, 1] - r[2, 2])) / 2.0, r[0, 2] - r[2, 0])
-    z = np.copysign(np.sqrt(max(0.0, 1.0 - r[0, 0] - r[1, 1] + r[2, 2])) / 2.0, r[1, 0] - r[0, 1])
-    norm = float(np.sqrt(x * x + y * y + z * z + w * w))
-    return float(x / norm), float(y / norm), float(z / norm), float(w / norm)
 
 
 class _PoseConverter:

@@ -149,6 +149,9 @@ SPANISH = PhraseTable(
         "couch": "sofá", "potted plant": "planta", "bed": "cama", "dining table": "mesa", "table": "mesa",
         "toilet": "inodoro", "tv": "televisor", "laptop": "portátil", "cell phone": "móvil",
         "refrigerator": "nevera", "sink": "fregadero", "stairs": "escaleras", "door": "puerta",
+        # the walking corridor's hazards (aria_nav.core.hazards.names)
+        "obstacle": "obstáculo", "head-height obstacle": "obstáculo a la altura de la cabeza",
+        "step down": "escalón hacia abajo", "steps up": "escalones hacia arriba",
     },
 )
 
