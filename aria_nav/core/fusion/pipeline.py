@@ -14,7 +14,7 @@ import numpy as np
 from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.detections import Detections
 from aria_nav.core.fusion.bands import band_of
-from aria_nav.core.fusion.box_distance import BoxDistanceConfig, box_depth
+from aria_nav.core.fusion.box_distance import BoxDistanceConfig, box_depth, occluders_of
 from aria_nav.core.fusion.geometry import (LEFT, RIGHT, clock_of_bearing, direction_of_bearing,
                                            direction_of_column, ground_distance, optical_point)
 from aria_nav.core.fusion.motion import MotionConfig, MotionDetector
@@ -94,7 +94,8 @@ class FusionPipeline:
         box = detections.boxes[index]
         distance, point = math.nan, NAN3
         if camera == RGB and depth is not None:
-            found = box_depth(depth, box, (intrinsics.width, intrinsics.height), self.config.box_distance)
+            found = box_depth(depth, box, (intrinsics.width, intrinsics.height), self.config.box_distance,
+                              intrinsics, occluders_of(detections.boxes, index))
             if math.isfinite(found.depth_z):
                 point = optical_point(intrinsics, found.u, found.v, found.depth_z)
                 distance = ground_distance(point[0], point[2])

@@ -6,8 +6,13 @@ box diagonals (fast relative motion at close range moves a box more than it over
 new tracks. A track missed for more than `max_missed` frames has left.
 
 `consecutive` counts the frames in a row a track was seen: the policy speaks only of tracks seen in several
-consecutive frames, so a one-frame false detection never makes a sound. The approach speed is the slope of the
-distance over the last `speed_window_s` seconds (least squares, positive when getting closer).
+consecutive frames, so a one-frame false detection never makes a sound.
+
+A track's distance is filtered: the median of its measured distances in its last `distance_filter_frames` (3)
+frames, each moved to the present along the track's approach speed (so the filter does not lag an approaching
+obstacle). One glitched frame of depth (a person at 4.5 m read as 1 m) cannot move it, and a frame without a
+valid distance (a hole in the depth image) keeps the last ones. The approach speed is the least-squares slope of
+the filtered distance over the last `speed_window_s` seconds (positive when getting closer).
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ class TrackerConfig:
     max_missed: int = 5  # frames a track survives unseen before it has left
     speed_window_s: float = 1.0
     min_speed_samples: int = 3
+    distance_filter_frames: int = 3  # median over this many of the track's last frames (1: no filter)
 
 
 @dataclass
@@ -47,13 +53,14 @@ class Track:
     class_id: int
     box: np.ndarray
     score: float
-    distance_m: float
+    distance_m: float  # filtered (see above); NaN when none of its recent frames had one
     hits: int = 1
     consecutive: int = 1
     longest_run: int = 1  # most consecutive frames seen: a track once confirmed stays confirmed
     missed: int = 0
     seen_this_frame: bool = True
     history: Deque[Tuple[float, float]] = field(default_factory=lambda: collections.deque(maxlen=64))
+    measured: Deque[Tuple[float, float]] = field(default_factory=collections.deque)  # (time, raw distance or NaN)
     approach_mps: float = 0.0
 
 
@@ -94,9 +101,9 @@ class ObstacleTracker:
                 track.longest_run = max(track.longest_run, track.consecutive)
                 track.missed = 0
                 track.seen_this_frame = True
-                track.distance_m = measurement.distance_m
-            if math.isfinite(measurement.distance_m):
-                track.history.append((time_s, measurement.distance_m))
+            track.distance_m = self._filtered(track, time_s, measurement.distance_m)
+            if math.isfinite(track.distance_m):
+                track.history.append((time_s, track.distance_m))
             track.approach_mps = self._approach_speed(track, time_s)
             seen.append(track)
         left = []
@@ -137,6 +144,13 @@ class ObstacleTracker:
                 if len(assignment) == most:
                     break
         return assignment
+
+    def _filtered(self, track: Track, time_s: float, distance_m: float) -> float:
+        track.measured.append((time_s, distance_m))
+        while len(track.measured) > self.config.distance_filter_frames:
+            track.measured.popleft()
+        moved = [d - track.approach_mps * (time_s - t) for t, d in track.measured if math.isfinite(d)]
+        return float(np.median(moved)) if moved else math.nan
 
     def _approach_speed(self, track: Track, now_s: float) -> float:
         # 0 <=: after time went back (a looping bag) the old timeline's samples lie in the "future"

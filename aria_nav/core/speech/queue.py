@@ -1,11 +1,21 @@
-"""The utterances waiting to be spoken: most urgent first, never stale, never the same thing twice in a row.
+"""The utterances waiting to be spoken, arbitrated for deadlines: a critical warning reaches the ear at once, or
+after at most one other short critical warning; nothing is said twice that the wearer has just heard.
 
-- Order: urgency (critical, warning, info), then priority, then arrival.
-- A critical utterance interrupts what is being said unless that is critical too (then it goes first in line).
-- Staleness: an utterance that waited longer than `max_age_s` since it arrived is dropped (the obstacle has
-  moved on; fusion will ask again if it still matters).
-- Repetition: the same text finished less than `repeat_cooldown_s` ago (or queued, or being said) is dropped
-  unless the new request is more urgent. A newer request about the same key (same obstacle) replaces the queued one.
+- Order: urgency (critical, warning, info); critical ones in order of arrival (each has the same deadline after
+  its arrival, so earliest deadline first: none waits behind a later one); the others by priority, then arrival.
+- Interrupting: a critical utterance cuts what is being said at once when that is less urgent, or when it is about
+  the same obstacle (key) and says something else (the older words are now wrong). A critical warning about
+  another obstacle is not cut (it is short, about one second) and the new one is said next: so a critical warning
+  waits behind at most one short critical sentence, never behind a long one. See docs/guidance.md.
+- Same obstacle: a newer request about the same key replaces the queued one (its words are newer); this happens
+  before the repetition check, so a refreshed request is never lost as a "duplicate" of the stale one.
+- Repetition, judged against what the wearer heard: the same text whose hearing began less than
+  `repeat_cooldown_s` ago, or that is being said now, is dropped unless the new request is more urgent. An
+  utterance that was interrupted or failed was not heard, and does not count. (How often fusion repeats a still
+  critical obstacle is fusion's policy; this is only a guard against echoes, shorter than any repeat interval.)
+- Staleness: a non-critical utterance that waited longer than `max_age_s` is dropped (fusion asks again if it still
+  matters). A critical one is never dropped for its age: it waits at most one short warning, and a newer request
+  about the same obstacle replaces it.
 - Bounded: beyond `max_size`, the least urgent, lowest priority, oldest utterance is dropped.
 Thread-safe: the ROS callback offers, the speech worker takes.
 """
@@ -20,6 +30,7 @@ from typing import Deque, List, Optional, Tuple
 from aria_nav.core.speech.request import CRITICAL, SpeechRequest, urgency_rank
 
 QUEUED, INTERRUPT, DUPLICATE, REPLACED = "queued", "interrupt", "duplicate", "replaced"
+CRITICAL_RANK = urgency_rank(CRITICAL)
 
 
 @dataclass
@@ -35,6 +46,8 @@ class Utterance:
 
     def order(self) -> Tuple[int, float, int]:
         """Larger is spoken first."""
+        if self.rank == CRITICAL_RANK:
+            return (self.rank, 0.0, -self.sequence)
         return (self.rank, self.request.priority, -self.sequence)
 
 
@@ -49,12 +62,12 @@ class QueueStats:
 
 
 class SpeechQueue:
-    def __init__(self, max_size: int = 8, max_age_s: float = 2.0, repeat_cooldown_s: float = 4.0):
+    def __init__(self, max_size: int = 8, max_age_s: float = 2.0, repeat_cooldown_s: float = 2.0):
         self.max_size = max_size
         self.max_age_s = max_age_s
         self.repeat_cooldown_s = repeat_cooldown_s
         self._items: List[Utterance] = []
-        self._said: Deque[Tuple[str, int, float]] = collections.deque(maxlen=64)  # (text, rank, ended)
+        self._heard: Deque[Tuple[str, int, float]] = collections.deque(maxlen=64)  # (text, rank, started)
         self._speaking: Optional[Utterance] = None
         self._cond = threading.Condition()
         self._sequence = itertools.count(1)
@@ -67,22 +80,22 @@ class SpeechQueue:
         with self._cond:
             self.stats.offered += 1
             utterance.sequence = next(self._sequence)
-            if self._is_repeat(utterance, now_s):
-                self.stats.duplicates += 1
-                return DUPLICATE, None
+            key = utterance.request.key
             outcome = QUEUED
-            same_key = [u for u in self._items if u.request.key and u.request.key == utterance.request.key]
-            for old in same_key:
+            for old in [u for u in self._items if key and u.request.key == key]:
                 self._items.remove(old)
                 self.stats.replaced += 1
                 outcome = REPLACED
+            speaking = self._speaking
+            if self._is_repeat(utterance, now_s):
+                self.stats.duplicates += 1
+                return DUPLICATE, None
             self._items.append(utterance)
             if len(self._items) > self.max_size:
                 self._items.remove(min(self._items, key=Utterance.order))
                 self.stats.overflow += 1
-            speaking = self._speaking
             self._cond.notify_all()
-            if utterance.rank == urgency_rank(CRITICAL) and speaking is not None and speaking.rank < utterance.rank:
+            if speaking is not None and self._cuts(utterance, speaking):
                 self.stats.interrupts += 1
                 return INTERRUPT, speaking
             return outcome, None
@@ -94,7 +107,7 @@ class SpeechQueue:
             if not self._cond.wait_for(lambda: self._items or self._closed, timeout) or self._closed:
                 return None
             now_s = now_fn()
-            fresh = [u for u in self._items if now_s - u.received_s <= self.max_age_s]
+            fresh = [u for u in self._items if u.rank == CRITICAL_RANK or now_s - u.received_s <= self.max_age_s]
             self.stats.stale += len(self._items) - len(fresh)
             self._items = fresh
             if not fresh:
@@ -104,17 +117,23 @@ class SpeechQueue:
             self._speaking = chosen
             return chosen
 
-    def done(self, now_s: float) -> None:
-        """The utterance taken last has been said (or interrupted) at `now_s`."""
+    def done(self, heard_from_s: Optional[float]) -> None:
+        """The utterance taken last is over: heard in full from `heard_from_s` (when its audio began), or None
+        when it was interrupted or failed (the wearer did not hear it, so it is no repeat if asked again)."""
         with self._cond:
-            if self._speaking is not None:
-                self._said.append((self._speaking.text, self._speaking.rank, now_s))
+            if self._speaking is not None and heard_from_s is not None:
+                self._heard.append((self._speaking.text, self._speaking.rank, heard_from_s))
             self._speaking = None
 
     @property
     def speaking(self) -> Optional[Utterance]:
         with self._cond:
             return self._speaking
+
+    def pending(self) -> List[Utterance]:
+        """The utterances waiting (a copy)."""
+        with self._cond:
+            return list(self._items)
 
     def __len__(self) -> int:
         with self._cond:
@@ -125,10 +144,16 @@ class SpeechQueue:
             self._closed = True
             self._cond.notify_all()
 
+    @staticmethod
+    def _cuts(new: Utterance, speaking: Utterance) -> bool:
+        if new.rank != CRITICAL_RANK:
+            return False
+        same_obstacle = bool(new.request.key) and new.request.key == speaking.request.key
+        return speaking.rank < new.rank or (same_obstacle and speaking.text != new.text)
+
     def _is_repeat(self, utterance: Utterance, now_s: float) -> bool:
-        rank = utterance.rank
-        for text, said_rank, ended in self._said:
-            if text == utterance.text and now_s - ended < self.repeat_cooldown_s and rank <= said_rank:
-                return True
-        pending = self._items + ([self._speaking] if self._speaking else [])
-        return any(u.text == utterance.text and rank <= u.rank for u in pending)
+        rank, text = utterance.rank, utterance.text
+        if self._speaking is not None and self._speaking.text == text and rank <= self._speaking.rank:
+            return True
+        return any(said == text and now_s - started < self.repeat_cooldown_s and rank <= said_rank
+                   for said, said_rank, started in self._heard)
