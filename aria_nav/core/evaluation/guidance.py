@@ -14,7 +14,7 @@ Per scene, for each critical obstacle: its first confirmed critical frame, the t
 critical request (0: requested on that frame) and to its audio starting (heard); and over all requests: direction
 right, spoken distance (as rounded for speech) within 15% of the truth, identical sentences heard again within
 the policy's cooldown, requests caused by perturbations (the scene run once more without them: a request the
-clean run does not make on the same frame about the same object with the same urgency, or any about a ghost), and
+clean run does not make within two frames about the same object with the same urgency, or any about a ghost), and
 utterances per minute. `targets(results)` lists the targets that are not met (the CI test asserts none).
 """
 from __future__ import annotations
@@ -286,7 +286,7 @@ def evaluate(scene: Scene, duration_of, config: FusionConfig = FusionConfig()) -
     from_perturbations = 0
     if scene.perturbations:
         clean, _, _, _ = run_scene(scene, duration_of, False, config)
-        expected = {(r.frame, r.truth_name, r.request.urgency) for r in clean}
+        expected = {(r.frame + shift, r.truth_name, r.request.urgency) for r in clean for shift in (-2, -1, 0, 1, 2)}
         from_perturbations = sum(r.ghost or (r.frame, r.truth_name, r.request.urgency) not in expected
                                  for r in requests)
     return SceneResult(scene, criticals, requests, heard, from_perturbations,

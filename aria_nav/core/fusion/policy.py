@@ -107,8 +107,8 @@ def urgency_of(config: PolicyConfig, obstacle: Obstacle, motion_state: str, was_
     if was_critical:
         critical_distance += config.band_hysteresis_m
         critical_ttc += config.ttc_hysteresis_s
-    closing = (obstacle.approach_mps >= config.ttc_min_speed_mps
-               and time_to_collision(obstacle) < critical_ttc)
+    closing = (obstacle.approach_mps >= config.ttc_min_speed_mps and time_to_collision(obstacle) < critical_ttc
+               and obstacle.distance_m < config.announce_max_distance_m)  # never critical and unspoken
     if obstacle.class_name in config.critical_classes and (obstacle.distance_m < critical_distance or closing):
         return CRITICAL
     if obstacle.band in (VERY_CLOSE, CLOSE):
