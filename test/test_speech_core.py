@@ -154,7 +154,7 @@ def test_queue_repeats_are_judged_against_what_was_heard():
 def test_critical_cuts_the_less_urgent_and_its_own_wrong_words_but_waits_for_another_critical():
     queue = SpeechQueue(max_size=8, max_age_s=10.0)
     queue.offer(utterance(obstacle("warning", name="chair", key="c"), 0.0), 0.0)
-    warning = queue.take(lambda: 0.0)
+    warning = queue.take(lambda: 0.0, timeout=1.0)
     outcome, victim = queue.offer(utterance(obstacle("critical", key="p", distance=2.0), 0.1), 0.1)
     assert outcome == INTERRUPT and victim is warning
     queue.done(None)
@@ -168,10 +168,14 @@ def test_critical_cuts_the_less_urgent_and_its_own_wrong_words_but_waits_for_ano
     # About the same obstacle, now nearer: the words being said are wrong, they are cut.
     outcome, victim = queue.offer(utterance(obstacle("critical", key="p", distance=1.2), 0.4), 0.4)
     assert outcome == INTERRUPT and victim is person
-    # The same words again while they are being said: a duplicate, not a restart.
-    assert queue.offer(utterance(obstacle("critical", key="p", distance=2.0), 0.4), 0.4)[0] == DUPLICATE
+    # Words being cut are not heard: the same words asked for again are not a duplicate of them.
+    assert queue.offer(utterance(obstacle("critical", key="p", distance=2.0), 0.4), 0.4)[0] == REPLACED
     queue.done(None)
-    assert [queue.take(lambda: 0.5).request.key for _ in range(3)] == ["b", "x", "p"]  # in order of arrival
+    said = [queue.take(lambda: 0.5, timeout=1.0) for _ in range(3)]
+    assert [u.request.key for u in said] == ["b", "x", "p"] and said[2].text == "Person ahead, two."
+    queue.done(0.6)
+    # The same words while they are being said (not cut): a duplicate, not a restart.
+    assert queue.offer(utterance(obstacle("critical", key="p", distance=2.0), 0.7), 0.7)[0] == DUPLICATE
 
 
 def streamed_wav(samples, rate=22050):

@@ -128,8 +128,9 @@ def test_speech_is_deduplicated_and_bad_requests_are_rejected(speech_graph):
                             class_name="chair", distance_m=2.0, band="close", direction="left", clock=10,
                             bearing_deg=-40.0, camera="rgb")
     publisher.publish(request_to_msg(request))
+    assert wait_for(lambda: node.speaker.queue.speaking is not None, 10.0)
+    publisher.publish(request_to_msg(request))  # the wearer is hearing it right now: not again
     assert wait_for(lambda: len(spoken) >= 1, 10.0)
-    publisher.publish(request_to_msg(request))  # said a moment ago: not again
     time.sleep(1.0)
     assert [s["text"] for s in spoken] == ["chair on your left, two meters"]
     assert spoken[0]["requested_stamp"] == {"sec": request.stamp_ns // 10**9, "nanosec": request.stamp_ns % 10**9}

@@ -69,6 +69,7 @@ class SpeechQueue:
         self._items: List[Utterance] = []
         self._heard: Deque[Tuple[str, int, float]] = collections.deque(maxlen=64)  # (text, rank, started)
         self._speaking: Optional[Utterance] = None
+        self._cut = False  # the utterance being said is being interrupted
         self._cond = threading.Condition()
         self._sequence = itertools.count(1)
         self._closed = False
@@ -97,6 +98,7 @@ class SpeechQueue:
             self._cond.notify_all()
             if speaking is not None and self._cuts(utterance, speaking):
                 self.stats.interrupts += 1
+                self._cut = True  # its words will not be heard: no longer a reason to drop a repeat
                 return INTERRUPT, speaking
             return outcome, None
 
@@ -114,7 +116,7 @@ class SpeechQueue:
                 return None
             chosen = max(fresh, key=Utterance.order)
             self._items.remove(chosen)
-            self._speaking = chosen
+            self._speaking, self._cut = chosen, False
             return chosen
 
     def done(self, heard_from_s: Optional[float]) -> None:
@@ -153,7 +155,8 @@ class SpeechQueue:
 
     def _is_repeat(self, utterance: Utterance, now_s: float) -> bool:
         rank, text = utterance.rank, utterance.text
-        if self._speaking is not None and self._speaking.text == text and rank <= self._speaking.rank:
+        speaking = None if self._cut else self._speaking
+        if speaking is not None and speaking.text == text and rank <= speaking.rank:
             return True
         return any(said == text and now_s - started < self.repeat_cooldown_s and rank <= said_rank
                    for said, said_rank, started in self._heard)
