@@ -83,7 +83,7 @@ PARAMS = [
           "distance.", min=0.0, max=1.0),
     Param("box_cluster_bin", 0.05, "Width of the depth histogram's bins separating the surfaces in a box, in "
           "log-depth (0.05: 5% of the depth).", min=0.005, max=1.0),
-    Param("box_min_cluster_share", 0.3, "The nearest depth cluster holding this share of a box's valid pixels is "
+    Param("box_min_cluster_share", 0.2, "The nearest depth cluster holding this share of a box's valid pixels is "
           "the object (nearer, smaller ones are something else); none: the largest.", min=0.0, max=1.0),
     Param("track_min_iou", 0.3, "Smallest box overlap (IoU) continuing a track.", min=0.0, max=1.0),
     Param("track_max_centre_jump", 0.5, "Largest centre displacement continuing a track without overlap, in box "

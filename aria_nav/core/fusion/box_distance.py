@@ -40,7 +40,7 @@ class BoxDistanceConfig:
     min_valid_fraction: float = 0.1  # fewer valid pixels than this fraction of the region: no distance
     cluster_bin: float = 0.05  # width of the depth histogram's bins, in log-depth (relative depth)
     min_bin_share: float = 0.02  # a bin with fewer of the valid pixels separates clusters
-    min_cluster_share: float = 0.3  # the nearest cluster with this share of the valid pixels is the object
+    min_cluster_share: float = 0.2  # the nearest cluster with this share of the valid pixels is the object
     occluder_margin: float = 0.15  # a cluster within this relative depth of an occluder's is the occluder's
 
 
