@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from aria_nav.core.speech.audio import Audio, AudioFormatError, earcon, parse_wav, prepend_earcon
+from aria_nav.core.speech.audio import Audio, AudioFormatError, earcon, parse_wav, prepend_earcon, trim_silence
 from aria_nav.core.speech.engines import EngineUnavailable, EspeakEngine, PiperEngine, create_engine
 from aria_nav.core.speech.output import WavSink
 from aria_nav.core.speech.phrases import CLOCK, ENGLISH, LONG, SPANISH, spoken_metres
@@ -207,7 +207,16 @@ def test_earcon_is_panned_towards_the_bearing():
     assert level(right, 1) > 3 * level(right, 0)
     speech = Audio(np.full((1000, 1), 1000, np.int16), 22050)
     cued = prepend_earcon(speech, -30.0)
-    assert cued.channels == 2 and cued.samples.shape[0] == 1000 + centre.samples.shape[0] + int(0.05 * 22050)
+    assert cued.channels == 2 and cued.samples.shape[0] == 1000 + centre.samples.shape[0] + int(0.03 * 22050)
+
+
+def test_silence_around_a_sentence_is_trimmed():
+    samples = np.zeros((22050, 1), np.int16)
+    samples[5000:12000] = 3000  # 0.32 s of sound in a second of audio
+    trimmed = trim_silence(Audio(samples, 22050))
+    assert trimmed.samples.shape[0] == 7000 + 2 * int(0.02 * 22050)
+    silent = Audio(np.zeros((100, 1), np.int16), 22050)
+    assert trim_silence(silent).samples.shape[0] == 100
 
 
 def test_missing_engines_are_reported_clearly():
@@ -254,6 +263,7 @@ def test_speaker_interrupts_a_warning_for_a_critical_one(tmp_path):
     assert first.interrupted and first.ended_s - sent < 1.0
     assert not second.interrupted and second.text == "Person ahead, one."
     assert second.started_s - sent < 1.0
+    assert second.capture_to_ear_s == pytest.approx(second.started_s - second.request.stamp_ns / 1e9)
     audio = parse_wav(open(second.wav_path, "rb").read())
     assert audio.channels == 2  # the earcon made it stereo
     tone = audio.samples[: int(0.1 * audio.sample_rate)].astype(float)

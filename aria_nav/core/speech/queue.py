@@ -9,8 +9,9 @@ after at most one other short critical warning; nothing is said twice that the w
   waits behind at most one short critical sentence, never behind a long one. See docs/guidance.md.
 - Same obstacle: a newer request about the same key replaces the queued one (its words are newer); this happens
   before the repetition check, so a refreshed request is never lost as a "duplicate" of the stale one.
-- Repetition, judged against what the wearer heard: the same text whose hearing began less than
-  `repeat_cooldown_s` ago, or that is being said now, is dropped unless the new request is more urgent. An
+- Repetition, judged against what the wearer heard: the same text about the same key whose hearing began less
+  than `repeat_cooldown_s` ago, or that is being said now, is dropped unless the new request is more urgent (two
+  people at the same distance are two warnings, not one said twice). An
   utterance that was interrupted or failed was not heard, and does not count. (How often fusion repeats a still
   critical obstacle is fusion's policy; this is only a guard against echoes, shorter than any repeat interval.)
 - Staleness: a non-critical utterance that waited longer than `max_age_s` is dropped (fusion asks again if it still
@@ -67,7 +68,7 @@ class SpeechQueue:
         self.max_age_s = max_age_s
         self.repeat_cooldown_s = repeat_cooldown_s
         self._items: List[Utterance] = []
-        self._heard: Deque[Tuple[str, int, float]] = collections.deque(maxlen=64)  # (text, rank, started)
+        self._heard: Deque[Tuple[str, str, int, float]] = collections.deque(maxlen=64)  # key, text, rank, started
         self._speaking: Optional[Utterance] = None
         self._cut = False  # the utterance being said is being interrupted
         self._cond = threading.Condition()
@@ -124,7 +125,8 @@ class SpeechQueue:
         when it was interrupted or failed (the wearer did not hear it, so it is no repeat if asked again)."""
         with self._cond:
             if self._speaking is not None and heard_from_s is not None:
-                self._heard.append((self._speaking.text, self._speaking.rank, heard_from_s))
+                self._heard.append((self._speaking.request.key, self._speaking.text, self._speaking.rank,
+                                    heard_from_s))
             self._speaking = None
 
     @property
@@ -154,9 +156,9 @@ class SpeechQueue:
         return speaking.rank < new.rank or (same_obstacle and speaking.text != new.text)
 
     def _is_repeat(self, utterance: Utterance, now_s: float) -> bool:
-        rank, text = utterance.rank, utterance.text
+        key, rank, text = utterance.request.key, utterance.rank, utterance.text
         speaking = None if self._cut else self._speaking
-        if speaking is not None and speaking.text == text and rank <= speaking.rank:
+        if speaking is not None and (speaking.request.key, speaking.text) == (key, text) and rank <= speaking.rank:
             return True
-        return any(said == text and now_s - started < self.repeat_cooldown_s and rank <= said_rank
-                   for said, said_rank, started in self._heard)
+        return any((said_key, said) == (key, text) and now_s - started < self.repeat_cooldown_s and rank <= said_rank
+                   for said_key, said, said_rank, started in self._heard)
