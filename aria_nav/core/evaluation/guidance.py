@@ -20,7 +20,7 @@ utterances per minute. `targets(results)` lists the targets that are not met (th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -35,6 +35,7 @@ from aria_nav.core.speech.phrases import ENGLISH, spoken_metres
 from aria_nav.core.speech.process import InterruptibleRunner
 from aria_nav.core.speech.queue import CRITICAL_RANK, INTERRUPT, SpeechQueue, Utterance
 from aria_nav.core.speech.request import CRITICAL, METRIC, SpeechRequest
+from aria_nav.core.speech.speaker import utterance_audio
 
 LATENCY_S = 0.05  # frame stamp -> request at the speech node
 SYNTHESIS_S = 0.05  # utterance taken -> first audio
@@ -53,8 +54,6 @@ class DurationCache:
         self._durations: Dict[Tuple[str, str, bool], float] = {}
 
     def __call__(self, utterance: Utterance) -> float:
-        from aria_nav.core.speech.speaker import utterance_audio
-
         request = utterance.request
         key = (utterance.text, request.urgency, request.bearing_deg is not None)
         if key not in self._durations:
@@ -286,7 +285,8 @@ def evaluate(scene: Scene, duration_of, config: FusionConfig = FusionConfig()) -
     from_perturbations = 0
     if scene.perturbations:
         clean, _, _, _ = run_scene(scene, duration_of, False, config)
-        expected = {(r.frame + shift, r.truth_name, r.request.urgency) for r in clean for shift in (-2, -1, 0, 1, 2)}
+        expected = {(r.frame + shift, r.truth_name, r.request.urgency)
+                    for r in clean for shift in (-2, -1, 0, 1, 2)}
         from_perturbations = sum(r.ghost or (r.frame, r.truth_name, r.request.urgency) not in expected
                                  for r in requests)
     return SceneResult(scene, criticals, requests, heard, from_perturbations,
@@ -400,8 +400,9 @@ def _ms(value: Optional[float]) -> str:
 
 
 def table(results: Sequence[SceneResult]) -> str:
-    header = ("| scenario | critical obstacle (others critical) | confirmed->request ms | confirmed->heard ms | requests | direction "
-              "right | distance within 15% | repeats in cooldown | speech from flicker | utterances/min |")
+    header = ("| scenario | critical obstacle (others critical) | confirmed->request ms | confirmed->heard ms "
+              "| requests | direction right | distance within 15% | repeats in cooldown | speech from flicker "
+              "| utterances/min |")
     lines = [header, "| " + " | ".join(["---"] * (header.count("|") - 1)) + " |"]
     for result in results:
         right, judged = result.directions_right

@@ -27,6 +27,7 @@ CLASS_ID = {name: index for index, name in enumerate(CLASS_NAMES)}
 CAMERA_HEIGHT_M = 1.6
 WALL_M = 25.0
 SIZES = {"person": (0.5, 1.75), "bicycle": (1.7, 1.1), "car": (4.2, 1.5), "chair": (0.5, 0.9), "bench": (1.6, 0.8)}
+GHOST = "ghost"  # the name of a detection of nothing (a "ghost" perturbation)
 MIN_DEPTH_M = 0.6
 MIN_VISIBLE = 0.3  # a detector misses an object with less of it in view (hidden behind others)
 BOX_MARGIN = 0.12  # a detector's box is this much (of the object's size) looser on each side
@@ -53,8 +54,8 @@ class SceneObject:
 @dataclass
 class Perturbation:
     """Frames (indices) where something goes wrong: `missing` detections of object `target`, a `ghost` person at
-    ghost_at (x, z), `glitch` (the target's box reads glitch_m), `holes` (a share of all depth pixels NaN),
-    `box_nan` (the target's box all NaN)."""
+    ghost_at (x, z) that is not there, `glitch` (the target's box reads glitch_m), `holes` (a share of all depth
+    pixels NaN), `box_nan` (the target's box all NaN)."""
 
     kind: str
     frames: Sequence[int]
@@ -74,7 +75,6 @@ class Scene:
     fps: float = 15.0
     perturbations: List[Perturbation] = field(default_factory=list)
     seed: int = 1
-    ghosts: Tuple[str, ...] = ()  # names of objects that are not there (perturbations)
 
     def frame_times(self) -> np.ndarray:
         return np.arange(int(self.duration_s * self.fps)) / self.fps
@@ -158,8 +158,7 @@ def render(scene: Scene, index: int, time_s: float, perturbed: bool = True) -> F
     for p in perturbations:
         if p.kind == "ghost":
             x, z = p.ghost_at
-            placed.append((SceneObject(p.target or "ghost", "person", lambda t, x=x, z=z: (x, z)), x, z,
-                           *SIZES["person"]))
+            placed.append((SceneObject(GHOST, "person", lambda t, x=x, z=z: (x, z)), x, z, *SIZES["person"]))
     placed.sort(key=lambda item: -item[2])  # far to near
     for obj, x, z, width, height in placed:
         region = _region(depth, _object_box(x, z, width, height, 0.0))
@@ -180,7 +179,7 @@ def render(scene: Scene, index: int, time_s: float, perturbed: bool = True) -> F
         in_view = (max(0.0, shape[0]) + min(INTRINSICS.width, shape[2])) / 2.0
         truth.append(Truth(obj.name, obj.class_name, nearest_range(x - width / 2, x + width / 2, z),
                            direction_of_column(in_view, INTRINSICS.width, 0.3), box,
-                           ghost=obj.name in scene.ghosts or obj.name == "ghost"))
+                           ghost=obj.name == GHOST))
         boxes.append(clipped)
         classes.append(CLASS_ID[obj.class_name])
     depth *= (1.0 + rng.normal(0.0, DEPTH_NOISE, depth.shape)).astype(np.float32)
