@@ -6,7 +6,7 @@ import pytest
 
 from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.fusion.bands import CLOSE, FAR, MEDIUM, UNKNOWN, VERY_CLOSE, band_of
-from aria_nav.core.fusion.box_distance import BoxDistanceConfig, box_depth
+from aria_nav.core.fusion.box_distance import BoxDistanceConfig, box_depth, occluders_of
 from aria_nav.core.fusion.geometry import AHEAD, LEFT, RIGHT, clock_of_bearing, direction_of_bearing
 from aria_nav.core.fusion.pairing import StampPairer
 from aria_nav.core.fusion.tracker import Measurement, ObstacleTracker
@@ -53,7 +53,7 @@ def test_box_distance_ignores_background_nan_and_one_noisy_pixel():
     depth[300, 250] = 0.2  # one wild pixel
     found = box_depth(depth, box, (640, 480))
     assert found.depth_z == pytest.approx(2.0)
-    assert (found.u, found.v) == (250.0, 250.0)
+    assert 225 <= found.u < 250 and found.v == 250.0  # placed on the nearest part
     # The median of the whole box is the background: what a naive estimate would say.
     assert np.nanmedian(depth[100:400, 200:300]) == pytest.approx(8.0)
 
@@ -184,9 +184,10 @@ def test_tracker_flicker_resets_the_run_and_approach_speed_is_measured():
     track = next(iter(tracker.tracks.values()))
     assert track.longest_run == 1 and track.hits == 3
     tracker = ObstacleTracker()
-    for i in range(11):  # 4 m -> 3 m in one second
-        seen, _ = tracker.update([person([100, 100, 200, 400], distance=4.0 - 0.1 * i)], i * 0.1)
-    assert seen[0].approach_mps == pytest.approx(1.0, abs=1e-6)
+    for i in range(31):  # 1 m/s: once the distance filter has settled, the speed is exact
+        seen, _ = tracker.update([person([100, 100, 200, 400], distance=6.0 - 0.1 * i)], i * 0.1)
+    assert seen[0].approach_mps == pytest.approx(1.0, abs=0.01)
+    assert seen[0].distance_m == pytest.approx(3.1, abs=0.01)  # the median of the last three frames
 
 
 def test_bands_with_hysteresis():
@@ -213,3 +214,38 @@ def test_a_recording_that_ends_is_announced_once_and_never_as_degraded():
     assert health.update(404.0) is None
     change = health.update(406.0)
     assert change is not None and change.degraded and change.reason == DETECTIONS
+
+
+def test_box_distance_is_the_object_not_a_person_in_front_of_it():
+    depth = scene_depth(12.0)
+    far_box = np.array([300, 150, 360, 330], np.float32)  # a person at 6 m
+    near_box = np.array([250, 100, 345, 479], np.float32)  # a person at 2 m covering most of it
+    depth[160:330, 305:355] = 6.0
+    depth[110:479, 260:335] = 2.0
+    boxes = np.stack([far_box, near_box])
+    assert occluders_of(boxes, 0).tolist() == [near_box.tolist()] and len(occluders_of(boxes, 1)) == 0
+    assert box_depth(depth, far_box, (640, 480)).depth_z == pytest.approx(2.0)  # blind to occlusion
+    assert box_depth(depth, far_box, (640, 480), occluders=occluders_of(boxes, 0)).depth_z == pytest.approx(6.0)
+    assert box_depth(depth, near_box, (640, 480), occluders=occluders_of(boxes, 1)).depth_z == pytest.approx(2.0)
+    # Both cut by the image's bottom edge: the taller box is in front.
+    cut = np.array([[0, 168, 64, 479], [0, 93, 251, 479]], np.float32)
+    assert occluders_of(cut, 0).tolist() == [cut[1].tolist()] and len(occluders_of(cut, 1)) == 0
+
+
+def test_box_distance_prefers_the_nearest_large_cluster_and_measures_the_nearest_part():
+    depth = scene_depth(10.0)
+    box = np.array([100, 100, 300, 300], np.float32)
+    depth[100:300, 100:300] = 3.0
+    depth[140:160, 190:210] = 1.0  # something small and near inside the box (4% of the core): not the object
+    assert box_depth(depth, box, (640, 480)).depth_z == pytest.approx(3.0)
+
+
+def test_tracker_distance_filter_ignores_one_glitched_frame_and_holes():
+    tracker = ObstacleTracker()
+    distances = [4.5] * 5 + [1.0] + [4.5] * 3 + [math.nan, math.nan] + [4.5]
+    tracked = []
+    for i, distance in enumerate(distances):
+        seen, _ = tracker.update([person([100, 100, 200, 400], distance=distance)], i * 0.1)
+        tracked.append(seen[0].distance_m)
+    assert tracked == pytest.approx([4.5] * len(distances))
+    assert seen[0].approach_mps == pytest.approx(0.0, abs=1e-6)

@@ -29,6 +29,7 @@ from aria_nav.core.sample.imu import synthesize
 from aria_nav.core.sample.depth_truth import TRUE_DEPTH_SIZE, true_depth_frames
 from aria_nav.core.sample.truth import AHEAD_HALF_ANGLE_DEG
 from aria_nav.core.speech.audio import parse_wav
+from aria_nav.core.fusion.policy import PolicyConfig
 from aria_nav.core.speech.phrases import ENGLISH
 from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
@@ -42,11 +43,12 @@ FRAME_IDS = {"rgb": topics.RGB_FRAME, "slam_left": topics.SLAM_LEFT_FRAME, "slam
 DETECTION_TOPICS = {"rgb": topics.DETECTIONS, "slam_left": topics.SLAM_LEFT_DETECTIONS,
                     "slam_right": topics.SLAM_RIGHT_DETECTIONS}
 INFO_TOPICS = {"rgb": topics.RGB_INFO, "slam_left": topics.SLAM_LEFT_INFO, "slam_right": topics.SLAM_RIGHT_INFO}
-# Stated tolerances. Fusion reports the nearest surface in the box core (10th percentile of its depths); the
-# ground truth is the median range of the whole visible surface: for a thin object (a person facing the wearer)
-# they agree within centimetres, for a deep one seen at an angle (the chair: seat, legs, back) the nearest
-# surface is up to ~0.4 m nearer.
-DISTANCE_TOLERANCE_M = {"person": 0.12, "bicycle": 0.6, "chair": 0.45}
+# Stated tolerances. Fusion reports the nearest part of the object (10th percentile of the horizontal ranges of its
+# depth cluster in the box core); the ground truth is the median range of the whole visible surface: for a thin
+# object (a person facing the wearer) they agree within centimetres, for a deep or wide one seen at an angle (the
+# chair: seat, legs, back; the bicycle passing beside the path) the nearest part is up to ~0.4 m (chair) and
+# ~0.8 m (bicycle, 2 m long) nearer.
+DISTANCE_TOLERANCE_M = {"person": 0.12, "bicycle": 0.85, "chair": 0.45}
 # Bearings: fusion uses the box centre, the ground truth the centroid of the visible pixels (not the same point
 # for an asymmetric shape such as a chair); objects cut by the image border are not compared.
 BEARING_TOLERANCE_DEG = 2.0
@@ -272,27 +274,29 @@ def test_announcements_follow_the_scripted_events(run):
     within_5m = event_frame(truth, "band", 1, value="mid")
     assert within_5m - 1 <= person_first <= within_5m + 3  # confirmation, or the minimum gap after another
     assert request.urgency == "info" and request.direction == "ahead"
-    # ...then critical on the frame it comes within 3 m (the critical distance while walking).
+    # ...then critical once it has been within 3 m (the critical distance while walking) for the three frames that
+    # confirm the critical state (its distance is the median of three frames: one frame more).
     person_critical, request = first[("person", True)]
     near = event_frame(truth, "band", 1, value="near")
-    assert near - 1 <= person_critical <= near + 1 and request.event == "approaching"
-    # The bicycle passing on the right is a vehicle: critical too when within 3 m (its nearest surface is up to
-    # half a metre nearer than the ground truth's median range, so it may come a frame or two earlier).
+    assert near - 1 <= person_critical <= near + 3 and request.event == "approaching"
+    # The bicycle passing on the right is a vehicle closing in fast: critical once less than 2 s away (time to
+    # collision), which is before it comes within 3 m (at 4 m on this recording).
     bicycle_critical, request = first[("bicycle", True)]
     bicycle_near = event_frame(truth, "band", 3, value="near")
-    assert bicycle_near - 2 <= bicycle_critical <= bicycle_near + 1 and request.direction == "right"
+    assert bicycle_near - 6 <= bicycle_critical <= bicycle_near + 3 and request.direction == "right"
     # The chair on the left: spoken of, on the left, never critical.
     assert first[("chair", False)][1].direction == "left" and ("chair", True) not in first
     # The dog beside the wearer, seen only by the left SLAM camera: on the left, without a distance.
     dog = first[("dog", False)][1]
     assert dog.camera == "slam_left" and dog.direction == "left" and dog.distance_m is None
-    # Critical reminders of the person respect the cooldown (1 s walking, 2 s standing) unless it came nearer;
+    # Critical reminders of the person respect the cooldown (3 s walking, 5 s standing) unless it came nearer;
     # non-critical requests are at least 0.8 s apart. (A request is decided on the next frame of whichever camera
     # comes first and carries the stamp of the frame its obstacle was seen in: one frame of slack.)
     slack = 1.0 / truth.frame_rate_hz + 1e-6
     critical_person = [(i, r) for i, r, _ in said if r.class_name == "person" and r.urgency == "critical"]
     for (a, ra), (b, rb) in zip(critical_person, critical_person[1:]):
-        assert (b - a) / truth.frame_rate_hz >= 1.0 - slack or rb.event == "approaching", (a, b, rb)
+        assert (b - a) / truth.frame_rate_hz >= PolicyConfig().critical_cooldown_walking_s - slack \
+            or rb.event == "approaching", (a, b, rb)
     calm = [i for i, r, _ in said if r.urgency != "critical"]
     assert all((b - a) / truth.frame_rate_hz >= 0.8 - slack for a, b in zip(calm, calm[1:])), calm
     # The wearer was never told that vision was degraded while the recording played.
@@ -306,16 +310,24 @@ def test_critical_warnings_are_spoken_promptly_and_audibly(run):
     spoken = {(s["key"], s["requested_stamp"]["sec"], s["requested_stamp"]["nanosec"]): s for s in got["spoken"]}
     first = critical[0]
     record = spoken[(first.key, first.stamp_ns // 10**9, first.stamp_ns % 10**9)]
-    assert record["text"] == ENGLISH.sentence(first) and record["text"].startswith("Careful, person")
+    # The short form: what, where, how far (the bicycle closing in fast comes first, at 4 m).
+    assert record["text"] == ENGLISH.sentence(first) and record["text"].startswith(first.class_name.capitalize())
     latency = record["started"] - first.stamp_ns / 1e9
-    print(f"\nfirst critical warning: '{record['text']}' started {latency * 1e3:.0f} ms after its camera frame")
-    assert latency < 1.0 and not record["interrupted"]
+    print(f"\nfirst critical warning: '{record['text']}' started {latency * 1e3:.0f} ms after its camera frame "
+          f"(capture-to-ear {record['capture_to_ear_ms']:.0f} ms)")
+    assert latency < 1.0 and record["capture_to_ear_ms"] == pytest.approx(latency * 1e3, abs=1.0)
     assert parse_wav(Path(record["wav"]).read_bytes()).rms() > 0.02
-    # Critical utterances are never cut (not even by another critical one) and start within max_age_s (2 s) of
-    # their camera frame: a warning that waited longer behind another one is dropped, not said late.
-    for record in (s for s in got["spoken"] if s["urgency"] == "critical"):
+    # Critical utterances are cut only by newer words about the same obstacle, and start within 2.5 s of their
+    # camera frame (at most one short warning about another obstacle before them).
+    spoken_list = got["spoken"]
+    for index, record in enumerate(spoken_list):
+        if record["urgency"] != "critical":
+            continue
         source_s = record["requested_stamp"]["sec"] + record["requested_stamp"]["nanosec"] / 1e9
-        assert not record["interrupted"] and record["started"] - source_s < 2.0 + 0.5, record
+        assert record["started"] is None or record["started"] - source_s < 2.5, record
+        if record["interrupted"]:
+            assert any(s["key"] == record["key"] for s in spoken_list[index + 1:]), record
+        assert record["capture_to_ear_ms"] is None or record["capture_to_ear_ms"] > 0
     # The first request (the chair or the dog: both are confirmed on frame 2, which camera's frame is processed
     # first decides) is spoken whole: nothing more urgent came meanwhile.
     first_request = got["requests"][0][1]

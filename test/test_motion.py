@@ -69,8 +69,8 @@ def test_walking_is_detected_after_the_window_and_hold_and_standing_after_stoppi
     feed(detector, standing(3.0, rng))
     times, states = feed(detector, walking(5.0, rng, start=3.0))
     switched = first_time(times, states, WALKING)
-    # The deviation needs part of a window of walking to cross the threshold, then must hold min_walk_s.
-    assert switched is not None and 3.0 + cfg.min_walk_s <= switched <= 3.0 + cfg.window_s + cfg.min_walk_s
+    # The deviation needs part of a (walk) window of walking to cross the threshold, then must hold min_walk_s.
+    assert switched is not None and 3.0 + cfg.min_walk_s <= switched <= 3.0 + cfg.walk_window_s + cfg.min_walk_s
     assert states[-1] == WALKING and detector.deviation > 0.8
     times, states = feed(detector, standing(4.0, rng, start=8.0))
     stopped = first_time(times, states, STANDING)
@@ -122,3 +122,12 @@ def test_time_going_back_restarts_and_bad_config_is_refused():
     assert len(detector._samples) == 10
     with pytest.raises(ValueError, match="stand_threshold"):
         MotionDetector(MotionConfig(walk_threshold=0.2, stand_threshold=0.5))
+
+
+def test_the_first_steps_switch_to_walking_within_half_a_second():
+    for seed in range(5):
+        rng = np.random.default_rng(10 + seed)
+        detector = MotionDetector()
+        feed(detector, standing(3.0, rng))
+        times, states = feed(detector, walking(3.0, rng, start=3.0, step_hz=1.7 + 0.1 * seed))
+        assert first_time(times, states, WALKING) - 3.0 < 0.5

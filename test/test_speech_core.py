@@ -2,6 +2,7 @@
 with the real espeak-ng."""
 import dataclasses
 import json
+import math
 import shutil
 import struct
 import time
@@ -9,10 +10,10 @@ import time
 import numpy as np
 import pytest
 
-from aria_nav.core.speech.audio import Audio, AudioFormatError, earcon, parse_wav, prepend_earcon
+from aria_nav.core.speech.audio import Audio, AudioFormatError, earcon, parse_wav, prepend_earcon, trim_silence
 from aria_nav.core.speech.engines import EngineUnavailable, EspeakEngine, PiperEngine, create_engine
 from aria_nav.core.speech.output import WavSink
-from aria_nav.core.speech.phrases import CLOCK, ENGLISH, SPANISH
+from aria_nav.core.speech.phrases import CLOCK, ENGLISH, LONG, SPANISH, spoken_metres
 from aria_nav.core.speech.process import InterruptibleRunner
 from aria_nav.core.speech.queue import DUPLICATE, INTERRUPT, QUEUED, REPLACED, SpeechQueue, Utterance
 from aria_nav.core.speech.request import SpeechRequest, SpeechRequestError
@@ -29,15 +30,24 @@ def obstacle(urgency="warning", name="person", distance=2.0, direction="ahead", 
 
 
 @pytest.mark.parametrize("metres,english,spanish", [
-    (0.2, "half a meter", "a medio metro"), (0.74, "half a meter", "a medio metro"),
-    (0.76, "one meter", "a un metro"), (1.3, "one and a half meters", "a un metro y medio"),
-    (2.0, "two meters", "a dos metros"), (2.6, "two and a half meters", "a dos metros y medio"),
-    (2.8, "three meters", "a tres metros"), (3.4, "three meters", "a tres metros"),
-    (4.6, "five meters", "a cinco metros"), (31.0, "more than twenty meters", "a más de veinte metros"),
+    (0.2, "under half a meter", "a menos de medio metro"), (0.49, "fifty centimeters", "a cincuenta centímetros"),
+    (0.83, "eighty centimeters", "a ochenta centímetros"), (0.97, "one meter", "a un metro"),
+    (1.18, "one point two meters", "a un metro veinte"), (1.5, "one and a half meters", "a un metro y medio"),
+    (2.0, "two meters", "a dos metros"), (2.44, "two point four meters", "a dos metros cuarenta"),
+    (2.97, "three meters", "a tres metros"), (3.3, "three and a half meters", "a tres metros y medio"),
+    (4.6, "four and a half meters", "a cuatro metros y medio"), (7.1, "seven meters", "a siete metros"),
+    (31.0, "more than twenty meters", "a más de veinte metros"),
 ])
 def test_distances_are_spoken_naturally(metres, english, spanish):
     assert ENGLISH.distance(metres) == english
     assert SPANISH.distance(metres) == spanish
+
+
+def test_spoken_distances_are_never_more_than_ten_percent_off():
+    for metres in np.arange(0.475, 20.5, 0.001):
+        spoken = spoken_metres(metres)
+        assert abs(spoken - metres) / metres <= 0.1 + 1e-9, (metres, spoken)
+    assert spoken_metres(0.3) is None and math.isinf(spoken_metres(25.0))
 
 
 def test_sentences_per_language_and_direction_style():
@@ -45,17 +55,24 @@ def test_sentences_per_language_and_direction_style():
     assert SPANISH.sentence(obstacle()) == "persona delante, a dos metros"
     assert ENGLISH.sentence(obstacle(name="chair", distance=None, direction="left")) == "chair on your left"
     assert SPANISH.sentence(obstacle(name="chair", distance=None, direction="left")) == "silla a tu izquierda"
-    assert ENGLISH.sentence(obstacle(urgency="critical", distance=1.1)) == "Careful, person ahead, one meter"
+    # Critical: the short form by default (what, where, how far), the long one on request.
+    assert ENGLISH.sentence(obstacle(urgency="critical", distance=1.04)) == "Person ahead, one."
+    assert ENGLISH.sentence(obstacle(urgency="critical", distance=1.2, direction="left", event="approaching")) \
+        == "Person left, one point two."
+    assert SPANISH.sentence(obstacle(urgency="critical", distance=1.2, direction="left")) == \
+        "Persona izquierda, a un metro veinte."
+    assert ENGLISH.sentence(obstacle(urgency="critical", distance=1.04), form=LONG) == \
+        "Careful, person ahead, one meter"
     assert SPANISH.sentence(obstacle(event="approaching", name="car", distance=1.4, direction="right")) == \
-        "coche acercándose a tu derecha, a un metro y medio"
+        "coche acercándose a tu derecha, a un metro cuarenta"
     assert ENGLISH.sentence(obstacle(clock=2, direction="right"), CLOCK) == "person at two o'clock, two meters"
     assert SPANISH.sentence(obstacle(clock=1, direction="right"), CLOCK) == "persona a la una, a dos metros"
     assert ENGLISH.sentence(obstacle(name="skateboard")) == "skateboard ahead, two meters"  # untranslated name
     # Approximate distances (relative depth model) are said as bands, never as metres.
     approximate = dataclasses.replace(obstacle(urgency="critical", distance=1.2), distance_kind="approximate",
                                       band="very_close")
-    assert ENGLISH.sentence(approximate) == "Careful, person ahead, very close"
-    assert SPANISH.sentence(approximate) == "Cuidado, persona delante, muy cerca"
+    assert ENGLISH.sentence(approximate) == "Person ahead, very close."
+    assert SPANISH.sentence(approximate) == "Persona delante, muy cerca."
     degraded = SpeechRequest(event="degraded", urgency="warning", priority=100, key="vision:depth", stamp_ns=0,
                              reason="depth")
     assert ENGLISH.sentence(degraded) == "Vision degraded: distances are not available."
@@ -88,12 +105,15 @@ def utterance(request, received=0.0, text=None):
     return Utterance(text or ENGLISH.sentence(request), request, received)
 
 
-def test_queue_orders_by_urgency_then_priority_and_drops_stale():
+def test_queue_orders_by_urgency_then_priority_and_drops_stale_but_never_critical():
     queue = SpeechQueue(max_size=8, max_age_s=2.0)
     queue.offer(utterance(obstacle("info", name="bottle", key="a"), 0.0), 0.0)
     queue.offer(utterance(obstacle("warning", name="chair", key="b", priority=3), 0.1), 0.1)
     queue.offer(utterance(obstacle("warning", name="table", key="c", priority=4), 0.2), 0.2)
     queue.offer(utterance(obstacle("info", name="cup", key="d"), 0.3), 0.3)
+    queue.offer(utterance(obstacle("critical", key="p"), 0.4), 0.4)
+    assert queue.take(lambda: 0.5).request.key == "p"
+    queue.done(0.55)
     assert queue.take(lambda: 0.5).text == "table ahead, two meters"
     queue.done(0.5)
     assert queue.take(lambda: 0.6).text == "chair ahead, two meters"
@@ -102,6 +122,9 @@ def test_queue_orders_by_urgency_then_priority_and_drops_stale():
     assert queue.take(lambda: 2.1).text == "cup ahead, two meters"
     assert queue.stats.stale == 1 and len(queue) == 0
     assert queue.take(lambda: 3.0, timeout=0.01) is None
+    # A critical warning is never dropped for its age (a newer request about the obstacle replaces it).
+    queue.offer(utterance(obstacle("critical", key="q", name="car"), 3.0), 3.0)
+    assert queue.take(lambda: 9.0).request.key == "q" and queue.stats.stale == 1
 
 
 def test_news_about_the_system_is_never_dropped_for_waiting():
@@ -114,35 +137,55 @@ def test_news_about_the_system_is_never_dropped_for_waiting():
     assert SPANISH.sentence(ended) == "Fin de la grabación."
 
 
-def test_queue_deduplicates_replaces_by_key_bounds_and_interrupts():
-    queue = SpeechQueue(max_size=3, max_age_s=10.0, repeat_cooldown_s=4.0)
+def test_queue_repeats_are_judged_against_what_was_heard():
+    queue = SpeechQueue(max_size=3, max_age_s=10.0, repeat_cooldown_s=2.0)
     chair = obstacle("warning", name="chair", key="k1")
     assert queue.offer(utterance(chair, 0.0), 0.0)[0] == QUEUED
-    assert queue.offer(utterance(chair, 0.1), 0.1)[0] == DUPLICATE  # same text already waiting
+    # A refreshed request about the same obstacle takes the queued one's place, even with the same words.
+    assert queue.offer(utterance(chair, 0.1), 0.1)[0] == REPLACED
     speaking = queue.take(lambda: 0.2)
     assert queue.offer(utterance(chair, 1.0), 1.0)[0] == DUPLICATE  # being said
-    queue.done(1.5)
-    assert queue.offer(utterance(chair, 5.4), 5.4)[0] == DUPLICATE  # finished 3.9 s ago
-    assert queue.offer(utterance(obstacle("critical", name="chair", key="k1"), 5.4, speaking.text), 5.4)[0] \
+    queue.done(0.25)  # heard from 0.25
+    assert queue.offer(utterance(chair, 2.2), 2.2)[0] == DUPLICATE  # heard 1.95 s ago
+    assert queue.offer(utterance(obstacle("critical", name="chair", key="k1"), 2.2, speaking.text), 2.2)[0] \
         == QUEUED  # more urgent: said again
-    queue.take(lambda: 5.5)
-    queue.done(6.0)
-    assert queue.offer(utterance(chair, 9.9), 9.9)[0] == DUPLICATE  # said (critically) until 6.0
-    assert queue.offer(utterance(chair, 10.1), 10.1)[0] == QUEUED  # cooldown over
-    assert queue.offer(utterance(obstacle("warning", name="chair", distance=1.0, key="k1"), 10.2), 10.2)[0] == \
-        REPLACED  # newer news of the same obstacle takes the older one's place
-    assert len(queue) == 1
+    queue.take(lambda: 2.3)
+    queue.done(2.3)
+    assert queue.offer(utterance(chair, 4.2), 4.2)[0] == DUPLICATE  # heard (critically) from 2.3
+    assert queue.offer(utterance(chair, 4.4), 4.4)[0] == QUEUED  # cooldown over
+    queue.take(lambda: 4.5)
+    queue.done(None)  # interrupted: the wearer did not hear it, so it is no repeat
+    assert queue.offer(utterance(chair, 4.6), 4.6)[0] == QUEUED
     for i, name in enumerate(("cup", "bowl", "vase")):
-        queue.offer(utterance(obstacle("info", name=name, key=name, priority=i), 11.0), 11.0)
+        queue.offer(utterance(obstacle("info", name=name, key=name, priority=i), 5.0), 5.0)
     assert len(queue) == 3 and queue.stats.overflow == 1  # the least important (cup, info, priority 0) dropped
-    warning = queue.take(lambda: 11.1)
-    assert warning.text == "chair ahead, one meter"
-    outcome, victim = queue.offer(utterance(obstacle("critical", key="p"), 11.2), 11.2)
+
+
+def test_critical_cuts_the_less_urgent_and_its_own_wrong_words_but_waits_for_another_critical():
+    queue = SpeechQueue(max_size=8, max_age_s=10.0)
+    queue.offer(utterance(obstacle("warning", name="chair", key="c"), 0.0), 0.0)
+    warning = queue.take(lambda: 0.0, timeout=1.0)
+    outcome, victim = queue.offer(utterance(obstacle("critical", key="p", distance=2.0), 0.1), 0.1)
     assert outcome == INTERRUPT and victim is warning
-    queue.done(11.2)
-    assert queue.take(lambda: 11.3).request.key == "p"  # the critical one is next
-    outcome, victim = queue.offer(utterance(obstacle("critical", name="car", key="q"), 11.4), 11.4)
-    assert outcome == QUEUED and victim is None  # critical does not cut critical
+    queue.done(None)
+    person = queue.take(lambda: 0.1)
+    assert person.text == "Person ahead, two."
+    # About another obstacle: not cut (a short warning), said next -- before a later critical one.
+    assert queue.offer(utterance(obstacle("critical", name="bicycle", key="b", direction="right"), 0.2), 0.2) \
+        == (QUEUED, None)
+    assert queue.offer(utterance(obstacle("critical", name="car", key="x", priority=50), 0.3), 0.3) == \
+        (QUEUED, None)
+    # About the same obstacle, now nearer: the words being said are wrong, they are cut.
+    outcome, victim = queue.offer(utterance(obstacle("critical", key="p", distance=1.2), 0.4), 0.4)
+    assert outcome == INTERRUPT and victim is person
+    # Words being cut are not heard: the same words asked for again are not a duplicate of them.
+    assert queue.offer(utterance(obstacle("critical", key="p", distance=2.0), 0.4), 0.4)[0] == REPLACED
+    queue.done(None)
+    said = [queue.take(lambda: 0.5, timeout=1.0) for _ in range(3)]
+    assert [u.request.key for u in said] == ["b", "x", "p"] and said[2].text == "Person ahead, two."
+    queue.done(0.6)
+    # The same words while they are being said (not cut): a duplicate, not a restart.
+    assert queue.offer(utterance(obstacle("critical", key="p", distance=2.0), 0.7), 0.7)[0] == DUPLICATE
 
 
 def streamed_wav(samples, rate=22050):
@@ -174,7 +217,16 @@ def test_earcon_is_panned_towards_the_bearing():
     assert level(right, 1) > 3 * level(right, 0)
     speech = Audio(np.full((1000, 1), 1000, np.int16), 22050)
     cued = prepend_earcon(speech, -30.0)
-    assert cued.channels == 2 and cued.samples.shape[0] == 1000 + centre.samples.shape[0] + int(0.05 * 22050)
+    assert cued.channels == 2 and cued.samples.shape[0] == 1000 + centre.samples.shape[0] + int(0.03 * 22050)
+
+
+def test_silence_around_a_sentence_is_trimmed():
+    samples = np.zeros((22050, 1), np.int16)
+    samples[5000:12000] = 3000  # 0.32 s of sound in a second of audio
+    trimmed = trim_silence(Audio(samples, 22050))
+    assert trimmed.samples.shape[0] == 7000 + 2 * int(0.02 * 22050)
+    silent = Audio(np.zeros((100, 1), np.int16), 22050)
+    assert trim_silence(silent).samples.shape[0] == 100
 
 
 def test_missing_engines_are_reported_clearly():
@@ -219,9 +271,10 @@ def test_speaker_interrupts_a_warning_for_a_critical_one(tmp_path):
         speaker.close()
     first, second = records
     assert first.interrupted and first.ended_s - sent < 1.0
-    assert not second.interrupted and second.text == "Careful, person ahead, one meter"
+    assert not second.interrupted and second.text == "Person ahead, one."
     assert second.started_s - sent < 1.0
+    assert second.capture_to_ear_s == pytest.approx(second.started_s - second.request.stamp_ns / 1e9)
     audio = parse_wav(open(second.wav_path, "rb").read())
     assert audio.channels == 2  # the earcon made it stereo
-    tone = audio.samples[: int(0.15 * audio.sample_rate)].astype(float)
+    tone = audio.samples[: int(0.1 * audio.sample_rate)].astype(float)
     assert np.sqrt(np.mean(tone[:, 0] ** 2)) > np.sqrt(np.mean(tone[:, 1] ** 2))  # panned left (-20 deg)

@@ -82,9 +82,9 @@ def spoken_distances(truth: GroundTruthFile, said: Sequence, offset_ns: int) -> 
         if request.get("distance_m") is None or request.get("distance_kind", METRIC) != METRIC:
             continue
         frame, obj = _truth_object(truth, item, offset_ns)
-        if obj is not None:
-            checks.append(DistanceCheck(item.text, obj.class_name, request["camera"], frame,
-                                        spoken_metres(float(request["distance_m"])), obj.range_m))
+        spoken = spoken_metres(float(request["distance_m"]))
+        if obj is not None and spoken is not None:  # None: "under half a meter", no number said
+            checks.append(DistanceCheck(item.text, obj.class_name, request["camera"], frame, spoken, obj.range_m))
     return checks
 
 

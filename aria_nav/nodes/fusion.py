@@ -89,22 +89,30 @@ PARAMS = [
           "(Aria gen 1 factory calibration: about 38), degrees.", min=0.0, max=90.0),
     Param("box_core_fraction", 0.5, "Width and height of the central part of a box whose depths give the distance, "
           "as a fraction of the box.", min=0.05, max=1.0),
-    Param("box_depth_percentile", 10.0, "Percentile of the valid depths in the box's central part taken as its "
-          "distance (low: the nearest surface).", min=0.0, max=100.0),
+    Param("box_depth_percentile", 10.0, "Percentile of the horizontal ranges of the object's depth cluster taken "
+          "as its distance (low: its nearest part).", min=0.0, max=100.0),
     Param("box_min_valid_fraction", 0.1, "Smallest fraction of valid depth pixels in the central part for a "
           "distance.", min=0.0, max=1.0),
+    Param("box_cluster_bin", 0.05, "Width of the depth histogram's bins separating the surfaces in a box, in "
+          "log-depth (0.05: 5% of the depth).", min=0.005, max=1.0),
+    Param("box_min_cluster_share", 0.2, "The nearest depth cluster holding this share of a box's valid pixels is "
+          "the object (nearer, smaller ones are something else); none: the largest.", min=0.0, max=1.0),
     Param("track_min_iou", 0.3, "Smallest box overlap (IoU) continuing a track.", min=0.0, max=1.0),
     Param("track_max_centre_jump", 0.5, "Largest centre displacement continuing a track without overlap, in box "
           "diagonals.", min=0.0, max=10.0),
     Param("track_max_missed", 5, "Frames a track may go unseen before the obstacle has left.", min=0, max=1000),
+    Param("distance_filter_frames", 3, "A track's distance is the median of its last this many frames (moved "
+          "along its approach speed): one glitched frame cannot move it. 1: no filter.", min=1, max=30),
     Param("speed_window_s", 1.0, "Time window of the approach speed estimate, seconds.", min=0.1, max=10.0),
-    Param("motion_window_s", 1.0, "Sliding window of the walking detector (std of |acceleration|), seconds.",
+    Param("motion_window_s", 1.0, "Sliding window of the std of |acceleration| that decides standing, seconds.",
           min=0.2, max=10.0),
+    Param("walk_window_s", 0.5, "Sliding window of the std of |acceleration| that decides walking (about one "
+          "step, so the first steps show at once), seconds.", min=0.1, max=10.0),
     Param("walk_threshold", 0.6, "Std of |acceleration| above which the wearer is walking, m/s^2.", min=0.0,
           max=20.0),
     Param("stand_threshold", 0.3, "Std of |acceleration| below which the wearer is standing, m/s^2 (at most "
           "walk_threshold).", min=0.0, max=20.0),
-    Param("min_walk_s", 0.5, "How long the deviation must stay above walk_threshold to switch to walking, s.",
+    Param("min_walk_s", 0.2, "How long the deviation must stay above walk_threshold to switch to walking, s.",
           min=0.0, max=10.0),
     Param("min_stand_s", 1.0, "How long it must stay below stand_threshold to switch to standing, s.", min=0.0,
           max=10.0),
@@ -132,11 +140,19 @@ PARAMS = [
     Param("critical_distance_walking_m", 3.0, "Distance under which a critical class is a critical warning while "
           "walking, metres.", min=0.0, max=50.0),
     Param("critical_distance_standing_m", 1.5, "The same while standing, metres.", min=0.0, max=50.0),
-    Param("critical_cooldown_walking_s", 1.0, "Least time before the same critical warning is repeated while "
-          "walking, seconds.", min=0.0, max=60.0),
-    Param("critical_cooldown_standing_s", 2.0, "The same while standing, seconds.", min=0.0, max=60.0),
-    Param("critical_confirm_frames", 2, "Consecutive frames a critical obstacle must be seen before it is "
-          "spoken of (2: one-frame flicker is never spoken).", min=1, max=100),
+    Param("critical_cooldown_walking_s", 3.0, "A still critical obstacle is warned of again this long after its "
+          "last request while walking, seconds (the only repeat rule: speech's repeat_cooldown_s is shorter).",
+          min=0.0, max=60.0),
+    Param("critical_cooldown_standing_s", 5.0, "The same while standing, seconds.", min=0.0, max=60.0),
+    Param("critical_ttc_s", 2.0, "A critical class closing in faster than ttc_min_speed_mps is critical when its "
+          "time to collision (distance / approach speed) is under this, seconds.", min=0.0, max=30.0),
+    Param("ttc_min_speed_mps", 0.5, "Approach speed from which the time to collision counts, m/s.", min=0.0,
+          max=20.0),
+    Param("ttc_hysteresis_s", 0.5, "How much longer the time to collision must get to stop being critical, s.",
+          min=0.0, max=10.0),
+    Param("critical_confirm_frames", 3, "Consecutive frames a track must be seen, and frames it must be in the "
+          "critical state, before it is a critical warning (announced on that frame; until then it is held).",
+          min=1, max=100),
     Param("confirm_frames", 3, "Consecutive frames an ordinary obstacle must be seen before it is spoken of.",
           min=1, max=100),
     Param("obstacle_cooldown_s", 2.5, "Least time before an ordinary obstacle is spoken of again (only if its "
@@ -215,17 +231,20 @@ def fusion_config(cfg) -> FusionConfig:
         critical_distance_walking_m=cfg.critical_distance_walking_m,
         critical_distance_standing_m=cfg.critical_distance_standing_m,
         critical_cooldown_walking_s=cfg.critical_cooldown_walking_s,
-        critical_cooldown_standing_s=cfg.critical_cooldown_standing_s,
+        critical_cooldown_standing_s=cfg.critical_cooldown_standing_s, critical_ttc_s=cfg.critical_ttc_s,
+        ttc_min_speed_mps=cfg.ttc_min_speed_mps, ttc_hysteresis_s=cfg.ttc_hysteresis_s,
         critical_confirm_frames=cfg.critical_confirm_frames, confirm_frames=cfg.confirm_frames,
         obstacle_cooldown_s=cfg.obstacle_cooldown_s, min_gap_s=cfg.min_gap_s,
         announce_max_distance_m=cfg.announce_max_distance_m,
         min_priority_without_distance=cfg.min_priority_without_distance)
     return FusionConfig(
         centre_zone=cfg.centre_zone, peripheral_yaw_deg=cfg.peripheral_yaw_deg,
-        box_distance=BoxDistanceConfig(cfg.box_core_fraction, cfg.box_depth_percentile, cfg.box_min_valid_fraction),
+        box_distance=BoxDistanceConfig(cfg.box_core_fraction, cfg.box_depth_percentile, cfg.box_min_valid_fraction,
+                                       cluster_bin=cfg.box_cluster_bin, min_cluster_share=cfg.box_min_cluster_share),
         tracker=TrackerConfig(min_iou=cfg.track_min_iou, max_centre_jump=cfg.track_max_centre_jump,
-                              max_missed=cfg.track_max_missed, speed_window_s=cfg.speed_window_s),
-        motion=MotionConfig(window_s=cfg.motion_window_s, walk_threshold=cfg.walk_threshold,
+                              max_missed=cfg.track_max_missed, speed_window_s=cfg.speed_window_s,
+                              distance_filter_frames=cfg.distance_filter_frames),
+        motion=MotionConfig(window_s=cfg.motion_window_s, walk_window_s=cfg.walk_window_s, walk_threshold=cfg.walk_threshold,
                             stand_threshold=cfg.stand_threshold, min_walk_s=cfg.min_walk_s,
                             min_stand_s=cfg.min_stand_s),
         policy=policy, tilt=TiltConfig(cfg.tilt_time_constant_s, cfg.tilt_max_deviation),

@@ -1,9 +1,10 @@
 """Speech node: speaks the fusion node's requests (docs/guidance.md).
 
-Requests (std_msgs/String JSON, aria_nav.core.speech.request) are phrased in the configured language, queued by
-urgency and spoken by a TTS engine on a worker thread: the executor never waits for audio, and a critical
-request interrupts a less urgent utterance. Each utterance's fate is published on the spoken topic (JSON,
-aria_nav.ros.speech_msgs) and logged, also when no engine or sound device exists.
+Requests (std_msgs/String JSON, aria_nav.core.speech.request) are phrased in the configured language, arbitrated
+for deadlines (aria_nav.core.speech.queue) and spoken by a TTS engine on a worker thread: the executor never waits
+for audio. Each utterance's fate, with its capture-to-ear latency (source frame stamp to audio start), is
+published on the spoken topic (JSON, aria_nav.ros.speech_msgs) and logged, also when no engine or sound device
+exists; /diagnostics carries the latency's percentiles and the last one.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from std_msgs.msg import String
 from aria_nav import topics
 from aria_nav.core.speech.engines import ENGINES, EngineUnavailable, create_engine
 from aria_nav.core.speech.output import OUTPUTS, WAV, create_sink
-from aria_nav.core.speech.phrases import DIRECTION_STYLES, TABLES
+from aria_nav.core.speech.phrases import DIRECTION_STYLES, FORMS, SHORT, TABLES
 from aria_nav.core.speech.queue import SpeechQueue
 from aria_nav.core.speech.request import SpeechRequestError
 from aria_nav.core.speech.speaker import Speaker, SpokenRecord
@@ -30,6 +31,10 @@ PARAMS = [
           "espeak-ng with a warning).", choices=ENGINES),
     Param("voice", "", "espeak-ng voice; empty: the language's default (en-us, es)."),
     Param("words_per_minute", 175, "espeak-ng speaking rate.", min=80, max=450),
+    Param("critical_words_per_minute", 300, "espeak-ng speaking rate of critical warnings (faster: at walking "
+          "speed every second of audio is more than a metre walked).", min=80, max=450),
+    Param("critical_form", SHORT, "short: critical warnings say only what, where and how far ('Person ahead, one "
+          "meter.'); long: 'Careful, person approaching ahead, one meter'.", choices=FORMS),
     Param("piper_model", "", "piper voice model (.onnx with its .onnx.json beside it)."),
     Param("output", "auto", "auto: sound device if a player (aplay, paplay, pw-play) exists, else text only; "
           "device; wav: one WAV file per utterance in wav_dir; none: text only.", choices=OUTPUTS),
@@ -38,10 +43,11 @@ PARAMS = [
           "queueing and interruption behave as on a device)."),
     Param("earcon", True, "Play a short tone panned towards the obstacle before critical warnings."),
     Param("max_queue", 8, "Most utterances waiting; beyond, the least urgent is dropped.", min=1, max=1000),
-    Param("max_age_s", 2.0, "Utterances that waited longer than this since they arrived are dropped, seconds.",
-          min=0.0, max=60.0),
-    Param("repeat_cooldown_s", 4.0, "The same sentence is not said again within this time unless more urgent, "
-          "seconds.", min=0.0, max=600.0),
+    Param("max_age_s", 2.0, "Non-critical utterances that waited longer than this since they arrived are dropped "
+          "(critical ones never are), seconds.", min=0.0, max=60.0),
+    Param("repeat_cooldown_s", 2.0, "Echo guard: the same sentence is not said again within this time of when the "
+          "wearer began hearing it, unless more urgent, seconds. Keep it below fusion's shortest repeat interval "
+          "(critical_cooldown_walking_s): how often a warning repeats is fusion's decision.", min=0.0, max=600.0),
 ]
 
 
@@ -72,7 +78,8 @@ class SpeechNode(AriaNode):
         self._spoken_pub = self.create_publisher(String, topics.SPEECH_SPOKEN, reliable_qos())
         queue = SpeechQueue(cfg.max_queue, cfg.max_age_s, cfg.repeat_cooldown_s)
         self.speaker = Speaker(self.phrases, cfg.direction_style, engine, sink, queue, self._now, self._on_spoken,
-                               earcon=cfg.earcon)
+                               earcon=cfg.earcon, form=cfg.critical_form,
+                               critical_words_per_minute=cfg.critical_words_per_minute)
         self.create_subscription(String, topics.SPEECH_REQUEST, self._on_request, reliable_qos(depth=50))
         self.create_timer(1.0, self._update_diagnostics)
         self.get_logger().info(f"speech: {cfg.language}, engine {engine.name if engine else 'none'}, "
@@ -104,8 +111,10 @@ class SpeechNode(AriaNode):
         else:
             self._counts["spoken"] += 1
             self.get_logger().info(f"said ({record.request.urgency}): {record.text}")
-        if record.started_s is not None and record.request.stamp_ns:
-            self.diag.stats.record((record.started_s - record.request.stamp_ns / 1e9) * 1e3)
+        latency = record.capture_to_ear_s
+        if latency is not None:  # the diagnostics' latency percentiles are capture-to-ear
+            self.diag.stats.record(latency * 1e3)
+            self.diag.set_value("capture_to_ear_ms_last", f"{latency * 1e3:.1f} ({record.request.urgency})")
         self._spoken_pub.publish(spoken_to_msg(record, self.cfg.language))
 
     def _update_diagnostics(self) -> None:

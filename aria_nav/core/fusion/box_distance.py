@@ -1,22 +1,32 @@
-"""How far the object inside a detection box is, from a metric depth image.
+"""How far the object inside a detection box is, from a metric depth image: the nearest part of the object, not
+whatever is nearest in its rectangle.
 
-The statistic is a low percentile of the valid depths in the central part of the box:
-- the central part, because a box is a rectangle around a shape that rarely fills it: near its edges the depth
-  image shows what is behind or beside the object (background leaks in, far too far) or the floor in front of it;
-- a low percentile rather than the minimum or the median: the nearest surface of the object is what the walker
-  would bump into (the median of a person seen at an angle lies on the far shoulder, the median of a chair on its
-  back rest), while the very minimum is one noisy pixel;
-- NaN, zero and negative depths are invalid (the depth stage marks what it could not estimate with NaN), and so
-  are depths beyond MAX_DEPTH_M, which no depth model measures;
-- a box wholly outside the image has no distance (one partly outside is measured where it meets the image).
+1. The core: the central `core_fraction` of the box. Near a box's edges the depth image shows what is behind or
+   beside the object (the background leaks in) or the floor in front of it.
+2. The object's depth cluster: the valid depths are histogrammed in bins `cluster_bin` wide in log-depth (5%: a
+   relative width, as depth noise is); runs of bins holding at least `min_bin_share` of the pixels are clusters
+   (the sparse bins between two surfaces split them, also where a depth model blurs the edge between them). The
+   object is the nearest cluster holding at least `min_cluster_share` of the pixels (a few pixels of something
+   nearer, or one wild pixel, are not the object; a chair's frame against the wall behind it is), else the
+   largest.
+3. Occluders out: another detection overlapping this box and standing in front of it (its box reaches lower in
+   the image: its foot point is nearer on the floor; both cut by the image's bottom edge: the taller one) covers
+   part of it (a crowd: the person in front covers the one behind). Clusters at that occluder's own depth (within
+   `occluder_margin`) are not this object's, and are left out before choosing; if nothing is left, they stay.
+4. The nearest part: the `percentile` (10th) of the cluster's values. Fusion passes each pixel's horizontal range
+   in the gravity-aligned wearer frame (core.wearer_frame), so a wide or off-axis object (a car beside the path)
+   is measured where it is nearest to the wearer along the floor, not at its centre column; the low percentile
+   rather than the minimum, which is one noisy pixel.
+NaN, zero and negative depths are invalid (the depth stage marks what it could not estimate with NaN), and so are
+depths beyond MAX_DEPTH_M. A box wholly outside the image has no distance (one partly outside is measured where it
+meets the image); fewer valid pixels than `min_valid_fraction` of the core: no distance.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
-
 
 MAX_DEPTH_M = 1000.0
 
@@ -24,14 +34,18 @@ MAX_DEPTH_M = 1000.0
 @dataclass(frozen=True)
 class BoxDistanceConfig:
     core_fraction: float = 0.5  # width and height of the central region, as a fraction of the box's
-    percentile: float = 10.0  # low percentile of the valid depths in the central region
+    percentile: float = 10.0  # low percentile of the object cluster's ranges: its nearest part
     min_valid_fraction: float = 0.1  # fewer valid pixels than this fraction of the region: no distance
+    cluster_bin: float = 0.05  # width of the depth histogram's bins, in log-depth (relative depth)
+    min_bin_share: float = 0.02  # a bin with fewer of the valid pixels separates clusters
+    min_cluster_share: float = 0.2  # the nearest cluster with this share of the valid pixels is the object
+    occluder_margin: float = 0.15  # a cluster within this relative depth of an occluder's is the occluder's
 
 
 @dataclass(frozen=True)
 class BoxDepth:
-    depth_z: float  # metres along the optical axis; NaN when the region had too few valid pixels
-    u: float  # image column and row (source image pixels) of the region's centre, where the depth is placed
+    depth_z: float  # metres (the input's values: z-depth, or horizontal range) of the nearest part; NaN: too few
+    u: float  # image column (source image pixels) of the nearest part, and the region's centre row
     v: float
     valid_fraction: float
 
@@ -44,10 +58,39 @@ def core_region(box: np.ndarray, core_fraction: float) -> Tuple[float, float, fl
     return cx - half_w, cy - half_h, cx + half_w, cy + half_h
 
 
+def occluders_of(boxes: np.ndarray, index: int) -> np.ndarray:
+    """The boxes (N, 4) that overlap box `index` and stand in front of it on a common floor: their bottom edge is
+    lower in the image (one pixel of slack), or, with both bottoms equal (cut by the image's edge), they are
+    taller."""
+    box = boxes[index]
+    overlapping = ((boxes[:, 0] < box[2]) & (boxes[:, 2] > box[0]) & (boxes[:, 1] < box[3]) & (boxes[:, 3] > box[1]))
+    level = np.abs(boxes[:, 3] - box[3]) <= 1.0
+    in_front = (~level & (boxes[:, 3] > box[3])) | (level & (boxes[:, 1] < box[1] - 1.0))
+    in_front[index] = False
+    return boxes[overlapping & in_front]
+
+
+def clusters(values: np.ndarray, bin_width: float, min_share: float):
+    """(first, last) index ranges into the sorted `values` of its depth clusters, nearest first (see above)."""
+    logs = np.log(values)
+    bins = np.floor((logs - logs[0]) / bin_width).astype(np.int64)
+    counts = np.bincount(bins)
+    dense = counts >= max(1, min_share * values.size)
+    found, start = [], None
+    for index, is_dense in enumerate(np.append(dense, False)):
+        if is_dense and start is None:
+            start = index
+        elif not is_dense and start is not None:
+            found.append((np.searchsorted(bins, start, "left"), np.searchsorted(bins, index - 1, "right")))
+            start = None
+    return found
+
+
 def box_depth(depth: np.ndarray, box: np.ndarray, image_size: Tuple[int, int],
-              config: BoxDistanceConfig = BoxDistanceConfig()) -> BoxDepth:
-    """Depth of the object in `box` (pixels of an image of `image_size` = (width, height)); the depth image may
-    have another resolution of the same camera (boxes are scaled to it)."""
+              config: BoxDistanceConfig = BoxDistanceConfig(), occluders: Sequence[np.ndarray] = ()) -> BoxDepth:
+    """Depth of the nearest part of the object in `box` (pixels of an image of `image_size` = (width, height));
+    the depth image may have another resolution of the same camera (boxes are scaled to it); `occluders`: boxes in
+    front of it."""
     width, height = image_size
     depth_h, depth_w = depth.shape[:2]
     x1, y1, x2, y2 = core_region(box, config.core_fraction)
@@ -61,8 +104,29 @@ def box_depth(depth: np.ndarray, box: np.ndarray, image_size: Tuple[int, int],
     c2 = int(np.clip(np.ceil(x2 * sx), c1 + 1, depth_w))
     r2 = int(np.clip(np.ceil(y2 * sy), r1 + 1, depth_h))
     region = np.asarray(depth[r1:r2, c1:c2], dtype=np.float32)
-    valid = region[np.isfinite(region) & (region > 0) & (region <= MAX_DEPTH_M)]
-    valid_fraction = valid.size / region.size if region.size else 0.0
-    if valid.size == 0 or valid_fraction < config.min_valid_fraction:
+    valid = np.isfinite(region) & (region > 0) & (region <= MAX_DEPTH_M)
+    valid_fraction = float(valid.mean()) if region.size else 0.0
+    if not valid.any() or valid_fraction < config.min_valid_fraction:
         return BoxDepth(float("nan"), u, v, valid_fraction)
-    return BoxDepth(float(np.percentile(valid, config.percentile)), u, v, valid_fraction)
+    columns = (np.arange(c1, c2) + 0.5) / sx  # source image column of each depth column
+    z = region[valid]
+    u_of = np.broadcast_to(columns[None, :], region.shape)[valid]
+    order = np.argsort(z, kind="stable")
+    z, u_of = z[order], u_of[order]
+    found = clusters(z, config.cluster_bin, config.min_bin_share)
+    if not found:  # no bin dense enough (very few, scattered pixels): all of them
+        found = [(0, z.size)]
+    # The occluders' own depths (measured without theirs: one level is enough for people in front of people).
+    blocked = [box_depth(depth, other, image_size, config).depth_z for other in occluders]
+    own = [(first, last) for first, last in found
+           if not any(abs(float(np.median(z[first:last])) / b - 1.0) <= config.occluder_margin
+                      for b in blocked if np.isfinite(b))]
+    found = own or found
+    total = sum(last - first for first, last in found)
+    shares = [(last - first) / total for first, last in found]
+    chosen = next((c for c, share in zip(found, shares) if share >= config.min_cluster_share),
+                  found[int(np.argmax(shares))])
+    z, u_of = z[chosen[0]:chosen[1]], u_of[chosen[0]:chosen[1]]
+    target = np.percentile(z, config.percentile)
+    nearest = int(np.argmin(np.abs(z - target)))
+    return BoxDepth(float(z[nearest]), float(u_of[nearest]), v, valid_fraction)

@@ -3,10 +3,12 @@
 Walking shakes the head up and down at the step rate (about 2 Hz): the magnitude of the measured acceleration
 oscillates around g by one to a few m/s^2. Standing still, and turning the head or the body on the spot, leave it
 within sensor noise and a few tenths (rotation changes the direction of gravity in the sensor frame, not its size).
-So the detector looks at the standard deviation of |a| over a sliding window of `window_s` seconds, with
-hysteresis: it switches to walking when the deviation stays above `walk_threshold` for `min_walk_s`, and back to
-standing when it stays below `stand_threshold` for `min_stand_s`. Between the thresholds it keeps its state, so
-slowing down or a pause of half a step does not flip it.
+So the detector looks at the standard deviation of |a| over sliding windows, with hysteresis: it switches to
+walking when the deviation over the last `walk_window_s` (half a second: about one step, so the first steps show
+at once) stays above `walk_threshold` for `min_walk_s`, and back to standing when the deviation over `window_s`
+(a second: a pause of half a step is not a stop) stays below `stand_threshold` for `min_stand_s`. Between the
+thresholds it keeps its state. Starting to walk is seen within 0.5 s of the first step (the walking thresholds
+apply at once); stopping within about 1.5 s (warnings stay early a little longer, the safe side).
 
 Times are sample stamps in seconds; samples may arrive at any rate (the window is in time, not in samples).
 """
@@ -23,12 +25,40 @@ STANDARD_GRAVITY = 9.80665
 
 @dataclass(frozen=True)
 class MotionConfig:
-    window_s: float = 1.0
+    window_s: float = 1.0  # the deviation that decides standing
+    walk_window_s: float = 0.5  # the deviation that decides walking
     walk_threshold: float = 0.6  # m/s^2, std of |a| above which the wearer is walking
     stand_threshold: float = 0.3  # m/s^2, std of |a| below which the wearer is standing
-    min_walk_s: float = 0.5  # how long the deviation must stay above walk_threshold
+    min_walk_s: float = 0.2  # how long the (walk window's) deviation must stay above walk_threshold
     min_stand_s: float = 1.0  # how long it must stay below stand_threshold
     min_samples: int = 10  # fewer samples in the window: no decision yet
+
+
+class _RunningDeviation:
+    """Standard deviation of the values of the last `window_s` seconds, with running sums."""
+
+    def __init__(self, window_s: float):
+        self.window_s = window_s
+        self.samples: Deque[Tuple[float, float]] = collections.deque()
+        self._sum = self._sum_sq = 0.0
+
+    def add(self, time_s: float, value: float) -> None:
+        self.samples.append((time_s, value))
+        self._sum += value
+        self._sum_sq += value * value
+        while self.samples and time_s - self.samples[0][0] > self.window_s:
+            _, old = self.samples.popleft()
+            self._sum -= old
+            self._sum_sq -= old * old
+
+    def deviation(self) -> float:
+        count = len(self.samples)
+        mean = self._sum / count
+        return math.sqrt(max(0.0, self._sum_sq / count - mean * mean))
+
+    def clear(self) -> None:
+        self.samples.clear()
+        self._sum = self._sum_sq = 0.0
 
 
 class MotionDetector:
@@ -37,40 +67,38 @@ class MotionDetector:
             raise ValueError("stand_threshold must not exceed walk_threshold")
         self.config = config
         self.state = initial
-        self._samples: Deque[Tuple[float, float]] = collections.deque()  # (time, |a| - g)
-        self._sum = 0.0
-        self._sum_sq = 0.0
+        # Kept relative to g: the running sums then stay small and do not lose precision over hours.
+        self._long = _RunningDeviation(config.window_s)
+        self._short = _RunningDeviation(config.walk_window_s)
         self._candidate_since: Optional[float] = None
-        self.deviation = 0.0
+        self.deviation = 0.0  # over window_s
+        self.walk_deviation = 0.0  # over walk_window_s
         self.changes = 0
+
+    @property
+    def _samples(self):
+        return self._long.samples
 
     def add(self, time_s: float, ax: float, ay: float, az: float) -> str:
         """Adds one accelerometer sample (m/s^2, any frame); returns the state after it."""
-        # Kept relative to g: the running sums then stay small and do not lose precision over hours.
         magnitude = math.sqrt(ax * ax + ay * ay + az * az) - STANDARD_GRAVITY
         if not math.isfinite(magnitude):
             return self.state
-        if self._samples and time_s < self._samples[-1][0]:  # time went back (bag loop, clock reset): start over
+        if self._long.samples and time_s < self._long.samples[-1][0]:  # time went back (bag loop): start over
             self.reset()
-        self._samples.append((time_s, magnitude))
-        self._sum += magnitude
-        self._sum_sq += magnitude * magnitude
-        while self._samples and time_s - self._samples[0][0] > self.config.window_s:
-            _, old = self._samples.popleft()
-            self._sum -= old
-            self._sum_sq -= old * old
-        count = len(self._samples)
-        if count < self.config.min_samples:
+        self._long.add(time_s, magnitude)
+        self._short.add(time_s, magnitude)
+        if len(self._short.samples) < self.config.min_samples:
             return self.state
-        mean = self._sum / count
-        self.deviation = math.sqrt(max(0.0, self._sum_sq / count - mean * mean))
+        self.deviation = self._long.deviation()
+        self.walk_deviation = self._short.deviation()
         self._update_state(time_s)
         return self.state
 
     def _update_state(self, time_s: float) -> None:
         cfg = self.config
         if self.state == STANDING:
-            towards, hold = self.deviation > cfg.walk_threshold, cfg.min_walk_s
+            towards, hold = self.walk_deviation > cfg.walk_threshold, cfg.min_walk_s
         else:
             towards, hold = self.deviation < cfg.stand_threshold, cfg.min_stand_s
         if not towards:
@@ -84,6 +112,6 @@ class MotionDetector:
             self.changes += 1
 
     def reset(self) -> None:
-        self._samples.clear()
-        self._sum = self._sum_sq = 0.0
+        self._long.clear()
+        self._short.clear()
         self._candidate_since = None

@@ -19,7 +19,7 @@ import numpy as np
 from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.detections import Detections
 from aria_nav.core.fusion.bands import band_of
-from aria_nav.core.fusion.box_distance import BoxDistanceConfig, box_depth
+from aria_nav.core.fusion.box_distance import BoxDistanceConfig, box_depth, occluders_of
 from aria_nav.core.fusion.geometry import LEFT, RIGHT, clock_of_bearing, direction_of_bearing
 from aria_nav.core.fusion.motion import MotionConfig, MotionDetector
 from aria_nav.core.fusion.vio_motion import VioMotion, VioMotionConfig
@@ -192,7 +192,11 @@ class FusionPipeline:
             cloud = WearerCloud.of(depth[r1:r2, c1:c2], crop, tilt, self.camera_height_m)
             sx, sy = depth.shape[1] / intrinsics.width, depth.shape[0] / intrinsics.height
             crop_box = np.array([box[0] * sx - c1, box[1] * sy - r1, box[2] * sx - c1, box[3] * sy - r1])
-            found = box_depth(cloud.range, crop_box, (crop.width, crop.height), self.config.box_distance)
+            # Other detections in front of this one, in the crop's pixels: their own clusters are not this object.
+            occluders = [np.array([o[0] * sx - c1, o[1] * sy - r1, o[2] * sx - c1, o[3] * sy - r1])
+                         for o in occluders_of(detections.boxes, index)]
+            found = box_depth(cloud.range, crop_box, (crop.width, crop.height), self.config.box_distance,
+                              occluders=occluders)
             if math.isfinite(found.depth_z):
                 distance = found.depth_z
                 whole = (0, crop.height, 0, crop.width)

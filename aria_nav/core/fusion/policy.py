@@ -4,17 +4,24 @@ Priority of an obstacle (higher first):
     class importance x band weight x centrality + approach_gain x approach speed (m/s, only when getting closer)
 Urgency:
     critical  a critical class (people, vehicles) nearer than the critical distance, which is longer while walking
-              (the wearer closes in) than standing (once critical, it must get band_hysteresis_m farther to stop
-              being critical);
+              (the wearer closes in) than standing, or closing in fast: approach speed at least
+              `ttc_min_speed_mps` and time to collision (distance / approach speed) under `critical_ttc_s` (a
+              person coming at 1.5 m/s from 3 m, 2 s away, is more urgent than a chair 1.5 m away). Once critical,
+              it must get band_hysteresis_m farther (and `ttc_hysteresis_s` later) to stop being critical. The
+              critical state itself must be confirmed: it counts only after `critical_confirm_frames`
+              consecutive frames in it, and is announced on that frame; until then the obstacle is held (not
+              spoken of at all, so the wearer does not hear a warning one frame before the critical one);
     warning   anything else in the very close or close band (bands have hysteresis too);
     info      farther, or without a distance.
 An obstacle is spoken of only once its track is confirmed: seen in `critical_confirm_frames` consecutive frames
 if critical, `confirm_frames` otherwise, so a one-frame false detection is never spoken. Once told, an obstacle
 is told again at once when it becomes more urgent; when it moves to a nearer band (approaching), at least
-`min_gap_s` after it was last told; when the cooldown since it was last told is over, a critical one is repeated,
-an ordinary one only if its direction changed. Between any two utterances at least `min_gap_s` passes, except for
-critical ones. One request per frame at most: the most urgent, then highest priority, of those due (the caller
-passes the obstacles of every camera's latest frame, so cameras compete fairly).
+`min_gap_s` after it was last told; when the cooldown since it was last told is over (`critical_cooldown_*_s`),
+a still critical one is repeated, an ordinary one only if its direction changed. This is the only place where
+repeats are decided (the speech node's repeat guard is shorter than any cooldown). Between any two utterances at
+least `min_gap_s` passes, except for critical ones. One request per frame at most: the most urgent, then highest
+priority, of those due (the caller passes the obstacles of every camera's latest frame, so cameras compete
+fairly).
 
 Times are the source frames' stamps in seconds, so the policy behaves the same live and in replay.
 """
@@ -22,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, Mapping, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, Mapping, Optional, Sequence, Tuple
 
 from aria_nav.core.fusion.bands import CLOSE, UNKNOWN, VERY_CLOSE, band_index
 from aria_nav.core.fusion.geometry import AHEAD
@@ -54,9 +61,12 @@ class PolicyConfig:
     critical_classes: FrozenSet[str] = DEFAULT_CRITICAL_CLASSES
     critical_distance_walking_m: float = 3.0
     critical_distance_standing_m: float = 1.5
-    critical_cooldown_walking_s: float = 1.0
-    critical_cooldown_standing_s: float = 2.0
-    critical_confirm_frames: int = 2
+    critical_cooldown_walking_s: float = 3.0
+    critical_cooldown_standing_s: float = 5.0
+    critical_ttc_s: float = 2.0  # time to collision under which a closing critical class is critical
+    ttc_min_speed_mps: float = 0.5  # slower approach (or speed noise) never makes anything critical
+    ttc_hysteresis_s: float = 0.5
+    critical_confirm_frames: int = 3
     confirm_frames: int = 3
     obstacle_cooldown_s: float = 2.5
     min_gap_s: float = 0.8
@@ -78,16 +88,28 @@ def priority_of(config: PolicyConfig, obstacle: Obstacle) -> float:
             + config.approach_gain * max(0.0, obstacle.approach_mps))
 
 
+def time_to_collision(obstacle: Obstacle) -> float:
+    """Seconds until it is reached at the present approach speed (inf when not getting closer)."""
+    if obstacle.approach_mps <= 0 or not math.isfinite(obstacle.distance_m):
+        return math.inf
+    return obstacle.distance_m / obstacle.approach_mps
+
+
 def urgency_of(config: PolicyConfig, obstacle: Obstacle, motion_state: str, was_critical: bool = False) -> str:
-    """Critical below the critical distance (plus the band hysteresis for an obstacle already critical, so noise
-    around the limit does not make it flip); warning in the very close and close bands; info otherwise."""
+    """Critical below the critical distance or the critical time to collision (plus the hysteresis for an
+    obstacle already critical, so noise around the limit does not make it flip); warning in the very close and
+    close bands; info otherwise."""
     if not math.isfinite(obstacle.distance_m):
         return INFO
     critical_distance = (config.critical_distance_walking_m if motion_state == WALKING
                          else config.critical_distance_standing_m)
+    critical_ttc = config.critical_ttc_s
     if was_critical:
         critical_distance += config.band_hysteresis_m
-    if obstacle.class_name in config.critical_classes and obstacle.distance_m < critical_distance:
+        critical_ttc += config.ttc_hysteresis_s
+    closing = (obstacle.approach_mps >= config.ttc_min_speed_mps and time_to_collision(obstacle) < critical_ttc
+               and obstacle.distance_m < config.announce_max_distance_m)  # never critical and unspoken
+    if obstacle.class_name in config.critical_classes and (obstacle.distance_m < critical_distance or closing):
         return CRITICAL
     if obstacle.band in (VERY_CLOSE, CLOSE):
         return WARNING
@@ -114,17 +136,26 @@ class GuidancePolicy:
     def __init__(self, config: PolicyConfig = PolicyConfig()):
         self.config = config
         self._told: Dict[str, _Told] = {}
-        self._critical: Set[str] = set()  # keys of the obstacles critical in their last frame
+        self._critical_run: Dict[str, int] = {}  # key -> consecutive frames in the critical state (unconfirmed too)
         self._last_utterance_s = -math.inf
 
     def rate(self, obstacle: Obstacle, motion_state: str) -> None:
-        """Sets the obstacle's priority and urgency."""
+        """Sets the obstacle's priority and urgency (critical once confirmed; a warning until then)."""
         obstacle.priority = priority_of(self.config, obstacle)
-        obstacle.urgency = urgency_of(self.config, obstacle, motion_state, obstacle.key in self._critical)
-        if obstacle.urgency == CRITICAL:
-            self._critical.add(obstacle.key)
+        run = self._critical_run.get(obstacle.key, 0)
+        urgency = urgency_of(self.config, obstacle, motion_state, run > 0)
+        if urgency == CRITICAL:
+            run += 1
+            self._critical_run[obstacle.key] = run
+            if run < self.config.critical_confirm_frames:
+                urgency = WARNING
         else:
-            self._critical.discard(obstacle.key)
+            self._critical_run.pop(obstacle.key, None)
+        obstacle.urgency = urgency
+
+    def _pending_critical(self, obstacle: Obstacle) -> bool:
+        """In the critical state, not yet confirmed: held back, so it is first heard as the critical warning."""
+        return obstacle.urgency != CRITICAL and self._critical_run.get(obstacle.key, 0) > 0
 
     def decide(self, obstacles: Sequence[Obstacle], motion_state: str, now_s: float) -> Optional[SpeechRequest]:
         """The one request to send now about these (rated) obstacles, or None."""
@@ -132,7 +163,7 @@ class GuidancePolicy:
             self.reset()
         due = []
         for obstacle in obstacles:
-            if self._announceable(obstacle) and self._confirmed(obstacle):
+            if self._announceable(obstacle) and self._confirmed(obstacle) and not self._pending_critical(obstacle):
                 event = self._due_event(obstacle, motion_state, now_s)
                 if event is not None:
                     due.append((urgency_rank(obstacle.urgency), obstacle.priority, event, obstacle))
@@ -154,11 +185,11 @@ class GuidancePolicy:
         """Obstacles that have left: if they come back, they are news again."""
         for key in keys:
             self._told.pop(key, None)
-            self._critical.discard(key)
+            self._critical_run.pop(key, None)
 
     def reset(self) -> None:
         self._told.clear()
-        self._critical.clear()
+        self._critical_run.clear()
         self._last_utterance_s = -math.inf
 
     def _announceable(self, obstacle: Obstacle) -> bool:

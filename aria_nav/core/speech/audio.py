@@ -71,7 +71,20 @@ def parse_wav(data: bytes) -> Audio:
     raise AudioFormatError("no data chunk")
 
 
-def earcon(bearing_deg: float, sample_rate: int, duration_s: float = 0.15, frequency_hz: float = 880.0,
+def trim_silence(audio: Audio, threshold: float = 0.01, keep_s: float = 0.02) -> Audio:
+    """The audio without the silence a TTS engine puts before and after a sentence (espeak-ng: 0.1-0.3 s at the
+    end): the next warning starts that much sooner. `keep_s` of it stays on each side, so nothing clicks."""
+    if audio.samples.size == 0:
+        return audio
+    loud = np.nonzero(np.abs(audio.samples.astype(np.int32)).max(axis=1) > threshold * 32767)[0]
+    if loud.size == 0:
+        return audio
+    keep = int(keep_s * audio.sample_rate)
+    first, last = max(0, int(loud[0]) - keep), min(audio.samples.shape[0], int(loud[-1]) + 1 + keep)
+    return Audio(audio.samples[first:last], audio.sample_rate)
+
+
+def earcon(bearing_deg: float, sample_rate: int, duration_s: float = 0.1, frequency_hz: float = 880.0,
            level: float = 0.5) -> Audio:
     """A short stereo tone panned towards the bearing (constant-power pan, fully to one side at 90 degrees),
     with 5 ms fades so it does not click."""
@@ -89,7 +102,7 @@ def earcon(bearing_deg: float, sample_rate: int, duration_s: float = 0.15, frequ
     return Audio((stereo * 32767.0).astype(np.int16), sample_rate)
 
 
-def prepend_earcon(speech: Audio, bearing_deg: float, gap_s: float = 0.05) -> Audio:
+def prepend_earcon(speech: Audio, bearing_deg: float, gap_s: float = 0.03) -> Audio:
     """The earcon, a short pause, then the speech (made stereo)."""
     cue = earcon(bearing_deg, speech.sample_rate)
     voice = speech.samples if speech.channels == 2 else np.repeat(speech.samples[:, :1], 2, axis=1)

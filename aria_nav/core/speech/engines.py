@@ -32,11 +32,14 @@ class EspeakEngine:
         path = shutil.which(executable)
         if path is None:
             raise EngineUnavailable(f"'{executable}' is not installed (Debian/Ubuntu: apt-get install espeak-ng)")
-        self._argv = [path, "-v", voice, "-s", str(words_per_minute), "--stdin", "--stdout"]
+        self._path, self._voice, self.words_per_minute = path, voice, words_per_minute
 
-    def synthesize(self, text: str, runner: InterruptibleRunner) -> Audio:
+    def synthesize(self, text: str, runner: InterruptibleRunner, words_per_minute: Optional[int] = None) -> Audio:
+        """`words_per_minute`: this sentence's rate (critical warnings are said faster), default the engine's."""
+        rate = words_per_minute or self.words_per_minute
         # Text on stdin, never as an argument: a sentence starting with '-' must not be read as an option.
-        return parse_wav(runner.run(self._argv, text.encode("utf-8")))
+        argv = [self._path, "-v", self._voice, "-s", str(rate), "--stdin", "--stdout"]
+        return parse_wav(runner.run(argv, text.encode("utf-8")))
 
 
 class PiperEngine:
@@ -50,7 +53,8 @@ class PiperEngine:
                                     "python -m piper.download_voices <voice>)")
         self._model = model
 
-    def synthesize(self, text: str, runner: InterruptibleRunner) -> Audio:
+    def synthesize(self, text: str, runner: InterruptibleRunner, words_per_minute: Optional[int] = None) -> Audio:
+        """piper has no rate in words per minute: `words_per_minute` is ignored."""
         handle, path = tempfile.mkstemp(suffix=".wav", prefix="aria_nav_piper_")
         os.close(handle)
         try:

@@ -1,9 +1,17 @@
 """What the wearer hears: one phrase table per language, and distances spoken the way people say them.
 
-Distances are rounded so that the sentence stays short and does not pretend to more precision than the estimate
-has: to the nearest half metre below 3 m ("one and a half meters"; never less than half a metre), to the nearest
-metre from 3 m to 20 m, and "more than twenty meters" beyond. The number words come from the table (TTS engines
-read "1.5" as "one point five").
+Distances are rounded so that the spoken number is never more than 10% off the measured one, while staying short:
+below half a metre "under half a meter"; to the 10 cm below 3 m ("seventy centimeters", "one point two meters";
+Spanish "a setenta centímetros", "a un metro veinte"); to the half metre from 3 m to 5 m ("three and a half
+meters"); to the metre up to 20 m, "more than twenty meters" beyond. The worst relative rounding errors are 9.1% at
+0.55 m, 4.8% at 1.05 m, 7.7% at 3.25 m and 9.1% at 5.5 m. The number words come from the table (TTS engines read
+"1.5" as "one point five").
+
+Two forms of a critical warning (FORMS): `short` (default) names the thing, the side and the distance, nothing
+else: "Person ahead, one point two." (English drops "meters": every distance is in metres). The panned earcon
+before it already says "danger, on that side", and at walking speed every second of audio is more than a metre
+walked. `long` is phrased like the other events ("Careful, person approaching on your left, one point two
+meters").
 
 Approximate distances (a relative depth model scaled by assumption, see docs/depth.md) are never spoken as metres:
 the band is said instead ("person ahead, very close").
@@ -15,24 +23,32 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, Mapping, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 from aria_nav.core.speech.request import (APPROXIMATE, APPROACHING, CRITICAL, DEGRADED, DESCRIPTION, ENDED,
-                                          OBSTACLE,
-                                          RESTORED, SpeechRequest)
+                                          OBSTACLE, RESTORED, SpeechRequest)
 
 SIDES, CLOCK = "sides", "clock"
 DIRECTION_STYLES = (SIDES, CLOCK)
-HALF_METRE_LIMIT_M = 3.0
+SHORT, LONG = "short", "long"
+FORMS = (SHORT, LONG)
+HALF_METRE_M = 0.5  # below: "under half a meter"
+TENTHS_LIMIT_M = 3.0  # below: to the 10 cm
+HALVES_LIMIT_M = 5.0  # below: to the half metre; beyond: to the metre
 MAX_SPOKEN_M = 20
 
 
-def spoken_metres(metres: float) -> float:
-    """The number of metres said for a measured distance, with the rounding rules above (inf: "more than")."""
+def spoken_metres(metres: float) -> Optional[float]:
+    """The value a distance is spoken as (the rounding rules above); None for "under half a meter", inf for
+    "more than twenty meters". The evaluation compares this with the truth."""
+    if metres < HALF_METRE_M - 0.05 * HALF_METRE_M:  # 0.475: closer to "half" than 10% is rounded up to it
+        return None
     if metres >= MAX_SPOKEN_M + 0.5:
         return math.inf
-    if metres < HALF_METRE_LIMIT_M:
-        return max(1, int(math.floor(metres * 2.0 + 0.5))) / 2.0
+    if metres < TENTHS_LIMIT_M - 0.05:
+        return max(HALF_METRE_M, math.floor(metres * 10.0 + 0.5) / 10.0)
+    if metres < HALVES_LIMIT_M - 0.25:
+        return math.floor(metres * 2.0 + 0.5) / 2.0
     return float(math.floor(metres + 0.5))
 
 
@@ -41,63 +57,93 @@ class PhraseTable:
     language: str
     espeak_voice: str
     numbers: Tuple[str, ...]  # words for 0..MAX_SPOKEN_M
-    metres: Mapping[str, str]  # one, many ({n}), half_alone, one_and_half, many_and_half ({n}), beyond ({n})
+    # one, many ({n}), one_tenths / many_tenths ({n} {tenths}), centimetres ({tens}), under_half, many_and_half
+    # ({n}), one_and_half, beyond ({n})
+    metres: Mapping[str, str]
+    short_metres: Mapping[str, str]  # the same in the short critical form (English drops "meters")
+    tenths: Tuple[str, ...]  # how 0.1..0.9 is said after the whole metres (index 1..9)
+    tens: Tuple[str, ...]  # words for 10, 20 .. 90 centimetres (index 1..9)
     bands: Mapping[str, str]  # very_close, close, medium, far: said instead of approximate metres
     where: Mapping[str, str]  # left, ahead, right
+    where_short: Mapping[str, str]  # the same in the short critical form
     clock: str  # template with {hour}
     clock_hours: Tuple[str, ...]  # words for 1..12 as said in "at N o'clock"
     templates: Mapping[str, str]  # obstacle / approaching, with and without distance; degraded; restored; ended
-    critical_prefix: str
+    critical_prefix: str  # long critical form
+    short_templates: Mapping[str, str]  # critical, with and without distance
     class_names: Mapping[str, str]
 
-    def distance(self, metres: float) -> str:
+    def distance(self, metres: float, short: bool = False) -> str:
         """Spoken distance with the rounding rules above."""
-        said = spoken_metres(metres)
-        if math.isinf(said):
-            return self.metres["beyond"].format(n=self.numbers[MAX_SPOKEN_M])
-        whole, half = int(said), said % 1.0 == 0.5
+        forms = self.short_metres if short else self.metres
+        value = spoken_metres(metres)
+        if value is None:
+            return forms["under_half"]
+        if math.isinf(value):
+            return forms["beyond"].format(n=self.numbers[MAX_SPOKEN_M])
+        tenths_total = int(round(value * 10))
+        whole, tenths = divmod(tenths_total, 10)
         if whole == 0:
-            return self.metres["half_alone"]
-        if whole == 1:
-            return self.metres["one_and_half" if half else "one"]
-        return self.metres["many_and_half" if half else "many"].format(n=self.numbers[whole])
+            return forms["centimetres"].format(tens=self.tens[tenths])
+        if tenths == 5:
+            return forms["one_and_half"] if whole == 1 else forms["many_and_half"].format(
+                n=self.numbers[whole])
+        if tenths == 0:
+            return forms["one"] if whole == 1 else forms["many"].format(n=self.numbers[whole])
+        name = "one_tenths" if whole == 1 else "many_tenths"
+        return forms[name].format(n=self.numbers[whole], tenths=self.tenths[tenths])
 
-    def direction(self, request: SpeechRequest, style: str) -> str:
+    def direction(self, request: SpeechRequest, style: str, short: bool = False) -> str:
         if style == CLOCK and 1 <= request.clock <= 12:
             return self.clock.format(hour=self.clock_hours[request.clock - 1])
-        return self.where.get(request.direction, "")
+        return (self.where_short if short else self.where).get(request.direction, "")
 
     def class_name(self, name: str) -> str:
         return self.class_names.get(name, name)
 
-    def sentence(self, request: SpeechRequest, style: str = SIDES) -> str:
+    def sentence(self, request: SpeechRequest, style: str = SIDES, form: str = SHORT) -> str:
         if request.event == DESCRIPTION:  # phrased by the describe node
             return request.text
         if request.event in (DEGRADED, RESTORED):
             return self.templates[f"{request.event}_{request.reason}"]
         if request.event == ENDED:
             return self.templates[ENDED]
+        short = request.urgency == CRITICAL and form == SHORT
         if request.distance_m is None:
             distance = None
         elif request.distance_kind == APPROXIMATE:
             distance = self.bands.get(request.band)
         else:
-            distance = self.distance(request.distance_m)
-        template = self.templates[f"{request.event}{'_distance' if distance else ''}"]
-        text = template.format(name=self.class_name(request.class_name), where=self.direction(request, style),
-                               distance=distance or "")
-        return self.critical_prefix + text if request.urgency == CRITICAL else text
+            distance = self.distance(request.distance_m, short)
+        suffix = "_distance" if distance else ""
+        if short:
+            template = self.short_templates[f"critical{suffix}"]
+        else:
+            template = self.templates[f"{request.event}{suffix}"]
+        name = self.class_name(request.class_name)
+        if short:
+            name = name[:1].upper() + name[1:]
+        text = template.format(name=name, where=self.direction(request, style, short), distance=distance or "")
+        return self.critical_prefix + text if request.urgency == CRITICAL and not short else text
 
 
 ENGLISH = PhraseTable(
     language="en", espeak_voice="en-us",
     numbers=("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
              "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"),
-    metres={"one": "one meter", "many": "{n} meters", "half_alone": "half a meter",
-            "one_and_half": "one and a half meters", "many_and_half": "{n} and a half meters",
-            "beyond": "more than {n} meters"},
+    metres={"one": "one meter", "many": "{n} meters", "one_tenths": "one point {tenths} meters",
+            "many_tenths": "{n} point {tenths} meters", "centimetres": "{tens} centimeters",
+            "under_half": "under half a meter", "one_and_half": "one and a half meters",
+            "many_and_half": "{n} and a half meters", "beyond": "more than {n} meters"},
+    short_metres={"one": "one", "many": "{n}", "one_tenths": "one point {tenths}", "many_tenths": "{n} point {tenths}",
+                  "centimetres": "{tens} centimeters", "under_half": "under half a meter",
+                  "one_and_half": "one and a half", "many_and_half": "{n} and a half",
+                  "beyond": "more than {n} meters"},
+    tenths=("", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+    tens=("", "ten", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"),
     bands={"very_close": "very close", "close": "close", "medium": "a few meters away", "far": "far away"},
     where={"left": "on your left", "ahead": "ahead", "right": "on your right"},
+    where_short={"left": "left", "ahead": "ahead", "right": "right"},
     clock="at {hour} o'clock",
     clock_hours=("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
                  "twelve"),
@@ -113,6 +159,7 @@ ENGLISH = PhraseTable(
         ENDED: "End of recording.",
     },
     critical_prefix="Careful, ",
+    short_templates={"critical_distance": "{name} {where}, {distance}.", "critical": "{name} {where}."},
     class_names={"dining table": "table", "tv": "TV", "cell phone": "phone", "potted plant": "plant"},
 )
 
@@ -121,11 +168,20 @@ SPANISH = PhraseTable(
     language="es", espeak_voice="es",
     numbers=("cero", "un", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez", "once",
              "doce", "trece", "catorce", "quince", "dieciséis", "diecisiete", "dieciocho", "diecinueve", "veinte"),
-    metres={"one": "a un metro", "many": "a {n} metros", "half_alone": "a medio metro",
-            "one_and_half": "a un metro y medio", "many_and_half": "a {n} metros y medio",
-            "beyond": "a más de {n} metros"},
+    metres={"one": "a un metro", "many": "a {n} metros", "one_tenths": "a un metro {tenths}",
+            "many_tenths": "a {n} metros {tenths}", "centimetres": "a {tens} centímetros",
+            "under_half": "a menos de medio metro", "one_and_half": "a un metro y medio",
+            "many_and_half": "a {n} metros y medio", "beyond": "a más de {n} metros"},
+    short_metres={"one": "a un metro", "many": "a {n} metros", "one_tenths": "a un metro {tenths}",
+                  "many_tenths": "a {n} metros {tenths}", "centimetres": "a {tens} centímetros",
+                  "under_half": "a menos de medio metro", "one_and_half": "a un metro y medio",
+                  "many_and_half": "a {n} metros y medio", "beyond": "a más de {n} metros"},
+    # "a un metro veinte": the centimetres after the metres, as Spanish speakers say them
+    tenths=("", "diez", "veinte", "treinta", "cuarenta", "cincuenta", "sesenta", "setenta", "ochenta", "noventa"),
+    tens=("", "diez", "veinte", "treinta", "cuarenta", "cincuenta", "sesenta", "setenta", "ochenta", "noventa"),
     bands={"very_close": "muy cerca", "close": "cerca", "medium": "a unos metros", "far": "lejos"},
     where={"left": "a tu izquierda", "ahead": "delante", "right": "a tu derecha"},
+    where_short={"left": "izquierda", "ahead": "delante", "right": "derecha"},
     clock="{hour}",
     clock_hours=("a la una", "a las dos", "a las tres", "a las cuatro", "a las cinco", "a las seis",
                  "a las siete", "a las ocho", "a las nueve", "a las diez", "a las once", "a las doce"),
@@ -141,6 +197,7 @@ SPANISH = PhraseTable(
         ENDED: "Fin de la grabación.",
     },
     critical_prefix="Cuidado, ",
+    short_templates={"critical_distance": "{name} {where}, {distance}.", "critical": "{name} {where}."},
     class_names={
         "person": "persona", "bicycle": "bicicleta", "car": "coche", "motorcycle": "moto", "bus": "autobús",
         "truck": "camión", "train": "tren", "traffic light": "semáforo", "fire hydrant": "boca de incendios",

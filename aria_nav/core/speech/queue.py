@@ -1,14 +1,26 @@
-"""The utterances waiting to be spoken: most urgent first, never stale, never the same thing twice in a row.
+"""The utterances waiting to be spoken, arbitrated for deadlines: a critical warning reaches the ear at once, or
+after at most one other short critical warning; nothing is said twice that the wearer has just heard.
 
-- Order: urgency (critical, warning, info, describe), then priority, then arrival.
-- A critical utterance interrupts what is being said unless that is critical too (then it goes first in line).
-  A description (urgency describe, the lowest) is interrupted by any other utterance, and by a newer description.
-- Staleness: an utterance about an obstacle that waited longer than `max_age_s` since it arrived is dropped (the
-  obstacle has moved on; fusion will ask again if it still matters). News about the system (degraded, restored,
-  end of recording) is said once, however long it waited: fusion does not ask twice.
-- Repetition: the same text finished less than `repeat_cooldown_s` ago (or queued, or being said) is dropped
-  unless the new request is more urgent; a description the wearer asks for again is said again. A newer
-  request about the same key (same obstacle) replaces the queued one.
+- Order: urgency (critical, warning, info, describe); critical ones in order of arrival (each has the same
+  deadline after its arrival, so earliest deadline first: none waits behind a later one); the others by priority,
+  then arrival.
+- Interrupting: a critical utterance cuts what is being said at once when that is less urgent, or when it is about
+  the same obstacle (key) and says something else (the older words are now wrong). A critical warning about
+  another obstacle is not cut (it is short, about one second) and the new one is said next: so a critical warning
+  waits behind at most one short critical sentence, never behind a long one. See docs/guidance.md. A description
+  (urgency describe, the lowest: the answer to "what is around me?") is cut by any other utterance, and by a
+  newer description.
+- Same obstacle: a newer request about the same key replaces the queued one (its words are newer); this happens
+  before the repetition check, so a refreshed request is never lost as a "duplicate" of the stale one.
+- Repetition, judged against what the wearer heard: the same text about the same key whose hearing began less
+  than `repeat_cooldown_s` ago, or that is being said now, is dropped unless the new request is more urgent (two
+  people at the same distance are two warnings, not one said twice); a description asked for again is said again.
+  An utterance that was interrupted or failed was not heard, and does not count. (How often fusion repeats a still
+  critical obstacle is fusion's policy; this is only a guard against echoes, shorter than any repeat interval.)
+- Staleness: a non-critical utterance that waited longer than `max_age_s` is dropped (fusion asks again if it still
+  matters). A critical one is never dropped for its age: it waits at most one short warning, and a newer request
+  about the same obstacle replaces it. News about the system (degraded, restored, end of recording) is never
+  dropped for its age either: fusion does not ask twice.
 - Bounded: beyond `max_size`, the least urgent, lowest priority, oldest utterance is dropped.
 Thread-safe: the ROS callback offers, the speech worker takes.
 """
@@ -23,6 +35,8 @@ from typing import Deque, List, Optional, Tuple
 from aria_nav.core.speech.request import CRITICAL, DESCRIBE, SYSTEM_EVENTS, SpeechRequest, urgency_rank
 
 QUEUED, INTERRUPT, DUPLICATE, REPLACED = "queued", "interrupt", "duplicate", "replaced"
+CRITICAL_RANK = urgency_rank(CRITICAL)
+DESCRIBE_RANK = urgency_rank(DESCRIBE)
 
 
 @dataclass
@@ -38,6 +52,8 @@ class Utterance:
 
     def order(self) -> Tuple[int, float, int]:
         """Larger is spoken first."""
+        if self.rank == CRITICAL_RANK:
+            return (self.rank, 0.0, -self.sequence)
         return (self.rank, self.request.priority, -self.sequence)
 
 
@@ -52,13 +68,14 @@ class QueueStats:
 
 
 class SpeechQueue:
-    def __init__(self, max_size: int = 8, max_age_s: float = 2.0, repeat_cooldown_s: float = 4.0):
+    def __init__(self, max_size: int = 8, max_age_s: float = 2.0, repeat_cooldown_s: float = 2.0):
         self.max_size = max_size
         self.max_age_s = max_age_s
         self.repeat_cooldown_s = repeat_cooldown_s
         self._items: List[Utterance] = []
-        self._said: Deque[Tuple[str, int, float]] = collections.deque(maxlen=64)  # (text, rank, ended)
+        self._heard: Deque[Tuple[str, str, int, float]] = collections.deque(maxlen=64)  # key, text, rank, started
         self._speaking: Optional[Utterance] = None
+        self._cut = False  # the utterance being said is being interrupted
         self._cond = threading.Condition()
         self._sequence = itertools.count(1)
         self._closed = False
@@ -70,23 +87,24 @@ class SpeechQueue:
         with self._cond:
             self.stats.offered += 1
             utterance.sequence = next(self._sequence)
-            if self._is_repeat(utterance, now_s):
-                self.stats.duplicates += 1
-                return DUPLICATE, None
+            key = utterance.request.key
             outcome = QUEUED
-            same_key = [u for u in self._items if u.request.key and u.request.key == utterance.request.key]
-            for old in same_key:
+            for old in [u for u in self._items if key and u.request.key == key]:
                 self._items.remove(old)
                 self.stats.replaced += 1
                 outcome = REPLACED
+            speaking = self._speaking
+            if self._is_repeat(utterance, now_s):
+                self.stats.duplicates += 1
+                return DUPLICATE, None
             self._items.append(utterance)
             if len(self._items) > self.max_size:
                 self._items.remove(min(self._items, key=Utterance.order))
                 self.stats.overflow += 1
-            speaking = self._speaking
             self._cond.notify_all()
-            if speaking is not None and self._interrupts(utterance, speaking):
+            if speaking is not None and self._cuts(utterance, speaking):
                 self.stats.interrupts += 1
+                self._cut = True  # its words will not be heard: no longer a reason to drop a repeat
                 return INTERRUPT, speaking
             return outcome, None
 
@@ -97,28 +115,35 @@ class SpeechQueue:
             if not self._cond.wait_for(lambda: self._items or self._closed, timeout) or self._closed:
                 return None
             now_s = now_fn()
-            fresh = [u for u in self._items if now_s - u.received_s <= self.max_age_s
-                     or u.request.event in SYSTEM_EVENTS]
+            fresh = [u for u in self._items if u.rank == CRITICAL_RANK or u.request.event in SYSTEM_EVENTS
+                     or now_s - u.received_s <= self.max_age_s]
             self.stats.stale += len(self._items) - len(fresh)
             self._items = fresh
             if not fresh:
                 return None
             chosen = max(fresh, key=Utterance.order)
             self._items.remove(chosen)
-            self._speaking = chosen
+            self._speaking, self._cut = chosen, False
             return chosen
 
-    def done(self, now_s: float) -> None:
-        """The utterance taken last has been said (or interrupted) at `now_s`."""
+    def done(self, heard_from_s: Optional[float]) -> None:
+        """The utterance taken last is over: heard in full from `heard_from_s` (when its audio began), or None
+        when it was interrupted or failed (the wearer did not hear it, so it is no repeat if asked again)."""
         with self._cond:
-            if self._speaking is not None:
-                self._said.append((self._speaking.text, self._speaking.rank, now_s))
+            if self._speaking is not None and heard_from_s is not None:
+                self._heard.append((self._speaking.request.key, self._speaking.text, self._speaking.rank,
+                                    heard_from_s))
             self._speaking = None
 
     @property
     def speaking(self) -> Optional[Utterance]:
         with self._cond:
             return self._speaking
+
+    def pending(self) -> List[Utterance]:
+        """The utterances waiting (a copy)."""
+        with self._cond:
+            return list(self._items)
 
     def __len__(self) -> int:
         with self._cond:
@@ -130,16 +155,20 @@ class SpeechQueue:
             self._cond.notify_all()
 
     @staticmethod
-    def _interrupts(new: Utterance, speaking: Utterance) -> bool:
-        if speaking.rank == urgency_rank(DESCRIBE):  # yields to anything else, and to a newer answer
+    def _cuts(new: Utterance, speaking: Utterance) -> bool:
+        if speaking.rank == DESCRIBE_RANK:  # yields to anything else, and to a newer answer
             return new.rank > speaking.rank or new.request.key == speaking.request.key
-        return new.rank == urgency_rank(CRITICAL) and speaking.rank < new.rank
+        if new.rank != CRITICAL_RANK:
+            return False
+        same_obstacle = bool(new.request.key) and new.request.key == speaking.request.key
+        return speaking.rank < new.rank or (same_obstacle and speaking.text != new.text)
 
     def _is_repeat(self, utterance: Utterance, now_s: float) -> bool:
-        rank = utterance.rank
-        said = self._said if rank > urgency_rank(DESCRIBE) else ()
-        for text, said_rank, ended in said:
-            if text == utterance.text and now_s - ended < self.repeat_cooldown_s and rank <= said_rank:
-                return True
-        pending = self._items + ([self._speaking] if self._speaking else [])
-        return any(u.text == utterance.text and rank <= u.rank for u in pending)
+        key, rank, text = utterance.request.key, utterance.rank, utterance.text
+        if rank == DESCRIBE_RANK:
+            return False
+        speaking = None if self._cut else self._speaking
+        if speaking is not None and (speaking.request.key, speaking.text) == (key, text) and rank <= speaking.rank:
+            return True
+        return any((said_key, said) == (key, text) and now_s - started < self.repeat_cooldown_s and rank <= said_rank
+                   for said_key, said, said_rank, started in self._heard)

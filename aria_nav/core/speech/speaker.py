@@ -1,13 +1,15 @@
 """The speech worker: phrases requests, synthesizes and plays them on its own thread, so the ROS executor never
-waits for audio; a critical request interrupts a less urgent utterance by killing its synthesis or playback."""
+waits for audio; a critical request interrupts an utterance (the queue says which) by killing its synthesis or
+playback. Critical warnings are said at `critical_words_per_minute`, and the silence the engine puts around a
+sentence is trimmed, so the next warning is not held up by it."""
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from aria_nav.core.speech.audio import prepend_earcon
-from aria_nav.core.speech.phrases import PhraseTable
+from aria_nav.core.speech.audio import prepend_earcon, trim_silence
+from aria_nav.core.speech.phrases import SHORT, PhraseTable
 from aria_nav.core.speech.process import Cancelled, InterruptibleRunner
 from aria_nav.core.speech.queue import INTERRUPT, SpeechQueue, Utterance
 from aria_nav.core.speech.request import CRITICAL, SpeechRequest
@@ -27,12 +29,34 @@ class SpokenRecord:
     audio_s: float  # duration of the synthesized audio (0 without an engine)
     error: Optional[str] = None
 
+    @property
+    def capture_to_ear_s(self) -> Optional[float]:
+        """From the source frame's stamp to the start of the audio (None: never started, or no stamp)."""
+        if self.started_s is None or not self.request.stamp_ns:
+            return None
+        return self.started_s - self.request.stamp_ns / 1e9
+
+
+def utterance_audio(engine, runner: InterruptibleRunner, utterance: Utterance, earcon: bool,
+                    critical_words_per_minute: Optional[int]):
+    """The audio of an utterance as the wearer hears it: synthesized (critical warnings at their rate), silence
+    trimmed, the earcon first for a critical warning with a bearing."""
+    request = utterance.request
+    critical = request.urgency == CRITICAL
+    audio = trim_silence(engine.synthesize(utterance.text, runner, critical_words_per_minute if critical else None))
+    if earcon and critical and request.bearing_deg is not None:
+        audio = prepend_earcon(audio, request.bearing_deg)
+    return audio
+
 
 class Speaker:
     def __init__(self, phrases: PhraseTable, direction_style: str, engine, sink, queue: SpeechQueue,
-                 now_fn: Callable[[], float], on_spoken: Callable[[SpokenRecord], None], earcon: bool = True):
+                 now_fn: Callable[[], float], on_spoken: Callable[[SpokenRecord], None], earcon: bool = True,
+                 form: str = SHORT, critical_words_per_minute: Optional[int] = None):
         self.phrases = phrases
         self._direction_style = direction_style
+        self._form = form
+        self._critical_wpm = critical_words_per_minute
         self._engine = engine  # None: no TTS engine here, text only
         self._sink = sink
         self.queue = queue
@@ -48,7 +72,7 @@ class Speaker:
 
     def say(self, request: SpeechRequest) -> str:
         """Queues the request (never blocks); returns the queue's outcome."""
-        text = self.phrases.sentence(request, self._direction_style)
+        text = self.phrases.sentence(request, self._direction_style, self._form)
         outcome, victim = self.queue.offer(Utterance(text, request, self._now()), self._now())
         if outcome == INTERRUPT:
             with self._lock:
@@ -79,10 +103,8 @@ class Speaker:
         interrupted, audio_s = False, 0.0
         try:
             if self._engine is not None:
-                audio = self._engine.synthesize(utterance.text, self._runner)
                 request = utterance.request
-                if self._earcon and request.urgency == CRITICAL and request.bearing_deg is not None:
-                    audio = prepend_earcon(audio, request.bearing_deg)
+                audio = utterance_audio(self._engine, self._runner, utterance, self._earcon, self._critical_wpm)
                 audio_s = audio.duration_s
                 started = self._now()
                 wav_path = self._sink.play(audio, self._runner, f"{request.urgency}_{request.event}")
@@ -98,6 +120,6 @@ class Speaker:
         finally:
             with self._lock:
                 self._current = None
-            self.queue.done(self._now())
+            self.queue.done(started if not interrupted and error is None else None)
         self._on_spoken(SpokenRecord(utterance.text, utterance.request, utterance.received_s, started,
                                      self._now(), interrupted, wav_path, audio_s, error))
