@@ -15,11 +15,11 @@ from aria_nav.core.speech.queue import DUPLICATE, INTERRUPT, QUEUED, REPLACED, S
 from aria_nav.core.speech.request import SpeechRequest, SpeechRequestError
 
 NAN = math.nan
-PERSON_AHEAD = SceneObstacle("person", "ahead", 2.1, "close", 7.0, 2.0)
-CHAIR_LEFT = SceneObstacle("chair", "left", 0.9, "very_close", 2.1, -35.0)
-FAR_CHAIR_LEFT = SceneObstacle("chair", "left", 4.2, "medium", 1.2, -30.0)
+PERSON_AHEAD = SceneObstacle("person", "ahead", 2.0, "close", 7.0, 2.0)
+CHAIR_LEFT = SceneObstacle("chair", "left", 1.0, "very_close", 2.1, -35.0)
+FAR_CHAIR_LEFT = SceneObstacle("chair", "left", 4.0, "medium", 1.2, -30.0)
 DOG_RIGHT_SIDE_CAMERA = SceneObstacle("dog", "right", NAN, "unknown", 0.3, 60.0, peripheral=True)
-UMBRELLA_RIGHT = SceneObstacle("umbrella", "right", 3.4, "medium", 0.4, 20.0)
+UMBRELLA_RIGHT = SceneObstacle("umbrella", "right", 3.0, "medium", 0.4, 20.0)
 
 
 @pytest.mark.parametrize("obstacles, english, spanish", [

@@ -325,11 +325,11 @@ def scenes() -> List[Scene]:
         Scene("person closing in", "standing; a person walks towards the wearer at 1.5 m/s from 6 m", 4.0,
               [SceneObject("person", "person", moving(0.2, 6.0, 0.0, -1.5))], _standing),
         Scene("detection flicker, 1 frame", "standing; a ghost person at 1 m for one frame, a real person at 2 m "
-              "missed for one frame", 5.0, [SceneObject("person", "person", stands(-1.2, 2.0))], _standing,
+              "missed for one frame", 5.0, [SceneObject("person", "person", stands(-1.5, 2.0))], _standing,
               perturbations=[Perturbation("ghost", [30], ghost_at=(0.0, 1.0)),
                              Perturbation("missing", [45], target="person")]),
         Scene("detection flicker, 2 frames", "as above, two frames each", 5.0,
-              [SceneObject("person", "person", stands(-1.2, 2.0))], _standing,
+              [SceneObject("person", "person", stands(-1.5, 2.0))], _standing,
               perturbations=[Perturbation("ghost", [30, 31], ghost_at=(0.0, 1.0)),
                              Perturbation("missing", [45, 46], target="person")]),
         Scene("depth flicker, 1 frame", "standing; a person at 4.5 m read as 1 m for one frame", 5.0,

@@ -18,10 +18,12 @@ import numpy as np
 
 from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.detections import Detections
-from aria_nav.core.fusion.geometry import direction_of_column
+from aria_nav.core.fusion.geometry import direction_of_bearing
 from aria_nav.core.fusion.motion import STANDARD_GRAVITY
 
 INTRINSICS = PinholeIntrinsics(width=640, height=480, fx=320.0, fy=320.0, cx=319.5, cy=239.5)
+# "Ahead" within 30% of the width either side of the middle (fusion's default centre_zone), as a bearing.
+AHEAD_HALF_ANGLE_DEG = INTRINSICS.bearing_deg(INTRINSICS.width * 0.8)
 CLASS_NAMES = ["person", "bicycle", "car", "chair", "bench"]
 CLASS_ID = {name: index for index, name in enumerate(CLASS_NAMES)}
 CAMERA_HEIGHT_M = 1.6
@@ -178,7 +180,7 @@ def render(scene: Scene, index: int, time_s: float, perturbed: bool = True) -> F
         # reaches the middle of the view, though its centre is still on the left).
         in_view = (max(0.0, shape[0]) + min(INTRINSICS.width, shape[2])) / 2.0
         truth.append(Truth(obj.name, obj.class_name, nearest_range(x - width / 2, x + width / 2, z),
-                           direction_of_column(in_view, INTRINSICS.width, 0.3), box,
+                           direction_of_bearing(INTRINSICS.bearing_deg(in_view), AHEAD_HALF_ANGLE_DEG), box,
                            ghost=obj.name == GHOST))
         boxes.append(clipped)
         classes.append(CLASS_ID[obj.class_name])

@@ -165,10 +165,10 @@ class SpeechQueue:
 
     def _is_repeat(self, utterance: Utterance, now_s: float) -> bool:
         key, rank, text = utterance.request.key, utterance.rank, utterance.text
-        if rank == DESCRIBE_RANK:
-            return False
         speaking = None if self._cut else self._speaking
         if speaking is not None and (speaking.request.key, speaking.text) == (key, text) and rank <= speaking.rank:
             return True
+        if rank == DESCRIBE_RANK:  # asked for again once heard: said again
+            return False
         return any((said_key, said) == (key, text) and now_s - started < self.repeat_cooldown_s and rank <= said_rank
                    for said_key, said, said_rank, started in self._heard)
