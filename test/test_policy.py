@@ -46,9 +46,10 @@ def test_person_entering_the_critical_distance_ahead_is_announced_once_confirmed
     distances = [6.05 - speed * FRAME_S * i for i in range(56)]
     for distance in distances:
         run.step([(PERSON, 2.0, distance)])
-    # The track's distance is the median of its last three frames: one frame behind on a steady approach.
+    # The track's distance is the median of its last three frames carried forward at the approach speed: once the
+    # speed is known, not behind the steady approach.
     tracked = [result.obstacles[0].distance_m for result in run.results]
-    assert tracked[10] == pytest.approx(distances[9], abs=0.02)
+    assert tracked[10] == pytest.approx(distances[10], abs=0.02)
     first_inside = next(i for i, d in enumerate(tracked) if d < critical_m - 1e-3)
     critical = [(frame, r) for frame, r in run.requests if r.urgency == CRITICAL]
     assert critical, run.requests
@@ -56,7 +57,7 @@ def test_person_entering_the_critical_distance_ahead_is_announced_once_confirmed
     # The critical state is confirmed on its third frame (critical_confirm_frames) and said on that frame.
     assert frame == first_inside + PolicyConfig().critical_confirm_frames - 1
     assert request.direction == "ahead" and request.class_name == "person" and request.clock == 12
-    assert request.distance_m == pytest.approx(distances[frame - 1], abs=0.02)
+    assert request.distance_m == pytest.approx(distances[frame], abs=0.02)
     assert request.event == APPROACHING  # known already, now nearer: said as approaching
     assert request.stamp_ns == int(round((1000.0 + frame * FRAME_S) * 1e9))
     # Before: announced once when it came within 5 m and was confirmed, not critical.
