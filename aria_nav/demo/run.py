@@ -42,7 +42,6 @@ from aria_nav.replay.session import GraphFailure, GraphSession
 from aria_nav.ros.conversions import image_to_rgb
 from aria_nav.ros.diagnostics import stamp_to_ns
 from aria_nav.ros.qos import reliable_qos, replay_qos, sensor_qos
-from aria_nav.ros.static_tf import camera_mounts, peripheral_yaw_deg
 from aria_nav.runner import Runner
 
 PERCEPTION_NODES = ("detector", "slam_detector_left", "slam_detector_right", "depth")  # what truth replaces
@@ -164,12 +163,6 @@ class _Demo:
             overrides["speech"] = {"output": "wav", "wav_dir": str(self.wav_dir.resolve())}
         if self.device == "cpu" and "depth" in self.nodes:
             overrides["fusion"]["pair_max_wait_s"] = CPU_PAIR_MAX_WAIT_S
-        if self.truth is not None:  # the sample's side cameras look 60 degrees outward, Aria's 38
-            overrides["fusion"]["peripheral_yaw_deg"] = float(self.truth.cameras["slam_right"]["yaw_right_deg"])
-        elif self.config.demo_input.kind == "vrs":  # the recording's own calibration: Gen1 ~38, Gen2's side pair ~84
-            yaw = peripheral_yaw_deg(camera_mounts("vrs", self.config.demo_input.path)[0])
-            if yaw is not None:
-                overrides["fusion"]["peripheral_yaw_deg"] = round(yaw, 1)
         return overrides
 
     def _random_weights_note(self) -> None:

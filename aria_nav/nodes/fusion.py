@@ -54,7 +54,7 @@ from aria_nav.ros.params import Param, ParameterError, declare_parameters
 from aria_nav.ros.qos import frame_qos, latched_qos, reliable_qos, result_qos, sensor_qos
 from aria_nav.ros.runtime import AriaNode, main_for
 from aria_nav.ros.speech_msgs import request_to_msg
-from aria_nav.ros.static_tf import camera_mounts
+from aria_nav.ros.static_tf import camera_mounts, peripheral_yaw_deg
 
 BAND_WEIGHT_ORDER = ("very_close", "close", "medium", "far", "unknown")
 
@@ -85,8 +85,9 @@ PARAMS = [
     Param("depth_cache", 4, "Depth images kept for pairing (process_every_frame: at least 32).", min=1, max=64),
     Param("centre_zone", 0.3, "Half-width of the 'ahead' zone as a fraction of the image width (0.3: the middle "
           "60% of the image is ahead).", min=0.0, max=0.5),
-    Param("peripheral_yaw_deg", 38.0, "Horizontal angle between the RGB camera's axis and each SLAM camera's axis "
-          "(Aria gen 1 factory calibration: about 38), degrees.", min=0.0, max=90.0),
+    Param("peripheral_yaw_deg", 0.0, "Horizontal angle between the RGB camera's axis and each SLAM camera's axis, "
+          "degrees; 0: from the calibration of the camera's source (camera_source, camera_path: Aria Gen1 about 38, "
+          "Gen2's side pair about 84, the sample 60), 38 where it has none.", min=0.0, max=90.0),
     Param("box_core_fraction", 0.5, "Width and height of the central part of a box whose depths give the distance, "
           "as a fraction of the box.", min=0.05, max=1.0),
     Param("box_depth_percentile", 10.0, "Percentile of the horizontal ranges of the object's depth cluster taken "
@@ -260,17 +261,22 @@ def fusion_config(cfg) -> FusionConfig:
         height_bands=HeightBandConfig(cfg.floor_band_top_m, cfg.head_band_bottom_m))
 
 
-def camera_from_imu(source: str, path: str):
-    """(RGB camera-from-IMU rotation as nested tuples or None, where it comes from) for the camera's source."""
+GEN1_PERIPHERAL_YAW_DEG = 38.0  # where the camera's source has no calibration
+
+
+def source_calibration(source: str, path: str):
+    """(RGB camera-from-IMU rotation as nested tuples or None, the SLAM cameras' yaw from the RGB camera's or
+    None, where they come from) for the camera's source."""
     try:
         mounts, origin = camera_mounts(source, path)
     except Exception as exc:  # a recording the camera node will itself refuse, with its own clear error
-        return None, f"default axes ({source} calibration in '{path}' unreadable: {str(exc)[:80]})"
+        return None, None, f"default axes ({source} calibration in '{path}' unreadable: {str(exc)[:80]})"
+    yaw = peripheral_yaw_deg(mounts)
     by_frame = {m.child: m.rotation for m in mounts}
     if topics.IMU_FRAME not in by_frame or topics.RGB_FRAME not in by_frame:
-        return None, "no IMU calibration for this source: IMU axes taken as the device's (x forward, z up)"
+        return None, yaw, "no IMU calibration for this source: IMU axes taken as the device's (x forward, z up)"
     rotation = by_frame[topics.RGB_FRAME].T @ by_frame[topics.IMU_FRAME]
-    return tuple(tuple(float(v) for v in row) for row in rotation), origin
+    return tuple(tuple(float(v) for v in row) for row in rotation), yaw, origin
 
 
 CORRIDOR_ON, CORRIDOR_WAITING = "on (metric depth)", "off until the depth stage says its depth is metric"
@@ -287,8 +293,10 @@ class FusionNode(AriaNode):
         super().__init__("fusion")
         self.cfg = declare_parameters(self, PARAMS)
         cfg = self.cfg
-        extrinsics, extrinsics_origin = camera_from_imu(cfg.camera_source, cfg.camera_path)
-        self.config: FusionConfig = dataclasses.replace(fusion_config(cfg), camera_from_imu=extrinsics)
+        extrinsics, calibrated_yaw, extrinsics_origin = source_calibration(cfg.camera_source, cfg.camera_path)
+        yaw = cfg.peripheral_yaw_deg or calibrated_yaw or GEN1_PERIPHERAL_YAW_DEG
+        self.config: FusionConfig = dataclasses.replace(fusion_config(cfg), camera_from_imu=extrinsics,
+                                                        peripheral_yaw_deg=yaw)
         self.pipeline = FusionPipeline(self.config)
         # Replay processes every frame: a detection set then waits for its depth image however long depth takes,
         # and either stage may run ahead of the other by many frames.
@@ -348,7 +356,7 @@ class FusionNode(AriaNode):
                                    f"{self._corridor_state}")
         self.get_logger().info(f"fusion: centre zone ±{cfg.centre_zone:.0%}, bands {cfg.band_limits_m} m, "
                                f"SLAM cameras {'awaited' if cfg.use_slam_cameras else 'off'}, IMU-to-camera "
-                               f"extrinsics from {extrinsics_origin}")
+                               f"extrinsics from {extrinsics_origin}, SLAM cameras {yaw:.0f} degrees to the sides")
 
     # ---- subscriptions -------------------------------------------------------------------------------------
 
