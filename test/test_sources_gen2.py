@@ -94,13 +94,17 @@ def test_up_is_up_in_every_camera(gen2, stream):
 
 
 def test_slam_cameras_look_to_the_sides_as_fusion_must_know():
-    """fusion's peripheral_yaw_deg from the factory calibration: Gen1 38 degrees (its default), Gen2's side pair
-    84; the demo and the camera node's log use this."""
+    """fusion's peripheral_yaw_deg from the factory calibration of the camera's source: Gen1 38 degrees, Gen2's
+    side pair 84, the sample 60; 38 for a source without calibration. The camera node's log says the same."""
+    from aria_nav.nodes.fusion import source_calibration
     from aria_nav.ros.static_tf import camera_mounts, peripheral_yaw_deg
 
     assert peripheral_yaw_deg(camera_mounts("vrs", str(recording(GEN2_FILE)))[0]) == pytest.approx(84.3, abs=1.0)
     gen1 = camera_mounts("vrs", str(recording("gen1_everyday_activities.vrs")))[0]
     assert peripheral_yaw_deg(gen1) == pytest.approx(38.0, abs=1.0)
+    assert source_calibration("vrs", str(recording(GEN2_FILE)))[1] == pytest.approx(84.3, abs=1.0)
+    assert source_calibration("sample", "")[1] == pytest.approx(60.0)
+    assert source_calibration("video", "walk.mp4")[1] is None  # fusion then takes Gen1's 38
 
 
 def test_front_pair_can_feed_the_slam_detectors(gen2):
