@@ -57,6 +57,19 @@ def register(subparsers) -> None:
                        help="launch arguments for the graph (models, slam, speech, ...), as for aria-nav launch")
     graph.set_defaults(func=bench_graph)
 
+    shutdown = kinds.add_parser("shutdown", help="stop the whole graph (and a bag recorder) again and again with "
+                                                 "SIGINT and/or SIGTERM under a CPU burner on every core: stop "
+                                                 "time of every node, escalations, complete bags and WAV files")
+    shutdown.add_argument("--cycles", type=int, default=50, help="stops per signal (default: %(default)s)")
+    shutdown.add_argument("--signals", nargs="+", choices=("SIGINT", "SIGTERM"), default=["SIGINT", "SIGTERM"])
+    shutdown.add_argument("--no-burn", action="store_true", help="without the CPU burner")
+    shutdown.add_argument("--second-after", type=float, metavar="S",
+                          help="send a second signal S seconds after the first, measure until all are gone")
+    shutdown.add_argument("--json", type=Path, help="also write every stop's numbers to this JSON file")
+    shutdown.add_argument("launch_arguments", nargs="*", metavar="name:=value",
+                          help="launch arguments for the graph, as for aria-nav launch")
+    shutdown.set_defaults(func=bench_shutdown)
+
 
 def bench_transport(args: argparse.Namespace) -> int:
     from aria_nav.bench import transport
@@ -98,3 +111,24 @@ def bench_graph(args: argparse.Namespace) -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0
+
+
+def bench_shutdown(args: argparse.Namespace) -> int:
+    import dataclasses
+    import os
+    import signal
+
+    from aria_nav.bench import shutdown
+
+    print(f"machine: {platform.node()}, {os.cpu_count()} cores, load average "
+          f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}; CPU burner {'off' if args.no_burn else 'on'}",
+          flush=True)
+    results = shutdown.run_cycles(args.cycles, [signal.Signals[name] for name in args.signals],
+                                  args.launch_arguments, burn=not args.no_burn, second_after_s=args.second_after,
+                                  report=lambda line: print(line, flush=True))
+    print(f"load average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    print(shutdown.summarise(results))
+    if args.json:
+        rows = [{k: v for k, v in dataclasses.asdict(r).items() if k != "output"} for r in results]
+        args.json.write_text(json.dumps(rows, indent=2))
+    return 0 if all(r.clean for r in results) else 1

@@ -41,7 +41,7 @@ from aria_nav.ros.diagnostics import ERROR, OK, WARN, NodeDiagnostics, stamp_to_
 from aria_nav.ros.obstacles import obstacle_markers, obstacles_to_msg
 from aria_nav.ros.params import Param, ParameterError, declare_parameters
 from aria_nav.ros.qos import frame_qos, latched_qos, reliable_qos, result_qos, sensor_qos
-from aria_nav.ros.runtime import AriaNode, main_for
+from aria_nav.ros.runtime import WORKER_JOIN_S, AriaNode, main_for
 from aria_nav.ros.speech_msgs import request_to_msg
 
 BAND_WEIGHT_ORDER = ("very_close", "close", "medium", "far", "unknown")
@@ -433,7 +433,7 @@ class FusionNode(AriaNode):
 
     def close(self) -> None:
         if self._annotator is not None:
-            self._annotator.stop()
+            self._annotator.stop(WORKER_JOIN_S)
 
 
 main = main_for(FusionNode, "fusion")
