@@ -177,6 +177,7 @@ class _Driver:
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.executors import SingleThreadedExecutor
+        from rclpy.signals import SignalHandlerOptions
         from sensor_msgs.msg import PointCloud2
         from std_msgs.msg import String
 
@@ -184,7 +185,7 @@ class _Driver:
 
         self._rclpy = rclpy
         self.context = rclpy.Context()
-        rclpy.init(context=self.context)
+        rclpy.init(context=self.context, signal_handler_options=SignalHandlerOptions.NO)  # Ctrl-C ends the bench
         self.node = rclpy.create_node("aria_nav_shutdown_bench", context=self.context)
         self.detections = 0
         self.reporting = set()
@@ -328,8 +329,10 @@ def _result(signum, signalled, enabled, launcher, launcher_code, launcher_s, rec
 
 
 def run_cycles(cycles: int, signums: Sequence[int], launch_arguments: Sequence[str] = (), burn: bool = True,
-               second_after_s: Optional[float] = None, report=print) -> List[StopResult]:
-    """`cycles` stops per signal, each on a fresh graph in a fresh folder, under a CpuBurner if `burn`."""
+               second_after_s: Optional[float] = None, report=print,
+               problem_log: Optional[Path] = None) -> List[StopResult]:
+    """`cycles` stops per signal, each on a fresh graph in a fresh folder, under a CpuBurner if `burn`; the whole
+    output of every stop with a problem is appended to `problem_log`."""
     results = []
     with CpuBurner() if burn else _Nothing():
         for index in range(cycles):
@@ -338,6 +341,9 @@ def run_cycles(cycles: int, signums: Sequence[int], launch_arguments: Sequence[s
                     result = stop_graph_once(signum, Path(directory), launch_arguments, second_after_s)
                 results.append(result)
                 report(format_cycle(index + 1, result))
+                if result.problems and problem_log is not None:
+                    with open(problem_log, "a") as log:
+                        log.write(f"==== {format_cycle(index + 1, result)}\n{result.output}\n")
     return results
 
 

@@ -66,6 +66,7 @@ def register(subparsers) -> None:
     shutdown.add_argument("--second-after", type=float, metavar="S",
                           help="send a second signal S seconds after the first, measure until all are gone")
     shutdown.add_argument("--json", type=Path, help="also write every stop's numbers to this JSON file")
+    shutdown.add_argument("--problem-log", type=Path, help="append the output of every stop with a problem here")
     shutdown.add_argument("launch_arguments", nargs="*", metavar="name:=value",
                           help="launch arguments for the graph, as for aria-nav launch")
     shutdown.set_defaults(func=bench_shutdown)
@@ -125,7 +126,7 @@ def bench_shutdown(args: argparse.Namespace) -> int:
           flush=True)
     results = shutdown.run_cycles(args.cycles, [signal.Signals[name] for name in args.signals],
                                   args.launch_arguments, burn=not args.no_burn, second_after_s=args.second_after,
-                                  report=lambda line: print(line, flush=True))
+                                  report=lambda line: print(line, flush=True), problem_log=args.problem_log)
     print(f"load average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
     print(shutdown.summarise(results))
     if args.json:

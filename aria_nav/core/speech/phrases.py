@@ -17,8 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Dict, Mapping, Tuple
 
-from aria_nav.core.speech.request import (APPROXIMATE, APPROACHING, CRITICAL, DEGRADED, OBSTACLE, RESTORED,
-                                          SpeechRequest)
+from aria_nav.core.speech.request import (APPROXIMATE, APPROACHING, CRITICAL, DEGRADED, HEALTH_EVENTS, OBSTACLE,
+                                          RESTORED, SLOW, SpeechRequest)
 
 SIDES, CLOCK = "sides", "clock"
 DIRECTION_STYLES = (SIDES, CLOCK)
@@ -64,8 +64,8 @@ class PhraseTable:
         return self.class_names.get(name, name)
 
     def sentence(self, request: SpeechRequest, style: str = SIDES) -> str:
-        if request.event in (DEGRADED, RESTORED):
-            return self.templates[f"{request.event}_{request.reason}"]
+        if request.event in HEALTH_EVENTS:
+            return self.templates.get(f"{request.event}_{request.reason}", self.templates[f"{request.event}_other"])
         if request.distance_m is None:
             distance = None
         elif request.distance_kind == APPROXIMATE:
@@ -99,6 +99,15 @@ ENGLISH = PhraseTable(
         f"{DEGRADED}_depth": "Vision degraded: distances are not available.",
         f"{RESTORED}_detections": "Obstacle detection restored.",
         f"{RESTORED}_depth": "Distances restored.",
+        f"{DEGRADED}_guidance": "Guidance stopped: no obstacle warnings for now.",
+        f"{RESTORED}_guidance": "Guidance is back.",
+        f"{DEGRADED}_speech": "Voice guidance stopped.",
+        f"{RESTORED}_speech": "Voice guidance restarted.",
+        f"{SLOW}_detections": "Obstacle detection is slow: warnings may come late.",
+        f"{SLOW}_depth": "Distances are slow to update.",
+        f"{DEGRADED}_other": "Guidance degraded.",
+        f"{RESTORED}_other": "Guidance restored.",
+        f"{SLOW}_other": "Guidance is slow.",
     },
     critical_prefix="Careful, ",
     class_names={"dining table": "table", "tv": "TV", "cell phone": "phone", "potted plant": "plant"},
@@ -126,6 +135,15 @@ SPANISH = PhraseTable(
         f"{DEGRADED}_depth": "Visión degradada: no hay distancias.",
         f"{RESTORED}_detections": "Detección de obstáculos restablecida.",
         f"{RESTORED}_depth": "Distancias restablecidas.",
+        f"{DEGRADED}_guidance": "Guía detenida: por ahora no hay avisos de obstáculos.",
+        f"{RESTORED}_guidance": "La guía ha vuelto.",
+        f"{DEGRADED}_speech": "Guía por voz detenida.",
+        f"{RESTORED}_speech": "Guía por voz reiniciada.",
+        f"{SLOW}_detections": "La detección de obstáculos va lenta: los avisos pueden llegar tarde.",
+        f"{SLOW}_depth": "Las distancias tardan en actualizarse.",
+        f"{DEGRADED}_other": "Guía degradada.",
+        f"{RESTORED}_other": "Guía restablecida.",
+        f"{SLOW}_other": "La guía va lenta.",
     },
     critical_prefix="Cuidado, ",
     class_names={

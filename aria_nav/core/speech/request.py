@@ -2,13 +2,14 @@
 the listener's language. Carried as JSON in a std_msgs/String (aria_nav.ros.speech_msgs); this module is the
 ROS-free model and its validation.
 
-JSON fields: event (obstacle | approaching | degraded | restored), urgency (critical | warning | info),
+JSON fields: event (obstacle | approaching | degraded | restored | slow), urgency (critical | warning | info),
 priority (float, higher first), key (identifies the obstacle or condition: "rgb:12", "vision:depth"),
 stamp {sec, nanosec} (the source image's header stamp, for end-to-end latency), and for obstacles: class_name
 (the detector's class name, English), distance_m (null when unknown), distance_kind (metric | approximate:
 approximate distances come from a relative depth model and must not be spoken as metres), band, direction
-(left | ahead | right), clock (1..12), bearing_deg, camera (rgb | slam_left | slam_right); for degraded/restored:
-reason (detections | depth).
+(left | ahead | right), clock (1..12), bearing_deg, camera (rgb | slam_left | slam_right); for degraded/restored/slow:
+reason (detections | depth; guidance: fusion gone silent, speech: the speech node restarted, both said by the
+speech node itself).
 """
 from __future__ import annotations
 
@@ -18,13 +19,15 @@ from dataclasses import dataclass
 from typing import Optional
 
 OBSTACLE, APPROACHING, DEGRADED, RESTORED = "obstacle", "approaching", "degraded", "restored"
-EVENTS = (OBSTACLE, APPROACHING, DEGRADED, RESTORED)
+SLOW = "slow"  # a stage alive but below its rate floor (core.health)
+EVENTS = (OBSTACLE, APPROACHING, DEGRADED, RESTORED, SLOW)
 INFO, WARNING, CRITICAL = "info", "warning", "critical"
 METRIC, APPROXIMATE = "metric", "approximate"
 DISTANCE_KINDS = (METRIC, APPROXIMATE)
 URGENCIES = (INFO, WARNING, CRITICAL)  # ascending
 DIRECTIONS = ("left", "ahead", "right")
-REASONS = ("detections", "depth")
+REASONS = ("detections", "depth", "guidance", "speech")
+HEALTH_EVENTS = (DEGRADED, RESTORED, SLOW)
 
 
 def urgency_rank(urgency: str) -> int:
@@ -67,7 +70,7 @@ class SpeechRequest:
             raise SpeechRequestError(f"unknown direction '{self.direction}' (known: {', '.join(DIRECTIONS)})")
         if self.event in (OBSTACLE, APPROACHING) and not 0 <= self.clock <= 12:
             raise SpeechRequestError(f"clock {self.clock} is not 1..12 (0: none)")
-        if self.event in (DEGRADED, RESTORED) and self.reason not in REASONS:
+        if self.event in HEALTH_EVENTS and self.reason not in REASONS:
             raise SpeechRequestError(f"unknown reason '{self.reason}' (known: {', '.join(REASONS)})")
         if not math.isfinite(self.priority):
             raise SpeechRequestError(f"priority {self.priority} is not a number")
