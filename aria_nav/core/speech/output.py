@@ -55,15 +55,15 @@ class WavSink:
         partial.replace(path)
         return str(path)
 
+    def hold_s(self, audio: Audio) -> float:
+        return audio.duration_s if self._realtime else 0.0
+
 
 def last_number(directory: Path) -> int:
     """The highest utterance number of the WAV files in `directory` (0 when there are none)."""
     numbers = [int(match.group(1)) for match in (WAV_NAME.match(path.name) for path in directory.iterdir())
                if match]
     return max(numbers, default=0)
-
-    def hold_s(self, audio: Audio) -> float:
-        return audio.duration_s if self._realtime else 0.0
 
 
 class SilentSink:
