@@ -32,7 +32,7 @@ RECORDED = {topics.DETECTIONS: "sensor_msgs/msg/PointCloud2", topics.OBSTACLES: 
             topics.SPEECH_SPOKEN: "std_msgs/msg/String"}
 WAV_HEADER_BYTES = 44
 START_TIMEOUT_S = 180.0  # a whole graph loading its models on a loaded 2-core machine
-MID_UTTERANCE_S = 1.0  # after the long request: synthesised and being held for its duration
+DETECTIONS_RECORDED = 3  # detections seen after the recorder subscribed, before the signal
 EXITED = re.compile(r"^\[launch\] (\w+): (exited with code (-?\d+)|killed by signal (\w+))")
 STARTED = re.compile(r"^\[launch\] (\w+): started \(pid (\d+)\)$")
 
@@ -256,8 +256,12 @@ def stop_graph_once(signum: int, directory: Path, launch_arguments: Sequence[str
     try:
         _wait(lambda: driver.working and all(recorder.first(f"recording '{t}'") for t in RECORDED),
               START_TIMEOUT_S, "every node reporting, detections, and the recorder recording every topic", processes)
-        driver.say_something_long()
-        time.sleep(MID_UTTERANCE_S)
+        seen = driver.detections
+        _wait(lambda: driver.detections >= seen + DETECTIONS_RECORDED, START_TIMEOUT_S,
+              "detections while the recorder records", processes)
+        driver.say_something_long()  # stopped in the middle of it: its WAV is written, its duration being held
+        _wait(lambda: any((directory / "wav").glob("*degraded*.wav")), START_TIMEOUT_S,
+              "the speech node writing the long sentence's WAV", processes)
         signalled = time.monotonic()
         for process in processes:
             process.process.send_signal(signum)
@@ -321,6 +325,8 @@ def _result(signum, signalled, enabled, launcher, launcher_code, launcher_s, rec
             written = int(recorder_output.split("bag record: ")[-1].split(" messages")[0])
             counts = check_bag(bag, written)
             result.detections_in_bag = counts.get(topics.DETECTIONS, 0)
+            if not result.detections_in_bag:
+                result.problems.append("no detection in the bag")
         except (AssertionError, OSError, ValueError) as exc:
             result.problems.append(f"bag: {exc}")
     result.problems += check_wavs(wav_dir)
