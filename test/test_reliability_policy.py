@@ -152,3 +152,18 @@ def test_wav_files_are_numbered_on_from_what_is_there_never_overwritten(tmp_path
     for path in paths + more:
         with wave.open(path, "rb") as stream:
             assert stream.getnframes() == 2205
+
+
+def test_when_the_camera_dies_the_wearer_hears_one_outage_and_one_recovery():
+    """Both inputs stop (the camera died) and come back, depth several seconds after detections (its first
+    inference): "obstacle detection has stopped", then "restored", and no "distances are not available" in
+    between. Depth that does not come back is still said to be out, after its own threshold."""
+    health = VisionHealth(2.0, 30.0, 0.0)
+    said = _run(health, 120.0, feeds=[(DETECTIONS, 0.2, 1.0, 60.0), (DETECTIONS, 0.2, 70.0, 1e9),
+                                      (DEPTH, 2.0, 1.0, 60.0), (DEPTH, 2.0, 76.0, 1e9)])
+    assert [(e, r) for _, e, r in said] == [(DEGRADED, DETECTIONS), (RESTORED, DETECTIONS)], said
+    dead = VisionHealth(2.0, 30.0, 0.0)
+    said = _run(dead, 120.0, feeds=[(DETECTIONS, 0.2, 1.0, 60.0), (DETECTIONS, 0.2, 70.0, 1e9),
+                                    (DEPTH, 2.0, 1.0, 60.0)])
+    assert [(e, r) for _, e, r in said] == [(DEGRADED, DETECTIONS), (RESTORED, DETECTIONS), (DEGRADED, DEPTH)]
+    assert said[2][0] >= said[1][0] + 8.0  # 4 of depth's 2 s intervals after detections came back

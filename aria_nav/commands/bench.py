@@ -71,6 +71,16 @@ def register(subparsers) -> None:
                           help="launch arguments for the graph, as for aria-nav launch")
     shutdown.set_defaults(func=bench_shutdown)
 
+    outages = kinds.add_parser("outages", help="what the wearer hears: the looped sample for a while (health "
+                                               "sentences, memory), then kill -9 of each node in turn")
+    outages.add_argument("--soak-minutes", type=float, default=10.0, help="0: no soak (default: %(default)s)")
+    outages.add_argument("--kill", nargs="*", default=["camera", "detector", "depth", "fusion", "speech"],
+                         metavar="NODE", help="nodes to kill in turn (default: %(default)s)")
+    outages.add_argument("--settle", type=float, default=30.0, help="seconds listened to after a node is back")
+    outages.add_argument("launch_arguments", nargs="*", metavar="name:=value",
+                         help="launch arguments for the graph, as for aria-nav launch")
+    outages.set_defaults(func=bench_outages)
+
 
 def bench_transport(args: argparse.Namespace) -> int:
     from aria_nav.bench import transport
@@ -133,3 +143,23 @@ def bench_shutdown(args: argparse.Namespace) -> int:
         rows = [{k: v for k, v in dataclasses.asdict(r).items() if k != "output"} for r in results]
         args.json.write_text(json.dumps(rows, indent=2))
     return 0 if all(r.clean for r in results) else 1
+
+
+def bench_outages(args: argparse.Namespace) -> int:
+    import os
+
+    from aria_nav import graph as graph_description
+    from aria_nav.bench import outages
+
+    arguments = graph_description.parse_assignments(args.launch_arguments)
+    print(f"machine: {platform.node()}, {os.cpu_count()} cores, load average "
+          f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}", flush=True)
+    report = lambda line: print(line, flush=True)  # noqa: E731
+    if args.soak_minutes > 0:
+        result = outages.soak(args.soak_minutes * 60, arguments, report=report)
+        print(outages.format_soak(result), flush=True)
+    if args.kill:
+        results = outages.kill_each(args.kill, arguments, args.settle, report=report)
+        print("\n".join(outages.format_kill(result) for result in results))
+    print(f"load average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    return 0

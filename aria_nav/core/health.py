@@ -49,6 +49,7 @@ class InputRate:
         self.last: Optional[float] = None
         self.slow = False
         self._typical_before: Optional[float] = None  # the typical interval before an outage
+        self._silent_from: Optional[float] = None  # pardon(): silence counts from here, if later than `last`
 
     def restart(self) -> None:
         """The input was out: measure its rate afresh (the gap is no interval of it); its pace before the outage
@@ -79,8 +80,15 @@ class InputRate:
             return max(policy.stale_after_s, policy.max_stale_after_s)
         return max(policy.stale_after_s, min(policy.stale_intervals * typical, policy.max_stale_after_s))
 
+    def pardon(self, now_s: float) -> None:
+        """Count its silence from `now_s`: what feeds it has just come back, it gets its own time to follow."""
+        self._silent_from = now_s
+
     def silent(self, now_s: float) -> bool:
-        return self.last is not None and now_s - self.last >= self.silence_threshold_s()
+        if self.last is None:
+            return False
+        since = max(self.last, self._silent_from) if self._silent_from is not None else self.last
+        return now_s - since >= self.silence_threshold_s()
 
     def floor_hz(self) -> Optional[float]:
         if self.policy.min_rate_hz > 0:
@@ -103,6 +111,7 @@ class Outage:
     def __init__(self, policy: OutagePolicy):
         self.policy = policy
         self.down = False
+        self.down_since: Optional[float] = None
         self._flapping = False
         self._recovering_since: Optional[float] = None
         self._arrivals_since = 0
@@ -120,7 +129,7 @@ class Outage:
             self._recovering_since, self._arrivals_since = None, 0
             if self.down:
                 return None
-            self.down = True
+            self.down, self.down_since = True, now_s
             self._flapping = self._up_at is not None and now_s - self._up_at < self.policy.flap_window_s
             return DOWN
         if not self.down or self._recovering_since is None:
@@ -130,3 +139,7 @@ class Outage:
             self.down, self._up_at = False, now_s
             return UP
         return None
+
+    def clear(self) -> None:
+        """Not out after all, without an announcement (its outage was part of another one, now over)."""
+        self.down, self._recovering_since, self._arrivals_since = False, None, 0

@@ -133,8 +133,11 @@ class SpeechNode(AriaNode):
     def _announce_guidance(self, events) -> None:
         for event in events:
             kind, urgency, reason = GUIDANCE_SPEECH[event]
-            log = self.get_logger().warning if event == STOPPED else self.get_logger().info
-            log(f"guidance {event} ({self.cfg.guidance_status} on {topics.DIAGNOSTICS})")
+            if event == STOPPED:  # one call site per severity: rclpy refuses to change it between calls
+                self.get_logger().warning(f"guidance stopped: no {self.cfg.guidance_status} on {topics.DIAGNOSTICS} "
+                                          f"for {self.cfg.guidance_timeout_s:g} s")
+            else:
+                self.get_logger().info(f"guidance {event} ({self.cfg.guidance_status} on {topics.DIAGNOSTICS})")
             self.speaker.say(SpeechRequest(event=kind, urgency=urgency, priority=GUIDANCE_PRIORITY,
                                            key=f"{reason}:{event}", stamp_ns=self.get_clock().now().nanoseconds,
                                            reason=reason))

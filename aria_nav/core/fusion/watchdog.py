@@ -9,7 +9,8 @@ What the wearer hears follows the worst outage: no detections ("obstacle detecti
 warned about) outranks no depth ("distances are not available": obstacles are still named, without distance).
 Each change of that state is announced once (degraded with its reason, or restored); an input that fails again
 soon after it came back is said to be restored only once it has settled (core.health.Outage), so the wearer never
-hears a degraded/restored loop. An input that turns slow is announced as slow at most once per `slow_repeat_s`,
+hears a degraded/restored loop. When detections come back from an outage that depth went down in too (the camera
+died), depth gets its own silence threshold from then on before it counts as out: one outage, one recovery. An input that turns slow is announced as slow at most once per `slow_repeat_s`,
 and its return to speed is not announced (it shows on /diagnostics).
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from aria_nav.core.health import DOWN, InputRate, Outage, OutagePolicy, RatePolicy
+from aria_nav.core.health import DOWN, UP, InputRate, Outage, OutagePolicy, RatePolicy
 from aria_nav.core.speech.request import DEGRADED, RESTORED, SLOW
 
 FRESH, WAITING, STALE, SLOW_STATE = "fresh", "waiting", "stale", "slow"
@@ -74,8 +75,11 @@ class VisionHealth:
     def update(self, now_s: float) -> List[HealthChange]:
         """The changes to announce now, in order (usually none)."""
         for name, outage in self._outages.items():
-            if outage.update(now_s, self._silent(name, now_s)) == DOWN:
+            change = outage.update(now_s, self._silent(name, now_s))
+            if change == DOWN:
                 self.inputs[name].restart()
+            elif change == UP and name == DETECTIONS:
+                self._pardon_depth(now_s)
         if self._outages[DETECTIONS].down:
             reason = DETECTIONS
         elif self._outages[DEPTH].down:
@@ -93,6 +97,16 @@ class VisionHealth:
                 self._slow_said[name] = now_s
                 changes.append(HealthChange(SLOW, name))
         return changes
+
+    def _pardon_depth(self, now_s: float) -> None:
+        """Detections are back after an outage that depth went down in too (the camera died: both stopped): depth
+        gets its own silence threshold from now before it counts as out, so that the wearer hears one outage and
+        one recovery, not "distances are not available" in between while depth's first inference runs."""
+        depth, detections = self._outages[DEPTH], self._outages[DETECTIONS]
+        if depth.down and depth.down_since is not None and detections.down_since is not None \
+                and depth.down_since >= detections.down_since:
+            depth.clear()
+        self.inputs[DEPTH].pardon(now_s)
 
     @property
     def depth_down(self) -> bool:
