@@ -8,7 +8,10 @@
   signal (a stuck teardown), the node's flush() finishes the files that must be complete and the process leaves
   with exit 0 anyway; a stall that holds the GIL is ended GIL_BACKSTOP_S later by faulthandler's native thread
   (its traceback on stderr, exit 1). A second signal ends the process at once (the default action is restored
-  after the first). The budget is well inside the launcher's 3 s before it escalates (graph.STOP_SIGINT_TIMEOUT_S).
+  after the first). The signal is also seen at once by a watcher thread (signal.set_wakeup_fd): Python runs a
+  signal handler only when the main thread returns to the interpreter, which a long native call (a model
+  loading, a first inference) can delay past the launcher's patience; the watcher arms the deadline meanwhile,
+  and on a second signal leaves at once with 128 + its number. The budget is well inside the launcher's 3 s before it escalates (graph.STOP_SIGINT_TIMEOUT_S).
 - A ConfigError (bad parameter, missing or wrong-kind file, unusable model) is one line on stderr and exit 2.
 - Any other exception raised by a callback (a message or timer tick that meets a bug) loses that message only: it
   is logged as one throttled error line naming the exception and where it was raised, counted in the node's
@@ -115,9 +118,28 @@ class Shutdown:
         self._armed = False
 
     def install(self) -> "Shutdown":
+        """Install the handlers and the watcher (from the main thread)."""
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        threading.Thread(target=self._watch, args=(read_fd,), name="signal-watch", daemon=True).start()
         return self
+
+    def _watch(self, read_fd: int) -> None:
+        seen = 0
+        while True:
+            for signum in os.read(read_fd, 16):
+                if signum not in (signal.SIGINT, signal.SIGTERM):
+                    continue
+                seen += 1
+                if seen == 1:
+                    self.begin()
+                else:
+                    print(f"aria_nav {self.name}: {signal.Signals(signum).name} again: exiting now", file=sys.stderr,
+                          flush=True)
+                    hard_exit(128 + signum)
 
     def on_deadline(self, hook: Callable[[], None]) -> None:
         """`hook` runs on the deadline thread if the budget passes before finish()."""
