@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from aria_nav import topics
+from aria_nav.bench.bench_node import BenchNode
 from aria_nav.core.speech.phrases import ENGLISH
 from aria_nav.core.speech.request import DEGRADED, RESTORED, SLOW
 
@@ -39,36 +40,22 @@ def health_kind(text: str) -> Optional[str]:
     return None
 
 
-class _Listener:
-    """Its own rclpy context: the spoken sentences with their times, and the newest status of every node."""
+class _Listener(BenchNode):
+    """The spoken sentences with their times, and the newest status of every node."""
 
     def __init__(self):
-        import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.signals import SignalHandlerOptions
         from std_msgs.msg import String
 
         from aria_nav.ros.qos import reliable_qos
 
-        self._rclpy = rclpy
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, signal_handler_options=SignalHandlerOptions.NO)
-        self.node = rclpy.create_node("aria_nav_outage_bench", context=self.context)
+        super().__init__("aria_nav_outage_bench")
         self.spoken: List[Tuple[float, str]] = []
         self.status: Dict[str, Tuple[float, Dict[str, str]]] = {}
         self._lock = threading.Lock()
         self.node.create_subscription(String, topics.SPEECH_SPOKEN, self._on_spoken, reliable_qos(100))
         self.node.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, reliable_qos(100))
-        self._executor = SingleThreadedExecutor(context=self.context)
-        self._executor.add_node(self.node)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while not self._stop.is_set():
-            self._executor.spin_once(timeout_sec=0.05)
+        self.start()
 
     def _on_spoken(self, msg) -> None:
         with self._lock:
@@ -89,13 +76,6 @@ class _Listener:
         with self._lock:
             arrived, values = self.status.get(node, (0.0, {}))
         return arrived > since and condition(values)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._executor.shutdown()
-        self.node.destroy_node()
-        self._rclpy.shutdown(context=self.context)
 
 
 def _inputs_fresh(values: Dict[str, str]) -> bool:

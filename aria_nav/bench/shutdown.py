@@ -27,6 +27,7 @@ from typing import Dict, List, Optional, Sequence
 import yaml
 
 from aria_nav import graph, paths, topics
+from aria_nav.bench.bench_node import BenchNode
 
 RECORDED = {topics.DETECTIONS: "sensor_msgs/msg/PointCloud2", topics.OBSTACLES: "sensor_msgs/msg/PointCloud2",
             topics.SPEECH_SPOKEN: "std_msgs/msg/String"}
@@ -169,39 +170,24 @@ class StopResult:
         return not self.problems
 
 
-class _Driver:
-    """A node in this process: sees the graph work (every node's /diagnostics, detections) and sends the long
-    speech request. Its own rclpy context, on the caller's ROS_DOMAIN_ID."""
+class _Driver(BenchNode):
+    """Sees the graph work (every node's /diagnostics, detections) and sends the long speech request."""
 
     def __init__(self, nodes: Sequence[str]):
-        import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.signals import SignalHandlerOptions
         from sensor_msgs.msg import PointCloud2
         from std_msgs.msg import String
 
         from aria_nav.ros.qos import reliable_qos, sensor_qos
 
-        self._rclpy = rclpy
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, signal_handler_options=SignalHandlerOptions.NO)  # Ctrl-C ends the bench
-        self.node = rclpy.create_node("aria_nav_shutdown_bench", context=self.context)
+        super().__init__("aria_nav_shutdown_bench")
         self.detections = 0
         self.reporting = set()
         self._names = {f"aria_nav/{name}" for name in nodes}
         self.node.create_subscription(PointCloud2, topics.DETECTIONS, self._on_detections, sensor_qos(10))
         self.node.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, reliable_qos(50))
         self.requests = self.node.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
-        self._executor = SingleThreadedExecutor(context=self.context)
-        self._executor.add_node(self.node)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while not self._stop.is_set():
-            self._executor.spin_once(timeout_sec=0.05)
+        self.start()
 
     def _on_detections(self, _msg) -> None:
         self.detections += 1
@@ -220,13 +206,6 @@ class _Driver:
         self.requests.publish(request_to_msg(SpeechRequest(event=DEGRADED, urgency=WARNING, priority=100.0,
                                                            key="vision:detections", stamp_ns=time.time_ns(),
                                                            reason="detections")))
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._executor.shutdown()
-        self.node.destroy_node()
-        self._rclpy.shutdown(context=self.context)
 
 
 def _wait(condition, timeout: float, what: str, processes: Sequence[TimedProcess]) -> None:
