@@ -40,6 +40,24 @@ def _one_thread_inference_s(model: Path) -> float:
     return time.monotonic() - started
 
 
+def test_closing_a_runner_releases_its_session():
+    """No reference to the ONNX Runtime session is left once the runner is closed (the verified session kept one,
+    so the session lived until interpreter exit)."""
+    import gc
+    import weakref
+
+    from aria_nav.core.inference.runner import InferenceConfig, OnnxRuntimeRunner
+
+    model = Path(graph.resolve_arguments({})["slam_yolo_model"])
+    if not model.exists():
+        pytest.skip(f"{model} missing: run `aria-nav models build-test`")
+    model_runner = OnnxRuntimeRunner.open(model, InferenceConfig(str(model), intra_op_threads=1))
+    session = weakref.ref(model_runner.verified.session)
+    model_runner.close()
+    gc.collect()
+    assert session() is None, gc.get_referrers(session())
+
+
 def test_a_node_in_the_middle_of_a_long_inference_stops_at_once(ros_domain, tmp_path):
     """The inference in progress is interrupted, not waited for (and its session is not released under it, which
     aborted the process when an inference outlasted the worker's join)."""
