@@ -79,6 +79,15 @@ def test_a_stage_that_slows_down_is_reported_slow_at_most_once_per_repeat_time()
     assert health.state(DEPTH, 960.0) == SLOW_STATE
 
 
+def test_one_slow_sentence_per_repeat_time_whichever_the_input():
+    feeds = [(DETECTIONS, 0.2, 0.0, 60.0), (DETECTIONS, 1.0, 60.0, 1e9), (DEPTH, 0.5, 0.0, 100.0),
+             (DEPTH, 2.0, 100.0, 1e9)]
+    health = VisionHealth(2.0, 30.0, 0.0, slow_repeat_s=300.0)
+    said = _run(health, 250.0, feeds=feeds)
+    assert [(e, r) for _, e, r in said] == [(SLOW, DETECTIONS)]
+    assert health.state(DEPTH, 250.0) == SLOW_STATE and health.state(DETECTIONS, 250.0) == SLOW_STATE
+
+
 def test_the_slow_floor_is_configurable():
     rate = InputRate(RatePolicy(min_rate_hz=3.0))
     for i in range(11):

@@ -10,8 +10,8 @@ warned about) outranks no depth ("distances are not available": obstacles are st
 Each change of that state is announced once (degraded with its reason, or restored); an input that fails again
 soon after it came back is said to be restored only once it has settled (core.health.Outage), so the wearer never
 hears a degraded/restored loop. When detections come back from an outage that depth went down in too (the camera
-died), depth gets its own silence threshold from then on before it counts as out: one outage, one recovery. An input that turns slow is announced as slow at most once per `slow_repeat_s`,
-and its return to speed is not announced (it shows on /diagnostics).
+died), depth gets its own silence threshold from then on before it counts as out: one outage, one recovery. An input that turns slow is announced as slow, one such sentence per `slow_repeat_s`
+whichever the input, and its return to speed is not announced (both show on /diagnostics).
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class VisionHealth:
         self.inputs: Dict[str, InputRate] = {name: InputRate(rates.get(name, RatePolicy(stale_after_s)))
                                              for name in (DETECTIONS, DEPTH)}
         self._outages = {name: Outage(outage) for name in self.inputs}
-        self._slow_said: Dict[str, Optional[float]] = {name: None for name in self.inputs}
+        self._slow_said: Optional[float] = None  # one "slow" sentence per slow_repeat_s, whichever input
         self.reason: Optional[str] = None  # the announced problem, None while healthy
 
     def seen(self, input_name: str, now_s: float) -> None:
@@ -92,9 +92,9 @@ class VisionHealth:
             changes.append(HealthChange(RESTORED, previous) if reason is None else HealthChange(DEGRADED, reason))
         for name, rate in self.inputs.items():
             became_slow = not self._outages[name].down and rate.update_slow()
-            said = self._slow_said[name]
+            said = self._slow_said
             if became_slow and self.reason is None and (said is None or now_s - said >= self.slow_repeat_s):
-                self._slow_said[name] = now_s
+                self._slow_said = now_s
                 changes.append(HealthChange(SLOW, name))
         return changes
 
