@@ -3,8 +3,8 @@ told about outages (fusion's inputs, fusion itself as the speech node hears it).
 
 InputRate: an input's rate and its typical interval over its last messages. An input is *silent* once nothing came
 for its silence threshold: `stale_after_s`, or `stale_intervals` of its own typical intervals if that is longer
-(never beyond `max_stale_after_s`, which is also the threshold after its first message), so that a stage that is merely slow on this machine (depth at 0.2 Hz on a CPU)
-is not taken for a dead one. It is *slow* while its rate is below its floor (`min_rate_hz`, or by default
+(never beyond `max_stale_after_s`, which is also the threshold after its first message), so that a stage that
+is merely slow on this machine (depth at 0.2 Hz on a CPU) is not taken for a dead one. It is *slow* while its rate is below its floor (`min_rate_hz`, or by default
 `floor_fraction` of the rate it had over its first RATE_WINDOW intervals); it stops being slow above the floor
 plus SLOW_HYSTERESIS.
 

@@ -11,7 +11,8 @@
   after the first). The signal is also seen at once by a watcher thread (signal.set_wakeup_fd): Python runs a
   signal handler only when the main thread returns to the interpreter, which a long native call (a model
   loading, a first inference) can delay past the launcher's patience; the watcher arms the deadline meanwhile,
-  and on a second signal leaves at once with 128 + its number. The budget is well inside the launcher's 3 s before it escalates (graph.STOP_SIGINT_TIMEOUT_S).
+  and on a second signal leaves at once with 128 + its number. The budget is well inside the launcher's 3 s
+  before it escalates (graph.STOP_SIGINT_TIMEOUT_S).
 - A ConfigError (bad parameter, missing or wrong-kind file, unusable model) is one line on stderr and exit 2.
 - Any other exception raised by a callback (a message or timer tick that meets a bug) loses that message only: it
   is logged as one throttled error line naming the exception and where it was raised, counted in the node's
@@ -105,7 +106,8 @@ def hard_exit(code: int) -> None:
 class Shutdown:
     """The deadline of a process's clean stop. The first SIGINT/SIGTERM (or begin()) sets `stop` for the loops
     and arms the deadline; finish() leaves at once with the exit code; past the budget the deadline thread calls
-    the flush hooks and leaves with `code` (0 unless set). The second signal gets the default action: at once."""
+    the flush hooks and leaves with `code` (0 unless set). A second signal ends the process at once (the default
+    action, or the watcher thread if the main thread has not run the handler yet)."""
 
     def __init__(self, name: str, budget_s: float = SHUTDOWN_BUDGET_S):
         self.name = name

@@ -10,8 +10,9 @@ warned about) outranks no depth ("distances are not available": obstacles are st
 Each change of that state is announced once (degraded with its reason, or restored); an input that fails again
 soon after it came back is said to be restored only once it has settled (core.health.Outage), so the wearer never
 hears a degraded/restored loop. When detections come back from an outage that depth went down in too (the camera
-died), depth gets its own silence threshold from then on before it counts as out: one outage, one recovery. An input that turns slow is announced as slow, one such sentence per `slow_repeat_s`
-whichever the input, and its return to speed is not announced (both show on /diagnostics).
+died), depth gets its own silence threshold from then on before it counts as out: one outage, one recovery.
+An input that turns slow is announced as slow, one such sentence per `slow_repeat_s` whichever the input, and
+its return to speed is not announced (both show on /diagnostics).
 """
 from __future__ import annotations
 
