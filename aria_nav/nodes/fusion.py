@@ -144,7 +144,7 @@ PARAMS = [
     Param("detections_min_rate_hz", 0.0, "Rate below which detections are 'slow' (said once, on /diagnostics as "
           "slow); 0: half their own rate over their first 10 intervals.", min=0.0, max=1000.0),
     Param("depth_min_rate_hz", 0.0, "The same for depth images.", min=0.0, max=1000.0),
-    Param("slow_repeat_s", 300.0, "At most one 'slow' sentence per this time, whichever the input, seconds.",
+    Param("slow_repeat_s", 600.0, "At most one 'slow' sentence per this time, whichever the input, seconds.",
           min=0.0, max=86400.0),
     Param("restore_messages", 2, "Messages an input that was out must send before it is said to be restored.",
           min=1, max=1000),

@@ -39,7 +39,7 @@ class HealthChange:
 class VisionHealth:
     def __init__(self, stale_after_s: float, startup_grace_s: float, start_s: float,
                  rates: Optional[Dict[str, RatePolicy]] = None, outage: OutagePolicy = OutagePolicy(),
-                 slow_repeat_s: float = 300.0):
+                 slow_repeat_s: float = 600.0):
         self.stale_after_s = stale_after_s
         self.startup_grace_s = startup_grace_s
         self.slow_repeat_s = slow_repeat_s
