@@ -12,7 +12,9 @@ Used by `aria-nav bench outages` (numbers in docs/reliability.md).
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import signal
 import tempfile
 import threading
@@ -78,8 +80,18 @@ class _Listener(BenchNode):
         return arrived > since and condition(values)
 
 
-def _inputs_fresh(values: Dict[str, str]) -> bool:
-    return all(values.get(f"{name}_input", "").startswith(("fresh", "slow")) for name in ("detections", "depth"))
+INPUTS_OF = {"camera": ("detections", "depth"), "detector": ("detections",), "depth": ("depth",)}
+AGO = re.compile(r"^(fresh|slow) \(([0-9.]+) s ago\)$")
+
+
+def _inputs_fresh(values: Dict[str, str], inputs: Sequence[str] = ("detections", "depth"),
+                  within_s: float = math.inf) -> bool:
+    """Fusion's status says each of `inputs` is fresh or slow, its last message less than `within_s` ago."""
+    for name in inputs:
+        match = AGO.match(values.get(f"{name}_input", ""))
+        if match is None or float(match.group(2)) >= within_s:
+            return False
+    return True
 
 
 def _wait(condition, timeout: float, what: str) -> float:
@@ -174,10 +186,12 @@ def kill_each(nodes: Sequence[str], arguments: Dict[str, str], settle_s: float =
             try:
                 result.restarted_s = _wait(lambda: running.pid(node) not in (None, pid), BACK_TIMEOUT_S,
                                            f"the runner restarting {node}")
-                if node in ("camera", "detector", "depth"):  # back: fusion has both inputs again
-                    condition = lambda: running.listener.fresh("fusion", killed + result.restarted_s, _inputs_fresh)
+                restarted_at = killed + result.restarted_s
+                if node in INPUTS_OF:  # back: fusion receives what it feeds again, sent after its restart
+                    condition = lambda: running.listener.fresh("fusion", restarted_at, lambda values: _inputs_fresh(
+                        values, INPUTS_OF[node], time.monotonic() - restarted_at))
                 else:
-                    condition = lambda: running.listener.fresh(node, killed + result.restarted_s)
+                    condition = lambda: running.listener.fresh(node, restarted_at)
                 _wait(condition, BACK_TIMEOUT_S, f"{node} working again")
                 result.back_s = time.monotonic() - killed
             except RuntimeError as exc:
