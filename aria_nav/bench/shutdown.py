@@ -160,7 +160,7 @@ class StopResult:
     recorder_code: int
     escalations: List[str]
     problems: List[str] = field(default_factory=list)  # anything not as it should be (empty: a clean stop)
-    second_signal_s: Optional[float] = None  # from the second signal until every process was gone
+    second_signal_s: Optional[float] = None  # from the second signal until every node process was gone
     detections_in_bag: int = 0
     wavs: int = 0
     output: str = ""
@@ -208,6 +208,14 @@ class _Driver(BenchNode):
                                                            reason="detections")))
 
 
+def _alive(pid: int) -> bool:
+    """The process runs (not gone, not a zombie waiting to be reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _wait(condition, timeout: float, what: str, processes: Sequence[TimedProcess]) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -244,18 +252,20 @@ def stop_graph_once(signum: int, directory: Path, launch_arguments: Sequence[str
         signalled = time.monotonic()
         for process in processes:
             process.process.send_signal(signum)
-        second_at = None
+        gone_s = None
         if second_after_s is not None:
             time.sleep(second_after_s)
             second_at = time.monotonic()
             for process in processes:
                 if process.process.poll() is None:
                     process.process.send_signal(signum)
+            pids = [m.group(2) for m in (STARTED.match(line) for _, line in list(launcher.lines)) if m]
+            _wait(lambda: not any(_alive(int(pid)) for pid in pids), START_TIMEOUT_S, "the nodes to end", ())
+            gone_s = time.monotonic() - second_at
         budget = graph.STOP_SIGINT_TIMEOUT_S + graph.STOP_SIGTERM_TIMEOUT_S + 5
         launcher_code, output = launcher.finish(budget)
         launcher_s = time.monotonic() - signalled
         recorder_code, recorder_output = recorder.finish(budget)
-        gone_s = time.monotonic() - second_at if second_at is not None else None
     finally:
         for process in processes:
             if process.process.poll() is None:
