@@ -129,8 +129,11 @@ def test_killed_fusion_is_heard_by_the_speech_node_once_down_and_once_back(ros_d
         if runner.find_executable(graph.node(name)) is None:
             pytest.skip(f"executable of node '{name}' is not installed")
     lines = TimedLines()
+    # The restart (2 s respawn delay, start-up, first heartbeat 1 s later) takes 3 s or more: a timeout below it,
+    # so that the outage is one the speech node must report (at the default 4 s a quick restart goes unsaid).
     graph_runner = Runner(nodes=["fusion", "speech"], output=lines,
-                          overrides={"speech": {"output": "wav", "wav_dir": str(tmp_path / "wav")}})
+                          overrides={"speech": {"output": "wav", "wav_dir": str(tmp_path / "wav"),
+                                                "guidance_timeout_s": 2.5}})
     probe = Probe(ros_domain)
     probe.subscribe("spoken", String, topics.SPEECH_SPOKEN, reliable_qos(50))
     probe.subscribe_diagnostics()

@@ -8,8 +8,9 @@ is merely slow on this machine (depth at 0.2 Hz on a CPU) is not taken for a dea
 `floor_fraction` of the rate it had over its first RATE_WINDOW intervals); it stops being slow above the floor
 plus SLOW_HYSTERESIS.
 
-Outage: whether an input is out, as the wearer is told. Out as soon as it is silent; back only after
-`restore_messages` arrivals, and when it failed again within `flap_window_s` of its last recovery, only after
+Outage: whether an input is out, as the wearer is told. Out as soon as it is silent; back after
+`restore_messages` arrivals (fusion's inputs: 1, so that distances come back with the first depth image; the
+speech node's guidance heartbeat: 2), and when it failed again within `flap_window_s` of its last recovery, only after
 `stable_s` without a new silence: a flapping input is said to be out once, and back once it has settled, never
 in a loop.
 """
@@ -36,7 +37,7 @@ class RatePolicy:
 
 @dataclass(frozen=True)
 class OutagePolicy:
-    restore_messages: int = 2
+    restore_messages: int = 1
     flap_window_s: float = 120.0
     stable_s: float = 30.0
 

@@ -146,7 +146,7 @@ PARAMS = [
     Param("depth_min_rate_hz", 0.0, "The same for depth images.", min=0.0, max=1000.0),
     Param("slow_repeat_s", 600.0, "At most one 'slow' sentence per this time, whichever the input, seconds.",
           min=0.0, max=86400.0),
-    Param("restore_messages", 2, "Messages an input that was out must send before it is said to be restored.",
+    Param("restore_messages", 1, "Messages an input that was out must send before it is said to be restored.",
           min=1, max=1000),
     Param("flap_window_s", 120.0, "An input out again within this time of its recovery is said to be restored "
           "only once it has been back for restore_stable_s, seconds (no degraded/restored loop).", min=0.0,

@@ -20,7 +20,7 @@ STOPPED, BACK, RESTARTED = "stopped", "back", "restarted"
 
 class GuidanceWatch:
     def __init__(self, timeout_s: float, startup_grace_s: float, start_s: float, restart_margin_s: float = 10.0,
-                 outage: OutagePolicy = OutagePolicy()):
+                 outage: OutagePolicy = OutagePolicy(restore_messages=2)):
         self.timeout_s = timeout_s
         self.startup_grace_s = startup_grace_s
         self.restart_margin_s = restart_margin_s
