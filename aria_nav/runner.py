@@ -412,14 +412,14 @@ class Runner:
         steps = ((first, graph.STOP_SIGINT_TIMEOUT_S), (signal.SIGTERM, graph.STOP_SIGTERM_TIMEOUT_S),
                  (signal.SIGKILL, SIGKILL_TIMEOUT_S))
         previous = None
-        for signum, timeout in steps:
+        for step, (signum, timeout) in enumerate(steps):
             self._report_exits_during_shutdown()
             running = [node for node in self._nodes if node.running]
             if not running:
                 return
             if self._kill_now.is_set():
                 signum = signal.SIGKILL
-            if signum != first:
+            if step > 0 or signum != first:  # every escalation is said, whatever the first signal was
                 why = ("stop requested again" if self._kill_now.is_set()
                        else f"still running after {signal.Signals(previous).name}")
                 self._say(f"{why}: {', '.join(node.spec.name for node in running)}; "

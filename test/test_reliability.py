@@ -115,3 +115,48 @@ def test_killed_detector_is_restarted_others_keep_running_and_the_wearer_is_told
     for name in NODES:
         assert graph_runner.states()[name].returncode == 0, f"{name} did not stop cleanly:\n{lines}"
     assert not lines.matching("Traceback"), str(lines)
+
+
+GUIDANCE_STOPPED_TEXT = "Guidance stopped: no obstacle warnings for now."
+GUIDANCE_BACK_TEXT = "Guidance is back."
+
+
+def test_killed_fusion_is_heard_by_the_speech_node_once_down_and_once_back(ros_domain, tmp_path):
+    """Fusion cannot announce its own death: the speech node hears its heartbeat (its /diagnostics, sent every
+    second even when nothing is to be said) stop, and says once that guidance stopped and once that it is back
+    after the runner restarted fusion. Fusion and speech only (no model to load)."""
+    for name in ("fusion", "speech"):
+        if runner.find_executable(graph.node(name)) is None:
+            pytest.skip(f"executable of node '{name}' is not installed")
+    lines = TimedLines()
+    # The restart (2 s respawn delay, start-up, first heartbeat 1 s later) takes 3 s or more: a timeout below it,
+    # so that the outage is one the speech node must report (at the default 4 s a quick restart goes unsaid).
+    graph_runner = Runner(nodes=["fusion", "speech"], output=lines,
+                          overrides={"speech": {"output": "wav", "wav_dir": str(tmp_path / "wav"),
+                                                "guidance_timeout_s": 2.5}})
+    probe = Probe(ros_domain)
+    probe.subscribe("spoken", String, topics.SPEECH_SPOKEN, reliable_qos(50))
+    probe.subscribe_diagnostics()
+    graph_runner.start()
+
+    def said(text, since):
+        return [t for t, m in probe.timed("spoken") if t > since and json.loads(m.data)["text"] == text]
+
+    try:
+        wait_until(lambda: probe.status("speech", lambda v: v.get("guidance") == "running"), START_TIMEOUT_S,
+                   lambda: f"the speech node hearing fusion's heartbeat:\n{lines}")
+        fusion_pid = graph_runner.states()["fusion"].pid
+        killed_at = time.monotonic()
+        os.kill(fusion_pid, signal.SIGKILL)
+        wait_until(lambda: said(GUIDANCE_BACK_TEXT, killed_at), RECOVERY_BUDGET_S,
+                   lambda: f"'{GUIDANCE_BACK_TEXT}' after fusion's restart:\n{lines}")
+        time.sleep(2.0)  # anything said twice would come now
+        stopped, back = said(GUIDANCE_STOPPED_TEXT, killed_at), said(GUIDANCE_BACK_TEXT, killed_at)
+        assert len(stopped) == 1 and len(back) == 1 and stopped[0] < back[0], (stopped, back, str(lines))
+        print(f"\nfusion killed -> 'guidance stopped' said (utterance ended) {stopped[0] - killed_at:.1f} s, "
+              f"'guidance is back' {back[0] - killed_at:.1f} s after the kill")
+        assert graph_runner.states()["fusion"].restarts == 1
+    finally:
+        graph_runner.stop()
+        probe.close()
+    assert not lines.matching("Traceback") and not lines.matching("internal error"), str(lines)

@@ -239,3 +239,22 @@ def test_a_second_stop_request_kills_at_once(private_domain):
     assert supervised.states()[SUPERVISED_NODE].returncode == -signal.SIGKILL
     lines.wait_for(f"[launch] {SUPERVISED_NODE}: killed by signal SIGKILL", timeout=0)
     assert not Path(f"/proc/{pid}").exists()
+
+
+@pytest.mark.parametrize("first", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_every_escalation_is_reported_whatever_the_first_signal(first):
+    """A process that ignores SIGINT and SIGTERM (in place of a real node: the supervision is the same) gets the
+    first signal, then SIGTERM, then SIGKILL, and each escalation is said, also after a first SIGTERM (which used to
+    hide the SIGTERM step)."""
+    _require_node_and_model(SUPERVISED_NODE)
+    lines = Lines()
+    supervised = Runner(nodes=[SUPERVISED_NODE], output=lines)
+    supervised._nodes[0].argv = [sys.executable, "-c", "import signal, time\n"
+                                 "for s in (signal.SIGINT, signal.SIGTERM): signal.signal(s, signal.SIG_IGN)\n"
+                                 "print('ignoring signals', flush=True)\ntime.sleep(60)"]
+    supervised.start()
+    lines.wait_for("ignoring signals", timeout=30)
+    assert supervised.stop(first) == 1, str(lines)
+    lines.wait_for(f"still running after {first.name}: {SUPERVISED_NODE}; sending SIGTERM", timeout=0)
+    lines.wait_for(f"still running after SIGTERM: {SUPERVISED_NODE}; sending SIGKILL", timeout=0)
+    assert supervised.states()[SUPERVISED_NODE].returncode == -signal.SIGKILL

@@ -96,13 +96,15 @@ def record_bag(args: argparse.Namespace) -> int:
     from aria_nav.ros.bag_io import BagRecorder
     from aria_nav.ros.runtime import stop_on_signals
 
-    stop = stop_on_signals()
+    shutdown = stop_on_signals("bag record")
+    stop = shutdown.stop
     rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node("aria_nav_bag_recorder")
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
         recorder = BagRecorder(node, args.output, None if args.all else args.topics, args.storage)
+        shutdown.on_deadline(recorder.close_file)  # a stuck teardown still leaves a complete bag
         print(f"bag record: writing {recorder.path} ({args.storage}); stop with Ctrl-C", flush=True)
         deadline = None if args.duration is None else time.monotonic() + args.duration
         while not stop.is_set() and recorder.failure is None and (deadline is None or time.monotonic() < deadline):
@@ -119,7 +121,7 @@ def record_bag(args: argparse.Namespace) -> int:
     print(f"bag record: {sum(counts.values())} messages on {len(counts)} topics in {args.output}", flush=True)
     if waiting:
         print(f"bag record: never published, not in the bag: {', '.join(waiting)}", flush=True)
-    return 0
+    shutdown.finish(0)  # the bag is closed: skip the Fast DDS teardown at interpreter exit (runtime.Shutdown)
 
 
 def play_bag(args: argparse.Namespace) -> int:
@@ -130,7 +132,7 @@ def play_bag(args: argparse.Namespace) -> int:
     from aria_nav.ros.bag_io import BagPlayer
     from aria_nav.ros.runtime import stop_on_signals
 
-    stop = stop_on_signals()
+    stop = stop_on_signals("bag play").stop
     try:
         reader = BagReader(args.bag)
     except BagError as exc:

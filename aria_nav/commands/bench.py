@@ -73,6 +73,30 @@ def register(subparsers) -> None:
                                                                      "markers of this file")
     table.set_defaults(func=bench_table)
 
+    shutdown = kinds.add_parser("shutdown", help="stop the whole graph (and a bag recorder) again and again with "
+                                                 "SIGINT and/or SIGTERM under a CPU burner on every core: stop "
+                                                 "time of every node, escalations, complete bags and WAV files")
+    shutdown.add_argument("--cycles", type=int, default=50, help="stops per signal (default: %(default)s)")
+    shutdown.add_argument("--signals", nargs="+", choices=("SIGINT", "SIGTERM"), default=["SIGINT", "SIGTERM"])
+    shutdown.add_argument("--no-burn", action="store_true", help="without the CPU burner")
+    shutdown.add_argument("--second-after", type=float, metavar="S",
+                          help="send a second signal S seconds after the first, measure until all are gone")
+    shutdown.add_argument("--json", type=Path, help="also write every stop's numbers to this JSON file")
+    shutdown.add_argument("--problem-log", type=Path, help="append the output of every stop with a problem here")
+    shutdown.add_argument("launch_arguments", nargs="*", metavar="name:=value",
+                          help="launch arguments for the graph, as for aria-nav launch")
+    shutdown.set_defaults(func=bench_shutdown)
+
+    outages = kinds.add_parser("outages", help="what the wearer hears: the looped sample for a while (health "
+                                               "sentences, memory), then kill -9 of each node in turn")
+    outages.add_argument("--soak-minutes", type=float, default=10.0, help="0: no soak (default: %(default)s)")
+    outages.add_argument("--kill", nargs="*", default=["camera", "detector", "depth", "fusion", "speech"],
+                         metavar="NODE", help="nodes to kill in turn (default: %(default)s)")
+    outages.add_argument("--settle", type=float, default=30.0, help="seconds listened to after a node is back")
+    outages.add_argument("launch_arguments", nargs="*", metavar="name:=value",
+                         help="launch arguments for the graph, as for aria-nav launch")
+    outages.set_defaults(func=bench_outages)
+
 
 def bench_transport(args: argparse.Namespace) -> int:
     from aria_nav.bench import transport
@@ -149,4 +173,45 @@ def bench_depth_size(args: argparse.Namespace) -> int:
     print(depth_size.format_table(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+def bench_shutdown(args: argparse.Namespace) -> int:
+    import dataclasses
+    import os
+    import signal
+
+    from aria_nav.bench import shutdown
+
+    print(f"machine: {platform.node()}, {os.cpu_count()} cores, load average "
+          f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}; CPU burner {'off' if args.no_burn else 'on'}",
+          flush=True)
+    results = shutdown.run_cycles(args.cycles, [signal.Signals[name] for name in args.signals],
+                                  args.launch_arguments, burn=not args.no_burn, second_after_s=args.second_after,
+                                  report=lambda line: print(line, flush=True), problem_log=args.problem_log)
+    print(f"load average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    print(shutdown.summarise(results))
+    if args.json:
+        rows = [{k: v for k, v in dataclasses.asdict(r).items() if k != "output"} for r in results]
+        args.json.write_text(json.dumps(rows, indent=2))
+    return 0 if all(r.clean for r in results) else 1
+
+
+def bench_outages(args: argparse.Namespace) -> int:
+    import os
+
+    from aria_nav import graph as graph_description
+    from aria_nav.bench import outages
+
+    arguments = graph_description.parse_assignments(args.launch_arguments)
+    print(f"machine: {platform.node()}, {os.cpu_count()} cores, load average "
+          f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}", flush=True)
+    report = lambda line: print(line, flush=True)  # noqa: E731
+    if args.soak_minutes > 0:
+        result = outages.soak(args.soak_minutes * 60, arguments, report=report)
+        print(outages.format_soak(result), flush=True)
+    if args.kill:
+        results = outages.kill_each(args.kill, arguments, args.settle, report=report)
+        print("\n".join(outages.format_kill(result) for result in results))
+    print(f"load average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
     return 0

@@ -30,7 +30,7 @@ from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
 from aria_nav.ros.diagnostics import WARN, NodeDiagnostics
 from aria_nav.ros.params import ConfigError, Param, ParameterError, declare_parameters
 from aria_nav.ros.qos import frame_qos, latched_qos
-from aria_nav.ros.runtime import AriaNode, main_for
+from aria_nav.ros.runtime import WORKER_JOIN_S, AriaNode, main_for
 from aria_nav.ros.static_tf import Mount, peripheral_yaw_deg, publish_camera_transforms
 
 MAX_SIZE = 4096
@@ -332,8 +332,9 @@ class CameraNode(AriaNode):
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=3.0)
-        self.source.close()
+        self._thread.join(timeout=WORKER_JOIN_S)
+        if not self._thread.is_alive():  # a source closed under its reader can abort the process (native VRS)
+            self.source.close()
 
 
 main = main_for(CameraNode, "camera")

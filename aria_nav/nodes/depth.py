@@ -29,7 +29,7 @@ from aria_nav.ros.diagnostics import WARN, NodeDiagnostics
 from aria_nav.ros.inference_params import TENSORRT_FP16, inference_config, inference_params
 from aria_nav.ros.params import ConfigError, Param, ParameterError, declare_parameters
 from aria_nav.ros.qos import frame_qos, latched_qos
-from aria_nav.ros.runtime import AriaNode, main_for
+from aria_nav.ros.runtime import WORKER_JOIN_S, AriaNode, main_for
 
 DEFAULT_MODEL = "depth_anything_v2_small_518.onnx"
 LOG_THROTTLE_S = 5.0
@@ -222,7 +222,7 @@ class DepthNode(AriaNode):
     def close(self) -> None:
         # An inference in progress is interrupted (seconds on a busy CPU); releasing its session under it, or
         # leaving it running into interpreter shutdown, aborts the process.
-        if self.worker.stop(interrupt=self.estimator.runner.interrupt):
+        if self.worker.stop(WORKER_JOIN_S, interrupt=self.estimator.runner.interrupt):
             self.estimator.close()
 
 

@@ -39,7 +39,7 @@ from aria_nav.ros.diagnostics import WARN, NodeDiagnostics
 from aria_nav.ros.inference_params import TENSORRT_FP16, inference_config, inference_params
 from aria_nav.ros.params import Param, ParameterError, declare_parameters
 from aria_nav.ros.qos import frame_qos, latched_qos, replay_qos, result_qos, sensor_qos
-from aria_nav.ros.runtime import AriaNode, main_for
+from aria_nav.ros.runtime import WORKER_JOIN_S, AriaNode, main_for
 
 CAMERAS = ("rgb", "slam_left", "slam_right")
 DETECTABLE_ENCODINGS = ("rgb8", "bgr8", "mono8")
@@ -213,7 +213,7 @@ class DetectorNode(AriaNode):
 
     def close(self) -> None:
         # As in the depth node: interrupt an inference in progress, release the session only once it has ended.
-        if self.worker.stop(interrupt=self.detector.runner.interrupt):
+        if self.worker.stop(WORKER_JOIN_S, interrupt=self.detector.runner.interrupt):
             self.detector.runner.close()
 
 

@@ -40,10 +40,12 @@ from aria_nav.core.hazards.corridor import CorridorConfig
 from aria_nav.core.hazards.ground import GROUND_METHODS, GroundConfig
 from aria_nav.core.hazards.names import CLASS_PRIORITIES, CRITICAL_CLASSES
 from aria_nav.core.fusion.tracker import TrackerConfig
-from aria_nav.core.fusion.watchdog import DEPTH, DETECTIONS, STALE, WAITING, VisionHealth
+from aria_nav.core.fusion.watchdog import DEPTH, DETECTIONS, SLOW_STATE, STALE, WAITING, VisionHealth
+from aria_nav.core.health import OutagePolicy, RatePolicy
 from aria_nav.core.latest import LatestWorker
 from aria_nav.core.wearer_frame import HeightBandConfig, Tilt, TiltConfig
-from aria_nav.core.speech.request import APPROXIMATE, DEGRADED, ENDED, INFO, METRIC, RESTORED, WARNING, SpeechRequest
+from aria_nav.core.speech.request import (APPROXIMATE, DEGRADED, ENDED, INFO, METRIC, SLOW, WARNING,
+                                         SpeechRequest)
 from aria_nav.ros.conversions import (ImageFormatError, array_to_image, camera_info_to_intrinsics, image_to_array,
                                       image_to_rgb)
 from aria_nav.ros.depth_mode import msg_to_distance_kind
@@ -52,7 +54,7 @@ from aria_nav.ros.diagnostics import ERROR, OK, WARN, NodeDiagnostics, stamp_to_
 from aria_nav.ros.obstacles import corridor_markers, obstacle_markers, obstacles_to_msg
 from aria_nav.ros.params import Param, ParameterError, declare_parameters
 from aria_nav.ros.qos import frame_qos, latched_qos, reliable_qos, result_qos, sensor_qos
-from aria_nav.ros.runtime import AriaNode, main_for
+from aria_nav.ros.runtime import WORKER_JOIN_S, AriaNode, main_for
 from aria_nav.ros.speech_msgs import request_to_msg
 from aria_nav.ros.static_tf import camera_mounts, peripheral_yaw_deg
 
@@ -164,8 +166,24 @@ PARAMS = [
           max=100.0),
     Param("min_priority_without_distance", 1, "Class priority from which an obstacle without a distance "
           "(peripheral camera, depth down) is spoken of.", min=0, max=100),
-    Param("stale_after_s", 2.0, "Seconds without detections (or depth) after which vision is degraded.",
+    Param("stale_after_s", 2.0, "Seconds without detections (or depth) after which vision is degraded, at the "
+          "least (see stale_intervals).", min=0.1, max=600.0),
+    Param("stale_intervals", 4.0, "An input is out only once silent for this many of its own typical intervals "
+          "if that is longer than stale_after_s (a stage slow on this machine is not a dead one).", min=1.0,
+          max=100.0),
+    Param("max_stale_after_s", 30.0, "The longest silence threshold stale_intervals may give, seconds.",
           min=0.1, max=600.0),
+    Param("detections_min_rate_hz", 0.0, "Rate below which detections are 'slow' (said once, on /diagnostics as "
+          "slow); 0: half their own rate over their first 10 intervals.", min=0.0, max=1000.0),
+    Param("depth_min_rate_hz", 0.0, "The same for depth images.", min=0.0, max=1000.0),
+    Param("slow_repeat_s", 600.0, "At most one 'slow' sentence per this time, whichever the input, seconds.",
+          min=0.0, max=86400.0),
+    Param("restore_messages", 1, "Messages an input that was out must send before it is said to be restored.",
+          min=1, max=1000),
+    Param("flap_window_s", 120.0, "An input out again within this time of its recovery is said to be restored "
+          "only once it has been back for restore_stable_s, seconds (no degraded/restored loop).", min=0.0,
+          max=86400.0),
+    Param("restore_stable_s", 30.0, "See flap_window_s, seconds.", min=0.0, max=3600.0),
     Param("startup_grace_s", 30.0, "Seconds after start during which inputs never seen are awaited, not "
           "degraded (models load).", min=0.0, max=3600.0),
     Param("tilt_time_constant_s", 1.0, "Time constant with which the accelerometer corrects the gyroscope's "
@@ -261,6 +279,17 @@ def fusion_config(cfg) -> FusionConfig:
         height_bands=HeightBandConfig(cfg.floor_band_top_m, cfg.head_band_bottom_m))
 
 
+def vision_health(cfg, start_s: float) -> VisionHealth:
+    def rate(min_rate_hz: float) -> RatePolicy:
+        return RatePolicy(cfg.stale_after_s, cfg.stale_intervals, max(cfg.max_stale_after_s, cfg.stale_after_s),
+                          min_rate_hz)
+
+    return VisionHealth(cfg.stale_after_s, cfg.startup_grace_s, start_s,
+                        {DETECTIONS: rate(cfg.detections_min_rate_hz), DEPTH: rate(cfg.depth_min_rate_hz)},
+                        OutagePolicy(cfg.restore_messages, cfg.flap_window_s, cfg.restore_stable_s),
+                        cfg.slow_repeat_s)
+
+
 GEN1_PERIPHERAL_YAW_DEG = 38.0  # where the camera's source has no calibration
 
 
@@ -306,7 +335,8 @@ class FusionNode(AriaNode):
         else:
             self.pairer = StampPairer(cfg.pair_tolerance_s, cfg.pair_max_wait_s, cfg.depth_cache,
                                       pending_cache=LIVE_PENDING)
-        self.health = VisionHealth(cfg.stale_after_s, cfg.startup_grace_s, time.monotonic())
+        self._started = time.monotonic()
+        self.health = vision_health(cfg, self._started)
         self.diag = NodeDiagnostics(self)
         self._intrinsics = {RGB: None, SLAM_LEFT: None, SLAM_RIGHT: None}
         self._class_names: Dict[str, List[str]] = {RGB: [], SLAM_LEFT: [], SLAM_RIGHT: []}
@@ -487,9 +517,8 @@ class FusionNode(AriaNode):
     def _on_timer(self) -> None:
         now = time.monotonic()
         self._process_pairings(self.pairer.poll(now))
-        change = self.health.update(now)
-        if change is not None:
-            self._announce_health(change.degraded, change.reason)
+        for change in self.health.update(now):
+            self._announce_health(change.event, change.reason, now)
         self._update_diagnostics(now)
 
     # ---- processing ----------------------------------------------------------------------------------------
@@ -564,12 +593,17 @@ class FusionNode(AriaNode):
         self._counts["requests"] += 1
         self.get_logger().debug(f"speech request: {request.to_json()}")
 
-    def _announce_health(self, degraded: bool, reason: str) -> None:
-        if degraded:
-            self.get_logger().warning(f"vision degraded: no {reason} for {self.cfg.stale_after_s:.1f} s or more")
+    def _announce_health(self, event: str, reason: str, now: float) -> None:
+        rate = self.health.inputs[reason]
+        if event == DEGRADED:
+            self.get_logger().warning(f"vision degraded: no {reason} for {self.health.silent_for(reason, now) or 0:.1f}"
+                                      f" s (threshold {rate.silence_threshold_s():.1f} s)")
+        elif event == SLOW:
+            self.get_logger().warning(f"{reason} slow: {rate.rate_hz() or 0:.2f} Hz, below its floor "
+                                      f"{rate.floor_hz() or 0:.2f} Hz")
         else:
             self.get_logger().info(f"vision restored: {reason} back")
-        self._send(SpeechRequest(event=DEGRADED if degraded else RESTORED, urgency=WARNING if degraded else INFO,
+        self._send(SpeechRequest(event=event, urgency=WARNING if event == DEGRADED else INFO,
                                  priority=DEGRADED_PRIORITY, key=f"vision:{reason}",
                                  stamp_ns=self.get_clock().now().nanoseconds, reason=reason))
 
@@ -594,6 +628,11 @@ class FusionNode(AriaNode):
         for name, state in states.items():
             silent = self.health.silent_for(name, now)
             self.diag.set_value(f"{name}_input", state if silent is None else f"{state} ({silent:.1f} s ago)")
+            rate = self.health.inputs[name]
+            self.diag.set_value(f"{name}_rate_hz", f"{rate.rate_hz() or 0:.2f}")
+            self.diag.set_value(f"{name}_floor_hz", f"{rate.floor_hz() or 0:.2f}")
+            self.diag.set_value(f"{name}_stale_after_s", f"{rate.silence_threshold_s():.1f}")
+        self.diag.set_value("uptime_s", f"{now - self._started:.1f}")  # the speech node's guidance watch reads it
         self.diag.set_value("pairs", self.pairer.paired)
         self.diag.set_value("pairing_misses", self.pairer.misses)
         self.diag.set_value("waiting_for_depth", self.pairer.waiting)
@@ -613,6 +652,9 @@ class FusionNode(AriaNode):
             self.diag.set_status(ERROR, "no detections: obstacle warnings stopped")
         elif states[DEPTH] == STALE:
             self.diag.set_status(WARN, "no depth: obstacles without distances")
+        elif SLOW_STATE in states.values():
+            slow = [name for name, state in states.items() if state == SLOW_STATE]
+            self.diag.set_status(WARN, f"slow: {' and '.join(slow)} below the rate floor")
         elif WAITING in states.values():
             waiting = [name for name, state in states.items() if state == WAITING]
             self.diag.set_status(WARN, f"waiting for {' and '.join(waiting)}")
@@ -623,7 +665,7 @@ class FusionNode(AriaNode):
 
     def close(self) -> None:
         if self._annotator is not None:
-            self._annotator.stop()
+            self._annotator.stop(WORKER_JOIN_S)
 
 
 main = main_for(FusionNode, "fusion")

@@ -5,17 +5,26 @@ for deadlines (aria_nav.core.speech.queue) and spoken by a TTS engine on a worke
 for audio. Each utterance's fate, with its capture-to-ear latency (source frame stamp to audio start), is
 published on the spoken topic (JSON, aria_nav.ros.speech_msgs) and logged, also when no engine or sound device
 exists; /diagnostics carries the latency's percentiles and the last one.
+
+The node also watches fusion's /diagnostics, sent every second (core.speech.guidance_watch): when fusion falls
+silent the wearer hears once that guidance stopped, and once that it is back; a speech node restarted into a
+running graph says so once.
 """
 from __future__ import annotations
 
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray
 from std_msgs.msg import String
 
 from aria_nav import topics
+from aria_nav.core.health import OutagePolicy
 from aria_nav.core.speech.engines import ENGINES, EngineUnavailable, create_engine
 from aria_nav.core.speech.output import OUTPUTS, WAV, create_sink
 from aria_nav.core.speech.phrases import DIRECTION_STYLES, FORMS, SHORT, TABLES
 from aria_nav.core.speech.queue import SpeechQueue
-from aria_nav.core.speech.request import SpeechRequestError
+from aria_nav.core.speech.guidance_watch import BACK, RESTARTED, STOPPED, GuidanceWatch
+from aria_nav.core.speech.request import DEGRADED, INFO, RESTORED, WARNING, SpeechRequest, SpeechRequestError
 from aria_nav.core.speech.speaker import Speaker, SpokenRecord
 from aria_nav.ros.diagnostics import OK, WARN, NodeDiagnostics
 from aria_nav.ros.params import Param, declare_parameters
@@ -48,7 +57,20 @@ PARAMS = [
     Param("repeat_cooldown_s", 2.0, "Echo guard: the same sentence is not said again within this time of when the "
           "wearer began hearing it, unless more urgent, seconds. Keep it below fusion's shortest repeat interval "
           "(critical_cooldown_walking_s): how often a warning repeats is fusion's decision.", min=0.0, max=600.0),
+    Param("watch_guidance", True, "Say once when the guidance node (guidance_status on /diagnostics) falls silent "
+          "and once when it is back."),
+    Param("guidance_status", "aria_nav/fusion", "Name of the /diagnostics status that is the guidance heartbeat."),
+    Param("guidance_timeout_s", 4.0, "Seconds without the guidance heartbeat after which guidance has stopped.",
+          min=0.5, max=600.0),
+    Param("guidance_startup_grace_s", 60.0, "Seconds after start within which the guidance heartbeat is awaited "
+          "before guidance is said to have stopped.", min=0.0, max=3600.0),
+    Param("restart_margin_s", 10.0, "Guidance up this much longer than the speech node at its first heartbeat: "
+          "the speech node was restarted, and says so once, seconds.", min=0.0, max=3600.0),
 ]
+
+GUIDANCE_PRIORITY = 100.0  # above any obstacle: the wearer must know the warnings have stopped
+GUIDANCE_SPEECH = {STOPPED: (DEGRADED, WARNING, "guidance"), BACK: (RESTORED, INFO, "guidance"),
+                   RESTARTED: (RESTORED, INFO, "speech")}
 
 
 class SpeechNode(AriaNode):
@@ -82,6 +104,12 @@ class SpeechNode(AriaNode):
                                critical_words_per_minute=cfg.critical_words_per_minute)
         self.create_subscription(String, topics.SPEECH_REQUEST, self._on_request, reliable_qos(depth=50))
         self.create_timer(1.0, self._update_diagnostics)
+        self.guidance = None
+        if cfg.watch_guidance:
+            self.guidance = GuidanceWatch(cfg.guidance_timeout_s, cfg.guidance_startup_grace_s, time.monotonic(),
+                                          cfg.restart_margin_s, OutagePolicy(restore_messages=2))
+            self.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, reliable_qos(50))
+            self.create_timer(0.5, lambda: self._announce_guidance(self.guidance.update(time.monotonic())))
         self.get_logger().info(f"speech: {cfg.language}, engine {engine.name if engine else 'none'}, "
                                f"output {sink.kind}")
 
@@ -98,6 +126,28 @@ class SpeechNode(AriaNode):
             return
         outcome = self.speaker.say(request)
         self.get_logger().debug(f"{request.urgency} {request.event} {request.key}: {outcome}")
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name == self.cfg.guidance_status:
+                uptime = next((kv.value for kv in status.values if kv.key == "uptime_s"), None)
+                try:
+                    uptime_s = float(uptime) if uptime is not None else None
+                except ValueError:
+                    uptime_s = None
+                self._announce_guidance(self.guidance.heartbeat(time.monotonic(), uptime_s))
+
+    def _announce_guidance(self, events) -> None:
+        for event in events:
+            kind, urgency, reason = GUIDANCE_SPEECH[event]
+            if event == STOPPED:  # one call site per severity: rclpy refuses to change it between calls
+                self.get_logger().warning(f"guidance stopped: no {self.cfg.guidance_status} on {topics.DIAGNOSTICS} "
+                                          f"for {self.cfg.guidance_timeout_s:g} s")
+            else:
+                self.get_logger().info(f"guidance {event} ({self.cfg.guidance_status} on {topics.DIAGNOSTICS})")
+            self.speaker.say(SpeechRequest(event=kind, urgency=urgency, priority=GUIDANCE_PRIORITY,
+                                           key=f"{reason}:{event}", stamp_ns=self.get_clock().now().nanoseconds,
+                                           reason=reason))
 
     def _on_spoken(self, record: SpokenRecord) -> None:
         """Runs on the speech worker thread."""
@@ -124,6 +174,9 @@ class SpeechNode(AriaNode):
         for key in ("duplicates", "stale", "overflow", "replaced", "interrupts"):
             self.diag.set_value(f"queue_{key}", getattr(stats, key))
         self.diag.set_value("queued", len(self.speaker.queue))
+        if self.guidance is not None:
+            self.diag.set_value("guidance", "stopped" if self.guidance.down else
+                                "running" if self.guidance.heartbeats else "waiting")
 
     def close(self) -> None:
         self.speaker.close()

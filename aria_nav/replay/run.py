@@ -13,8 +13,8 @@ its inputs in one fixed order, whatever the machine's speed: the outputs depend 
 only. Two things of the live graph are set aside because they follow the host clock, not the recording:
   - the speech node (its queue drops and delays utterances by wall-clock time) is not started; the record holds
     what fusion asked to say and the sentence the speech node makes of it (same phrase table and style);
-  - fusion's stale-input watchdog (stale_after_s) is set to its maximum: lock-step frames come as fast as the
-    machine computes them, not at the recording's rate.
+  - fusion's stale-input watchdog (stale_after_s) is set to its maximum, and its rate floors (the "slow" input
+    check) to nothing: lock-step frames come as fast as the machine computes them, not at the recording's rate.
 Inference runs with one ONNX Runtime intra-op thread (intra_op_threads: 1) unless overridden: results are then
 bit-identical from run to run on a machine, and two nodes computing at once do not fight over the cores.
 """
@@ -48,6 +48,7 @@ INFERENCE_NODES = tuple(DETECTOR_CAMERAS) + ("depth",)
 MODEL_ARGUMENTS = {"detector": "yolo_model", "slam_detector_left": "slam_yolo_model",
                    "slam_detector_right": "slam_yolo_model", "depth": "depth_model"}
 STALE_AFTER_MAX_S = 600.0  # fusion's stale_after_s maximum
+NO_RATE_FLOOR_HZ = 1e-6  # fusion's detections_min_rate_hz / depth_min_rate_hz: no input is ever "slow"
 SETTLE_S = 1.0  # after the last frame: for the speech requests fusion sent with the last obstacles
 CHECK_PERIOD_S = 0.5
 
@@ -95,7 +96,8 @@ def _node_overrides(config: ReplayConfig, nodes: List[str]) -> Dict[str, Dict[st
     for name in nodes:
         defaults = {"intra_op_threads": 1} if name in INFERENCE_NODES else {}
         if name == "fusion":
-            defaults["stale_after_s"] = STALE_AFTER_MAX_S
+            defaults.update(stale_after_s=STALE_AFTER_MAX_S, detections_min_rate_hz=NO_RATE_FLOOR_HZ,
+                            depth_min_rate_hz=NO_RATE_FLOOR_HZ)
         overrides[name] = {**defaults, **config.overrides.get(name, {})}
     unknown = sorted(set(config.overrides) - set(nodes) - {"camera"})
     if unknown:

@@ -173,6 +173,10 @@ class BagRecorder:
         self._subscriptions.clear()
         return self._writer.close()
 
+    def close_file(self) -> None:
+        """Finish the bag file only (from another thread, when stop() is stuck); later messages are not in it."""
+        self._writer.close()
+
 
 class BagPlayer:
     """Publishes the messages of an open bag through `node` (no spinning needed).

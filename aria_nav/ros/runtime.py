@@ -1,7 +1,18 @@
 """Process entry point shared by every node: `ros2 run aria_nav <node>` ends up in run_node().
 
-- SIGINT and SIGTERM stop the node cleanly: the spin loop ends, the node's close() stops its workers and
-  finishes its files, the context shuts down and the process exits 0 (the reference app died with SIGABRT).
+- SIGINT and SIGTERM stop the node cleanly, with a deadline (Shutdown): the spin loop ends, the node's close()
+  stops its workers, releases its sessions and finishes its files, the node is destroyed, the context shuts down
+  and the process leaves with exit 0 through os._exit, after flushing its output: interpreter finalisation and
+  the C++ static destructors (Fast DDS's DomainParticipantFactory sleeping in its destructor) are skipped, since
+  they finish nothing of ours and once took seconds. If all that has not happened SHUTDOWN_BUDGET_S after the
+  signal (a stuck teardown), the node's flush() finishes the files that must be complete and the process leaves
+  with exit 0 anyway; a stall that holds the GIL is ended GIL_BACKSTOP_S later by faulthandler's native thread
+  (its traceback on stderr, exit 1). A second signal ends the process at once (the default action is restored
+  after the first). The signal is also seen at once by a watcher thread (signal.set_wakeup_fd): Python runs a
+  signal handler only when the main thread returns to the interpreter, which a long native call (a model
+  loading, a first inference) can delay past the launcher's patience; the watcher arms the deadline meanwhile,
+  and on a second signal leaves at once with 128 + its number. The budget is well inside the launcher's 3 s
+  before it escalates (graph.STOP_SIGINT_TIMEOUT_S).
 - A ConfigError (bad parameter, missing or wrong-kind file, unusable model) is one line on stderr and exit 2.
 - Any other exception raised by a callback (a message or timer tick that meets a bug) loses that message only: it
   is logged as one throttled error line naming the exception and where it was raised, counted in the node's
@@ -11,9 +22,13 @@
 """
 from __future__ import annotations
 
+import ctypes
+import faulthandler
+import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Callable, List, Optional
@@ -28,6 +43,9 @@ from aria_nav.core.stage_stats import StageStats
 from aria_nav.ros.params import ConfigError
 
 EXIT_CONFIG_ERROR = 2
+SHUTDOWN_BUDGET_S = 2.0  # first signal -> process gone; the launcher escalates after graph.STOP_SIGINT_TIMEOUT_S
+GIL_BACKSTOP_S = 0.5  # after the budget: the native watchdog for a stall that never releases the GIL
+WORKER_JOIN_S = 0.5  # the longest a node's close() waits for one worker thread (several fit in the budget)
 CALLBACK_ERROR_LOG_PERIOD_S = 5.0
 CALLBACK_ERROR = "internal error in a callback"  # how the log line begins (tests look for it)
 
@@ -41,7 +59,13 @@ class AriaNode(Node):
     _error_stats: Optional[StageStats] = None
 
     def close(self) -> None:
-        """Release what the node holds (threads, files, sessions). Called once, before the node is destroyed."""
+        """Release what the node holds (threads, files, sessions). Called once, before the node is destroyed;
+        each wait in it is bounded (WORKER_JOIN_S)."""
+
+    def flush(self) -> None:
+        """Make the files that must be complete so, when the shutdown deadline passes with close() or the
+        teardown stuck: runs on the deadline thread, possibly while close() runs. Files written whole (the speech
+        node's WAVs) need nothing."""
 
     def request_exit(self, error: Optional[ConfigError] = None) -> None:
         """Ask run_node to end the process from any thread: exit 0, or with `error` one line and exit 2."""
@@ -64,20 +88,107 @@ class AriaNode(Node):
                                 throttle_duration_sec=CALLBACK_ERROR_LOG_PERIOD_S)
 
 
-def stop_on_signals() -> threading.Event:
-    """An event that SIGINT and SIGTERM set (in place of their default handlers): loops poll it and end cleanly."""
-    stop = threading.Event()
-
-    def request_stop(signum, _frame):
-        stop.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    return stop
+_libc = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
 
 
-def run_node(factory: Callable[[], AriaNode], name: str, args: Optional[List[str]] = None) -> int:
-    stop = stop_on_signals()
+def hard_exit(code: int) -> None:
+    """Flush Python's and C's output buffers, then leave without interpreter finalisation or C++ destructors."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken pipe: nothing more can be said
+            pass
+    if _libc is not None:
+        _libc.fflush(None)
+    os._exit(code)
+
+
+class Shutdown:
+    """The deadline of a process's clean stop. The first SIGINT/SIGTERM (or begin()) sets `stop` for the loops
+    and arms the deadline; finish() leaves at once with the exit code; past the budget the deadline thread calls
+    the flush hooks and leaves with `code` (0 unless set). A second signal ends the process at once (the default
+    action, or the watcher thread if the main thread has not run the handler yet)."""
+
+    def __init__(self, name: str, budget_s: float = SHUTDOWN_BUDGET_S):
+        self.name = name
+        self.budget_s = budget_s
+        self.stop = threading.Event()
+        self.code = 0
+        self.signalled_at: Optional[float] = None
+        self._flush_hooks: List[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self._armed = False
+
+    def install(self) -> "Shutdown":
+        """Install the handlers and the watcher (from the main thread)."""
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        threading.Thread(target=self._watch, args=(read_fd,), name="signal-watch", daemon=True).start()
+        return self
+
+    def _watch(self, read_fd: int) -> None:
+        seen = 0
+        while True:
+            for signum in os.read(read_fd, 16):
+                if signum not in (signal.SIGINT, signal.SIGTERM):
+                    continue
+                seen += 1
+                if seen == 1:
+                    self.begin()
+                else:
+                    print(f"aria_nav {self.name}: {signal.Signals(signum).name} again: exiting now", file=sys.stderr,
+                          flush=True)
+                    hard_exit(128 + signum)
+
+    def on_deadline(self, hook: Callable[[], None]) -> None:
+        """`hook` runs on the deadline thread if the budget passes before finish()."""
+        self._flush_hooks.append(hook)
+
+    def _on_signal(self, signum, _frame) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        self.begin()
+
+    def begin(self) -> None:
+        """Start the stop: from here the process is gone within the budget."""
+        with self._lock:
+            if self._armed:
+                return
+            self._armed = True
+        self.signalled_at = time.monotonic()
+        self.stop.set()
+        faulthandler.dump_traceback_later(self.budget_s + GIL_BACKSTOP_S, exit=True)
+        threading.Thread(target=self._enforce, name="shutdown-deadline", daemon=True).start()
+
+    def _enforce(self) -> None:
+        time.sleep(self.budget_s)
+        print(f"aria_nav {self.name}: shutdown still not done {self.budget_s:g} s after the stop request: "
+              f"flushing and exiting now", file=sys.stderr, flush=True)
+        for hook in self._flush_hooks:
+            try:
+                hook()
+            except Exception as exc:  # noqa: BLE001 - the others must still run, and the process must leave
+                print(f"aria_nav {self.name}: flush at the deadline failed: {exc}", file=sys.stderr, flush=True)
+        hard_exit(self.code)
+
+    def finish(self, code: int) -> None:
+        """Everything is closed: leave now with `code`."""
+        hard_exit(code)
+
+
+def stop_on_signals(name: str) -> Shutdown:
+    """A Shutdown whose SIGINT and SIGTERM handlers are installed (in place of their default handlers)."""
+    return Shutdown(name).install()
+
+
+def run_node(factory: Callable[[], AriaNode], name: str, args: Optional[List[str]] = None,
+             shutdown: Optional[Shutdown] = None) -> int:
+    """Run the node until a signal, request_exit() or the context ends; then close it within the shutdown's
+    budget. Returns the exit code (main_for() then leaves through shutdown.finish())."""
+    shutdown = shutdown or stop_on_signals(name)
     try:
         rclpy.init(args=sys.argv if args is None else args, signal_handler_options=SignalHandlerOptions.NO)
     except _rclpy.RCLError as exc:  # --ros-args rcl rejects: a params file it cannot parse, a malformed -p/-r rule
@@ -87,9 +198,10 @@ def run_node(factory: Callable[[], AriaNode], name: str, args: Optional[List[str
     code = 0
     try:
         node = factory()
+        shutdown.on_deadline(node.flush)
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        while not stop.is_set() and rclpy.ok() and not node.exit_requested:
+        while not shutdown.stop.is_set() and rclpy.ok() and not node.exit_requested:
             try:
                 executor.spin_once(timeout_sec=0.1)
             except (ConfigError, ExternalShutdownException):
@@ -104,6 +216,8 @@ def run_node(factory: Callable[[], AriaNode], name: str, args: Optional[List[str
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        shutdown.code = code
+        shutdown.begin()  # whatever ended the loop, the teardown below now has a deadline
         if node is not None:
             node.close()
             node.destroy_node()
@@ -116,6 +230,12 @@ def main_for(factory: Callable[[], AriaNode], name: str) -> Callable[[], None]:
     """A console-script main() for the node class `factory`."""
 
     def main() -> None:
-        sys.exit(run_node(factory, name))
+        shutdown = stop_on_signals(name)
+        try:
+            code = run_node(factory, name, shutdown=shutdown)
+        except BaseException:  # noqa: BLE001 - a bug outside any callback: its traceback, then exit 1
+            traceback.print_exc()
+            code = 1
+        shutdown.finish(code)
 
     return main

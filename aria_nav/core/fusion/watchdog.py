@@ -1,12 +1,18 @@
-"""Which inputs have gone quiet, and the one-time "degraded" / "restored" news the wearer is told about it.
+"""Which of fusion's inputs are out or slow, and the news the wearer is told about it (policies: core.health).
 
-An input is fresh while messages keep arriving and stale once none came for `stale_after_s`. An input never
-seen is "waiting" during `startup_grace_s` after start (models take a while to load) and stale after it.
+An input is fresh while messages keep arriving, slow while they come below its rate floor, and stale (out) once
+it has been silent for its silence threshold, which follows its own typical interval: a stage that is only slow
+on this machine is never taken for a dead one. An input never seen is "waiting" during `startup_grace_s` after
+start (models take a while to load) and out after it.
 
-What the wearer hears follows the worst problem: no detections ("obstacle detection has stopped": nothing can
-be warned about) outranks no depth ("distances are not available": obstacles are still named, without distance).
-Each change of that state is announced once (degraded with its reason, or restored), never repeated while it
-lasts.
+What the wearer hears follows the worst outage: no detections ("obstacle detection has stopped": nothing can be
+warned about) outranks no depth ("distances are not available": obstacles are still named, without distance).
+Each change of that state is announced once (degraded with its reason, or restored); an input that fails again
+soon after it came back is said to be restored only once it has settled (core.health.Outage), so the wearer never
+hears a degraded/restored loop. When detections come back from an outage that depth went down in too (the camera
+died), depth gets its own silence threshold from then on before it counts as out: one outage, one recovery.
+An input that turns slow is announced as slow, one such sentence per `slow_repeat_s` whichever the input, and
+its return to speed is not announced (both show on /diagnostics).
 
 A recording that ends (the camera says so) is no fault: from then on nothing is stale and nothing is announced
 but the end itself, once; a new start of the input starts the watch afresh.
@@ -14,26 +20,44 @@ but the end itself, once; a new start of the input starts the watch afresh.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
-FRESH, WAITING, STALE = "fresh", "waiting", "stale"
+from aria_nav.core.health import DOWN, UP, InputRate, Outage, OutagePolicy, RatePolicy
+from aria_nav.core.speech.request import DEGRADED, RESTORED, SLOW
+
+FRESH, WAITING, STALE, SLOW_STATE = "fresh", "waiting", "stale", "slow"
 DETECTIONS, DEPTH = "detections", "depth"
 
 
 @dataclass(frozen=True)
 class HealthChange:
-    degraded: bool  # False: restored
+    event: str  # DEGRADED, RESTORED or SLOW (speech request events)
     reason: str  # the input concerned: DETECTIONS or DEPTH
+
+    @property
+    def degraded(self) -> bool:
+        return self.event == DEGRADED
 
 
 class VisionHealth:
-    def __init__(self, stale_after_s: float, startup_grace_s: float, start_s: float):
+    def __init__(self, stale_after_s: float, startup_grace_s: float, start_s: float,
+                 rates: Optional[Dict[str, RatePolicy]] = None, outage: OutagePolicy = OutagePolicy(),
+                 slow_repeat_s: float = 600.0):
         self.stale_after_s = stale_after_s
         self.startup_grace_s = startup_grace_s
-        self._start_s = start_s
-        self._last: Dict[str, Optional[float]] = {DETECTIONS: None, DEPTH: None}
+        self.slow_repeat_s = slow_repeat_s
+        self._rates = rates or {}
+        self._outage_policy = outage
+        self._watch_from(start_s)
+        self._slow_said: Optional[float] = None  # one "slow" sentence per slow_repeat_s, whichever input
         self.reason: Optional[str] = None  # the announced problem, None while healthy
         self.input_ended = False
+
+    def _watch_from(self, start_s: float) -> None:
+        self._start_s = start_s
+        self.inputs: Dict[str, InputRate] = {name: InputRate(self._rates.get(name, RatePolicy(self.stale_after_s)))
+                                             for name in (DETECTIONS, DEPTH)}
+        self._outages = {name: Outage(self._outage_policy) for name in self.inputs}
 
     def end_of_input(self) -> bool:
         """The camera's input ended normally; True the first time (the end is to be announced once)."""
@@ -45,36 +69,67 @@ class VisionHealth:
         """The camera (re)started its input: inputs get the start-up grace again."""
         if self.input_ended:
             self.input_ended = False
-            self._start_s = now_s
-            self._last = {name: None for name in self._last}
+            self._watch_from(now_s)
 
     def seen(self, input_name: str, now_s: float) -> None:
-        self._last[input_name] = now_s
+        self.inputs[input_name].arrived(now_s)
+        self._outages[input_name].arrived(now_s)
+
+    def _silent(self, input_name: str, now_s: float) -> bool:
+        rate = self.inputs[input_name]
+        if rate.last is None:
+            return now_s - self._start_s >= self.startup_grace_s
+        return rate.silent(now_s)
 
     def state(self, input_name: str, now_s: float) -> str:
-        last = self._last[input_name]
-        if last is None:
-            return WAITING if now_s - self._start_s < self.startup_grace_s else STALE
-        return FRESH if now_s - last < self.stale_after_s else STALE
+        rate = self.inputs[input_name]
+        if self._outages[input_name].down or self._silent(input_name, now_s):
+            return STALE
+        if rate.last is None:
+            return WAITING
+        return SLOW_STATE if rate.slow else FRESH
 
     def silent_for(self, input_name: str, now_s: float) -> Optional[float]:
-        last = self._last[input_name]
+        last = self.inputs[input_name].last
         return None if last is None else now_s - last
 
-    def update(self, now_s: float) -> Optional[HealthChange]:
-        """The change to announce now, if any."""
+    def update(self, now_s: float) -> List[HealthChange]:
+        """The changes to announce now, in order (usually none)."""
         if self.input_ended:
-            return None
-        if self.state(DETECTIONS, now_s) == STALE:
+            return []
+        for name, outage in self._outages.items():
+            change = outage.update(now_s, self._silent(name, now_s))
+            if change == DOWN:
+                self.inputs[name].restart()
+            elif change == UP and name == DETECTIONS:
+                self._pardon_depth(now_s)
+        if self._outages[DETECTIONS].down:
             reason = DETECTIONS
-        elif self.state(DEPTH, now_s) == STALE:
+        elif self._outages[DEPTH].down:
             reason = DEPTH
         else:
             reason = None
-        if reason == self.reason:
-            return None
-        previous, self.reason = self.reason, reason
-        return HealthChange(False, previous) if reason is None else HealthChange(True, reason)
+        changes = []
+        if reason != self.reason:
+            previous, self.reason = self.reason, reason
+            changes.append(HealthChange(RESTORED, previous) if reason is None else HealthChange(DEGRADED, reason))
+        for name, rate in self.inputs.items():
+            became_slow = not self._outages[name].down and rate.update_slow()
+            said = self._slow_said
+            if became_slow and self.reason is None and (said is None or now_s - said >= self.slow_repeat_s):
+                self._slow_said = now_s
+                changes.append(HealthChange(SLOW, name))
+        return changes
+
+    def _pardon_depth(self, now_s: float) -> None:
+        """Detections are back after an outage that depth went down in too (the camera died: both stopped): depth
+        gets its own silence threshold from now before it counts as out, so that the wearer hears one outage and
+        one recovery, not "distances are not available" in between while depth's first inference runs."""
+        depth, detections = self._outages[DEPTH], self._outages[DETECTIONS]
+        if depth.down and depth.down_since is not None and detections.down_since is not None \
+                and depth.down_since >= detections.down_since:
+            depth.clear()
+        self.inputs[DEPTH].pardon(now_s)
 
     @property
     def depth_down(self) -> bool:

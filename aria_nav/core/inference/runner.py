@@ -204,8 +204,10 @@ class OnnxRuntimeRunner(ModelRunner):
         self._run_options.terminate = True
 
     def close(self) -> None:
+        # Every reference goes, the verified session's too, so the session is released now, not at exit.
         self.bound = None
         self._session = None
+        self.verified.session = None
 
 
 def resolve_model_path(model: str) -> Path:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Dict, Mapping, Optional, Tuple
 
 from aria_nav.core.speech.request import (APPROXIMATE, APPROACHING, CRITICAL, DEGRADED, DESCRIPTION, ENDED,
-                                          OBSTACLE, RESTORED, SpeechRequest)
+                                          HEALTH_EVENTS, OBSTACLE, RESTORED, SLOW, SpeechRequest)
 
 SIDES, CLOCK = "sides", "clock"
 DIRECTION_STYLES = (SIDES, CLOCK)
@@ -104,8 +104,8 @@ class PhraseTable:
     def sentence(self, request: SpeechRequest, style: str = SIDES, form: str = SHORT) -> str:
         if request.event == DESCRIPTION:  # phrased by the describe node
             return request.text
-        if request.event in (DEGRADED, RESTORED):
-            return self.templates[f"{request.event}_{request.reason}"]
+        if request.event in HEALTH_EVENTS:
+            return self.templates.get(f"{request.event}_{request.reason}", self.templates[f"{request.event}_other"])
         if request.event == ENDED:
             return self.templates[ENDED]
         short = request.urgency == CRITICAL and form == SHORT
@@ -157,6 +157,15 @@ ENGLISH = PhraseTable(
         f"{RESTORED}_detections": "Obstacle detection restored.",
         f"{RESTORED}_depth": "Distances restored.",
         ENDED: "End of recording.",
+        f"{DEGRADED}_guidance": "Guidance stopped: no obstacle warnings for now.",
+        f"{RESTORED}_guidance": "Guidance is back.",
+        f"{DEGRADED}_speech": "Voice guidance stopped.",
+        f"{RESTORED}_speech": "Voice guidance restarted.",
+        f"{SLOW}_detections": "Obstacle detection is slow: warnings may come late.",
+        f"{SLOW}_depth": "Distances are slow to update.",
+        f"{DEGRADED}_other": "Guidance degraded.",
+        f"{RESTORED}_other": "Guidance restored.",
+        f"{SLOW}_other": "Guidance is slow.",
     },
     critical_prefix="Careful, ",
     short_templates={"critical_distance": "{name} {where}, {distance}.", "critical": "{name} {where}."},
@@ -195,6 +204,15 @@ SPANISH = PhraseTable(
         f"{RESTORED}_detections": "Detección de obstáculos restablecida.",
         f"{RESTORED}_depth": "Distancias restablecidas.",
         ENDED: "Fin de la grabación.",
+        f"{DEGRADED}_guidance": "Guía detenida: por ahora no hay avisos de obstáculos.",
+        f"{RESTORED}_guidance": "La guía ha vuelto.",
+        f"{DEGRADED}_speech": "Guía por voz detenida.",
+        f"{RESTORED}_speech": "Guía por voz reiniciada.",
+        f"{SLOW}_detections": "La detección de obstáculos va lenta: los avisos pueden llegar tarde.",
+        f"{SLOW}_depth": "Las distancias tardan en actualizarse.",
+        f"{DEGRADED}_other": "Guía degradada.",
+        f"{RESTORED}_other": "Guía restablecida.",
+        f"{SLOW}_other": "La guía va lenta.",
     },
     critical_prefix="Cuidado, ",
     short_templates={"critical_distance": "{name} {where}, {distance}.", "critical": "{name} {where}."},

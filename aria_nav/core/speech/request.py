@@ -2,14 +2,15 @@
 the listener's language. Carried as JSON in a std_msgs/String (aria_nav.ros.speech_msgs); this module is the
 ROS-free model and its validation.
 
-JSON fields: event (obstacle | approaching | degraded | restored | ended: a recording's input ended | description),
-urgency (critical | warning | info | describe), priority (float, higher first), key (identifies the obstacle or
-condition: "rgb:12", "vision:depth"),
-stamp {sec, nanosec} (the source image's header stamp, for end-to-end latency), and for obstacles: class_name
-(the detector's class name, English), distance_m (null when unknown), distance_kind (metric | approximate:
-approximate distances come from a relative depth model and must not be spoken as metres), band, direction
-(left | ahead | right), clock (1..12), bearing_deg, camera (rgb | slam_left | slam_right); for degraded/restored:
-reason (detections | depth); for description: text (the sentence, already in the listener's language).
+JSON fields: event (obstacle | approaching | degraded | restored | slow | ended: a recording's input ended |
+description), urgency (critical | warning | info | describe), priority (float, higher first), key (identifies the
+obstacle or condition: "rgb:12", "vision:depth"), stamp {sec, nanosec} (the source image's header stamp, for
+end-to-end latency), and for obstacles: class_name (the detector's class name, English), distance_m (null when
+unknown), distance_kind (metric | approximate: approximate distances come from a relative depth model and must not
+be spoken as metres), band, direction (left | ahead | right), clock (1..12), bearing_deg, camera (rgb | slam_left |
+slam_right); for degraded/restored/slow: reason (detections | depth; guidance: fusion gone silent, speech: the
+speech node restarted, both said by the speech node itself); for description: text (the sentence, already in the
+listener's language).
 
 A description (the describe node's answer to "what is around me?") has the lowest urgency, describe, and only it:
 any other request is said before it and interrupts it (aria_nav.core.speech.queue).
@@ -22,9 +23,11 @@ from dataclasses import dataclass
 from typing import Optional
 
 OBSTACLE, APPROACHING, DEGRADED, RESTORED, ENDED = "obstacle", "approaching", "degraded", "restored", "ended"
+SLOW = "slow"  # a stage alive but below its rate floor (core.health)
 DESCRIPTION = "description"
-EVENTS = (OBSTACLE, APPROACHING, DEGRADED, RESTORED, ENDED, DESCRIPTION)
-SYSTEM_EVENTS = (DEGRADED, RESTORED, ENDED)  # news about the system, not about the scene
+EVENTS = (OBSTACLE, APPROACHING, DEGRADED, RESTORED, SLOW, ENDED, DESCRIPTION)
+HEALTH_EVENTS = (DEGRADED, RESTORED, SLOW)  # with a reason
+SYSTEM_EVENTS = HEALTH_EVENTS + (ENDED,)  # news about the system, not about the scene
 DESCRIBE, INFO, WARNING, CRITICAL = "describe", "info", "warning", "critical"
 METRIC, APPROXIMATE = "metric", "approximate"
 DISTANCE_KINDS = (METRIC, APPROXIMATE)
@@ -32,7 +35,7 @@ URGENCIES = (INFO, WARNING, CRITICAL)  # ascending; an obstacle's urgency (its c
 REQUEST_URGENCIES = (DESCRIBE,) + URGENCIES  # ascending; a speech request's
 MAX_TEXT_CHARS = 400  # a description longer than this is a publisher's bug, not something to read out
 DIRECTIONS = ("left", "ahead", "right")
-REASONS = ("detections", "depth")
+REASONS = ("detections", "depth", "guidance", "speech")
 
 
 def urgency_rank(urgency: str) -> int:
@@ -80,7 +83,7 @@ class SpeechRequest:
             raise SpeechRequestError(f"unknown direction '{self.direction}' (known: {', '.join(DIRECTIONS)})")
         if self.event in (OBSTACLE, APPROACHING) and not 0 <= self.clock <= 12:
             raise SpeechRequestError(f"clock {self.clock} is not 1..12 (0: none)")
-        if self.event in (DEGRADED, RESTORED) and self.reason not in REASONS:
+        if self.event in HEALTH_EVENTS and self.reason not in REASONS:
             raise SpeechRequestError(f"unknown reason '{self.reason}' (known: {', '.join(REASONS)})")
         if not math.isfinite(self.priority):
             raise SpeechRequestError(f"priority {self.priority} is not a number")

@@ -80,7 +80,9 @@ class Speaker:
                     self._runner.cancel()
         return outcome
 
-    def close(self, timeout: float = 3.0) -> None:
+    def close(self, timeout: float = 0.5) -> None:
+        """Stop: the utterance in progress is cancelled (its synthesis or player killed), the worker joined for at
+        most `timeout` s (well inside a node's shutdown budget, aria_nav.ros.runtime)."""
         self._stopping = True
         self.queue.close()
         with self._lock:

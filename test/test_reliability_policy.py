@@ -1,0 +1,178 @@
+"""What the wearer is told about outages and slowness, decided by ROS-free policies driven here with explicit
+clocks: fusion's inputs (core.fusion.watchdog over core.health), fusion itself as the speech node hears it
+(core.speech.guidance_watch), the sentences in both languages, and the WAV sink never overwriting earlier files."""
+import wave
+
+import pytest
+
+from aria_nav.core.fusion.watchdog import DEPTH, DETECTIONS, FRESH, SLOW_STATE, STALE, WAITING, VisionHealth
+from aria_nav.core.health import InputRate, Outage, OutagePolicy, RatePolicy
+from aria_nav.core.speech.audio import Audio
+from aria_nav.core.speech.guidance_watch import BACK, RESTARTED, STOPPED, GuidanceWatch
+from aria_nav.core.speech.output import WavSink
+from aria_nav.core.speech.phrases import TABLES
+from aria_nav.core.speech.request import DEGRADED, HEALTH_EVENTS, REASONS, RESTORED, SLOW, SpeechRequest
+
+
+def _events(changes):
+    return [(c.event, c.reason) for c in changes]
+
+
+def _run(health, until_s, step_s=0.1, feeds=()):
+    """Advance `health` to `until_s` in `step_s` ticks; `feeds`: (input, period_s, start_s, end_s) streams.
+    Returns every change with its time."""
+    said, t = [], 0.0
+    next_at = {i: start for i, (_, _, start, _) in enumerate(feeds)}
+    while t <= until_s:
+        for i, (name, period, start, end) in enumerate(feeds):
+            while next_at[i] <= t and next_at[i] < end:
+                health.seen(name, next_at[i])
+                next_at[i] += period
+        said += [(round(t, 1), e, r) for e, r in _events(health.update(t))]
+        t = round(t + step_s, 3)
+    return said
+
+
+def test_a_slow_depth_stage_is_never_taken_for_a_dead_one():
+    """Depth at 0.2 Hz (CPU) and detections at 5 Hz for ten minutes: no degraded/restored at all (the old fixed
+    2 s threshold said 'degraded'/'restored' every few seconds)."""
+    health = VisionHealth(stale_after_s=2.0, startup_grace_s=30.0, start_s=0.0)
+    said = _run(health, 600.0, feeds=[(DETECTIONS, 0.2, 1.0, 1e9), (DEPTH, 5.0, 3.0, 1e9)])
+    assert said == []
+    assert health.state(DEPTH, 600.0) == FRESH
+    assert health.inputs[DEPTH].silence_threshold_s() == pytest.approx(20.0)  # 4 of its 5 s intervals
+
+
+def test_a_dead_stage_is_said_once_and_its_return_once():
+    health = VisionHealth(2.0, 30.0, 0.0)
+    said = _run(health, 120.0, feeds=[(DETECTIONS, 0.2, 1.0, 40.0), (DETECTIONS, 0.2, 50.0, 1e9),
+                                      (DEPTH, 1.0, 1.0, 1e9)])
+    assert [(e, r) for _, e, r in said] == [(DEGRADED, DETECTIONS), (RESTORED, DETECTIONS)]
+    (down_at, _, _), (up_at, _, _) = said
+    assert 41.5 <= down_at <= 42.5 and 50.0 <= up_at <= 50.2  # 2 s of silence; back with its first message
+
+
+def test_a_flapping_stage_is_said_out_once_and_back_only_once_it_has_settled():
+    """Detections stop for 3 s every 10 s for two minutes, then run steadily: one degraded, one restored (30 s
+    after the flapping ended), never a loop."""
+    feeds = [(DEPTH, 1.0, 0.5, 1e9)]
+    for start in range(0, 120, 10):
+        feeds.append((DETECTIONS, 0.2, start, start + 7))
+    feeds.append((DETECTIONS, 0.2, 120.0, 1e9))
+    health = VisionHealth(2.0, 30.0, 0.0)
+    said = _run(health, 200.0, feeds=feeds)
+    assert [(e, r) for _, e, r in said] == [(DEGRADED, DETECTIONS), (RESTORED, DETECTIONS),
+                                            (DEGRADED, DETECTIONS), (RESTORED, DETECTIONS)]
+    # the first outage is a plain one (said out, back); from the second on it flaps: out once, back at 150 s
+    assert said[2][0] < 20.0 and 150.0 <= said[3][0] <= 151.0
+
+
+def test_a_stage_that_slows_down_is_reported_slow_at_most_once_per_repeat_time():
+    """Depth at 2 Hz, then at 0.5 Hz (below half its early rate) for 15 minutes, with a short recovery to full
+    speed in the middle: 'slow' is said at 5 minute intervals at most (twice), nothing else."""
+    feeds = [(DETECTIONS, 0.2, 0.0, 1e9), (DEPTH, 0.5, 0.0, 60.0), (DEPTH, 2.0, 60.0, 400.0),
+             (DEPTH, 0.5, 400.0, 430.0), (DEPTH, 2.0, 430.0, 1e9)]
+    health = VisionHealth(2.0, 30.0, 0.0, slow_repeat_s=300.0)
+    said = _run(health, 960.0, feeds=feeds)
+    assert [(e, r) for _, e, r in said] == [(SLOW, DEPTH), (SLOW, DEPTH)]
+    assert 60.0 < said[0][0] < 90.0 and said[1][0] - said[0][0] >= 300.0
+    assert health.state(DEPTH, 960.0) == SLOW_STATE
+
+
+def test_one_slow_sentence_per_repeat_time_whichever_the_input():
+    feeds = [(DETECTIONS, 0.2, 0.0, 60.0), (DETECTIONS, 1.0, 60.0, 1e9), (DEPTH, 0.5, 0.0, 100.0),
+             (DEPTH, 2.0, 100.0, 1e9)]
+    health = VisionHealth(2.0, 30.0, 0.0, slow_repeat_s=300.0)
+    said = _run(health, 250.0, feeds=feeds)
+    assert [(e, r) for _, e, r in said] == [(SLOW, DETECTIONS)]
+    assert health.state(DEPTH, 250.0) == SLOW_STATE and health.state(DETECTIONS, 250.0) == SLOW_STATE
+
+
+def test_the_slow_floor_is_configurable():
+    rate = InputRate(RatePolicy(min_rate_hz=3.0))
+    for i in range(11):
+        rate.arrived(i * 0.5)  # 2 Hz
+    assert rate.floor_hz() == 3.0 and rate.update_slow() and rate.slow
+    assert not rate.update_slow()  # said once: stays slow without a new "became slow"
+
+
+def test_inputs_never_seen_wait_for_the_grace_then_are_out():
+    health = VisionHealth(2.0, 30.0, 0.0)
+    assert health.state(DEPTH, 10.0) == WAITING and _events(health.update(10.0)) == []
+    assert _events(health.update(30.0)) == [(DEGRADED, DETECTIONS)]
+    assert health.state(DEPTH, 30.0) == STALE
+
+
+def test_outage_needs_its_restore_messages():
+    outage = Outage(OutagePolicy(restore_messages=3))
+    assert outage.update(0.0, silent=True) == "down"
+    outage.arrived(1.0)
+    outage.arrived(1.5)
+    assert outage.update(1.6, silent=False) is None
+    outage.arrived(2.0)
+    assert outage.update(2.1, silent=False) == "up"
+
+
+def test_guidance_watch_hears_fusion_stop_and_come_back_once_each():
+    watch = GuidanceWatch(timeout_s=4.0, startup_grace_s=60.0, start_s=0.0)
+    said = []
+    for tick in range(0, 600):  # 60 s in 0.1 s ticks; fusion's heartbeat every second except 20..30 s
+        t = tick / 10
+        if tick % 10 == 0 and not 20 <= t < 30 and t >= 2:
+            said += [(t, e) for e in watch.heartbeat(t, uptime_s=t - 1.0)]
+        said += [(t, e) for e in watch.update(t)]
+    assert [e for _, e in said] == [STOPPED, BACK]
+    assert said[0][0] == pytest.approx(23.0, abs=0.15) and said[1][0] == pytest.approx(31.0)
+
+
+def test_guidance_watch_says_when_fusion_never_comes_and_when_speech_was_restarted():
+    never = GuidanceWatch(4.0, 60.0, 0.0)
+    assert never.update(59.9) == [] and never.update(60.0) == [STOPPED]
+    restarted = GuidanceWatch(4.0, 60.0, start_s=100.0)
+    assert restarted.heartbeat(103.0, uptime_s=300.0) == [RESTARTED]
+    assert restarted.heartbeat(104.0, uptime_s=301.0) == []
+    fresh_graph = GuidanceWatch(4.0, 60.0, start_s=0.0)
+    assert fresh_graph.heartbeat(5.0, uptime_s=6.0) == []
+
+
+@pytest.mark.parametrize("language", sorted(TABLES))
+def test_every_health_event_has_a_sentence(language):
+    table = TABLES[language]
+    sentences = set()
+    for event in HEALTH_EVENTS:
+        for reason in REASONS:
+            request = SpeechRequest(event=event, urgency="info", priority=100.0, key="k", stamp_ns=0, reason=reason)
+            sentence = table.sentence(request)
+            assert sentence and "{" not in sentence
+            sentences.add(sentence)
+    assert len(sentences) >= 9  # distinct words for what the wearer must tell apart
+    assert table.templates[f"{DEGRADED}_guidance"] != table.templates[f"{DEGRADED}_detections"]
+
+
+def test_wav_files_are_numbered_on_from_what_is_there_never_overwritten(tmp_path):
+    audio = Audio(samples=__import__("numpy").zeros((2205, 1), "int16"), sample_rate=22050)
+    first = WavSink(tmp_path)
+    paths = [first.play(audio, None, "warning_degraded") for _ in range(3)]
+    second = WavSink(tmp_path)  # a restart in the same folder
+    more = [second.play(audio, None, "info_restored") for _ in range(2)]
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["00001_warning_degraded.wav", "00002_warning_degraded.wav", "00003_warning_degraded.wav",
+                     "00004_info_restored.wav", "00005_info_restored.wav"], names
+    for path in paths + more:
+        with wave.open(path, "rb") as stream:
+            assert stream.getnframes() == 2205
+
+
+def test_when_the_camera_dies_the_wearer_hears_one_outage_and_one_recovery():
+    """Both inputs stop (the camera died) and come back, depth several seconds after detections (its first
+    inference): "obstacle detection has stopped", then "restored", and no "distances are not available" in
+    between. Depth that does not come back is still said to be out, after its own threshold."""
+    health = VisionHealth(2.0, 30.0, 0.0)
+    said = _run(health, 120.0, feeds=[(DETECTIONS, 0.2, 1.0, 60.0), (DETECTIONS, 0.2, 70.0, 1e9),
+                                      (DEPTH, 2.0, 1.0, 60.0), (DEPTH, 2.0, 76.0, 1e9)])
+    assert [(e, r) for _, e, r in said] == [(DEGRADED, DETECTIONS), (RESTORED, DETECTIONS)], said
+    dead = VisionHealth(2.0, 30.0, 0.0)
+    said = _run(dead, 120.0, feeds=[(DETECTIONS, 0.2, 1.0, 60.0), (DETECTIONS, 0.2, 70.0, 1e9),
+                                    (DEPTH, 2.0, 1.0, 60.0)])
+    assert [(e, r) for _, e, r in said] == [(DEGRADED, DETECTIONS), (RESTORED, DETECTIONS), (DEGRADED, DEPTH)]
+    assert said[2][0] >= said[1][0] + 8.0  # 4 of depth's 2 s intervals after detections came back
