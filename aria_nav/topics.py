@@ -11,7 +11,8 @@ SLAM_LEFT_INFO = "/aria/slam_left/camera_info"
 SLAM_RIGHT_IMAGE = "/aria/slam_right/image_raw"
 SLAM_RIGHT_INFO = "/aria/slam_right/camera_info"
 IMU = "/aria/imu"
-# std_msgs/String (JSON, latched): {"state": "playing" | "ended", "source": ..., "live": ...}. "ended" is a
+# std_msgs/String (JSON, latched): {"state": "playing" | "ended", "source": ..., "live": ..., and when ended
+# "published": {stream: messages}}. "ended" is a
 # recording's normal end of input, which the rest of the graph must not take for a fault.
 SOURCE_STATE = "/aria/source_state"
 ODOM = "/aria/odom"  # nav_msgs/Odometry from Aria Gen2's on-device VIO

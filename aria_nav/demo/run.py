@@ -31,6 +31,7 @@ from std_msgs.msg import String
 from aria_nav import graph, paths, topics
 from aria_nav.bench.graph import STAGES, Collector
 from aria_nav.core.sample import GroundTruthFile
+from aria_nav.core.sources.base import RGB
 from aria_nav.core.sample.build import truth_path
 from aria_nav.core.sample.depth_truth import true_depth_frames
 from aria_nav.demo.ground_truth import GroundTruthPerception, camera_offset
@@ -41,7 +42,7 @@ from aria_nav.replay.run import model_path
 from aria_nav.replay.session import GraphFailure, GraphSession
 from aria_nav.ros.conversions import image_to_rgb
 from aria_nav.ros.diagnostics import stamp_to_ns
-from aria_nav.ros.qos import reliable_qos, replay_qos, sensor_qos
+from aria_nav.ros.qos import latched_qos, reliable_qos, replay_qos, sensor_qos
 from aria_nav.runner import Runner
 
 PERCEPTION_NODES = ("detector", "slam_detector_left", "slam_detector_right", "depth")  # what truth replaces
@@ -143,7 +144,8 @@ class _Demo:
         self.video = AnnotatedVideo()
         self.spoken: List[dict] = []
         self.requests: Dict[tuple, dict] = {}  # (key, stamp ns) -> the speech request, as fusion sent it
-        self.frame_stamps: List[int] = []  # of the RGB frames the camera published
+        self.frame_stamps: List[int] = []  # of the RGB frames that reached the demo
+        self.published_frames: Optional[int] = None  # RGB frames the camera says it published, at the end
         self.session: Optional[GraphSession] = None
 
     def _perception_mode(self) -> str:
@@ -191,6 +193,12 @@ class _Demo:
     def _on_annotated(self, msg: Image) -> None:
         self.video.add_frame(time.time(), image_to_rgb(msg))
 
+    def _on_source_state(self, msg: String) -> None:
+        try:
+            self.published_frames = int(json.loads(msg.data)["published"][RGB])
+        except (ValueError, KeyError, TypeError):
+            pass  # "playing", or a camera that does not count
+
     def _on_frame(self, msg: CameraInfo) -> None:
         self.frame_stamps.append(stamp_to_ns(msg.header.stamp))
 
@@ -221,6 +229,9 @@ class _Demo:
         session.node.create_subscription(String, topics.SPEECH_REQUEST, self._on_request, reliable_qos(50))
         # The camera publishes reliably here (process_every_frame): a reliable reader counts every frame it sent.
         session.node.create_subscription(CameraInfo, topics.RGB_INFO, self._on_frame, replay_qos())
+        # On a loaded machine the first frames can go out before this process is matched: the camera's own count,
+        # latched at the end, is the count.
+        session.node.create_subscription(String, topics.SOURCE_STATE, self._on_source_state, latched_qos())
         self.stamp_offset = camera_offset(session.diagnostics)
         if self.perception == "truth":
             self.status("ray casting the sample's true depth...")
@@ -320,7 +331,8 @@ class _Demo:
             end = max([input_end] + [u.end_s for u in self.video.utterances])
             video_frames = self.video.write(video_path, VIDEO_FPS, t0, end, input_end_s=input_end)
         wav_files = len(list(self.wav_dir.glob("*.wav"))) if self.wav_dir and self.wav_dir.is_dir() else 0
-        return DemoResult(self.config.demo_input, self.device, self.perception, self.notes, len(stamps), duration,
+        frames = max(len(stamps), self.published_frames or 0)
+        return DemoResult(self.config.demo_input, self.device, self.perception, self.notes, frames, duration,
                           stages, said, len(self.collector.latency_ms["speech_request"]), video_path, video_frames,
                           self.wav_dir, wav_files, self.log_path, elapsed_s, interrupted, self.truth,
                           self.offset_ns)

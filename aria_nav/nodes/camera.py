@@ -263,7 +263,7 @@ class CameraNode(AriaNode):
             return
         # Said at once, before waiting for acknowledgements: consumers must not take the silence after the last
         # frame for a fault.
-        self._publish_state("ended")
+        self._publish_state("ended", {stream: stats.processed for stream, stats in self._stream_stats.items()})
         if self.cfg.process_every_frame:  # let reliable subscribers receive the last frames before we may exit
             for publisher in self._all_publishers():
                 publisher.wait_for_all_acked(Duration(seconds=ACK_TIMEOUT_S))
@@ -276,9 +276,11 @@ class CameraNode(AriaNode):
         if self.cfg.exit_at_end:
             self.request_exit()
 
-    def _publish_state(self, state: str) -> None:
-        self._state_pub.publish(String(data=json.dumps({"state": state, "source": self.source.description,
-                                                        "live": self.source.live})))
+    def _publish_state(self, state: str, published: Optional[Dict[str, int]] = None) -> None:
+        body = {"state": state, "source": self.source.description, "live": self.source.live}
+        if published is not None:
+            body["published"] = published  # per stream, at the end of the input
+        self._state_pub.publish(String(data=json.dumps(body)))
 
     def _emit(self, item: Item, stamp_ns: int) -> None:
         if isinstance(item, PoseSample):
