@@ -37,7 +37,7 @@ def obstacle(track_id, class_id, distance_m, direction, bearing_deg, priority):
                     priority=priority)
 
 
-SCENE = [obstacle(1, 0, 2.1, "ahead", 3.0, 7.0), obstacle(2, 3, 0.9, "left", -35.0, 2.1)]
+SCENE = [obstacle(1, 0, 2.0, "ahead", 3.0, 7.0), obstacle(2, 3, 1.0, "left", -35.0, 2.1)]
 
 
 class FusionStandIn:
@@ -128,7 +128,7 @@ def test_trigger_speaks_the_summary_and_a_critical_warning_interrupts_it(ros_dom
         wait_until(lambda: len(spoken()) >= before + 2, 60, lambda: f"two more utterances: {spoken()}", alive=nodes)
         description, warning = spoken()[before:before + 2]
         assert description["text"] == SUMMARY and description["interrupted"]
-        assert warning["text"] == "Careful, person ahead, one meter" and not warning["interrupted"]
+        assert warning["text"] == "Person ahead, one point one." and not warning["interrupted"]  # short critical form
         stop_latency, start_latency = description["ended"] - sent_wall, warning["started"] - sent_wall
         print(f"\ndescribe: summary {said['audio_s']:.1f} s of audio; a critical warning published mid-description "
               f"stopped it after {stop_latency * 1e3:.0f} ms and started after {start_latency * 1e3:.0f} ms")
