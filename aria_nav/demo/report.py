@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import List
 
+from aria_nav.core.hazards.evaluation import MIN_CRITICAL_WARNING_M, MIN_WARNING_M
 from aria_nav.core.speech.request import ENDED
 from aria_nav.demo.check import LATE_S, ON_TIME_S, summary_record
 from aria_nav.demo.video import VIDEO_FPS
@@ -26,6 +27,29 @@ def _shown(path: Path) -> str:
     return str(path) if relative.startswith("..") else relative
 
 
+def _metres(value) -> str:
+    return "-" if value is None else f"{value:.2f} m"
+
+
+def _hazard_lines(hazards: List[dict]) -> List[str]:
+    """The hazard scene's episodes against its ground truth (aria_nav.demo.check.check_hazards)."""
+    heard = sum(1 for h in hazards if h["verdict"] == "on time")
+    with_target = sum(1 for h in hazards if h["target_m"] is not None)
+    lines = ["", f"  hazards against the scene's ground truth: {heard} of {with_target} heard on time "
+                 f"(first warning heard at >= {MIN_WARNING_M:g} m; head height and step down >= "
+                 f"{MIN_CRITICAL_WARNING_M:g} m)",
+             f"    {'episode':<12} {'expected':<21} {'verdict':<8} {'about':>7} {'heard at':>9} {'said':>6} "
+             f"{'worst err':>9}  first sentence"]
+    for h in hazards:
+        error = "-" if h["worst_error"] is None else f"{h['worst_error']:.0%}"
+        said = "-" if h["spoken_m"] is None else f"{h['spoken_m']:g} m"
+        lines.append(f"    {h['episode']:<12} {h['expected'] or 'nothing':<21} {h['verdict'] or '-':<8} "
+                     f"{_metres(h['first_warning_m']):>7} {_metres(h['heard_at_m']):>9} {said:>6} {error:>9}  "
+                     f"{h['text'] and repr(h['text'])}")
+        lines += [f"      also said (false warning): \"{text}\"" for text in h["false_warnings"]]
+    return lines
+
+
 def _checks(record: dict) -> List[str]:
     """The ground-truth checks of the sample (nothing for other inputs)."""
     lines = []
@@ -33,12 +57,16 @@ def _checks(record: dict) -> List[str]:
         lines += ["", f"  FAULTS said: {'; '.join(record['faults'])}"]
     if "spoken_distances" not in record:
         return lines
+    if "hazards" in record:
+        lines += _hazard_lines(record["hazards"])
     distances = record["spoken_distances"]
     within = sum(1 for d in distances if d["error"] <= 0.15)
     lines += ["", f"  spoken distances against the ground truth: {within} of {len(distances)} within 15%"
                   + (f", worst {max(d['error'] for d in distances):.0%}" if distances else "")]
     lines += [f"    {d['spoken_m']:4.1f} m said, {d['true_m']:4.2f} m true ({d['error']:4.0%}): \"{d['text']}\""
               for d in distances if d["error"] > 0.15]
+    if "scripted_events" not in record:
+        return lines
     events = record["scripted_events"]
     counts = {verdict: sum(1 for e in events if e["verdict"] == verdict) for verdict in ("on time", "late", "missed")}
     lines += ["", f"  scripted events (heard within {ON_TIME_S:g} s: on time; within {LATE_S:g} s: late): "
