@@ -6,7 +6,7 @@
 - Scripted events: the wearer should hear about an object when it comes within the announcement range and again
   when it enters a nearer band (docs/guidance.md). For each such event of the script, the first sentence about
   that object heard from then on is "on time" within ON_TIME_S of the event, "late" within LATE_S, else "missed".
-- Hazards (the hazard scene, `--scene hazards`): per episode, the first heard sentence that names its hazard
+- Hazards (the hazard scene, `--scene hazards`): per episode, the first sentence heard to its end that names its hazard
   ("step down", "head-height obstacle", ... ; "person" for the named one), the true distance of the frame it was
   about and the distance left when its first word was heard (the scene's wearer walks on at a known speed): "on
   time" when that is at least the hazards evaluation's target (2.5 m; 2 m for head height and drop-offs), "late"
@@ -21,6 +21,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from aria_nav.core.hazards.evaluation import MAX_DISTANCE_ERROR, warning_target_m
 from aria_nav.core.sample import GroundTruthFile
 from aria_nav.core.sample.truth import BANDS
 from aria_nav.core.speech.phrases import spoken_metres
@@ -39,10 +40,21 @@ class DistanceCheck:
     frame: int
     spoken_m: float
     true_m: float
+    measured_m: float = math.nan  # the distance fusion measured (spoken_m is it rounded, spoken_metres)
 
     @property
     def error(self) -> float:
         return abs(self.spoken_m - self.true_m) / self.true_m
+
+    @property
+    def measured_error(self) -> float:
+        return abs(self.measured_m - self.true_m) / self.true_m
+
+    @property
+    def off_by_rounding_only(self) -> bool:
+        """Outside MAX_DISTANCE_ERROR only because the sentence rounds to half metres (below 3 m: up to 0.25 m,
+        20% at 1.25 m) while the measured distance is within it."""
+        return self.error > MAX_DISTANCE_ERROR >= self.measured_error
 
 
 @dataclass(frozen=True)
@@ -90,7 +102,8 @@ def spoken_distances(truth: GroundTruthFile, said: Sequence, offset_ns: int) -> 
         frame, obj = _truth_object(truth, item, offset_ns)
         if obj is not None:
             checks.append(DistanceCheck(item.text, obj.class_name, request["camera"], frame,
-                                        spoken_metres(float(request["distance_m"])), obj.range_m))
+                                        spoken_metres(float(request["distance_m"])), obj.range_m,
+                                        float(request["distance_m"])))
     return checks
 
 
@@ -163,13 +176,11 @@ def scene_distances(timeline: Sequence, said: Sequence) -> List[DistanceCheck]:
             continue
         checks.append(DistanceCheck(item.text, frame.expected, request.get("camera", ""),
                                     timeline.index(frame), spoken_metres(float(request["distance_m"])),
-                                    frame.truth_m))
+                                    frame.truth_m, float(request["distance_m"])))
     return checks
 
 
 def check_hazards(timeline: Sequence, said: Sequence, speed_mps: float) -> List[HazardCheck]:
-    from aria_nav.core.hazards.evaluation import warning_target_m
-
     sentences = _scene_sentences(timeline, said)
     distances = scene_distances(timeline, said)
     checks = []
@@ -178,7 +189,10 @@ def check_hazards(timeline: Sequence, said: Sequence, speed_mps: float) -> List[
         frames = [f for f in timeline if f.episode == episode]
         expected, kind = frames[0].expected, frames[0].kind
         target = warning_target_m(kind)
-        named = [(f, s) for f, s in about if s.request.get("class_name") == expected and expected]
+        # A sentence cut off by the next one may have said no more than its first word: the warning is the first
+        # one heard to its end.
+        named = [(f, s) for f, s in about if expected and s.request.get("class_name") == expected
+                 and not s.interrupted]
         false = [s.text for f, s in about if not expected or s.request.get("class_name") != expected]
         errors = [d.error for d in distances if timeline[d.frame].episode == episode]
         first_m = heard_m = spoken = None
@@ -205,6 +219,11 @@ def end_announcements(said: Sequence) -> int:
     return sum(1 for s in said if s.event == ENDED and s.said_at_s is not None)
 
 
+def _distance_record(check: DistanceCheck) -> dict:
+    return {**asdict(check), "error": round(check.error, 4), "measured_error": round(check.measured_error, 4),
+            "off_by_rounding_only": check.off_by_rounding_only}
+
+
 def summary_record(result) -> dict:
     """The summary as data (summary.json): what ran, what was said and when, and, on the sample, the checks."""
     record = {
@@ -219,14 +238,13 @@ def summary_record(result) -> dict:
     }
     if result.truth is not None and result.stamp_offset_ns is not None:
         distances = spoken_distances(result.truth, result.said, result.stamp_offset_ns)
-        record["spoken_distances"] = [{**asdict(d), "error": round(d.error, 4)} for d in distances]
+        record["spoken_distances"] = [_distance_record(d) for d in distances]
         record["scripted_events"] = [asdict(e) for e in check_events(result.truth, result.said)]
     if result.scene is not None:
         from aria_nav.core.sample.hazard_scene import SPEED_MPS
 
         record["scene"] = "hazards"
-        record["spoken_distances"] = [{**asdict(d), "error": round(d.error, 4)}
-                                      for d in scene_distances(result.scene, result.said)]
+        record["spoken_distances"] = [_distance_record(d) for d in scene_distances(result.scene, result.said)]
         record["hazards"] = [asdict(h) for h in check_hazards(result.scene, result.said, SPEED_MPS)]
     return record
 

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
+import cv2
 import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, Imu
@@ -34,7 +35,8 @@ from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
 from aria_nav.ros.qos import latched_qos, replay_qos
 
 SCENE_NAME = "hazards"
-SIZE = 352  # depth and RGB, pixels (square): the sample's true depth size
+SIZE = 352  # rendered depth, pixels (square): the sample's true depth size
+RGB_SIZE = 704  # the shaded picture is published (and the video made) at the sample's RGB size, for legible text
 CLEAR_S = 3.0  # of the clear corridor first: nothing is to be said
 # Each approach from 1.5 s in (5.2 m before the hazard: the corridor model looks 4 m ahead, announcements reach 5 m)
 # to its end, 1 m before it.
@@ -98,6 +100,7 @@ class HazardScenePlayer:
         self._node = node
         self._frames_wanted = scene_frame_count(max_duration_s)
         self._intrinsics = hazard_scene.intrinsics_at(SIZE)
+        self._rgb_intrinsics = hazard_scene.intrinsics_at(RGB_SIZE)
         self._rendered: List[_Rendered] = []
         self.rendered = threading.Event()
         self.timeline: List[PlayedFrame] = []
@@ -155,10 +158,12 @@ class HazardScenePlayer:
         frame, episode = item.frame, item.episode
         self.timeline.append(PlayedFrame(stamp_ns, episode.name, episode.kind, expected_name(episode),
                                          frame.truth_distance_m))
-        self._info_pub.publish(intrinsics_to_camera_info(self._intrinsics, header))
-        self._image_pub.publish(array_to_image(item.rgb, "rgb8", header))
+        self._info_pub.publish(intrinsics_to_camera_info(self._rgb_intrinsics, header))
+        rgb = cv2.resize(item.rgb, (RGB_SIZE, RGB_SIZE), interpolation=cv2.INTER_LINEAR)
+        self._image_pub.publish(array_to_image(rgb, "rgb8", header))
         self._outputs.depth(frame.depth, self._intrinsics, header)
-        boxes = [frame.named_box] if frame.named_box is not None else []
+        scale = RGB_SIZE / SIZE  # the box is in the rendered picture's pixels; detections are in the RGB image's
+        boxes = [[v * scale for v in frame.named_box]] if frame.named_box is not None else []
         self._outputs.detections(RGB, Detections(np.array(boxes, np.float32).reshape(-1, 4),
                                                  np.ones(len(boxes), np.float32), [NAMED_CLASS_ID] * len(boxes)),
                                  header)
