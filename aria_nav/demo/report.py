@@ -62,10 +62,11 @@ def _checks(record: dict) -> List[str]:
     distances = record["spoken_distances"]
     within = sum(1 for d in distances if d["error"] <= MAX_DISTANCE_ERROR)
     rounded = sum(1 for d in distances if d["off_by_rounding_only"])
+    worst = f", worst {max(d['error'] for d in distances):.0%}" if distances else ""
+    rounding = (f"; {rounded} off only by the spoken rounding to half metres (measured within "
+                f"{MAX_DISTANCE_ERROR:.0%})" if rounded else "")
     lines += ["", f"  spoken distances against the ground truth: {within} of {len(distances)} within "
-                  f"{MAX_DISTANCE_ERROR:.0%}" + (f", worst {max(d['error'] for d in distances):.0%}" if distances else "")
-                  + (f"; {rounded} more only by the spoken rounding to half metres (measured within "
-                     f"{MAX_DISTANCE_ERROR:.0%})" if rounded else "")]
+                  f"{MAX_DISTANCE_ERROR:.0%}{worst}{rounding}"]
     lines += [f"    {d['spoken_m']:4.1f} m said ({d['measured_m']:.2f} m measured), {d['true_m']:4.2f} m true "
               f"({d['error']:4.0%}): \"{d['text']}\"" for d in distances if d["error"] > MAX_DISTANCE_ERROR]
     if "scripted_events" not in record:
