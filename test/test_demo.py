@@ -188,3 +188,43 @@ def test_the_demo_on_the_hazard_scene_warns_of_every_hazard(tmp_path):
     assert "hazards against the scene's ground truth" in summary_text and "Vision degraded" not in summary_text
     frames, _ = _read_video(out / "demo.mp4")
     assert frames and frames[0].shape[:2] == (704, 704)
+
+
+def test_hazard_checks_judge_what_was_heard_against_the_scene():
+    """check_hazards on a made-up timeline: on time, late (heard nearer than the target), cut off (not a warning),
+    a false warning, and a distance off only by the spoken rounding."""
+    from aria_nav.core.speech.request import OBSTACLE
+    from aria_nav.demo.check import check_hazards, scene_distances
+    from aria_nav.demo.hazard_scene_player import PlayedFrame
+    from aria_nav.demo.run import Said
+
+    period = 100_000_000
+    timeline = ([PlayedFrame(i * period, "clear", None, "", None) for i in range(10)]
+                + [PlayedFrame((10 + i) * period, "wall", "obstacle", "obstacle", 4.0 - 0.3 * i) for i in range(10)]
+                + [PlayedFrame((20 + i) * period, "step_down", "step_down", "step down", 4.0 - 0.12 * i)
+                   for i in range(10)])
+
+    def said(frame, heard_after_s, name, distance, interrupted=False):
+        t = timeline[frame].stamp_ns / 1e9
+        return Said(t, t + heard_after_s, "warning", f"{name} ahead", None, interrupted, OBSTACLE,
+                    request={"event": OBSTACLE, "class_name": name, "distance_m": distance, "camera": "rgb"},
+                    stamp_ns=timeline[frame].stamp_ns)
+
+    heard = [said(5, 0.1, "chair", 2.0),  # nothing on the clear corridor: a false warning
+             said(12, 0.2, "obstacle", 3.4),  # about 3.4 m, heard 0.24 m nearer: on time (>= 2.5 m)
+             said(19, 0.1, "obstacle", 1.23),  # "one meter" said at 1.3 m: off by the rounding only
+             said(20, 0.0, "step down", 4.0, interrupted=True),  # cut off: not the warning
+             said(25, 0.5, "step down", 3.4)]  # about 3.4 m, heard 0.6 m later at 2.8 m: on time
+    checks = {c.episode: c for c in check_hazards(timeline, heard, speed_mps=1.2)}
+    assert checks["clear"].false_warnings == ["chair ahead"] and checks["clear"].verdict == ""
+    assert checks["wall"].verdict == "on time" and checks["wall"].first_warning_m == pytest.approx(3.4)
+    assert checks["wall"].heard_at_m == pytest.approx(3.4 - 0.24)
+    assert checks["step_down"].first_warning_m == pytest.approx(3.4)
+    assert checks["step_down"].heard_at_m == pytest.approx(2.8) and checks["step_down"].verdict == "on time"
+    # A step down must be heard 2 m before it: at 1.6 m it is late, after the wearer reached it missed.
+    late = check_hazards(timeline, [said(25, 1.5, "step down", 3.4)], speed_mps=1.2)[2]
+    assert late.verdict == "late" and late.heard_at_m == pytest.approx(1.6)
+    assert check_hazards(timeline, [said(25, 3.0, "step down", 3.4)], speed_mps=1.2)[2].verdict == "missed"
+    assert check_hazards(timeline, [], speed_mps=1.2)[1].verdict == "missed"
+    rounded = [d for d in scene_distances(timeline, heard) if d.spoken_m == 1.0]
+    assert len(rounded) == 1 and rounded[0].off_by_rounding_only and rounded[0].error > 0.15
