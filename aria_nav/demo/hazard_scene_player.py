@@ -119,6 +119,9 @@ class HazardScenePlayer:
                 self._rendered.append(_Rendered(episode, frame, hazard_scene.shaded(frame.depth, self._intrinsics)))
         self.rendered.set()
 
+    def rendered_frames(self) -> int:
+        return len(self._rendered)
+
     def progress(self) -> str:
         return f"{len(self._rendered)}/{self._frames_wanted} frames"
 

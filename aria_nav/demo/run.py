@@ -60,6 +60,7 @@ PROCESSING_QUIET_S = 1.0  # after the input ended: this long without new outputs
 SPEECH_DROPS = ("queue_duplicates", "queue_stale", "queue_overflow", "queue_replaced", "rejected")  # diagnostics
 DRAIN_TIMEOUT_S = 20.0
 STATUS_PERIOD_S = 0.25
+RENDER_STALL_S = 60.0  # a frame takes ~0.1 s: a minute without one is a fault, said, not waited for forever
 SCENE_STARTUP_GRACE_S = 120.0  # fusion awaits its first input this long: the scene is rendered before it plays
 
 
@@ -255,13 +256,14 @@ class _Demo:
         if self.is_scene:
             self.player = HazardScenePlayer(session.node, self.config.max_duration_s)
             rendering = threading.Thread(target=self.player.render, name="render-scene", daemon=True)
-            rendering.start()  # while the nodes start
         elif self.perception == "truth":
             self.status("ray casting the sample's true depth...")
             GroundTruthPerception(session.node, self.truth, self.stamp_offset, true_depth_frames())
         interrupted = False
         try:
             session.start(self.runner)
+            if rendering is not None:
+                rendering.start()  # while the nodes start (after their processes were forked)
             aria_nodes = [name for name in self.nodes if graph.node(name).is_aria_nav]
             self.status(f"starting {', '.join(aria_nodes)} (loading models)...")
             session.wait_started(aria_nodes, self.config.start_timeout_s)
@@ -306,9 +308,15 @@ class _Demo:
             raise GraphFailure("the camera node failed (see its message above)" + self.session.recent_output())
 
     def _play_scene(self, rendering: threading.Thread) -> None:
+        done, progress_at = self.player.rendered_frames(), time.monotonic()
         while not self.player.rendered.wait(STATUS_PERIOD_S):
             if not rendering.is_alive():
                 raise GraphFailure("rendering the hazard scene failed (its error is above)")
+            if self.player.rendered_frames() != done:
+                done, progress_at = self.player.rendered_frames(), time.monotonic()
+            elif time.monotonic() - progress_at > RENDER_STALL_S:
+                raise GraphFailure(f"rendering the hazard scene made no progress for {RENDER_STALL_S:g} s "
+                                   f"({self.player.progress()})")
             self.session.check_nodes()
             self.status(f"rendering the hazard scene: {self.player.progress()}")
         self.collector.recording = True
