@@ -7,6 +7,9 @@ renderer, aria_nav.core.sample.depth_truth) and says on the depth mode topic tha
 Frames are found from their stamps: the camera node stamps a realtime replay with host time = device time + a
 constant it reports on /diagnostics (`stamp_minus_device_time_ns`), so the device time, and with it the frame of the
 recording, is exact. Until that value arrives (its first diagnostics, within a second) frames wait.
+
+PerceptionPublishers (those outputs on the nodes' own topics) also serves the hazard scene's player
+(aria_nav.demo.hazard_scene_player).
 """
 from __future__ import annotations
 

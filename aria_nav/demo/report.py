@@ -63,8 +63,8 @@ def _checks(record: dict) -> List[str]:
     within = sum(1 for d in distances if d["error"] <= MAX_DISTANCE_ERROR)
     rounded = sum(1 for d in distances if d["off_by_rounding_only"])
     worst = f", worst {max(d['error'] for d in distances):.0%}" if distances else ""
-    rounding = (f"; {rounded} off only by the spoken rounding to half metres (measured within "
-                f"{MAX_DISTANCE_ERROR:.0%})" if rounded else "")
+    rounding = (f"; {rounded} off only by the spoken rounding (half metres below 3 m, whole metres above; measured "
+                f"within {MAX_DISTANCE_ERROR:.0%})" if rounded else "")
     lines += ["", f"  spoken distances against the ground truth: {within} of {len(distances)} within "
                   f"{MAX_DISTANCE_ERROR:.0%}{worst}{rounding}"]
     lines += [f"    {d['spoken_m']:4.1f} m said ({d['measured_m']:.2f} m measured), {d['true_m']:4.2f} m true "
@@ -90,7 +90,8 @@ def format_summary(result) -> str:
              f"{' (stopped early: Ctrl-C)' if result.interrupted else ''}"]
     lines += [f"  note: {note}" for note in result.notes]
     rate = result.frames / result.duration_s if result.duration_s else float("nan")
-    lines += ["", f"  camera: {result.frames} RGB frames over {result.duration_s:.1f} s ({rate:.1f} fps); "
+    source = "scene player" if result.scene is not None else "camera"
+    lines += ["", f"  {source}: {result.frames} RGB frames over {result.duration_s:.1f} s ({rate:.1f} fps); "
                   f"the demo took {result.elapsed_s:.0f} s in all (start-up included)",
               "", f"  {'stage':<36}{'outputs':>8}{'per s':>8}{'latency p50':>13}{'p95':>9}   (from capture)"]
     truth = result.perception == "truth"
