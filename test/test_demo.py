@@ -152,3 +152,79 @@ def test_ground_truth_needs_the_sample(tmp_path):
                    "--out", str(tmp_path / "out"), timeout=60)
     assert result.returncode == 2
     assert "--perception truth: only the sample recording has ground truth" in result.stderr
+
+
+HAZARD_PHRASES = {"wall": "obstacle", "pole": "obstacle", "head_height": "head-height obstacle",
+                  "step_down": "step down", "steps_up": "steps up", "named": "person"}
+
+
+def test_the_demo_on_the_hazard_scene_warns_of_every_hazard(tmp_path):
+    """One run of `aria-nav demo --scene hazards`: the scene played in place of the camera, the real fusion (its
+    corridor model) and speech nodes; every hazard warned about by its own name, at distances the truth confirms."""
+    out = tmp_path / "hazards"
+    result = _demo("--scene", "hazards", "--out", str(out), timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    print(result.stdout)
+    assert result.stdout.startswith("aria-nav demo: the hazard scene (aria_nav/core/sample/hazard_scene.py")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scene"] == "hazards" and summary["perception"] == "truth"
+    assert summary["faults"] == [] and summary["end_of_recording_said"] == 1, summary["said"]
+    hazards = {h["episode"]: h for h in summary["hazards"]}
+    assert set(hazards) == set(HAZARD_PHRASES) | {"clear"}
+    for episode, phrase in HAZARD_PHRASES.items():
+        heard = hazards[episode]
+        assert heard["verdict"] in ("on time", "late") and phrase in heard["text"], (episode, heard)
+        assert heard["first_warning_m"] >= 2.0, (episode, heard)  # the hazards evaluation's least target
+    assert hazards["clear"]["false_warnings"] == []
+    # The named obstacle is one thing: said as "person", never also as a corridor obstacle.
+    assert hazards["named"]["false_warnings"] == [], hazards["named"]
+    distances = summary["spoken_distances"]
+    assert len(distances) >= len(HAZARD_PHRASES), summary["said"]
+    # Measured within 15%, and said so: a sentence rounds to half metres below 3 m (1.0 m said at 1.23 m is 18%
+    # off by that rounding alone).
+    assert all(d["measured_error"] <= 0.15 for d in distances), distances
+    assert all(d["error"] <= 0.15 for d in distances), distances  # spoken: the rounding keeps within 10%
+    summary_text = (out / "summary.txt").read_text()
+    assert "hazards against the scene's ground truth" in summary_text and "Vision degraded" not in summary_text
+    frames, _ = _read_video(out / "demo.mp4")
+    assert frames and frames[0].shape[:2] == (704, 704)
+
+
+def test_hazard_checks_judge_what_was_heard_against_the_scene():
+    """check_hazards on a made-up timeline: on time, late (heard nearer than the target), cut off (not a warning),
+    a false warning, and a distance off only by the spoken rounding."""
+    from aria_nav.core.speech.request import OBSTACLE
+    from aria_nav.demo.check import check_hazards, scene_distances
+    from aria_nav.demo.hazard_scene_player import PlayedFrame
+    from aria_nav.demo.run import Said
+
+    period = 100_000_000
+    timeline = ([PlayedFrame(i * period, "clear", None, "", None) for i in range(10)]
+                + [PlayedFrame((10 + i) * period, "wall", "obstacle", "obstacle", 4.0 - 0.3 * i) for i in range(10)]
+                + [PlayedFrame((20 + i) * period, "step_down", "step_down", "step down", 4.0 - 0.12 * i)
+                   for i in range(10)])
+
+    def said(frame, heard_after_s, name, distance, interrupted=False):
+        t = timeline[frame].stamp_ns / 1e9
+        return Said(t, t + heard_after_s, "warning", f"{name} ahead", None, interrupted, OBSTACLE,
+                    request={"event": OBSTACLE, "class_name": name, "distance_m": distance, "camera": "rgb"},
+                    stamp_ns=timeline[frame].stamp_ns)
+
+    heard = [said(5, 0.1, "chair", 2.0),  # nothing on the clear corridor: a false warning
+             said(12, 0.2, "obstacle", 3.4),  # about 3.4 m, heard 0.24 m nearer: on time (>= 2.5 m)
+             said(19, 0.1, "obstacle", 1.23),  # "one meter" said at 1.3 m: off by the rounding only
+             said(20, 0.0, "step down", 4.0, interrupted=True),  # cut off: not the warning
+             said(25, 0.5, "step down", 3.4)]  # about 3.4 m, heard 0.6 m later at 2.8 m: on time
+    checks = {c.episode: c for c in check_hazards(timeline, heard, speed_mps=1.2)}
+    assert checks["clear"].false_warnings == ["chair ahead"] and checks["clear"].verdict == ""
+    assert checks["wall"].verdict == "on time" and checks["wall"].first_warning_m == pytest.approx(3.4)
+    assert checks["wall"].heard_at_m == pytest.approx(3.4 - 0.24)
+    assert checks["step_down"].first_warning_m == pytest.approx(3.4)
+    assert checks["step_down"].heard_at_m == pytest.approx(2.8) and checks["step_down"].verdict == "on time"
+    # A step down must be heard 2 m before it: at 1.6 m it is late, after the wearer reached it missed.
+    late = check_hazards(timeline, [said(25, 1.5, "step down", 3.4)], speed_mps=1.2)[2]
+    assert late.verdict == "late" and late.heard_at_m == pytest.approx(1.6)
+    assert check_hazards(timeline, [said(25, 3.0, "step down", 3.4)], speed_mps=1.2)[2].verdict == "missed"
+    assert check_hazards(timeline, [], speed_mps=1.2)[1].verdict == "missed"
+    rounded = [d for d in scene_distances(timeline, heard) if d.spoken_m == 1.0]
+    assert len(rounded) == 1 and rounded[0].off_by_rounding_only and rounded[0].error > 0.15

@@ -1,8 +1,8 @@
 """`aria-nav demo`: the whole graph on a recording, with the spoken warnings, a video and a summary.
 
-`aria-nav demo [--source KIND --input FILE] [--out DIR] [name:=value ...]` runs on the project's sample recording by
-default, shows a live status line, and writes the spoken warnings as WAV files and an annotated video of what the
-system saw and said, into a new folder each run (out/demo/<start time>/, out/demo/latest points to the newest).
+`aria-nav demo [--source KIND --input FILE | --scene hazards] [--out DIR] [name:=value ...]` runs on the project's
+sample recording by default (or on the scripted hazard scene), shows a live status line, and writes the spoken
+warnings as WAV files and an annotated video of what the system saw and said, into a new folder each run (out/demo/<start time>/, out/demo/latest points to the newest).
 Exit status 0, or 2 when it could not run (input, settings, a node failed). See docs/demo.md.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ def register(subparsers) -> None:
         "demo", help="run the whole graph on a recording; write the video and the speech; print a summary",
         description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  aria-nav demo\n  aria-nav demo --source vrs --input walk.vrs device:=cuda\n"
-               "  aria-nav demo --perception model --out /tmp/demo\n"
+               "  aria-nav demo --perception model --out /tmp/demo\n  aria-nav demo --scene hazards\n"
                "  aria-nav demo --source vrs --input ../shared/data/aria/gen1_everyday_activities.vrs --seconds 10")
     parser.add_argument("assignments", nargs="*", metavar="name:=value",
                         help="launch arguments as for aria-nav launch (device, models, slam, speech, ...)")
@@ -36,6 +36,9 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help=f"a new folder for the video, WAV files, summary and log (default: "
                              f"{DEFAULT_OUT}/<start time>); an earlier demo's output is never replaced")
+    parser.add_argument("--scene", choices=("hazards",), default=None,
+                        help="hazards: the scripted hazard scene (a wall, a pole, a head-height board, a kerb, steps, "
+                             "a person) played in place of the camera, with its true depth")
     parser.add_argument("--perception", choices=PERCEPTION_MODES, default="auto",
                         help="truth: the sample's true objects and exact metric depth in place of the detectors "
                              "and the depth model (the guidance policy with true distances); model: the models; "
@@ -78,6 +81,7 @@ class _Terminal:
 def demo(args: argparse.Namespace) -> int:
     from aria_nav import graph
     from aria_nav.core.sources import SourceError
+    from aria_nav.demo.hazard_scene_player import scene_input
     from aria_nav.demo.inputs import open_demo_input
     from aria_nav.demo.check import summary_record
     from aria_nav.demo.report import format_summary
@@ -97,7 +101,10 @@ def demo(args: argparse.Namespace) -> int:
         for name in ("source", "input"):
             if name in arguments:
                 raise graph.GraphError(f"give the {name} as --{name}, not {name}:=")
-        demo_input = open_demo_input(args.source, args.input)
+        if args.scene and (args.input or args.source != "sample"):
+            raise graph.GraphError(f"--scene {args.scene} plays the scene in place of the camera: no --source or "
+                                   f"--input with it")
+        demo_input = scene_input(args.seconds) if args.scene else open_demo_input(args.source, args.input)
     except (graph.GraphError, SourceError) as exc:
         return fail(str(exc))
     if args.seconds < 0:

@@ -6,6 +6,12 @@
 - Scripted events: the wearer should hear about an object when it comes within the announcement range and again
   when it enters a nearer band (docs/guidance.md). For each such event of the script, the first sentence about
   that object heard from then on is "on time" within ON_TIME_S of the event, "late" within LATE_S, else "missed".
+- Hazards (the hazard scene, `--scene hazards`): per episode, the first sentence heard to its end that names its
+  hazard ("step down", "head-height obstacle", ... ; "person" for the named one), the true distance of the frame it
+  was about and the distance left when its first word was heard (the scene's wearer walks on at a known speed): "on
+  time" when that is at least the hazards evaluation's target (2.5 m; 2 m for head height and drop-offs), "late"
+  before the wearer reaches it, else "missed"; every spoken distance about it against the truth; and sentences
+  about anything else during the episode (false warnings).
 - Faults: a "degraded" sentence on a recording that played to its end with ground-truth perception is a fault of
   the demo or of the graph; the end of the recording is said once, as itself.
 """
@@ -15,6 +21,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from aria_nav.core.hazards.evaluation import MAX_DISTANCE_ERROR, warning_target_m
 from aria_nav.core.sample import GroundTruthFile
 from aria_nav.core.sample.truth import BANDS
 from aria_nav.core.speech.phrases import spoken_metres
@@ -33,10 +40,21 @@ class DistanceCheck:
     frame: int
     spoken_m: float
     true_m: float
+    measured_m: float = math.nan  # the distance fusion measured (spoken_m is it rounded, spoken_metres)
 
     @property
     def error(self) -> float:
         return abs(self.spoken_m - self.true_m) / self.true_m
+
+    @property
+    def measured_error(self) -> float:
+        return abs(self.measured_m - self.true_m) / self.true_m
+
+    @property
+    def off_by_rounding_only(self) -> bool:
+        """Outside MAX_DISTANCE_ERROR only because the sentence rounds (to half metres below 3 m: up to 0.25 m, 20%
+        at 1.25 m; to whole metres above) while the measured distance is within it."""
+        return self.error > MAX_DISTANCE_ERROR >= self.measured_error
 
 
 @dataclass(frozen=True)
@@ -84,7 +102,8 @@ def spoken_distances(truth: GroundTruthFile, said: Sequence, offset_ns: int) -> 
         frame, obj = _truth_object(truth, item, offset_ns)
         spoken = spoken_metres(float(request["distance_m"]))
         if obj is not None and spoken is not None:  # None: "under half a meter", no number said
-            checks.append(DistanceCheck(item.text, obj.class_name, request["camera"], frame, spoken, obj.range_m))
+            checks.append(DistanceCheck(item.text, obj.class_name, request["camera"], frame, spoken, obj.range_m,
+                                        float(request["distance_m"])))
     return checks
 
 
@@ -125,6 +144,72 @@ def check_events(truth: GroundTruthFile, said: Sequence) -> List[EventCheck]:
     return checks
 
 
+@dataclass(frozen=True)
+class HazardCheck:
+    episode: str
+    expected: str  # the name the wearer should hear ("": the clear corridor, nothing)
+    target_m: Optional[float]  # first warning heard at this distance or more: on time
+    verdict: str  # on time | late | missed ("" on the clear corridor)
+    text: str  # the first sentence naming the hazard
+    first_warning_m: Optional[float]  # true distance in the frame that sentence was about
+    heard_at_m: Optional[float]  # true distance left when its first word was heard
+    spoken_m: Optional[float]  # the distance it said
+    worst_error: Optional[float]  # of every distance said about the hazard, relative
+    false_warnings: List[str]  # sentences about anything else during the episode
+
+
+def _scene_sentences(timeline: Sequence, said: Sequence) -> List[Tuple[object, object]]:
+    """(played frame, sentence) of every heard sentence about an object, in the order heard."""
+    frames = {frame.stamp_ns: frame for frame in timeline}
+    heard = sorted((s for s in said if s.said_at_s is not None and _about_object(s) and s.stamp_ns in frames),
+                   key=lambda s: s.said_at_s)
+    return [(frames[s.stamp_ns], s) for s in heard]
+
+
+def scene_distances(timeline: Sequence, said: Sequence) -> List[DistanceCheck]:
+    """Every heard sentence naming a hazard of the scene with a number of metres, against its true distance."""
+    checks = []
+    for frame, item in _scene_sentences(timeline, said):
+        request = item.request
+        if (frame.truth_m is None or request.get("class_name") != frame.expected
+                or request.get("distance_m") is None or request.get("distance_kind", METRIC) != METRIC):
+            continue
+        checks.append(DistanceCheck(item.text, frame.expected, request.get("camera", ""),
+                                    timeline.index(frame), spoken_metres(float(request["distance_m"])),
+                                    frame.truth_m, float(request["distance_m"])))
+    return checks
+
+
+def check_hazards(timeline: Sequence, said: Sequence, speed_mps: float) -> List[HazardCheck]:
+    sentences = _scene_sentences(timeline, said)
+    distances = scene_distances(timeline, said)
+    checks = []
+    for episode in dict.fromkeys(frame.episode for frame in timeline):
+        about = [(f, s) for f, s in sentences if f.episode == episode]
+        frames = [f for f in timeline if f.episode == episode]
+        expected, kind = frames[0].expected, frames[0].kind
+        target = warning_target_m(kind)
+        # A sentence cut off by the next one may have said no more than its first word: the warning is the first
+        # one heard to its end.
+        named = [(f, s) for f, s in about if expected and s.request.get("class_name") == expected
+                 and not s.interrupted]
+        false = [s.text for f, s in about if not expected or s.request.get("class_name") != expected]
+        errors = [d.error for d in distances if timeline[d.frame].episode == episode]
+        first_m = heard_m = spoken = None
+        text, verdict = "", "" if target is None else "missed"
+        if named:
+            frame, first = named[0]
+            text, first_m = first.text, frame.truth_m
+            if first.request.get("distance_m") is not None:
+                spoken = spoken_metres(float(first.request["distance_m"]))
+            if frame.truth_m is not None:  # said_at_s and t_s: seconds from the first frame
+                heard_m = frame.truth_m - speed_mps * (first.said_at_s - first.t_s)
+                verdict = "on time" if heard_m >= target else "late" if heard_m > 0 else "missed"
+        checks.append(HazardCheck(episode, expected, target, verdict, text, first_m, heard_m, spoken,
+                                  max(errors) if errors else None, false))
+    return checks
+
+
 def faults(said: Sequence) -> List[str]:
     """Sentences that report a fault (vision degraded)."""
     return [s.text for s in said if s.event == DEGRADED and s.said_at_s is not None]
@@ -132,6 +217,11 @@ def faults(said: Sequence) -> List[str]:
 
 def end_announcements(said: Sequence) -> int:
     return sum(1 for s in said if s.event == ENDED and s.said_at_s is not None)
+
+
+def _distance_record(check: DistanceCheck) -> dict:
+    return {**asdict(check), "error": round(check.error, 4), "measured_error": round(check.measured_error, 4),
+            "off_by_rounding_only": check.off_by_rounding_only}
 
 
 def summary_record(result) -> dict:
@@ -148,8 +238,14 @@ def summary_record(result) -> dict:
     }
     if result.truth is not None and result.stamp_offset_ns is not None:
         distances = spoken_distances(result.truth, result.said, result.stamp_offset_ns)
-        record["spoken_distances"] = [{**asdict(d), "error": round(d.error, 4)} for d in distances]
+        record["spoken_distances"] = [_distance_record(d) for d in distances]
         record["scripted_events"] = [asdict(e) for e in check_events(result.truth, result.said)]
+    if result.scene is not None:
+        from aria_nav.core.sample.hazard_scene import SPEED_MPS
+
+        record["scene"] = "hazards"
+        record["spoken_distances"] = [_distance_record(d) for d in scene_distances(result.scene, result.said)]
+        record["hazards"] = [asdict(h) for h in check_hazards(result.scene, result.said, SPEED_MPS)]
     return record
 
 

@@ -7,6 +7,9 @@ renderer, aria_nav.core.sample.depth_truth) and says on the depth mode topic tha
 Frames are found from their stamps: the camera node stamps a realtime replay with host time = device time + a
 constant it reports on /diagnostics (`stamp_minus_device_time_ns`), so the device time, and with it the frame of the
 recording, is exact. Until that value arrives (its first diagnostics, within a second) frames wait.
+
+PerceptionPublishers (those outputs on the nodes' own topics) also serves the hazard scene's player
+(aria_nav.demo.hazard_scene_player).
 """
 from __future__ import annotations
 
@@ -35,6 +38,33 @@ IMAGE_TOPICS = {RGB: topics.RGB_IMAGE, SLAM_LEFT: topics.SLAM_LEFT_IMAGE, SLAM_R
 MAX_WAITING = 100  # frames held until the stamp offset is known (10 s at 10 Hz)
 
 
+class PerceptionPublishers:
+    """The detector and depth nodes' outputs, published from the demo's process: detections with the COCO class
+    names (latched) on each camera's detections topic, metric depth with its camera_info, and the depth mode that
+    says the depth is metric ground truth (fusion speaks metres and runs its corridor model only then)."""
+
+    def __init__(self, node: Node, cameras=tuple(DETECTION_TOPICS), depth: bool = True):
+        self._detections = {camera: node.create_publisher(PointCloud2, DETECTION_TOPICS[camera], result_qos())
+                            for camera in cameras}
+        self._names = [node.create_publisher(String, DETECTION_TOPICS[camera] + topics.CLASS_NAMES_SUFFIX,
+                                             latched_qos()) for camera in cameras]
+        for publisher in self._names:
+            publisher.publish(String(data=json.dumps(list(COCO_NAMES))))
+        if depth:
+            self._depth_pub = node.create_publisher(Image, topics.DEPTH_IMAGE, result_qos())
+            self._depth_info_pub = node.create_publisher(CameraInfo, topics.DEPTH_INFO, result_qos())
+            self._mode_pub = node.create_publisher(String, topics.DEPTH_MODE, latched_qos())
+            self._mode_pub.publish(String(data=json.dumps({"mode": "metric", "model": "ground truth (ray cast)",
+                                                           "scaling": "none", "provider": "none"})))
+
+    def detections(self, camera: str, detections: Detections, header: Header) -> None:
+        self._detections[camera].publish(detections_to_msg(detections, header))
+
+    def depth(self, depth: np.ndarray, intrinsics: PinholeIntrinsics, header: Header) -> None:
+        self._depth_info_pub.publish(intrinsics_to_camera_info(intrinsics, header))
+        self._depth_pub.publish(array_to_image(depth, "32FC1", header))
+
+
 class GroundTruthPerception:
     """Publishes on `node`; `offset_ns()` gives the camera's stamp - device time offset (None until known);
     `depth_frames`: the exact depth of every RGB frame (true_depth_frames()), None to leave depth to the depth
@@ -49,22 +79,12 @@ class GroundTruthPerception:
         self._native = {name: (camera["width"], camera["height"]) for name, camera in truth.cameras.items()}
         self._waiting: List[Tuple[str, Header, Tuple[int, int]]] = []  # camera, image header, (width, height)
         self.published = 0
-        self._publishers = {camera: node.create_publisher(PointCloud2, topic, result_qos())
-                            for camera, topic in DETECTION_TOPICS.items()}
-        self._names = [node.create_publisher(String, topic + topics.CLASS_NAMES_SUFFIX, latched_qos())
-                       for topic in DETECTION_TOPICS.values()]
-        for publisher in self._names:
-            publisher.publish(String(data=json.dumps(list(COCO_NAMES))))
+        self._outputs = PerceptionPublishers(node, depth=depth_frames is not None)
         if depth_frames is not None:
             rgb = truth.cameras[RGB]
             native = PinholeIntrinsics(rgb["width"], rgb["height"], rgb["fx"], rgb["fy"], rgb["cx"], rgb["cy"])
             height, width = depth_frames[0].shape
             self._depth_intrinsics = native.scaled(width, height)
-            self._depth_pub = node.create_publisher(Image, topics.DEPTH_IMAGE, result_qos())
-            self._depth_info_pub = node.create_publisher(CameraInfo, topics.DEPTH_INFO, result_qos())
-            self._mode_pub = node.create_publisher(String, topics.DEPTH_MODE, latched_qos())
-            self._mode_pub.publish(String(data=json.dumps({"mode": "metric", "model": "ground truth (ray cast)",
-                                                           "scaling": "none", "provider": "none"})))
         for camera, topic in IMAGE_TOPICS.items():
             node.create_subscription(Image, topic, lambda msg, c=camera: self._on_image(c, msg), sensor_qos(depth=10))
         node.create_timer(0.1, self._flush)
@@ -92,11 +112,10 @@ class GroundTruthPerception:
             index = self.frame_index(stamp_to_ns(header.stamp), offset)
             if index is None:
                 continue
-            self._publishers[camera].publish(detections_to_msg(self.detections(camera, index, size), header))
+            self._outputs.detections(camera, self.detections(camera, index, size), header)
             self.published += 1
             if camera == RGB and self._depth_frames is not None:
-                self._depth_info_pub.publish(intrinsics_to_camera_info(self._depth_intrinsics, header))
-                self._depth_pub.publish(array_to_image(self._depth_frames[index], "32FC1", header))
+                self._outputs.depth(self._depth_frames[index], self._depth_intrinsics, header)
         self._waiting.clear()
 
 

@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 from typing import List
 
+from aria_nav.core.hazards.evaluation import MIN_CRITICAL_WARNING_M, MIN_WARNING_M
 from aria_nav.core.speech.request import ENDED
-from aria_nav.demo.check import LATE_S, ON_TIME_S, summary_record
+from aria_nav.demo.check import LATE_S, MAX_DISTANCE_ERROR, ON_TIME_S, summary_record
 from aria_nav.demo.video import VIDEO_FPS
 
 # Pipeline order, with the labels the table shows.
@@ -26,6 +27,29 @@ def _shown(path: Path) -> str:
     return str(path) if relative.startswith("..") else relative
 
 
+def _metres(value) -> str:
+    return "-" if value is None else f"{value:.2f} m"
+
+
+def _hazard_lines(hazards: List[dict]) -> List[str]:
+    """The hazard scene's episodes against its ground truth (aria_nav.demo.check.check_hazards)."""
+    heard = sum(1 for h in hazards if h["verdict"] == "on time")
+    with_target = sum(1 for h in hazards if h["target_m"] is not None)
+    lines = ["", f"  hazards against the scene's ground truth: {heard} of {with_target} heard on time "
+                 f"(first warning heard at >= {MIN_WARNING_M:g} m; head height and step down >= "
+                 f"{MIN_CRITICAL_WARNING_M:g} m)",
+             f"    {'episode':<12} {'expected':<21} {'verdict':<8} {'about':>7} {'heard at':>9} {'said':>6} "
+             f"{'worst err':>9}  first sentence"]
+    for h in hazards:
+        error = "-" if h["worst_error"] is None else f"{h['worst_error']:.0%}"
+        said = "-" if h["spoken_m"] is None else f"{h['spoken_m']:g} m"
+        lines.append(f"    {h['episode']:<12} {h['expected'] or 'nothing':<21} {h['verdict'] or '-':<8} "
+                     f"{_metres(h['first_warning_m']):>7} {_metres(h['heard_at_m']):>9} {said:>6} {error:>9}  "
+                     f"{h['text'] and repr(h['text'])}")
+        lines += [f"      also said (false warning): \"{text}\"" for text in h["false_warnings"]]
+    return lines
+
+
 def _checks(record: dict) -> List[str]:
     """The ground-truth checks of the sample (nothing for other inputs)."""
     lines = []
@@ -33,12 +57,20 @@ def _checks(record: dict) -> List[str]:
         lines += ["", f"  FAULTS said: {'; '.join(record['faults'])}"]
     if "spoken_distances" not in record:
         return lines
+    if "hazards" in record:
+        lines += _hazard_lines(record["hazards"])
     distances = record["spoken_distances"]
-    within = sum(1 for d in distances if d["error"] <= 0.15)
-    lines += ["", f"  spoken distances against the ground truth: {within} of {len(distances)} within 15%"
-                  + (f", worst {max(d['error'] for d in distances):.0%}" if distances else "")]
-    lines += [f"    {d['spoken_m']:4.1f} m said, {d['true_m']:4.2f} m true ({d['error']:4.0%}): \"{d['text']}\""
-              for d in distances if d["error"] > 0.15]
+    within = sum(1 for d in distances if d["error"] <= MAX_DISTANCE_ERROR)
+    rounded = sum(1 for d in distances if d["off_by_rounding_only"])
+    worst = f", worst {max(d['error'] for d in distances):.0%}" if distances else ""
+    rounding = (f"; {rounded} off only by the spoken rounding (half metres below 3 m, whole metres above; measured "
+                f"within {MAX_DISTANCE_ERROR:.0%})" if rounded else "")
+    lines += ["", f"  spoken distances against the ground truth: {within} of {len(distances)} within "
+                  f"{MAX_DISTANCE_ERROR:.0%}{worst}{rounding}"]
+    lines += [f"    {d['spoken_m']:4.1f} m said ({d['measured_m']:.2f} m measured), {d['true_m']:4.2f} m true "
+              f"({d['error']:4.0%}): \"{d['text']}\"" for d in distances if d["error"] > MAX_DISTANCE_ERROR]
+    if "scripted_events" not in record:
+        return lines
     events = record["scripted_events"]
     counts = {verdict: sum(1 for e in events if e["verdict"] == verdict) for verdict in ("on time", "late", "missed")}
     lines += ["", f"  scripted events (heard within {ON_TIME_S:g} s: on time; within {LATE_S:g} s: late): "
@@ -58,7 +90,8 @@ def format_summary(result) -> str:
              f"{' (stopped early: Ctrl-C)' if result.interrupted else ''}"]
     lines += [f"  note: {note}" for note in result.notes]
     rate = result.frames / result.duration_s if result.duration_s else float("nan")
-    lines += ["", f"  camera: {result.frames} RGB frames over {result.duration_s:.1f} s ({rate:.1f} fps); "
+    source = "scene player" if result.scene is not None else "camera"
+    lines += ["", f"  {source}: {result.frames} RGB frames over {result.duration_s:.1f} s ({rate:.1f} fps); "
                   f"the demo took {result.elapsed_s:.0f} s in all (start-up included)",
               "", f"  {'stage':<36}{'outputs':>8}{'per s':>8}{'latency p50':>13}{'p95':>9}   (from capture)"]
     truth = result.perception == "truth"

@@ -14,6 +14,10 @@ With `--perception truth` (the default on the project's sample recording) the th
 are replaced by the recording's ground truth (aria_nav.demo.ground_truth: its true objects and exact metric depth),
 so fusion and speech, the real nodes, show the guidance policy with correct distances; `--perception model` runs
 the models (the project's own have random weights: what they find and measure means nothing, and the demo says so).
+
+With `--scene hazards` there is no camera node either: the hazard scene (aria_nav.demo.hazard_scene_player) is
+rendered while the nodes start, then played from this process in real time in place of the camera, the detectors
+and the depth node.
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ from aria_nav.core.sources.base import RGB
 from aria_nav.core.sample.build import truth_path
 from aria_nav.core.sample.depth_truth import true_depth_frames
 from aria_nav.demo.ground_truth import GroundTruthPerception, camera_offset
+from aria_nav.demo.hazard_scene_player import HazardScenePlayer, PlayedFrame
 from aria_nav.demo.inputs import DemoInput, random_weight_models
 from aria_nav.demo.video import VIDEO_FPS, AnnotatedVideo, Utterance
 from aria_nav.nodes.camera import MISSING_INPUT
@@ -55,6 +60,8 @@ PROCESSING_QUIET_S = 1.0  # after the input ended: this long without new outputs
 SPEECH_DROPS = ("queue_duplicates", "queue_stale", "queue_overflow", "queue_replaced", "rejected")  # diagnostics
 DRAIN_TIMEOUT_S = 20.0
 STATUS_PERIOD_S = 0.25
+RENDER_STALL_S = 60.0  # a frame takes ~0.1 s: a minute without one is a fault, said, not waited for forever
+SCENE_STARTUP_GRACE_S = 120.0  # fusion awaits its first input this long: the scene is rendered before it plays
 
 
 @dataclass
@@ -103,6 +110,7 @@ class DemoResult:
     interrupted: bool = False
     truth: Optional[GroundTruthFile] = None  # the sample's, when it ran on the sample
     stamp_offset_ns: Optional[int] = None  # host stamp - the recording's device time (realtime replay)
+    scene: Optional[List[PlayedFrame]] = None  # the hazard scene's played frames, when it ran on the scene
 
 
 def _percentile(values: List[float], q: float) -> float:
@@ -115,8 +123,10 @@ class _Demo:
         self.show, self.status = show, status
         given = dict(config.arguments)
         self.notes: List[str] = []
-        values = graph.resolve_arguments({**given, "source": config.demo_input.kind,
-                                          "input": config.demo_input.path})
+        self.is_scene = config.demo_input.kind == "scene"
+        # The scene replaces the camera: the camera's launch arguments keep their defaults (the camera never starts).
+        source = {} if self.is_scene else {"source": config.demo_input.kind, "input": config.demo_input.path}
+        values = graph.resolve_arguments({**given, **source})
         self.device = str(values["device"])
         self.perception = self._perception_mode()
         if (self.device == "cpu" and self.perception == "model" and "depth_model" not in given
@@ -124,7 +134,7 @@ class _Demo:
             given["depth_model"] = CPU_DEPTH_MODEL
             self.notes.append(f"CPU: depth model {CPU_DEPTH_MODEL} (266 px input; 518 takes ~2 s a frame here); "
                               f"depth_model:=... to change")
-        self.arguments = {**given, "source": config.demo_input.kind, "input": config.demo_input.path}
+        self.arguments = {**given, **source}
         self.values = graph.resolve_arguments(self.arguments)
         self.truth = GroundTruthFile.load(truth_path()) if config.demo_input.is_sample else None
         self.nodes = [spec.name for spec in graph.enabled_nodes(self.values) if spec.name != "camera"
@@ -134,9 +144,10 @@ class _Demo:
         self.runner = Runner(self.arguments, nodes=self.nodes, overrides=self._overrides(), output=self._output)
         # process_every_frame on the camera: it holds the first frame until its topics have subscribers, so the
         # graph sees the recording from its start (its reliable QoS changes nothing for the live subscribers).
-        self.camera = Runner(self.arguments, nodes=["camera"], output=self._output,
-                             overrides={"camera": {"exit_at_end": True, "loop": False, "process_every_frame": True,
-                                                   "max_duration_s": float(config.max_duration_s)}})
+        self.camera = None if self.is_scene else Runner(
+            self.arguments, nodes=["camera"], output=self._output,
+            overrides={"camera": {"exit_at_end": True, "loop": False, "process_every_frame": True,
+                                  "max_duration_s": float(config.max_duration_s)}})
         config.out.mkdir(parents=True, exist_ok=True)
         self.log_path = config.out / "graph.log"
         self._log = open(self.log_path, "w")
@@ -147,9 +158,18 @@ class _Demo:
         self.frame_stamps: List[int] = []  # of the RGB frames that reached the demo
         self.published_frames: Optional[int] = None  # RGB frames the camera says it published, at the end
         self.session: Optional[GraphSession] = None
+        self.player: Optional[HazardScenePlayer] = None
 
     def _perception_mode(self) -> str:
         wanted, sample = self.config.perception, self.config.demo_input.is_sample
+        if self.is_scene:
+            if wanted == "model":
+                raise ValueError("--scene hazards: the scene has no pictures for the models (only its depth, "
+                                 "shaded); it runs with its truth (--perception truth)")
+            self.notes.append("perception: the hazard scene's TRUTH (its exact metric depth, ray cast, and the "
+                              "named person's true box) in place of the detectors and the depth model; no class "
+                              "names the wall, pole, board, kerb or steps: fusion's corridor model finds them")
+            return "truth"
         if wanted == "truth" and not sample:
             raise ValueError("--perception truth: only the sample recording has ground truth")
         mode = wanted if wanted != "auto" else ("truth" if sample else "model")
@@ -165,6 +185,9 @@ class _Demo:
             overrides["speech"] = {"output": "wav", "wav_dir": str(self.wav_dir.resolve())}
         if self.device == "cpu" and "depth" in self.nodes:
             overrides["fusion"]["pair_max_wait_s"] = CPU_PAIR_MAX_WAIT_S
+        if self.is_scene:  # the scene's IMU has the device's axes; it has no side cameras; it is rendered first
+            overrides["fusion"].update(camera_source="", camera_path="", use_slam_cameras=False,
+                                       startup_grace_s=SCENE_STARTUP_GRACE_S)
         return overrides
 
     def _random_weights_note(self) -> None:
@@ -233,19 +256,28 @@ class _Demo:
         # latched at the end, is the count.
         session.node.create_subscription(String, topics.SOURCE_STATE, self._on_source_state, latched_qos())
         self.stamp_offset = camera_offset(session.diagnostics)
-        if self.perception == "truth":
+        rendering = None
+        if self.is_scene:
+            self.player = HazardScenePlayer(session.node, self.config.max_duration_s)
+            rendering = threading.Thread(target=self.player.render, name="render-scene", daemon=True)
+        elif self.perception == "truth":
             self.status("ray casting the sample's true depth...")
             GroundTruthPerception(session.node, self.truth, self.stamp_offset, true_depth_frames())
         interrupted = False
         try:
             session.start(self.runner)
+            if rendering is not None:
+                rendering.start()  # while the nodes start (after their processes were forked)
             aria_nodes = [name for name in self.nodes if graph.node(name).is_aria_nav]
             self.status(f"starting {', '.join(aria_nodes)} (loading models)...")
             session.wait_started(aria_nodes, self.config.start_timeout_s)
-            self.collector.recording = True
-            session.start(self.camera)
             try:
-                self._watch_camera()
+                if self.player is not None:
+                    self._play_scene(rendering)
+                else:
+                    self.collector.recording = True
+                    session.start(self.camera)
+                    self._watch_camera()
             except KeyboardInterrupt:
                 interrupted = True
             self._drain()
@@ -278,6 +310,31 @@ class _Demo:
             time.sleep(STATUS_PERIOD_S)
         if self.camera.poll() != 0:
             raise GraphFailure("the camera node failed (see its message above)" + self.session.recent_output())
+
+    def _play_scene(self, rendering: threading.Thread) -> None:
+        done, progress_at = self.player.rendered_frames(), time.monotonic()
+        while not self.player.rendered.wait(STATUS_PERIOD_S):
+            if not rendering.is_alive():
+                raise GraphFailure("rendering the hazard scene failed (its error is above)")
+            if self.player.rendered_frames() != done:
+                done, progress_at = self.player.rendered_frames(), time.monotonic()
+            elif time.monotonic() - progress_at > RENDER_STALL_S:
+                raise GraphFailure(f"rendering the hazard scene made no progress for {RENDER_STALL_S:g} s "
+                                   f"({self.player.progress()})")
+            self.session.check_nodes()
+            self.status(f"rendering the hazard scene: {self.player.progress()}")
+        self.collector.recording = True
+        stop = threading.Event()
+        playing = threading.Thread(target=self.player.play, args=(stop,), name="play-scene", daemon=True)
+        playing.start()
+        try:
+            while playing.is_alive():
+                self.session.check_nodes()
+                self.status(self._progress_line())
+                playing.join(STATUS_PERIOD_S)
+        finally:
+            stop.set()
+            playing.join()
 
     def _speech_idle(self) -> bool:
         """Every request the speech node got has been said, cut off or dropped by its queue, and none waits.
@@ -335,7 +392,7 @@ class _Demo:
         return DemoResult(self.config.demo_input, self.device, self.perception, self.notes, frames, duration,
                           stages, said, len(self.collector.latency_ms["speech_request"]), video_path, video_frames,
                           self.wav_dir, wav_files, self.log_path, elapsed_s, interrupted, self.truth,
-                          self.offset_ns)
+                          self.offset_ns, None if self.player is None else list(self.player.timeline))
 
 
 EARLIER_OUTPUT = ("demo.mp4", "summary.txt", "summary.json", "graph.log", "speech")

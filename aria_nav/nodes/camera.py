@@ -12,21 +12,20 @@ import threading
 import time
 from typing import Dict, List, Optional, Tuple
 
-from builtin_interfaces.msg import Time
 from nav_msgs.msg import Odometry
 from rclpy.duration import Duration
 from rclpy.publisher import Publisher
 from sensor_msgs.msg import CameraInfo, Image, Imu
-from std_msgs.msg import Header, String
+from std_msgs.msg import String
 
 from aria_nav import topics
 from aria_nav.core.sources import SOURCE_KINDS, SourceError, open_source
 from aria_nav.core.sources.base import (EXTRA_CAMERA_STREAMS, IMU, ODOM, RGB, SLAM_LEFT, SLAM_PAIRS, SLAM_RIGHT,
-                                        Calibration, Frame, ImuSample, Item, resize_frame)
+                                        Frame, ImuSample, Item, resize_frame)
 from aria_nav.core.sources.vrs import PoseSample
 from aria_nav.core.sources.replay import PACING_MODES, STAMP_SOURCES, Replay
 from aria_nav.core.stage_stats import StageStats
-from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
+from aria_nav.ros.conversions import array_to_image, camera_info, header_at, imu_message, odometry_message
 from aria_nav.ros.diagnostics import WARN, NodeDiagnostics
 from aria_nav.ros.params import ConfigError, Param, ParameterError, declare_parameters
 from aria_nav.ros.qos import frame_qos, latched_qos
@@ -98,38 +97,6 @@ STREAM_TOPICS.update({stream: (topics.camera_image_topic(stream), topics.camera_
 MISSING_INPUT = "they get no input"  # ends the start-up warning about missing streams (the demo quotes it)
 GRAPH_INPUTS = {RGB: "the detector, depth and fusion", SLAM_LEFT: "slam_detector_left",
                 SLAM_RIGHT: "slam_detector_right", IMU: "fusion's motion state"}
-
-
-def _header(stamp_ns: int, frame_id: str) -> Header:
-    return Header(stamp=Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000), frame_id=frame_id)
-
-
-def camera_info(calibration: Calibration, header: Header) -> CameraInfo:
-    msg = intrinsics_to_camera_info(calibration.intrinsics, header)
-    if not calibration.is_pinhole:
-        msg.distortion_model = calibration.distortion_model
-        msg.d = [float(v) for v in calibration.distortion]
-    return msg
-
-
-def odometry_message(pose: PoseSample, header: Header) -> Odometry:
-    """REP 105 odometry: pose of aria_device in aria_odom, twist in aria_device's axes (no covariance known)."""
-    msg = Odometry(header=header, child_frame_id=topics.DEVICE_FRAME)
-    position, orientation = msg.pose.pose.position, msg.pose.pose.orientation
-    position.x, position.y, position.z = pose.position
-    orientation.x, orientation.y, orientation.z, orientation.w = pose.orientation_xyzw
-    msg.twist.twist.linear.x, msg.twist.twist.linear.y, msg.twist.twist.linear.z = pose.linear_velocity
-    msg.twist.twist.angular.x, msg.twist.twist.angular.y, msg.twist.twist.angular.z = pose.angular_velocity
-    return msg
-
-
-def imu_message(sample: ImuSample, header: Header) -> Imu:
-    msg = Imu(header=header)
-    msg.orientation_covariance[0] = -1.0  # REP 145: no orientation estimate
-    msg.linear_acceleration.x, msg.linear_acceleration.y, msg.linear_acceleration.z = (
-        float(v) for v in sample.linear_acceleration)
-    msg.angular_velocity.x, msg.angular_velocity.y, msg.angular_velocity.z = (float(v) for v in sample.angular_velocity)
-    return msg
 
 
 class CameraNode(AriaNode):
@@ -288,12 +255,12 @@ class CameraNode(AriaNode):
             return
         stats = self._stream_stats[item.stream]  # per-stream counts and rates (their latency field is unused)
         if isinstance(item, ImuSample):
-            self._imu_publisher.publish(imu_message(item, _header(stamp_ns, topics.IMU_FRAME)))
+            self._imu_publisher.publish(imu_message(item, header_at(stamp_ns, topics.IMU_FRAME)))
             stats.record(0.0)
             return
         frame: Frame = resize_frame(item, *self._sizes[item.stream])
         image_publisher, info_publisher = self._image_publishers[item.stream]
-        header = _header(stamp_ns, STREAM_TOPICS[item.stream][2])
+        header = header_at(stamp_ns, STREAM_TOPICS[item.stream][2])
         info_publisher.publish(camera_info(frame.calibration, header))
         image_publisher.publish(array_to_image(frame.image, frame.encoding, header))
         if item.stream == self.replay.lead_stream:
@@ -306,7 +273,7 @@ class CameraNode(AriaNode):
         if self._last_odom_ns is not None and 0 <= pose.device_ns - self._last_odom_ns < self._odom_period_ns:
             return  # above odom_rate_hz
         self._last_odom_ns = pose.device_ns
-        self._odom_publisher.publish(odometry_message(pose, _header(stamp_ns, topics.ODOM_FRAME)))
+        self._odom_publisher.publish(odometry_message(pose, header_at(stamp_ns, topics.ODOM_FRAME)))
         self._stream_stats[ODOM].record(0.0)
 
     # --- executor side ----------------------------------------------------------------------------------------

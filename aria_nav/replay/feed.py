@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
 
 import yaml
-from builtin_interfaces.msg import Time
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from sensor_msgs.msg import CameraInfo, Image, Imu
@@ -21,7 +20,8 @@ from std_msgs.msg import Header
 from aria_nav import topics
 from aria_nav.core.sources import IMU, Frame, ImuSample, resize_frame
 from aria_nav.core.sources.base import RGB, SLAM_LEFT, SLAM_RIGHT, Item
-from aria_nav.nodes.camera import IMU_QUEUE, PARAMS as CAMERA_PARAMS, STREAM_TOPICS, camera_info, imu_message
+from aria_nav.nodes.camera import IMU_QUEUE, PARAMS as CAMERA_PARAMS, STREAM_TOPICS
+from aria_nav.ros.conversions import camera_info, header_at, imu_message
 from aria_nav.ros.conversions import array_to_image
 from aria_nav.ros.qos import replay_qos
 
@@ -52,10 +52,6 @@ def published_sizes(settings: Mapping[str, object]) -> Dict[str, Tuple[int, int]
     return {RGB: rgb, SLAM_LEFT: slam, SLAM_RIGHT: slam}
 
 
-def _header(stamp_ns: int, frame_id: str) -> Header:
-    return Header(stamp=Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000), frame_id=frame_id)
-
-
 class FramePublisher:
     """Reliable publishers (deep history) of the camera node's topics for `streams`; publish() sends one item."""
 
@@ -82,15 +78,15 @@ class FramePublisher:
     def publish(self, item: Item) -> Header:
         """Publishes a prepared item stamped with its device time; returns the header it got."""
         if isinstance(item, ImuSample):
-            header = _header(item.device_ns, topics.IMU_FRAME)
+            header = header_at(item.device_ns, topics.IMU_FRAME)
             self._imu.publish(imu_message(item, header))
             return header
-        header = _header(item.device_ns, STREAM_TOPICS[item.stream][2])
+        header = header_at(item.device_ns, STREAM_TOPICS[item.stream][2])
         self.publish_info(item, header)
         self._images[item.stream][0].publish(array_to_image(item.image, item.encoding, header))
         return header
 
     def publish_info(self, frame: Frame, header: Optional[Header] = None) -> None:
         """The frame's CameraInfo alone: the graph keeps intrinsics, so announcing them early changes no output."""
-        header = header or _header(frame.device_ns, STREAM_TOPICS[frame.stream][2])
+        header = header or header_at(frame.device_ns, STREAM_TOPICS[frame.stream][2])
         self._images[frame.stream][1].publish(camera_info(frame.calibration, header))

@@ -10,10 +10,16 @@ import array as pyarray
 import math
 
 import numpy as np
-from sensor_msgs.msg import CameraInfo, Image
+from builtin_interfaces.msg import Time
+from nav_msgs.msg import Odometry
+from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import Header
 
+from aria_nav import topics
+
 from aria_nav.core.camera_model import PinholeIntrinsics
+from aria_nav.core.sources.base import Calibration, ImuSample
+from aria_nav.core.sources.vrs import PoseSample
 
 # encoding -> (numpy dtype, channels)
 ENCODINGS = {
@@ -109,3 +115,36 @@ def camera_info_to_intrinsics(msg: CameraInfo) -> PinholeIntrinsics:
         raise ImageFormatError(f"camera_info has no usable intrinsics ({msg.width}x{msg.height}, "
                                f"k=[{', '.join(f'{float(v):g}' for v in msg.k)}])")
     return PinholeIntrinsics(width=int(msg.width), height=int(msg.height), fx=fx, fy=fy, cx=cx, cy=cy)
+
+
+def header_at(stamp_ns: int, frame_id: str) -> Header:
+    """A header stamped `stamp_ns` (nanoseconds) in `frame_id`."""
+    return Header(stamp=Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000), frame_id=frame_id)
+
+
+def camera_info(calibration: Calibration, header: Header) -> CameraInfo:
+    msg = intrinsics_to_camera_info(calibration.intrinsics, header)
+    if not calibration.is_pinhole:
+        msg.distortion_model = calibration.distortion_model
+        msg.d = [float(v) for v in calibration.distortion]
+    return msg
+
+
+def odometry_message(pose: PoseSample, header: Header) -> Odometry:
+    """REP 105 odometry: pose of aria_device in aria_odom, twist in aria_device's axes (no covariance known)."""
+    msg = Odometry(header=header, child_frame_id=topics.DEVICE_FRAME)
+    position, orientation = msg.pose.pose.position, msg.pose.pose.orientation
+    position.x, position.y, position.z = pose.position
+    orientation.x, orientation.y, orientation.z, orientation.w = pose.orientation_xyzw
+    msg.twist.twist.linear.x, msg.twist.twist.linear.y, msg.twist.twist.linear.z = pose.linear_velocity
+    msg.twist.twist.angular.x, msg.twist.twist.angular.y, msg.twist.twist.angular.z = pose.angular_velocity
+    return msg
+
+
+def imu_message(sample: ImuSample, header: Header) -> Imu:
+    msg = Imu(header=header)
+    msg.orientation_covariance[0] = -1.0  # REP 145: no orientation estimate
+    msg.linear_acceleration.x, msg.linear_acceleration.y, msg.linear_acceleration.z = (
+        float(v) for v in sample.linear_acceleration)
+    msg.angular_velocity.x, msg.angular_velocity.y, msg.angular_velocity.z = (float(v) for v in sample.angular_velocity)
+    return msg

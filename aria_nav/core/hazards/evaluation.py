@@ -33,6 +33,13 @@ MAX_DISTANCE_ERROR = 0.15
 NAMED_CLASSES = ["person"]
 
 
+def warning_target_m(kind: Optional[str]) -> Optional[float]:
+    """The least true distance at which a hazard of this kind must first be warned about (None: nothing to warn)."""
+    if kind is None:
+        return None
+    return MIN_CRITICAL_WARNING_M if kind in (HEAD_HEIGHT, STEP_DOWN) else MIN_WARNING_M
+
+
 @dataclass
 class EpisodeReport:
     name: str
@@ -47,9 +54,7 @@ class EpisodeReport:
     double_warnings: List[str] = field(default_factory=list)
 
     def target_m(self) -> Optional[float]:
-        if self.kind is None:
-            return None
-        return MIN_CRITICAL_WARNING_M if self.kind in (HEAD_HEIGHT, STEP_DOWN) else MIN_WARNING_M
+        return warning_target_m(self.kind)
 
 
 @dataclass

@@ -135,14 +135,15 @@ class EpisodeFrame:
     named_box: Optional[Tuple[float, float, float, float]]  # detection box (pixels) of the named object
 
 
-def frames(episode: Episode, size: int, head: WalkingHead = WalkingHead(), start_ns: int = 0
-           ) -> Iterator[EpisodeFrame]:
-    """The episode rendered at `size` x `size` pixels, FRAME_RATE_HZ, with the IMU samples between frames."""
+def frames(episode: Episode, size: int, head: WalkingHead = WalkingHead(), start_ns: int = 0,
+           from_s: float = 0.0, until_s: Optional[float] = None) -> Iterator[EpisodeFrame]:
+    """The episode rendered at `size` x `size` pixels, FRAME_RATE_HZ, with the IMU samples between frames; only
+    its part from `from_s` to `until_s` (default: its end) is rendered."""
     intrinsics = intrinsics_at(size)
     rng = np.random.default_rng(11)
-    count = int(round(episode.duration_s * FRAME_RATE_HZ))
+    end_s = episode.duration_s if until_s is None else min(until_s, episode.duration_s)
     imu_per_frame = int(round(IMU_RATE_HZ / FRAME_RATE_HZ))
-    for index in range(count):
+    for index in range(int(round(from_s * FRAME_RATE_HZ)), int(round(end_s * FRAME_RATE_HZ))):
         t = index / FRAME_RATE_HZ
         samples = []
         for k in range(imu_per_frame):
@@ -159,6 +160,27 @@ def frames(episode: Episode, size: int, head: WalkingHead = WalkingHead(), start
         if episode.named_box is not None:
             box = _projected_box(intrinsics, world_from_optical, position, episode.named_box)
         yield EpisodeFrame(t, start_ns + int(round(t * 1e9)), depth, samples, truth, box)
+
+
+def shaded(depth: np.ndarray, intrinsics: PinholeIntrinsics) -> np.ndarray:
+    """A legible RGB picture of a depth image (the scene has no colours): each surface tinted by which way it faces
+    (floor and treads beige, walls and risers blue-grey), lit from the camera and darker with distance."""
+    v, u = np.mgrid[0:depth.shape[0], 0:depth.shape[1]].astype(np.float32)
+    z = np.where(np.isfinite(depth), depth, 0.0).astype(np.float32)
+    points = np.stack([(u - intrinsics.cx) / intrinsics.fx * z, (v - intrinsics.cy) / intrinsics.fy * z, z], -1)
+    normal = np.cross(np.gradient(points, axis=1), np.gradient(points, axis=0))
+    normal /= np.linalg.norm(normal, axis=-1, keepdims=True) + 1e-9
+    view = points / (np.linalg.norm(points, axis=-1, keepdims=True) + 1e-9)
+    light = np.abs(np.sum(normal * view, axis=-1))
+    # The normals point away from the camera; optical y is down: a surface facing up (floor, treads) has its
+    # normal along +y, turned by the camera's pitch.
+    pitch = math.radians(PITCH_DOWN_DEG)
+    facing_up = np.clip(normal[..., 1] * math.cos(pitch) - normal[..., 2] * math.sin(pitch), 0.0, 1.0)[..., None]
+    tint = facing_up * np.array([200, 180, 140], np.float32) + (1 - facing_up) * np.array([140, 160, 200], np.float32)
+    fade = np.clip(1.2 - z / 12.0, 0.25, 1.0)[..., None]
+    image = tint * (0.35 + 0.65 * light[..., None]) * fade
+    image[~np.isfinite(depth)] = 30
+    return np.clip(image, 0, 255).astype(np.uint8)
 
 
 def _projected_box(intrinsics: PinholeIntrinsics, world_from_optical: np.ndarray, centre: np.ndarray,
