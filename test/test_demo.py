@@ -15,6 +15,7 @@ import pytest
 from aria_nav import paths
 from aria_nav.core.speech.audio import parse_wav
 from aria_nav.paths import shared_aria_dir
+from conftest import reserve_domain
 
 ROOT = Path(__file__).resolve().parents[1]
 ARIA_NAV = Path(sys.executable).parent / "aria-nav"
@@ -23,9 +24,14 @@ MODELS = ("yolo11n_640.onnx", "yolo11n_256.onnx", "depth_anything_v2_small_266.o
 
 
 def _demo(*args, timeout=240):
-    env = dict(os.environ, ROS_DOMAIN_ID=str(140 + os.getpid() % 30), PYTHONUNBUFFERED="1")
-    return subprocess.run([str(ARIA_NAV), "demo", *args], capture_output=True, text=True, timeout=timeout, env=env,
-                          cwd=ROOT)
+    """The command on a ROS domain of its own (reserved as the ros_domain fixture does: nothing else hears it)."""
+    domain, lock = reserve_domain()
+    try:
+        env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED="1")
+        return subprocess.run([str(ARIA_NAV), "demo", *args], capture_output=True, text=True, timeout=timeout,
+                              env=env, cwd=ROOT)
+    finally:
+        lock.close()
 
 
 def _read_video(path: Path):
@@ -138,7 +144,9 @@ def test_the_demo_runs_the_models_on_a_real_aria_recording(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["perception"] == "model" and "RANDOM weights" in result.stdout
-    assert summary["frames"] > 0 and "obstacles" in summary["stages"]
+    # The models ran on its frames (fusion waits for the CPU's slow depth: on a loaded machine the 8 frames of this
+    # short recording may all be settled after the demo's end).
+    assert summary["frames"] > 0 and summary["stages"]["detections"]["outputs"] > 0
     assert summary["faults"] == [] and summary["end_of_recording_said"] <= 1
 
 
@@ -212,7 +220,7 @@ def test_hazard_checks_judge_what_was_heard_against_the_scene():
 
     heard = [said(5, 0.1, "chair", 2.0),  # nothing on the clear corridor: a false warning
              said(12, 0.2, "obstacle", 3.4),  # about 3.4 m, heard 0.24 m nearer: on time (>= 2.5 m)
-             said(19, 0.1, "obstacle", 1.23),  # "one meter" said at 1.3 m: off by the rounding only
+             said(19, 0.1, "obstacle", 1.12),  # "one point one" at 1.3 m: measured 13.8% off, spoken 15.4%
              said(20, 0.0, "step down", 4.0, interrupted=True),  # cut off: not the warning
              said(25, 0.5, "step down", 3.4)]  # about 3.4 m, heard 0.6 m later at 2.8 m: on time
     checks = {c.episode: c for c in check_hazards(timeline, heard, speed_mps=1.2)}
@@ -226,5 +234,5 @@ def test_hazard_checks_judge_what_was_heard_against_the_scene():
     assert late.verdict == "late" and late.heard_at_m == pytest.approx(1.6)
     assert check_hazards(timeline, [said(25, 3.0, "step down", 3.4)], speed_mps=1.2)[2].verdict == "missed"
     assert check_hazards(timeline, [], speed_mps=1.2)[1].verdict == "missed"
-    rounded = [d for d in scene_distances(timeline, heard) if d.spoken_m == 1.0]
+    rounded = [d for d in scene_distances(timeline, heard) if d.spoken_m == pytest.approx(1.1)]
     assert len(rounded) == 1 and rounded[0].off_by_rounding_only and rounded[0].error > 0.15

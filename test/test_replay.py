@@ -125,14 +125,11 @@ def test_golden_file_round_trip_and_errors(tmp_path):
 
 
 # -- the command ----------------------------------------------------------------------------------------------------
-def _domain_env() -> dict:
-    """A DDS domain of this test process's own (201..231; other test modules use lower ones)."""
-    return dict(os.environ, ROS_DOMAIN_ID=str(201 + os.getpid() % 31), PYTHONUNBUFFERED="1")
-
-
 def _replay(*args, timeout=300):
+    """The command, on the test's own ROS domain (the ros_domain fixture sets ROS_DOMAIN_ID): other DDS tests on
+    the machine, of this run or another, must not be heard."""
     return subprocess.run([str(ARIA_NAV), "replay", *args], capture_output=True, text=True, timeout=timeout,
-                          env=_domain_env(), cwd=ROOT)
+                          env=dict(os.environ, PYTHONUNBUFFERED="1"), cwd=ROOT)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -142,7 +139,7 @@ def _replay(*args, timeout=300):
     (["/no/such/bag", "--golden", str(GOLDEN)], "/no/such/bag"),
     (["--golden", str(GOLDEN), "slam:=maybe"], "launch argument 'slam': 'maybe' is not a boolean"),
 ])
-def test_errors_are_one_line_and_exit_2(args, message):
+def test_errors_are_one_line_and_exit_2(ros_domain, args, message):
     result = _replay(*args, timeout=60)
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
@@ -159,7 +156,7 @@ needs_models = pytest.mark.skipif(not GOLDEN.is_file() or not _models_present(),
 
 
 @needs_models
-def test_replay_of_the_sample_matches_the_golden_file():
+def test_replay_of_the_sample_matches_the_golden_file(ros_domain):
     result = _replay("--golden", str(GOLDEN.relative_to(ROOT)))
     assert result.returncode == 0, result.stdout + result.stderr
     golden = RunRecord.load(GOLDEN)
@@ -169,7 +166,7 @@ def test_replay_of_the_sample_matches_the_golden_file():
 
 
 @needs_models
-def test_a_changed_detector_threshold_is_a_regression_with_a_readable_diff():
+def test_a_changed_detector_threshold_is_a_regression_with_a_readable_diff(ros_domain):
     result = _replay("--golden", str(GOLDEN.relative_to(ROOT)), "--set", "detector.conf_threshold=0.3")
     assert result.returncode == 1, result.stdout + result.stderr
     out = result.stdout
