@@ -26,7 +26,7 @@ from aria_nav.core.detections import Detections
 from aria_nav.core.sample import GroundTruthFile
 from aria_nav.core.sample.build import truth_path
 from aria_nav.core.sample.imu import synthesize
-from aria_nav.core.sample.depth_truth import TRUE_DEPTH_SIZE, true_depth_frames
+from aria_nav.core.sample.depth_truth import TRUE_DEPTH_SIZE, true_depth
 from aria_nav.core.sample.truth import AHEAD_HALF_ANGLE_DEG
 from aria_nav.core.speech.audio import parse_wav
 from aria_nav.core.fusion.policy import PolicyConfig
@@ -133,7 +133,7 @@ def run(tmp_path_factory):
         pytest.skip(f"the sample recording's ground truth is missing: {truth_file} (aria-nav sample build)")
     truth = GroundTruthFile.load(truth_file)
     started = time.monotonic()
-    depth_frames = true_depth_frames(DEPTH_SIZE)
+    depth_frames = true_depth(DEPTH_SIZE).frames
     render_s = time.monotonic() - started
     tmp = tmp_path_factory.mktemp("guidance_sample")
     rgb = truth.cameras["rgb"]

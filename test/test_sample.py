@@ -187,3 +187,19 @@ def test_sample_info_command_prints_the_story(capsys):
     assert "60 frames at 10 Hz (6 s), IMU 1200 samples at 200 Hz" in out
     assert "track 4: dog (COCO 16)" in out
     assert "rgb: person (track 1) enters band 'close' (0-1.5 m), ahead at 1.48 m" in out
+
+
+def test_true_depth_knows_each_objects_nearest_part():
+    from aria_nav.core.sample.depth_truth import true_depth
+
+    truth = GroundTruthFile.load(truth_path())
+    depth = true_depth(176)
+    assert len(depth.frames) == len(truth.frames) and depth.frames[0].shape == (176, 176)
+    for frame, nearest in zip(truth.frames, depth.nearest_m):
+        for obj in frame.in_camera("rgb"):
+            if obj.track_id in nearest:  # a sliver visible at full size can vanish at 176 px
+                # The nearest part is never farther than the surface's median, and a person facing the wearer is
+                # thin: within its half depth of it.
+                assert nearest[obj.track_id] <= obj.range_m + 0.05
+                if obj.class_name == "person":
+                    assert nearest[obj.track_id] == pytest.approx(obj.range_m, abs=0.2)

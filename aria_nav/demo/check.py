@@ -1,8 +1,9 @@
 """What the demo said, checked against the sample recording's ground truth (ROS-free).
 
 - Spoken distances: each sentence about an object names a number of metres; the object is found in the
-  ground truth of the frame the sentence was about (same camera, same class) and the number is compared with its
-  true horizontal distance (`range_m`).
+  ground truth of the frame the sentence was about (same camera, same class) and the number is compared with the
+  true horizontal distance to its nearest visible part (from the exact rendering, core.sample.depth_truth; what a
+  spoken distance means), or, without the rendering, the median horizontal distance of its surface (`range_m`).
 - Scripted events: the wearer should hear about an object when it comes within the announcement range and again
   when it enters a nearer band (docs/guidance.md). For each such event of the script, the first sentence about
   that object heard from then on is "on time" within ON_TIME_S of the event, "late" within LATE_S, else "missed".
@@ -90,8 +91,10 @@ def _truth_object(truth: GroundTruthFile, said, offset_ns: int):
     return frame, min(matches, key=lambda o: abs(o.bearing_deg - bearing) if bearing is not None else 0.0)
 
 
-def spoken_distances(truth: GroundTruthFile, said: Sequence, offset_ns: int) -> List[DistanceCheck]:
-    """Every heard sentence that said a number of metres, with the true distance of what it was about."""
+def spoken_distances(truth: GroundTruthFile, said: Sequence, offset_ns: int,
+                     nearest_m: Optional[Sequence[Dict[int, float]]] = None) -> List[DistanceCheck]:
+    """Every heard sentence that said a number of metres, with the true distance of what it was about
+    (`nearest_m`: per frame, track id -> its nearest part's horizontal distance)."""
     checks = []
     for item in said:
         if item.said_at_s is None or not _about_object(item):
@@ -102,7 +105,8 @@ def spoken_distances(truth: GroundTruthFile, said: Sequence, offset_ns: int) -> 
         frame, obj = _truth_object(truth, item, offset_ns)
         spoken = spoken_metres(float(request["distance_m"]))
         if obj is not None and spoken is not None:  # None: "under half a meter", no number said
-            checks.append(DistanceCheck(item.text, obj.class_name, request["camera"], frame, spoken, obj.range_m,
+            true_m = obj.range_m if nearest_m is None else nearest_m[frame].get(obj.track_id, obj.range_m)
+            checks.append(DistanceCheck(item.text, obj.class_name, request["camera"], frame, spoken, true_m,
                                         float(request["distance_m"])))
     return checks
 
@@ -237,7 +241,7 @@ def summary_record(result) -> dict:
         "faults": faults(result.said), "end_of_recording_said": end_announcements(result.said),
     }
     if result.truth is not None and result.stamp_offset_ns is not None:
-        distances = spoken_distances(result.truth, result.said, result.stamp_offset_ns)
+        distances = spoken_distances(result.truth, result.said, result.stamp_offset_ns, result.true_nearest_m)
         record["spoken_distances"] = [_distance_record(d) for d in distances]
         record["scripted_events"] = [asdict(e) for e in check_events(result.truth, result.said)]
     if result.scene is not None:

@@ -67,7 +67,7 @@ class PerceptionPublishers:
 
 class GroundTruthPerception:
     """Publishes on `node`; `offset_ns()` gives the camera's stamp - device time offset (None until known);
-    `depth_frames`: the exact depth of every RGB frame (true_depth_frames()), None to leave depth to the depth
+    `depth_frames`: the exact depth of every RGB frame (core.sample.depth_truth), None to leave depth to the depth
     node."""
 
     def __init__(self, node: Node, truth: GroundTruthFile, offset_ns: Callable[[], Optional[int]],

@@ -37,7 +37,7 @@ from aria_nav.bench.graph import STAGES, Collector
 from aria_nav.core.sample import GroundTruthFile
 from aria_nav.core.sources.base import RGB
 from aria_nav.core.sample.build import truth_path
-from aria_nav.core.sample.depth_truth import true_depth_frames
+from aria_nav.core.sample.depth_truth import TrueDepth, true_depth
 from aria_nav.demo.ground_truth import GroundTruthPerception, camera_offset
 from aria_nav.demo.hazard_scene_player import HazardScenePlayer, PlayedFrame
 from aria_nav.demo.inputs import DemoInput, random_weight_models
@@ -111,6 +111,9 @@ class DemoResult:
     truth: Optional[GroundTruthFile] = None  # the sample's, when it ran on the sample
     stamp_offset_ns: Optional[int] = None  # host stamp - the recording's device time (realtime replay)
     scene: Optional[List[PlayedFrame]] = None  # the hazard scene's played frames, when it ran on the scene
+    # with ground-truth perception on the sample: per frame, track id -> the nearest visible part's horizontal
+    # distance (what a spoken distance is checked against)
+    true_nearest_m: Optional[List[Dict[int, float]]] = None
 
 
 def _percentile(values: List[float], q: float) -> float:
@@ -159,6 +162,7 @@ class _Demo:
         self.published_frames: Optional[int] = None  # RGB frames the camera says it published, at the end
         self.session: Optional[GraphSession] = None
         self.player: Optional[HazardScenePlayer] = None
+        self.true_depth: Optional[TrueDepth] = None
 
     def _perception_mode(self) -> str:
         wanted, sample = self.config.perception, self.config.demo_input.is_sample
@@ -262,7 +266,8 @@ class _Demo:
             rendering = threading.Thread(target=self.player.render, name="render-scene", daemon=True)
         elif self.perception == "truth":
             self.status("ray casting the sample's true depth...")
-            GroundTruthPerception(session.node, self.truth, self.stamp_offset, true_depth_frames())
+            self.true_depth = true_depth()
+            GroundTruthPerception(session.node, self.truth, self.stamp_offset, self.true_depth.frames)
         interrupted = False
         try:
             session.start(self.runner)
@@ -392,7 +397,8 @@ class _Demo:
         return DemoResult(self.config.demo_input, self.device, self.perception, self.notes, frames, duration,
                           stages, said, len(self.collector.latency_ms["speech_request"]), video_path, video_frames,
                           self.wav_dir, wav_files, self.log_path, elapsed_s, interrupted, self.truth,
-                          self.offset_ns, None if self.player is None else list(self.player.timeline))
+                          self.offset_ns, None if self.player is None else list(self.player.timeline),
+                          None if self.true_depth is None else self.true_depth.nearest_m)
 
 
 EARLIER_OUTPUT = ("demo.mp4", "summary.txt", "summary.json", "graph.log", "speech")
