@@ -13,6 +13,7 @@ the camera's tilt. Perturbations
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence, Tuple
@@ -125,13 +126,16 @@ def level_from_optical(pitch_down_deg: float, roll_right_deg: float) -> np.ndarr
     return pitch_down @ roll_right
 
 
-def _rays(rotation: np.ndarray) -> np.ndarray:
+@functools.lru_cache(maxsize=8)
+def _rays(pitch_down_deg: float, roll_right_deg: float) -> np.ndarray:
     """(H, W, 3): each pixel's ray in the level frame, scaled to unit z-depth in the optical frame (a point at
     z-depth d is d * ray), pixel centres at integer coordinates as the fusion stage takes them."""
     u = (np.arange(INTRINSICS.width, dtype=np.float64) - INTRINSICS.cx) / INTRINSICS.fx
     v = (np.arange(INTRINSICS.height, dtype=np.float64) - INTRINSICS.cy) / INTRINSICS.fy
     optical = np.stack(np.broadcast_arrays(u[None, :], v[:, None], np.ones((1, 1))), axis=-1)
-    return optical @ rotation.T
+    rays = optical @ level_from_optical(pitch_down_deg, roll_right_deg).T
+    rays.flags.writeable = False  # shared by every frame of the same head
+    return rays
 
 
 def _object_box(rotation: np.ndarray, x: float, z: float, width: float, height: float, margin: float
@@ -148,12 +152,16 @@ def _object_box(rotation: np.ndarray, x: float, z: float, width: float, height: 
     return np.array([u.min(), v.min(), u.max(), v.max()], np.float64)
 
 
-def _background(rays: np.ndarray) -> np.ndarray:
+@functools.lru_cache(maxsize=8)
+def _background(pitch_down_deg: float, roll_right_deg: float) -> np.ndarray:
     """z-depth of the flat floor CAMERA_HEIGHT_M below the camera and of a wall WALL_M ahead, whichever is nearer."""
+    rays = _rays(pitch_down_deg, roll_right_deg)
     with np.errstate(divide="ignore", invalid="ignore"):
         floor = np.where(rays[..., 1] > 1e-9, CAMERA_HEIGHT_M / rays[..., 1], np.inf)
         wall = np.where(rays[..., 2] > 1e-9, WALL_M / rays[..., 2], np.inf)
-    return np.minimum(floor, wall).astype(np.float32)
+    background = np.minimum(floor, wall).astype(np.float32)
+    background.flags.writeable = False
+    return background
 
 
 def _pixels(box: np.ndarray) -> Optional[Tuple[slice, slice]]:
@@ -195,8 +203,8 @@ def _clip(box: np.ndarray) -> Optional[np.ndarray]:
 def render(scene: Scene, index: int, time_s: float, perturbed: bool = True) -> Frame:
     rng = np.random.default_rng(scene.seed * 100_003 + index)  # the same noise with or without perturbations
     rotation = level_from_optical(scene.pitch_down_deg, scene.roll_right_deg)
-    rays = _rays(rotation)
-    depth = _background(rays)
+    rays = _rays(scene.pitch_down_deg, scene.roll_right_deg)
+    depth = _background(scene.pitch_down_deg, scene.roll_right_deg).copy()
     placed = []
     for obj in scene.objects:
         if not obj.appears_s <= time_s < obj.leaves_s:
