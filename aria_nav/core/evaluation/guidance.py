@@ -14,10 +14,11 @@ Per scene, for each critical obstacle: its first confirmed critical frame, the t
 critical request (0: requested on that frame) and to its audio starting (heard); and over all requests: direction
 right, spoken distance (as rounded for speech) within 15% of the truth (the horizontal distance along the floor to
 the object's nearest part) and within 10% (a target for the scenes with the head pitched or rolled, where the
-camera's own ranges are not distances along the floor and the tilt must come from the IMU), identical sentences heard again within
-the policy's cooldown, requests caused by perturbations (the scene run once more without them: a request the
-clean run does not make within two frames about the same object with the same urgency, or any about a ghost), and
-utterances per minute. `targets(results)` lists the targets that are not met (the CI test asserts none).
+camera's own ranges are not distances along the floor and the tilt must come from the IMU), identical sentences
+heard again within the policy's cooldown, requests caused by perturbations (the scene run once more without them:
+a request the clean run does not make within two frames about the same object with the same urgency, or any about
+a ghost), and utterances per minute. `targets(results)` lists the targets that are not met (the CI test asserts
+none).
 """
 from __future__ import annotations
 
@@ -444,8 +445,8 @@ def _ms(value: Optional[float]) -> str:
 
 def table(results: Sequence[SceneResult]) -> str:
     header = ("| scenario | critical obstacle (others critical) | confirmed->request ms | confirmed->heard ms "
-              "| requests | direction right | distance within 15% | within 10% | repeats in cooldown | speech from flicker "
-              "| utterances/min |")
+              "| requests | direction right | distance within 15% | within 10% | repeats in cooldown "
+              "| speech from flicker | utterances/min |")
     lines = [header, "| " + " | ".join(["---"] * (header.count("|") - 1)) + " |"]
     for result in results:
         right, judged = result.directions_right

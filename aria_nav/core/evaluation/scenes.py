@@ -8,8 +8,8 @@ object is an upright rectangle facing the wearer: lateral extent x1..x2 at floor
 its height. Its detection box is the bounding box of its projection, a little looser than the object (a detector's
 box is), clipped to the image; the depth image (z-depth along the optical axis) is ray-cast: the floor, a far wall
 and the objects, with per-pixel noise. The truth is the horizontal range to the object's nearest part, whatever
-the camera's tilt. Perturbations
-(per frame): a detection missing, a ghost detection, a box's depth replaced (a depth glitch), holes (NaN).
+the camera's tilt. Perturbations (per frame): a detection missing, a ghost detection, a box's depth replaced (a
+depth glitch), holes (NaN).
 """
 from __future__ import annotations
 
@@ -178,8 +178,8 @@ def _region(depth: np.ndarray, box: np.ndarray) -> Optional[np.ndarray]:
 
 
 def _face(rays: np.ndarray, box: np.ndarray, x: float, z: float, width: float, height: float):
-    """(the rays' slice under `box`, z-depth of the object's front face on each, where the ray hits it), or None
-    when the box misses the image."""
+    """(rows and columns under `box`, z-depth of the object's front plane on each of their rays, where the ray hits
+    the object, lateral position of that point in the level frame), or None when the box misses the image."""
     where = _pixels(box)
     if where is None:
         return None
