@@ -1,9 +1,11 @@
 """The guidance evaluation (`aria-nav eval guidance`): its targets on the scripted scenes through the real core with
 the real espeak-ng's sentence durations, and one scene through the real fusion and speech processes over DDS."""
 import json
+import math
 import shutil
 import time
 
+import numpy as np
 import pytest
 import rclpy
 from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
@@ -11,8 +13,10 @@ from std_msgs.msg import Header, String
 
 from aria_nav import topics
 from aria_nav.cli import main
-from aria_nav.core.evaluation.guidance import DurationCache, evaluate_all, scenes, summary, table, targets
-from aria_nav.core.evaluation.scenes import CLASS_NAMES, INTRINSICS, imu_samples, render
+from aria_nav.core.evaluation.guidance import (PITCHED_HEADS, DurationCache, distance_error, evaluate_all, pitched,
+                                               run_scene, scenes, summary, table, targets, tilted)
+from aria_nav.core.evaluation.scenes import CAMERA_HEIGHT_M, CLASS_NAMES, INTRINSICS, imu_samples, render
+from aria_nav.core.wearer_frame import WearerFrame
 from aria_nav.core.speech.engines import EspeakEngine
 from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
 from aria_nav.ros.detections import detections_to_msg
@@ -34,6 +38,39 @@ def test_guidance_evaluation_meets_its_targets():
     assert by_name["static, standing"].criticals == [] and by_name["static, standing"].requests
     assert not by_name["depth flicker, 1 frame"].criticals
     assert by_name["standing -> walking"].walking_after_s < 0.5
+    # The pitched heads speak of both the person and the chair, every distance judged against the floor distance.
+    tilted_results = [r for r in results if tilted(r.scene)]
+    assert len(tilted_results) == len(PITCHED_HEADS)
+    for result in tilted_results:
+        assert {r.truth_name for r in result.requests} == {"person", "chair"}, result.scene.name
+        assert result.distances_within_floor_tolerance[0] == result.distances_within_floor_tolerance[1] > 0
+
+
+def test_a_pitched_scene_is_rendered_as_the_head_is_tilted():
+    """Depth, truth and IMU agree on the head's pose: the optical axis meets the floor 1.6 / sin(pitch) away, the
+    truth is the floor distance, and the IMU's gravity gives the pitch and roll through the wearer frame."""
+    for pitch_deg, roll_deg in ((35.0, 0.0), (25.0, 10.0)):
+        scene = pitched(pitch_deg, roll_deg)
+        frame = render(scene, 0, 0.0, perturbed=False)
+        centre = frame.depth[238:243, 318:323]
+        assert float(np.median(centre)) == pytest.approx(CAMERA_HEIGHT_M / math.sin(math.radians(pitch_deg)),
+                                                         rel=0.03)
+        assert [t.name for t in frame.truth] == ["person", "chair"]
+        assert frame.truth[0].distance_m == pytest.approx(7.0)
+        wearer = WearerFrame()
+        for t, ax, ay, az in imu_samples(scene, -3.0, 1.0):
+            wearer.add_imu(t, (ax, ay, az))
+        tilt = wearer.tilt_at(1.0)
+        assert tilt.pitch_down_deg == pytest.approx(pitch_deg, abs=1.0)
+        assert tilt.roll_right_deg == pytest.approx(roll_deg, abs=1.0)
+
+
+def test_the_pitched_scene_needs_the_tilt():
+    """The same scene with the IMU kept from the wearer frame (the camera taken to be level) says distances off by
+    more than 10%: the scenario measures the tilt's use, not the renderer's kindness."""
+    durations = DurationCache(EspeakEngine("en-us", 175))
+    requests, _, _, _ = run_scene(pitched(35.0), durations, tilt_from_imu=False)
+    assert max(distance_error(r) for r in requests if r.truth_distance_m is not None) > 0.10
 
 
 def test_eval_command_prints_the_table_and_exits_0_when_targets_are_met(capsys):

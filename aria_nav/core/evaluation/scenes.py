@@ -2,14 +2,18 @@
 rendered into what the fusion stage receives (detections, a consistent metric depth image, head IMU samples),
 with the ground truth of each frame (nearest-part distance, direction) beside it.
 
-Geometry: the RGB camera's optical frame (x right, y down, z forward), camera 1.6 m above a flat floor. An object
-is an upright rectangle facing the camera: lateral extent x1..x2 at depth z, from the floor up to its height. Its
-detection box is its projection, a little looser than the object (a detector's box is), clipped to the image; the
-depth image holds the floor, a far wall and the objects drawn far to near, with per-pixel noise. Perturbations
-(per frame): a detection missing, a ghost detection, a box's depth replaced (a depth glitch), holes (NaN).
+Geometry: the level frame, the optical frame of a level camera (x right, y down, z forward along the floor), camera
+1.6 m above a flat floor; the camera itself is pitched down and rolled by the scene's head angles (0: level). An
+object is an upright rectangle facing the wearer: lateral extent x1..x2 at floor distance z, from the floor up to
+its height. Its detection box is the bounding box of its projection, a little looser than the object (a detector's
+box is), clipped to the image; the depth image (z-depth along the optical axis) is ray-cast: the floor, a far wall
+and the objects, with per-pixel noise. The truth is the horizontal range to the object's nearest part, whatever
+the camera's tilt. Perturbations (per frame): a detection missing, a ghost detection, a box's depth replaced (a
+depth glitch), holes (NaN).
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence, Tuple
@@ -20,6 +24,7 @@ from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.detections import Detections
 from aria_nav.core.fusion.geometry import direction_of_bearing
 from aria_nav.core.fusion.motion import STANDARD_GRAVITY
+from aria_nav.core.wearer_frame import DEVICE_FROM_OPTICAL
 
 INTRINSICS = PinholeIntrinsics(width=640, height=480, fx=320.0, fy=320.0, cx=319.5, cy=239.5)
 # "Ahead" within 30% of the width either side of the middle (fusion's default centre_zone), as a bearing.
@@ -77,6 +82,8 @@ class Scene:
     fps: float = 15.0
     perturbations: List[Perturbation] = field(default_factory=list)
     seed: int = 1
+    pitch_down_deg: float = 0.0  # the head's, held while walking (the IMU says it)
+    roll_right_deg: float = 0.0
 
     def frame_times(self) -> np.ndarray:
         return np.arange(int(self.duration_s * self.fps)) / self.fps
@@ -108,32 +115,81 @@ def nearest_range(x1: float, x2: float, z: float) -> float:
     return math.hypot(nearest_x, z)
 
 
-def _project(x: float, y: float, z: float) -> Tuple[float, float]:
-    return INTRINSICS.cx + INTRINSICS.fx * x / z, INTRINSICS.cy + INTRINSICS.fy * y / z
+def level_from_optical(pitch_down_deg: float, roll_right_deg: float) -> np.ndarray:
+    """Rotation R with p_level = R @ p_optical, the level frame being the optical frame of a level camera (x right,
+    y down, z forward along the floor): the head pitched down, then rolled right (right ear down)."""
+    pitch, roll = math.radians(pitch_down_deg), math.radians(roll_right_deg)
+    pitch_down = np.array([[1.0, 0.0, 0.0], [0.0, math.cos(pitch), math.sin(pitch)],
+                           [0.0, -math.sin(pitch), math.cos(pitch)]])
+    roll_right = np.array([[math.cos(roll), -math.sin(roll), 0.0], [math.sin(roll), math.cos(roll), 0.0],
+                           [0.0, 0.0, 1.0]])
+    return pitch_down @ roll_right
 
 
-def _object_box(x: float, z: float, width: float, height: float, margin: float) -> np.ndarray:
+@functools.lru_cache(maxsize=8)
+def _rays(pitch_down_deg: float, roll_right_deg: float) -> np.ndarray:
+    """(H, W, 3): each pixel's ray in the level frame, scaled to unit z-depth in the optical frame (a point at
+    z-depth d is d * ray), pixel centres at integer coordinates as the fusion stage takes them."""
+    u = (np.arange(INTRINSICS.width, dtype=np.float64) - INTRINSICS.cx) / INTRINSICS.fx
+    v = (np.arange(INTRINSICS.height, dtype=np.float64) - INTRINSICS.cy) / INTRINSICS.fy
+    optical = np.stack(np.broadcast_arrays(u[None, :], v[:, None], np.ones((1, 1))), axis=-1)
+    rays = optical @ level_from_optical(pitch_down_deg, roll_right_deg).T
+    rays.flags.writeable = False  # shared by every frame of the same head
+    return rays
+
+
+def _object_box(rotation: np.ndarray, x: float, z: float, width: float, height: float, margin: float
+                ) -> Optional[np.ndarray]:
+    """The bounding box (source pixels, unclipped) of the object's front face grown by `margin` of its size, None
+    when part of it is behind the camera."""
     x1, x2 = x - width / 2 - margin * width, x + width / 2 + margin * width
     top, bottom = CAMERA_HEIGHT_M - height - margin * height, CAMERA_HEIGHT_M
-    u1, v1 = _project(x1, top, z)
-    u2, v2 = _project(x2, bottom, z)
-    return np.array([u1, v1, u2, v2], np.float64)
+    corners = np.array([[cx, cy, z] for cx in (x1, x2) for cy in (top, bottom)]) @ rotation  # optical frame
+    if np.any(corners[:, 2] < 0.05):
+        return None
+    u = INTRINSICS.cx + INTRINSICS.fx * corners[:, 0] / corners[:, 2]
+    v = INTRINSICS.cy + INTRINSICS.fy * corners[:, 1] / corners[:, 2]
+    return np.array([u.min(), v.min(), u.max(), v.max()], np.float64)
 
 
-def _background() -> np.ndarray:
-    """Floor below the horizon, a far wall above it."""
-    rows = np.arange(INTRINSICS.height, dtype=np.float64) + 0.5
-    below = rows - INTRINSICS.cy
-    floor = np.where(below > 0, CAMERA_HEIGHT_M * INTRINSICS.fy / np.maximum(below, 1e-6), np.inf)
-    column = np.minimum(floor, WALL_M).astype(np.float32)
-    return np.repeat(column[:, None], INTRINSICS.width, axis=1)
+@functools.lru_cache(maxsize=8)
+def _background(pitch_down_deg: float, roll_right_deg: float) -> np.ndarray:
+    """z-depth of the flat floor CAMERA_HEIGHT_M below the camera and of a wall WALL_M ahead, whichever is nearer."""
+    rays = _rays(pitch_down_deg, roll_right_deg)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        floor = np.where(rays[..., 1] > 1e-9, CAMERA_HEIGHT_M / rays[..., 1], np.inf)
+        wall = np.where(rays[..., 2] > 1e-9, WALL_M / rays[..., 2], np.inf)
+    background = np.minimum(floor, wall).astype(np.float32)
+    background.flags.writeable = False
+    return background
+
+
+def _pixels(box: np.ndarray) -> Optional[Tuple[slice, slice]]:
+    """The rows and columns of the image under a box (source pixels), None when the box misses the image."""
+    c1, r1 = max(0, int(math.floor(box[0]))), max(0, int(math.floor(box[1])))
+    c2, r2 = min(INTRINSICS.width, int(math.ceil(box[2]))), min(INTRINSICS.height, int(math.ceil(box[3])))
+    return (slice(r1, r2), slice(c1, c2)) if c2 > c1 and r2 > r1 else None
 
 
 def _region(depth: np.ndarray, box: np.ndarray) -> Optional[np.ndarray]:
-    """The view of `depth` under a box (source pixels), None when the box misses the image."""
-    c1, r1 = max(0, int(math.floor(box[0]))), max(0, int(math.floor(box[1])))
-    c2, r2 = min(INTRINSICS.width, int(math.ceil(box[2]))), min(INTRINSICS.height, int(math.ceil(box[3])))
-    return depth[r1:r2, c1:c2] if c2 > c1 and r2 > r1 else None
+    """The view of `depth` under a box, None when the box misses the image."""
+    where = _pixels(box)
+    return None if where is None else depth[where]
+
+
+def _face(rays: np.ndarray, box: np.ndarray, x: float, z: float, width: float, height: float):
+    """(rows and columns under `box`, z-depth of the object's front plane on each of their rays, where the ray hits
+    the object, lateral position of that point in the level frame), or None when the box misses the image."""
+    where = _pixels(box)
+    if where is None:
+        return None
+    ray = rays[where]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(ray[..., 2] > 1e-9, z / ray[..., 2], np.inf)
+    lateral, below = t * ray[..., 0], t * ray[..., 1]
+    hit = ((lateral >= x - width / 2) & (lateral <= x + width / 2) & (below >= CAMERA_HEIGHT_M - height)
+           & (below <= CAMERA_HEIGHT_M) & np.isfinite(t))
+    return where, t.astype(np.float32), hit, lateral
 
 
 def _clip(box: np.ndarray) -> Optional[np.ndarray]:
@@ -146,7 +202,9 @@ def _clip(box: np.ndarray) -> Optional[np.ndarray]:
 
 def render(scene: Scene, index: int, time_s: float, perturbed: bool = True) -> Frame:
     rng = np.random.default_rng(scene.seed * 100_003 + index)  # the same noise with or without perturbations
-    depth = _background()
+    rotation = level_from_optical(scene.pitch_down_deg, scene.roll_right_deg)
+    rays = _rays(scene.pitch_down_deg, scene.roll_right_deg)
+    depth = _background(scene.pitch_down_deg, scene.roll_right_deg).copy()
     placed = []
     for obj in scene.objects:
         if not obj.appears_s <= time_s < obj.leaves_s:
@@ -162,25 +220,31 @@ def render(scene: Scene, index: int, time_s: float, perturbed: bool = True) -> F
             x, z = p.ghost_at
             placed.append((SceneObject(GHOST, "person", lambda t, x=x, z=z: (x, z)), x, z, *SIZES["person"]))
     placed.sort(key=lambda item: -item[2])  # far to near
+    faces = []
     for obj, x, z, width, height in placed:
-        region = _region(depth, _object_box(x, z, width, height, 0.0))
-        if region is not None:
-            np.minimum(region, np.float32(z), out=region)
+        shape = _object_box(rotation, x, z, width, height, 0.0)
+        face = None if shape is None else _face(rays, shape, x, z, width, height)
+        faces.append(face)
+        if face is not None:
+            where, t, hit, _ = face
+            region = depth[where]
+            region[hit] = np.minimum(region[hit], t[hit])
     boxes, classes, truth = [], [], []
-    for obj, x, z, width, height in placed:
-        shape = _object_box(x, z, width, height, 0.0)
-        region = _region(depth, shape)
-        visible = 0.0 if region is None else float(np.mean(region == np.float32(z)))
-        box = _object_box(x, z, width, height, BOX_MARGIN)
+    for (obj, x, z, width, height), face in zip(placed, faces):
+        box = _object_box(rotation, x, z, width, height, BOX_MARGIN)
         missing = any(p.kind == "missing" and p.target == obj.name for p in perturbations)
+        if face is None or box is None or missing or not face[2].any():
+            continue
+        where, t, hit, lateral = face
+        visible = float(np.mean(depth[where][hit] == t[hit]))
         clipped = _clip(box)
-        if clipped is None or missing or visible < MIN_VISIBLE:
+        if clipped is None or visible < MIN_VISIBLE:
             continue
         # Where it is: the middle of the part in view (a car crossing the path from the left is "ahead" once it
-        # reaches the middle of the view, though its centre is still on the left).
-        in_view = (max(0.0, shape[0]) + min(INTRINSICS.width, shape[2])) / 2.0
+        # reaches the middle of the view, though its centre is still on the left), as a horizontal angle.
+        middle = (float(lateral[hit].min()) + float(lateral[hit].max())) / 2.0
         truth.append(Truth(obj.name, obj.class_name, nearest_range(x - width / 2, x + width / 2, z),
-                           direction_of_bearing(INTRINSICS.bearing_deg(in_view), AHEAD_HALF_ANGLE_DEG), box,
+                           direction_of_bearing(math.degrees(math.atan2(middle, z)), AHEAD_HALF_ANGLE_DEG), box,
                            ghost=obj.name == GHOST))
         boxes.append(clipped)
         classes.append(CLASS_ID[obj.class_name])
@@ -199,15 +263,17 @@ def render(scene: Scene, index: int, time_s: float, perturbed: bool = True) -> F
 
 
 def imu_samples(scene: Scene, start_s: float, end_s: float) -> np.ndarray:
-    """(N, 4) time, ax, ay, az of the head IMU in [start_s, end_s): head bob at the step rate while walking,
-    sensor noise always (deterministic per scene)."""
+    """(N, 4) time, ax, ay, az of the head IMU in [start_s, end_s), in the device's axes (x forward, y left, z
+    up, turned with the head: gravity says its pitch and roll): head bob at the step rate while walking, sensor
+    noise always (deterministic per scene)."""
     times = np.arange(math.ceil(start_s * IMU_RATE_HZ), math.ceil(end_s * IMU_RATE_HZ)) / IMU_RATE_HZ
     rng = np.random.default_rng(scene.seed * 7919 + int(start_s * 1000))
     walking = np.array([scene.walking(t) for t in times], bool)
     vertical = STANDARD_GRAVITY + np.where(walking, 1.6 * np.sin(2 * math.pi * STEP_HZ * times), 0.0)
     sway = np.where(walking, 0.5 * np.sin(math.pi * STEP_HZ * times), 0.0)
-    noise = rng.normal(0.0, 0.05, (times.size, 3))
-    return np.column_stack([times, sway + noise[:, 0], noise[:, 1], vertical + noise[:, 2]])
+    level = np.column_stack([np.zeros_like(times), -vertical, sway])  # specific force, level frame (y down)
+    device = level @ level_from_optical(scene.pitch_down_deg, scene.roll_right_deg) @ DEVICE_FROM_OPTICAL.T
+    return np.column_stack([times, device + rng.normal(0.0, 0.05, (times.size, 3))])
 
 
 def static_while_walking(x: float, z0: float, walk_mps: float, start_s: float = 0.0):
