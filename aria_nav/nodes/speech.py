@@ -40,8 +40,9 @@ PARAMS = [
           "espeak-ng with a warning).", choices=ENGINES),
     Param("voice", "", "espeak-ng voice; empty: the language's default (en-us, es)."),
     Param("words_per_minute", 175, "espeak-ng speaking rate.", min=80, max=450),
-    Param("critical_words_per_minute", 300, "espeak-ng speaking rate of critical warnings (faster: at walking "
-          "speed every second of audio is more than a metre walked).", min=80, max=450),
+    Param("critical_words_per_minute", 0, "espeak-ng speaking rate of critical warnings (faster: at walking "
+          "speed every second of audio is more than a metre walked); 0: the language's own (en 350, es 420: the "
+          "longest short warning, earcon included, lasts at most 1.2 s).", min=0, max=450),
     Param("critical_form", SHORT, "short: critical warnings say only what, where and how far ('Person ahead, one "
           "meter.'); long: 'Careful, person approaching ahead, one meter'.", choices=FORMS),
     Param("piper_model", "", "piper voice model (.onnx with its .onnx.json beside it)."),
@@ -101,7 +102,8 @@ class SpeechNode(AriaNode):
         queue = SpeechQueue(cfg.max_queue, cfg.max_age_s, cfg.repeat_cooldown_s)
         self.speaker = Speaker(self.phrases, cfg.direction_style, engine, sink, queue, self._now, self._on_spoken,
                                earcon=cfg.earcon, form=cfg.critical_form,
-                               critical_words_per_minute=cfg.critical_words_per_minute)
+                               critical_words_per_minute=cfg.critical_words_per_minute
+                               or self.phrases.critical_words_per_minute)
         self.create_subscription(String, topics.SPEECH_REQUEST, self._on_request, reliable_qos(depth=50))
         self.create_timer(1.0, self._update_diagnostics)
         self.guidance = None
