@@ -102,8 +102,7 @@ class SpeechNode(AriaNode):
         queue = SpeechQueue(cfg.max_queue, cfg.max_age_s, cfg.repeat_cooldown_s)
         self.speaker = Speaker(self.phrases, cfg.direction_style, engine, sink, queue, self._now, self._on_spoken,
                                earcon=cfg.earcon, form=cfg.critical_form,
-                               critical_words_per_minute=cfg.critical_words_per_minute
-                               or self.phrases.critical_words_per_minute)
+                               critical_words_per_minute=cfg.critical_words_per_minute)
         self.create_subscription(String, topics.SPEECH_REQUEST, self._on_request, reliable_qos(depth=50))
         self.create_timer(1.0, self._update_diagnostics)
         self.guidance = None

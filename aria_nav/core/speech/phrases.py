@@ -8,10 +8,12 @@ meters"); to the metre up to 20 m, "more than twenty meters" beyond. The worst r
 "1.5" as "one point five").
 
 Two forms of a critical warning (FORMS): `short` (default) names the thing, the side and the distance, nothing
-else: "Person ahead, one point two." (English drops "meters": every distance is in metres). The panned earcon
-before it already says "danger, on that side", and at walking speed every second of audio is more than a metre
-walked. `long` is phrased like the other events ("Careful, person approaching on your left, one point two
-meters").
+else: "Person ahead, one point two.", "Persona izquierda, cero setenta." The distance is a number of metres without
+the unit (`short_metres`), long names have a short one (`short_class_names`: "motorbike", "head height"; "bici",
+"cabeza"), and it is said at the language's `critical_words_per_minute`, so that the longest lasts about
+CRITICAL_AUDIO_S with the earcon (aria_nav.core.evaluation.critical_audio measures it). The panned earcon before it
+already says "danger, on that side", and at walking speed every second of audio is more than a metre walked.
+`long` is phrased like the other events ("Careful, person approaching on your left, one point two meters").
 
 Approximate distances (a relative depth model scaled by assumption, see docs/depth.md) are never spoken as metres:
 the band is said instead ("person ahead, very close").
