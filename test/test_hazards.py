@@ -126,7 +126,7 @@ def test_a_head_height_board_is_a_critical_warning_after_two_frames():
     assert [(r.class_name, r.urgency, r.direction) for r in requests] == [("head-height obstacle", CRITICAL, "ahead")]
     obstacle = results[-1].obstacles[0]
     assert obstacle.kind == HEAD_HEIGHT and obstacle.height_band == "head" and obstacle.class_id == -1
-    assert ENGLISH.sentence(requests[0]) == "Head-height obstacle ahead, two point two."  # the short critical form
+    assert ENGLISH.sentence(requests[0]) == "Head height ahead, two point two."  # the short critical form
 
 
 def test_a_hazard_inside_a_detection_box_is_that_object():

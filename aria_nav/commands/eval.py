@@ -19,6 +19,10 @@ def register(subparsers) -> None:
                                                  "FusionPipeline and SpeechQueue, speech timed by espeak-ng "
                                                  "(docs/guidance.md)")
     guidance.add_argument("--voice", default="en-us", help="espeak-ng voice whose sentence durations are used")
+    guidance.add_argument("--critical-audio", action="store_true",
+                          help="only measure every short critical warning (critical classes and hazards, each side, "
+                               "0.3-5 m) with espeak-ng at each language's critical rate, earcon included, and print "
+                               "the distribution per language (target <= 1.2 s)")
     guidance.set_defaults(func=eval_guidance)
     hazards = kinds.add_parser("hazards", help="hazards without a class (walls, poles, head height, steps) on the "
                                                "scripted hazard scene: first-warning distance, false warnings, "
@@ -42,6 +46,8 @@ def eval_guidance(args) -> int:
     except EngineUnavailable as exc:
         print(f"aria-nav eval guidance: {exc}: the evaluation times speech with the real TTS", file=sys.stderr)
         return 2
+    if args.critical_audio:
+        return critical_audio()
     durations = DurationCache(engine)
     results = evaluate_all(durations)
     print(table(results))
@@ -50,6 +56,20 @@ def eval_guidance(args) -> int:
     failures = targets(results)
     print("targets: all met" if not failures else "targets NOT met:\n  " + "\n  ".join(failures))
     return 0 if not failures else 1
+
+
+def critical_audio() -> int:
+    from aria_nav.core.evaluation.critical_audio import measure
+    from aria_nav.core.speech.engines import EspeakEngine
+    from aria_nav.core.speech.phrases import TABLES
+
+    results = [measure(phrases, EspeakEngine(phrases.espeak_voice, phrases.critical_words_per_minute))
+               for phrases in TABLES.values()]
+    for result in results:
+        print(result.text())
+    met = all(result.within() == len(result.durations) for result in results)
+    print("target (every critical warning <= 1.2 s): " + ("met" if met else "NOT met"))
+    return 0 if met else 1
 
 
 def eval_hazards(args: argparse.Namespace) -> int:

@@ -42,7 +42,8 @@ from aria_nav.core.speech.speaker import utterance_audio
 
 LATENCY_S = 0.05  # frame stamp -> request at the speech node
 SYNTHESIS_S = 0.05  # utterance taken -> first audio
-WORDS_PER_MINUTE, CRITICAL_WORDS_PER_MINUTE = 175, 300  # the speech node's defaults
+WORDS_PER_MINUTE = 175  # the speech node's defaults (English)
+CRITICAL_WORDS_PER_MINUTE = ENGLISH.critical_words_per_minute
 DISTANCE_TOLERANCE = 0.15
 # With the head pitched or rolled (the scenes' tilted ones): spoken distance within this of the floor distance.
 FLOOR_DISTANCE_TOLERANCE = 0.10

@@ -8,10 +8,12 @@ meters"); to the metre up to 20 m, "more than twenty meters" beyond. The worst r
 "1.5" as "one point five").
 
 Two forms of a critical warning (FORMS): `short` (default) names the thing, the side and the distance, nothing
-else: "Person ahead, one point two." (English drops "meters": every distance is in metres). The panned earcon
-before it already says "danger, on that side", and at walking speed every second of audio is more than a metre
-walked. `long` is phrased like the other events ("Careful, person approaching on your left, one point two
-meters").
+else: "Person ahead, one point two.", "Persona izquierda, cero setenta." The distance is a number of metres without
+the unit (`short_metres`), long names have a short one (`short_class_names`: "motorbike", "head height"; "bici",
+"cabeza"), and it is said at the language's `critical_words_per_minute`, so that the longest lasts about
+CRITICAL_AUDIO_S with the earcon (aria_nav.core.evaluation.critical_audio measures it). The panned earcon before it
+already says "danger, on that side", and at walking speed every second of audio is more than a metre walked.
+`long` is phrased like the other events ("Careful, person approaching on your left, one point two meters").
 
 Approximate distances (a relative depth model scaled by assumption, see docs/depth.md) are never spoken as metres:
 the band is said instead ("person ahead, very close").
@@ -36,6 +38,7 @@ HALF_METRE_M = 0.5  # below: "under half a meter"
 TENTHS_LIMIT_M = 3.0  # below: to the 10 cm
 HALVES_LIMIT_M = 5.0  # below: to the half metre; beyond: to the metre
 MAX_SPOKEN_M = 20
+CRITICAL_AUDIO_S = 1.2  # the longest a short critical warning may last in the ear, earcon included
 
 
 def spoken_metres(metres: float) -> Optional[float]:
@@ -60,7 +63,7 @@ class PhraseTable:
     # one, many ({n}), one_tenths / many_tenths ({n} {tenths}), centimetres ({tens}), under_half, many_and_half
     # ({n}), one_and_half, beyond ({n})
     metres: Mapping[str, str]
-    short_metres: Mapping[str, str]  # the same in the short critical form (English drops "meters")
+    short_metres: Mapping[str, str]  # the same in the short critical form: numbers only, in metres
     tenths: Tuple[str, ...]  # how 0.1..0.9 is said after the whole metres (index 1..9)
     tens: Tuple[str, ...]  # words for 10, 20 .. 90 centimetres (index 1..9)
     bands: Mapping[str, str]  # very_close, close, medium, far: said instead of approximate metres
@@ -72,6 +75,8 @@ class PhraseTable:
     critical_prefix: str  # long critical form
     short_templates: Mapping[str, str]  # critical, with and without distance
     class_names: Mapping[str, str]
+    short_class_names: Mapping[str, str]  # the short critical form's name where the usual one is long
+    critical_words_per_minute: int  # espeak-ng rate of the short critical form: its longest fits CRITICAL_AUDIO_S
 
     def distance(self, metres: float, short: bool = False) -> str:
         """Spoken distance with the rounding rules above."""
@@ -84,7 +89,7 @@ class PhraseTable:
         tenths_total = int(round(value * 10))
         whole, tenths = divmod(tenths_total, 10)
         if whole == 0:
-            return forms["centimetres"].format(tens=self.tens[tenths])
+            return forms["centimetres"].format(tens=self.tens[tenths], tenths=self.tenths[tenths])
         if tenths == 5:
             return forms["one_and_half"] if whole == 1 else forms["many_and_half"].format(
                 n=self.numbers[whole])
@@ -120,9 +125,11 @@ class PhraseTable:
             template = self.short_templates[f"critical{suffix}"]
         else:
             template = self.templates[f"{request.event}{suffix}"]
-        name = self.class_name(request.class_name)
         if short:
+            name = self.short_class_names.get(request.class_name) or self.class_name(request.class_name)
             name = name[:1].upper() + name[1:]
+        else:
+            name = self.class_name(request.class_name)
         text = template.format(name=name, where=self.direction(request, style, short), distance=distance or "")
         return self.critical_prefix + text if request.urgency == CRITICAL and not short else text
 
@@ -136,9 +143,8 @@ ENGLISH = PhraseTable(
             "under_half": "under half a meter", "one_and_half": "one and a half meters",
             "many_and_half": "{n} and a half meters", "beyond": "more than {n} meters"},
     short_metres={"one": "one", "many": "{n}", "one_tenths": "one point {tenths}", "many_tenths": "{n} point {tenths}",
-                  "centimetres": "{tens} centimeters", "under_half": "under half a meter",
-                  "one_and_half": "one and a half", "many_and_half": "{n} and a half",
-                  "beyond": "more than {n} meters"},
+                  "centimetres": "point {tenths}", "under_half": "under half", "one_and_half": "one and a half",
+                  "many_and_half": "{n} and a half", "beyond": "over {n}"},
     tenths=("", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
     tens=("", "ten", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"),
     bands={"very_close": "very close", "close": "close", "medium": "a few meters away", "far": "far away"},
@@ -170,6 +176,8 @@ ENGLISH = PhraseTable(
     critical_prefix="Careful, ",
     short_templates={"critical_distance": "{name} {where}, {distance}.", "critical": "{name} {where}."},
     class_names={"dining table": "table", "tv": "TV", "cell phone": "phone", "potted plant": "plant"},
+    short_class_names={"head-height obstacle": "head height", "motorcycle": "motorbike"},
+    critical_words_per_minute=350,
 )
 
 # "a" is part of the distance in Spanish ("a dos metros"); "one" is "un" before "metro" but "una" for the hour.
@@ -181,10 +189,10 @@ SPANISH = PhraseTable(
             "many_tenths": "a {n} metros {tenths}", "centimetres": "a {tens} centímetros",
             "under_half": "a menos de medio metro", "one_and_half": "a un metro y medio",
             "many_and_half": "a {n} metros y medio", "beyond": "a más de {n} metros"},
-    short_metres={"one": "a un metro", "many": "a {n} metros", "one_tenths": "a un metro {tenths}",
-                  "many_tenths": "a {n} metros {tenths}", "centimetres": "a {tens} centímetros",
-                  "under_half": "a menos de medio metro", "one_and_half": "a un metro y medio",
-                  "many_and_half": "a {n} metros y medio", "beyond": "a más de {n} metros"},
+    # metres and centimetres as a measurement is read ("uno veinte", "cero setenta")
+    short_metres={"one": "uno", "many": "{n}", "one_tenths": "uno {tenths}", "many_tenths": "{n} {tenths}",
+                  "centimetres": "cero {tens}", "under_half": "menos de medio", "one_and_half": "uno y medio",
+                  "many_and_half": "{n} y medio", "beyond": "más de {n}"},
     # "a un metro veinte": the centimetres after the metres, as Spanish speakers say them
     tenths=("", "diez", "veinte", "treinta", "cuarenta", "cincuenta", "sesenta", "setenta", "ochenta", "noventa"),
     tens=("", "diez", "veinte", "treinta", "cuarenta", "cincuenta", "sesenta", "setenta", "ochenta", "noventa"),
@@ -228,6 +236,8 @@ SPANISH = PhraseTable(
         "obstacle": "obstáculo", "head-height obstacle": "obstáculo a la altura de la cabeza",
         "step down": "escalón hacia abajo", "steps up": "escalones hacia arriba",
     },
+    short_class_names={"bicycle": "bici", "bus": "bus", "head-height obstacle": "cabeza", "step down": "desnivel"},
+    critical_words_per_minute=420,
 )
 
 TABLES: Dict[str, PhraseTable] = {table.language: table for table in (ENGLISH, SPANISH)}

@@ -1,6 +1,7 @@
 """The speech worker: phrases requests, synthesizes and plays them on its own thread, so the ROS executor never
 waits for audio; a critical request interrupts an utterance (the queue says which) by killing its synthesis or
-playback. Critical warnings are said at `critical_words_per_minute`, and the silence the engine puts around a
+playback. Critical warnings are said at `critical_words_per_minute` (None or 0: the language's own,
+PhraseTable.critical_words_per_minute), and the silence the engine puts around a
 sentence is trimmed, so the next warning is not held up by it."""
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ class Speaker:
         self.phrases = phrases
         self._direction_style = direction_style
         self._form = form
-        self._critical_wpm = critical_words_per_minute
+        self._critical_wpm = critical_words_per_minute or phrases.critical_words_per_minute
         self._engine = engine  # None: no TTS engine here, text only
         self._sink = sink
         self.queue = queue
