@@ -208,13 +208,13 @@ def test_a_recording_that_ends_is_announced_once_and_never_as_degraded():
     health = VisionHealth(stale_after_s=2.0, startup_grace_s=5.0, start_s=0.0)
     health.seen(DETECTIONS, 1.0)
     health.seen(DEPTH, 1.0)
-    assert health.update(1.5) is None
+    assert health.update(1.5) == []
     assert health.end_of_input() is True and health.end_of_input() is False  # said once
-    assert [health.update(t) for t in (4.0, 30.0, 300.0)] == [None, None, None]  # silence is no fault now
+    assert [health.update(t) for t in (4.0, 30.0, 300.0)] == [[], [], []]  # silence is no fault now
     health.input_started(400.0)  # the camera starts a new recording: the watch starts afresh, with its grace
-    assert health.update(404.0) is None
-    change = health.update(406.0)
-    assert change is not None and change.degraded and change.reason == DETECTIONS
+    assert health.update(404.0) == []
+    changes = health.update(406.0)
+    assert [(c.degraded, c.reason) for c in changes] == [(True, DETECTIONS)]
 
 
 def test_box_distance_is_the_object_not_a_person_in_front_of_it():

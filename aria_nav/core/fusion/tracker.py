@@ -152,8 +152,10 @@ class ObstacleTracker:
         while len(track.measured) > self.config.distance_filter_frames:
             track.measured.popleft()
         # Each earlier measurement carried forward to now at the track's approach speed: the median then rejects a
-        # glitch without lagging behind an approach.
-        recent = [d - track.approach_mps * (time_s - t) for t, d in track.measured if math.isfinite(d)]
+        # glitch without lagging behind an approach. Only those of the speed window before now (stamps that jump,
+        # as in a looping bag, would carry a distance anywhere).
+        recent = [d - track.approach_mps * (time_s - t) for t, d in track.measured
+                  if math.isfinite(d) and 0.0 <= time_s - t <= self.config.speed_window_s]
         return float(np.median(recent)) if recent else math.nan
 
     def _approach_speed(self, track: Track, now_s: float) -> float:
