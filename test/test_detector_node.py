@@ -191,9 +191,10 @@ def test_slam_instance_detects_on_mono8_every_third_frame_with_the_camera_frame_
     assert annotated.header == received[0].header
     assert (annotated.width, annotated.height, annotated.encoding) == (640, 480, "rgb8")
     assert image_to_array(annotated).shape == (480, 640, 3)
-    graph.spin_until(lambda: graph.status("slam_detector_left", lambda v: v["processed"] == "3"),
-                     "SLAM diagnostics")
-    values = graph.status("slam_detector_left", lambda v: v["processed"] == "3")
+    # Diagnostics come once a second: wait for the report that counts every frame sent (the last skips included).
+    settled = lambda v: v["processed"] == "3" and v["skipped"] == "6"  # noqa: E731
+    graph.spin_until(lambda: graph.status("slam_detector_left", settled), "SLAM diagnostics of all nine frames")
+    values = graph.status("slam_detector_left", settled)
     assert values["camera"] == "slam_left" and values["input"] == "256x256" and values["skipped"] == "6"
     assert values["frame_skip"] == "3" and values["dropped"] == "0"
 
