@@ -118,9 +118,9 @@ def test_obstacles_markers_annotation_requests_and_degraded_inputs(graph):
     assert record["bearing_deg"] == pytest.approx(-20.0, abs=0.2)
     assert direction_name(int(record["direction"])) == "ahead" and record["clock"] == 11
     assert band_name(int(record["band"])) == "close" and record["id"] >= 1
-    # The point is the nearest part, in the box centre's direction (20 degrees off the axis).
+    # The point is the nearest part: with the camera level, its horizontal range is the distance.
     assert record["class_id"] == PERSON and \
-        record["z"] == pytest.approx(record["distance_m"] * math.cos(math.radians(20)), abs=0.02)
+        math.hypot(record["x"], record["z"]) == pytest.approx(record["distance_m"], abs=0.02)
     assert record["height_band"] == 1 and record["kind"] == 0  # body height, a named obstacle
     # The tilt used for each fused frame, same stamp: the IMU says level, so the optical frame turned to REP 103.
     tilt = received["tilt"][-1]

@@ -12,6 +12,8 @@ running graph says so once.
 """
 from __future__ import annotations
 
+import threading
+
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -99,6 +101,8 @@ class SpeechNode(AriaNode):
         self.diag.set_value("language", cfg.language)
         self._counts = {"spoken": 0, "interrupted": 0, "failed": 0, "rejected": 0}
         self._spoken_pub = self.create_publisher(String, topics.SPEECH_SPOKEN, reliable_qos())
+        self._worker_output = threading.Lock()  # the worker's reports vs close()
+        self._closed = False
         queue = SpeechQueue(cfg.max_queue, cfg.max_age_s, cfg.repeat_cooldown_s)
         self.speaker = Speaker(self.phrases, cfg.direction_style, engine, sink, queue, self._now, self._on_spoken,
                                earcon=cfg.earcon, form=cfg.critical_form,
@@ -151,7 +155,13 @@ class SpeechNode(AriaNode):
                                            reason=reason))
 
     def _on_spoken(self, record: SpokenRecord) -> None:
-        """Runs on the speech worker thread."""
+        """Runs on the speech worker thread: never after close() (the worker may outlive its bounded join, and a
+        publisher used after the node is destroyed crashes the process)."""
+        with self._worker_output:
+            if not self._closed:
+                self._report(record)
+
+    def _report(self, record: SpokenRecord) -> None:
         if record.error:
             self._counts["failed"] += 1
             self.diag.stats.record_error(f"'{record.text}': {record.error}")
@@ -181,6 +191,8 @@ class SpeechNode(AriaNode):
 
     def close(self) -> None:
         self.speaker.close()
+        with self._worker_output:
+            self._closed = True
 
 
 main = main_for(SpeechNode, "speech")
