@@ -18,8 +18,9 @@ def _events(changes):
     return [(c.event, c.reason) for c in changes]
 
 
-def _run(health, until_s, step_s=0.1, feeds=()):
-    """Advance `health` to `until_s` in `step_s` ticks; `feeds`: (input, period_s, start_s, end_s) streams.
+def _run(health, until_s, step_s=0.1, feeds=(), beats=()):
+    """Advance `health` to `until_s` in `step_s` ticks; `feeds`: (input, period_s, start_s, end_s) streams;
+    `beats`: (input, start_s, end_s), the heartbeat of the node behind the input, every second.
     Returns every change with its time."""
     said, t = [], 0.0
     next_at = {i: start for i, (_, _, start, _) in enumerate(feeds)}
@@ -28,6 +29,9 @@ def _run(health, until_s, step_s=0.1, feeds=()):
             while next_at[i] <= t and next_at[i] < end:
                 health.seen(name, next_at[i])
                 next_at[i] += period
+        for name, start, end in beats:
+            if start <= t < end and abs(t - round(t)) < 1e-6:
+                health.heard(name, t)
         said += [(round(t, 1), e, r) for e, r in _events(health.update(t))]
         t = round(t + step_s, 3)
     return said
@@ -94,6 +98,38 @@ def test_the_slow_floor_is_configurable():
         rate.arrived(i * 0.5)  # 2 Hz
     assert rate.floor_hz() == 3.0 and rate.update_slow() and rate.slow
     assert not rate.update_slow()  # said once: stays slow without a new "became slow"
+
+
+def test_a_dead_slow_stage_is_out_within_its_heartbeat_timeout_and_back_once():
+    """Depth at 0.15 Hz (its data's silence threshold: four intervals, 27 s) killed at 100 s: its heartbeat stops,
+    it is out 4 s later; restarted, its heartbeat is back at 110 s, but only its first image (at 130 s, the model
+    loading) brings distances back. One outage, one recovery, while the detector, alive, goes on at 5 Hz."""
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    said = _run(health, 200.0, feeds=[(DETECTIONS, 0.2, 1.0, 1e9), (DEPTH, 1 / 0.15, 3.0, 100.0),
+                                      (DEPTH, 1 / 0.15, 130.0, 1e9)],
+                beats=[(DETECTIONS, 1.0, 1e9), (DEPTH, 1.0, 100.0), (DEPTH, 110.0, 1e9)])
+    assert [(e, r) for _, e, r in said] == [(DEGRADED, DEPTH), (RESTORED, DEPTH)]
+    assert said[0][0] == pytest.approx(103.0, abs=1.05) and said[1][0] == pytest.approx(130.0, abs=0.15)
+    assert health.state(DEPTH, 200.0) == FRESH
+
+
+def test_a_live_slow_stage_is_only_slow_and_a_dead_detector_is_out_at_once():
+    """With heartbeats, a stage that is slow all along is never out (its node is alive); a detector killed at 60 s
+    (0.5 Hz on this CPU: its data's threshold is 8 s) is out 4 s after its last heartbeat, and back when its node
+    and then its detections are."""
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    said = _run(health, 600.0, feeds=[(DETECTIONS, 2.0, 1.0, 60.0), (DETECTIONS, 2.0, 90.0, 1e9),
+                                      (DEPTH, 1 / 0.15, 3.0, 1e9)],
+                beats=[(DETECTIONS, 1.0, 60.0), (DETECTIONS, 70.0, 1e9), (DEPTH, 1.0, 1e9)])
+    assert [(t, e, r) for t, e, r in said] == [(63.0, DEGRADED, DETECTIONS), (90.0, RESTORED, DETECTIONS)]
+    assert health.node_silent(DETECTIONS, 62.9) is False
+
+
+def test_a_node_never_heard_is_watched_by_its_data_only():
+    """Fusion fed without the nodes (a bag, a test publisher): no heartbeat ever, the data's thresholds rule."""
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    said = _run(health, 300.0, feeds=[(DETECTIONS, 0.2, 1.0, 1e9), (DEPTH, 5.0, 3.0, 1e9)])
+    assert said == [] and not health.node_silent(DEPTH, 300.0)
 
 
 def test_inputs_never_seen_wait_for_the_grace_then_are_out():

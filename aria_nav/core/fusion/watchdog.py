@@ -14,15 +14,22 @@ died), depth gets its own silence threshold from then on before it counts as out
 An input that turns slow is announced as slow, one such sentence per `slow_repeat_s` whichever the input, and
 its return to speed is not announced (both show on /diagnostics).
 
+The node behind each input (the detector, depth) sends a heartbeat every second whatever its inference rate (its
+/diagnostics): with `heartbeat_timeout_s`, an input whose node has fallen silent that long is out at once, however
+long its data's own silence threshold is, while a live node that is merely slow stays only slow. It is back once
+its node is heard again and its data is back. A node never heard is not watched this way (it need not be in the
+graph: fusion fed by a bag); its data's silence still counts.
+
 A recording that ends (the camera says so) is no fault: from then on nothing is stale and nothing is announced
 but the end itself, once; a new start of the input starts the watch afresh.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from aria_nav.core.health import DOWN, UP, InputRate, Outage, OutagePolicy, RatePolicy
+from aria_nav.core.health import DOWN, UP, Heartbeat, InputRate, Outage, OutagePolicy, RatePolicy
 from aria_nav.core.speech.request import DEGRADED, RESTORED, SLOW
 
 FRESH, WAITING, STALE, SLOW_STATE = "fresh", "waiting", "stale", "slow"
@@ -42,13 +49,16 @@ class HealthChange:
 class VisionHealth:
     def __init__(self, stale_after_s: float, startup_grace_s: float, start_s: float,
                  rates: Optional[Dict[str, RatePolicy]] = None, outage: OutagePolicy = OutagePolicy(),
-                 slow_repeat_s: float = 600.0):
+                 slow_repeat_s: float = 600.0, heartbeat_timeout_s: float = 0.0):
         self.stale_after_s = stale_after_s
         self.startup_grace_s = startup_grace_s
         self.slow_repeat_s = slow_repeat_s
         self._rates = rates or {}
         self._outage_policy = outage
         self._watch_from(start_s)
+        # 0: the nodes' heartbeats are not watched
+        self.heartbeats: Dict[str, Heartbeat] = {name: Heartbeat(heartbeat_timeout_s, math.inf, start_s)
+                                                 for name in self.inputs} if heartbeat_timeout_s > 0 else {}
         self._slow_said: Optional[float] = None  # one "slow" sentence per slow_repeat_s, whichever input
         self.reason: Optional[str] = None  # the announced problem, None while healthy
         self.input_ended = False
@@ -75,7 +85,19 @@ class VisionHealth:
         self.inputs[input_name].arrived(now_s)
         self._outages[input_name].arrived(now_s)
 
+    def heard(self, input_name: str, now_s: float) -> None:
+        """The heartbeat of the node behind `input_name` arrived."""
+        if input_name in self.heartbeats:
+            self.heartbeats[input_name].beat(now_s)
+
+    def node_silent(self, input_name: str, now_s: float) -> bool:
+        """The node behind the input has stopped sending its heartbeat (dead or hung)."""
+        heartbeat = self.heartbeats.get(input_name)
+        return heartbeat is not None and heartbeat.silent(now_s)
+
     def _silent(self, input_name: str, now_s: float) -> bool:
+        if self.node_silent(input_name, now_s):
+            return True
         rate = self.inputs[input_name]
         if rate.last is None:
             return now_s - self._start_s >= self.startup_grace_s
