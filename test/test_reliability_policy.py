@@ -125,6 +125,25 @@ def test_a_live_slow_stage_is_only_slow_and_a_dead_detector_is_out_at_once():
     assert health.node_silent(DETECTIONS, 62.9) is False
 
 
+def test_a_node_restarted_quicker_than_the_timeout_is_told_by_its_new_pid():
+    """Depth killed at 100 s and its new process heard 2 s later (a gap within the 4 s timeout): its new pid says
+    it was restarted, distances are out until its first image (120 s), once."""
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    said, t = [], 0.0
+    while t <= 200.0:
+        if abs(t - round(t)) < 1e-6 and not 100.0 < t < 102.0:
+            health.heard(DEPTH, t, process="41" if t <= 100.0 else "57")
+            health.heard(DETECTIONS, t, process="12")
+        if abs(t * 5 - round(t * 5)) < 1e-6:
+            health.seen(DETECTIONS, t)
+        if (3.0 <= t <= 100.0 or t >= 120.0) and abs(t % 5.0) < 1e-6:
+            health.seen(DEPTH, t)
+        said += [(round(t, 1), e, r) for e, r in _events(health.update(t))]
+        t = round(t + 0.1, 3)
+    assert said == [(102.0, DEGRADED, DEPTH), (120.0, RESTORED, DEPTH)]
+    assert not health.node_restarted(DEPTH)
+
+
 def test_a_node_never_heard_is_watched_by_its_data_only():
     """Fusion fed without the nodes (a bag, a test publisher): no heartbeat ever, the data's thresholds rule."""
     health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)

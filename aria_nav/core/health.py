@@ -10,7 +10,8 @@ plus SLOW_HYSTERESIS.
 
 Heartbeat: whether the node behind a stream is alive, from the status it sends every second whatever it does (its
 /diagnostics): silent for `timeout_s`, it is dead or hung, however slow its data is on this machine (a stage at 0.15
-Hz is only slow until four of its intervals pass, a dead one is out within seconds).
+Hz is only slow until four of its intervals pass, a dead one is out within seconds). A status from another process
+than before (its pid) says the node was restarted, even when the restart was quicker than `timeout_s`.
 
 Outage: whether an input is out, as the wearer is told. Out as soon as it is silent; back after
 `restore_messages` arrivals (fusion's inputs: 1, so that distances come back with the first depth image; the
@@ -122,10 +123,15 @@ class Heartbeat:
         self._start_s = start_s
         self.last: Optional[float] = None
         self.count = 0
+        self.process: Optional[str] = None
 
-    def beat(self, now_s: float) -> None:
+    def beat(self, now_s: float, process: Optional[str] = None) -> bool:
+        """A status arrived (`process`: which process sent it, if it says); True if the node was restarted."""
+        restarted = process is not None and self.process is not None and process != self.process
         self.count += 1
         self.last = now_s
+        self.process = process or self.process
+        return restarted
 
     def silent(self, now_s: float) -> bool:
         if self.last is None:

@@ -17,7 +17,8 @@ its return to speed is not announced (both show on /diagnostics).
 The node behind each input (the detector, depth) sends a heartbeat every second whatever its inference rate (its
 /diagnostics): with `heartbeat_timeout_s`, an input whose node has fallen silent that long is out at once, however
 long its data's own silence threshold is, while a live node that is merely slow stays only slow. It is back once
-its node is heard again and its data is back. A node never heard is not watched this way (it need not be in the
+its node is heard again and its data is back. A node heard from a new process (restarted quicker than the
+timeout) has its input out the same way until its data is back. A node never heard is not watched this way (it need not be in the
 graph: fusion fed by a bag); its data's silence still counts.
 
 A recording that ends (the camera says so) is no fault: from then on nothing is stale and nothing is announced
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set
 
 from aria_nav.core.health import DOWN, UP, Heartbeat, InputRate, Outage, OutagePolicy, RatePolicy
 from aria_nav.core.speech.request import DEGRADED, RESTORED, SLOW
@@ -59,6 +60,7 @@ class VisionHealth:
         # 0: the nodes' heartbeats are not watched
         self.heartbeats: Dict[str, Heartbeat] = {name: Heartbeat(heartbeat_timeout_s, math.inf, start_s)
                                                  for name in self.inputs} if heartbeat_timeout_s > 0 else {}
+        self._restarted: Set[str] = set()  # inputs whose node restarted and has sent no data since
         self._slow_said: Optional[float] = None  # one "slow" sentence per slow_repeat_s, whichever input
         self.reason: Optional[str] = None  # the announced problem, None while healthy
         self.input_ended = False
@@ -82,21 +84,26 @@ class VisionHealth:
             self._watch_from(now_s)
 
     def seen(self, input_name: str, now_s: float) -> None:
+        self._restarted.discard(input_name)  # a restarted node's data is back
         self.inputs[input_name].arrived(now_s)
         self._outages[input_name].arrived(now_s)
 
-    def heard(self, input_name: str, now_s: float) -> None:
-        """The heartbeat of the node behind `input_name` arrived."""
-        if input_name in self.heartbeats:
-            self.heartbeats[input_name].beat(now_s)
+    def heard(self, input_name: str, now_s: float, process: Optional[str] = None) -> None:
+        """The heartbeat of the node behind `input_name` arrived (`process`: its sender's pid, if it says)."""
+        if input_name in self.heartbeats and self.heartbeats[input_name].beat(now_s, process):
+            self._restarted.add(input_name)
 
     def node_silent(self, input_name: str, now_s: float) -> bool:
         """The node behind the input has stopped sending its heartbeat (dead or hung)."""
         heartbeat = self.heartbeats.get(input_name)
         return heartbeat is not None and heartbeat.silent(now_s)
 
+    def node_restarted(self, input_name: str) -> bool:
+        """The node behind the input was restarted and has sent no data since."""
+        return input_name in self._restarted
+
     def _silent(self, input_name: str, now_s: float) -> bool:
-        if self.node_silent(input_name, now_s):
+        if input_name in self._restarted or self.node_silent(input_name, now_s):
             return True
         rate = self.inputs[input_name]
         if rate.last is None:
