@@ -144,6 +144,21 @@ def test_a_node_restarted_quicker_than_the_timeout_is_told_by_its_new_pid():
     assert not health.node_restarted(DEPTH)
 
 
+def test_fusion_starved_of_cpu_does_not_take_unread_heartbeats_for_silence():
+    """Fusion's own process got no CPU from 10 to 16 s: its first update after that comes before it reads the
+    heartbeats queued meanwhile; they are judged on the next one."""
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    for t in range(0, 11):
+        health.heard(DEPTH, float(t))
+        assert health.update(float(t)) == []
+    assert health.update(16.0) == []  # the statuses of 11 to 15 s are still queued
+    for _ in range(11, 16):
+        health.heard(DEPTH, 16.0)  # read at last
+    assert health.update(16.1) == [] and health.state(DEPTH, 16.1) != STALE
+    said = [(round(t / 10, 1), _events(health.update(t / 10))) for t in range(162, 210)]
+    assert [(t, e) for t, e in said if e] == [(20.0, [(DEGRADED, DEPTH)])]  # really silent from 16 s on
+
+
 def test_a_node_never_heard_is_watched_by_its_data_only():
     """Fusion fed without the nodes (a bag, a test publisher): no heartbeat ever, the data's thresholds rule."""
     health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)

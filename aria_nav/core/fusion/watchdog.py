@@ -18,7 +18,8 @@ The node behind each input (the detector, depth) sends a heartbeat every second 
 /diagnostics): with `heartbeat_timeout_s`, an input whose node has fallen silent that long is out at once, however
 long its data's own silence threshold is, while a live node that is merely slow stays only slow. It is back once
 its node is heard again and its data is back. A node heard from a new process (restarted quicker than the
-timeout) has its input out the same way until its data is back. A node never heard is not watched this way (it need not be in the
+timeout) has its input out the same way until its data is back. Heartbeats are not judged right after fusion
+itself got no CPU for `STALL_S` (the statuses sent meanwhile may not be read yet). A node never heard is not watched this way (it need not be in the
 graph: fusion fed by a bag); its data's silence still counts.
 
 A recording that ends (the camera says so) is no fault: from then on nothing is stale and nothing is announced
@@ -33,6 +34,7 @@ from typing import Dict, List, Optional, Set
 from aria_nav.core.health import DOWN, UP, Heartbeat, InputRate, Outage, OutagePolicy, RatePolicy
 from aria_nav.core.speech.request import DEGRADED, RESTORED, SLOW
 
+STALL_S = 1.0  # an update this long after the previous one finds fusion itself starved of CPU
 FRESH, WAITING, STALE, SLOW_STATE = "fresh", "waiting", "stale", "slow"
 DETECTIONS, DEPTH = "detections", "depth"
 
@@ -61,6 +63,8 @@ class VisionHealth:
         self.heartbeats: Dict[str, Heartbeat] = {name: Heartbeat(heartbeat_timeout_s, math.inf, start_s)
                                                  for name in self.inputs} if heartbeat_timeout_s > 0 else {}
         self._restarted: Set[str] = set()  # inputs whose node restarted and has sent no data since
+        self._updated_at: Optional[float] = None
+        self._judge_heartbeats = True
         self._slow_said: Optional[float] = None  # one "slow" sentence per slow_repeat_s, whichever input
         self.reason: Optional[str] = None  # the announced problem, None while healthy
         self.input_ended = False
@@ -103,7 +107,7 @@ class VisionHealth:
         return input_name in self._restarted
 
     def _silent(self, input_name: str, now_s: float) -> bool:
-        if input_name in self._restarted or self.node_silent(input_name, now_s):
+        if input_name in self._restarted or self._judge_heartbeats and self.node_silent(input_name, now_s):
             return True
         rate = self.inputs[input_name]
         if rate.last is None:
@@ -123,7 +127,12 @@ class VisionHealth:
         return None if last is None else now_s - last
 
     def update(self, now_s: float) -> List[HealthChange]:
-        """The changes to announce now, in order (usually none)."""
+        """The changes to announce now, in order (usually none); called periodically (fusion: every 0.1 s)."""
+        # Fusion itself got no CPU for a while (a loaded machine): the heartbeats that came meanwhile may still be
+        # queued, unread; they are judged on the next update, after they have been read.
+        stalled = self._updated_at is not None and now_s - self._updated_at >= STALL_S
+        self._updated_at = now_s
+        self._judge_heartbeats = not stalled
         if self.input_ended:
             return []
         for name, outage in self._outages.items():
