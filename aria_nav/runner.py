@@ -12,8 +12,9 @@ runner's own as `[launch] ...`.
 Shutdown (Ctrl-C, SIGTERM or Runner.stop()): the signal the runner got is forwarded to every node, which then
 exits 0 after closing its workers and files. A node still running after graph.STOP_SIGINT_TIMEOUT_S gets
 SIGTERM, and after graph.STOP_SIGTERM_TIMEOUT_S more SIGKILL (its whole process group). A second Ctrl-C goes
-straight to SIGKILL, sent at once by the thread that got it (the signal handler). The nodes run in their own process groups, so a terminal's Ctrl-C reaches them once, through
-the runner; if the runner itself dies, the kernel sends them SIGTERM (PR_SET_PDEATHSIG).
+straight to SIGKILL, sent at once by the thread that got it (the signal handler). The nodes run in their own
+process groups, so a terminal's Ctrl-C reaches them once, through the runner; if the runner itself dies, the
+kernel sends them SIGTERM (PR_SET_PDEATHSIG).
 
 A node that exits by itself is reported with its exit code or signal. Exit code 0 means it finished (the camera does
 at the end of a recording when its exit_at_end parameter is set): it is not restarted. A failing node whose NodeSpec has

@@ -294,6 +294,10 @@ def vision_health(cfg, start_s: float) -> VisionHealth:
         raise ParameterError("heartbeat_timeout_s", f"{cfg.heartbeat_timeout_s} is below "
                                                     f"{MIN_HEARTBEAT_TIMEOUT_S} (statuses come every second); "
                                                     "0 turns the heartbeat watch off")
+    if cfg.detections_status == cfg.depth_status:
+        raise ParameterError("depth_status", f"'{cfg.depth_status}' is detections_status too: each input's node "
+                                             "has a status of its own")
+
     def rate(min_rate_hz: float) -> RatePolicy:
         return RatePolicy(cfg.stale_after_s, cfg.stale_intervals, max(cfg.max_stale_after_s, cfg.stale_after_s),
                           min_rate_hz)

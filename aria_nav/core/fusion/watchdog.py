@@ -19,8 +19,8 @@ The node behind each input (the detector, depth) sends a heartbeat every second 
 long its data's own silence threshold is, while a live node that is merely slow stays only slow. It is back once
 its node is heard again and its data is back. A node heard from a new process (restarted quicker than the
 timeout) has its input out the same way until its data is back. Heartbeats are not judged right after fusion
-itself got no CPU for `STALL_S` (the statuses sent meanwhile may not be read yet). A node never heard is not watched this way (it need not be in the
-graph: fusion fed by a bag); its data's silence still counts.
+itself got no CPU for `STALL_S` (the statuses sent meanwhile may not be read yet). A node never heard is not
+watched this way (it need not be in the graph: fusion fed by a bag); its data's silence still counts.
 
 A recording that ends (the camera says so) is no fault: from then on nothing is stale and nothing is announced
 but the end itself, once; a new start of the input starts the watch afresh.
