@@ -159,6 +159,26 @@ def test_fusion_starved_of_cpu_does_not_take_unread_heartbeats_for_silence():
     assert [(t, e) for t, e in said if e] == [(20.0, [(DEGRADED, DEPTH)])]  # really silent from 16 s on
 
 
+def test_heartbeats_read_late_are_not_taken_for_silence():
+    """Fusion busy with frames reads the statuses seconds after they were sent: its heartbeat watch waits until it
+    reads them in time again (another host's clock offset, the smallest delay seen, does not count)."""
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    offset = 100.0  # the senders' clock
+    for t in range(0, 11):
+        health.status_read(t + offset + 0.05, float(t))
+        health.heard(DEPTH, float(t))
+        assert health.update(float(t)) == []
+    said = []
+    for tick in range(101, 200):  # from 10 s on, each status read 6 s after it was sent (depth's still queued)
+        t = tick / 10
+        if tick % 10 == 0:
+            health.status_read(t + offset, t - 6.0)
+        said += _events(health.update(t))
+    assert said == []
+    health.status_read(20.0 + offset, 19.95)  # caught up: the depth node's silence counts again
+    assert _events(health.update(20.0)) == [(DEGRADED, DEPTH)]
+
+
 def test_a_node_never_heard_is_watched_by_its_data_only():
     """Fusion fed without the nodes (a bag, a test publisher): no heartbeat ever, the data's thresholds rule."""
     health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)

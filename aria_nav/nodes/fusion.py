@@ -516,6 +516,8 @@ class FusionNode(AriaNode):
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         now = time.monotonic()
+        # How late statuses are read: the stamp against the same clock (ROS time, like the senders'), in seconds.
+        self.health.status_read(self.get_clock().now().nanoseconds / 1e9, stamp_to_ns(msg.header.stamp) / 1e9)
         for status in msg.status:
             name = self._heartbeat_inputs.get(status.name)
             if name is not None:

@@ -19,7 +19,8 @@ The node behind each input (the detector, depth) sends a heartbeat every second 
 long its data's own silence threshold is, while a live node that is merely slow stays only slow. It is back once
 its node is heard again and its data is back. A node heard from a new process (restarted quicker than the
 timeout) has its input out the same way until its data is back. Heartbeats are not judged right after fusion
-itself got no CPU for `STALL_S` (the statuses sent meanwhile may not be read yet). A node never heard is not
+itself got no CPU for `STALL_S`, nor while it reads the statuses `STALL_S` or more late (those sent meanwhile
+may not be read yet). A node never heard is not
 watched this way (it need not be in the graph: fusion fed by a bag); its data's silence still counts.
 
 A recording that ends (the camera says so) is no fault: from then on nothing is stale and nothing is announced
@@ -65,6 +66,8 @@ class VisionHealth:
         self._restarted: Set[str] = set()  # inputs whose node restarted and has sent no data since
         self._updated_at: Optional[float] = None
         self._judge_heartbeats = True
+        self._least_delay_s: Optional[float] = None
+        self._reading_lag_s = 0.0
         self._slow_said: Optional[float] = None  # one "slow" sentence per slow_repeat_s, whichever input
         self.reason: Optional[str] = None  # the announced problem, None while healthy
         self.input_ended = False
@@ -96,6 +99,15 @@ class VisionHealth:
         """The heartbeat of the node behind `input_name` arrived (`process`: its sender's pid, if it says)."""
         if input_name in self.heartbeats and self.heartbeats[input_name].beat(now_s, process):
             self._restarted.add(input_name)
+
+    def status_read(self, now_s: float, sent_s: float) -> None:
+        """Any node's status was read (`sent_s`: its stamp, the sender's clock): how far behind fusion reads them.
+        Fusion takes one status per turn of its executor; busy with frames, it can fall seconds behind the
+        statuses of every node, and a queued heartbeat must not count as a missing one. The lag is measured from
+        the smallest delay seen, so that another host's clock offset does not count."""
+        delay = now_s - sent_s
+        self._least_delay_s = delay if self._least_delay_s is None else min(self._least_delay_s, delay)
+        self._reading_lag_s = delay - self._least_delay_s
 
     def node_silent(self, input_name: str, now_s: float) -> bool:
         """The node behind the input has stopped sending its heartbeat (dead or hung)."""
@@ -132,7 +144,7 @@ class VisionHealth:
         # queued, unread; they are judged on the next update, after they have been read.
         stalled = self._updated_at is not None and now_s - self._updated_at >= STALL_S
         self._updated_at = now_s
-        self._judge_heartbeats = not stalled
+        self._judge_heartbeats = not stalled and self._reading_lag_s < STALL_S
         if self.input_ended:
             return []
         for name, outage in self._outages.items():
