@@ -98,7 +98,10 @@ def test_killed_detector_is_restarted_others_keep_running_and_the_wearer_is_told
         assert [s["text"] for s in said].count(DEGRADED_DETECTIONS_TEXT) == 1, said
         wav = next(s["wav"] for s in said if s["text"] == DEGRADED_DETECTIONS_TEXT)
         assert wav and Path(wav).stat().st_size > 1000
-        wait_until(lambda: probe.status("fusion", lambda v: v["detections_input"].startswith("fresh"),
+        # ... and hearing the new detector process's heartbeat (its /diagnostics status, how a dead slow stage is
+        # told from a live one: test_reliability_policy.py).
+        wait_until(lambda: probe.status("fusion", lambda v: v["detections_input"].startswith("fresh") and
+                                        v.get("detections_node", "").startswith("alive"),
                                         since=events[1][0]), 5.0, "fusion's diagnostics seeing detections again")
 
         # Nothing else was touched: same processes, never restarted.

@@ -18,8 +18,9 @@ def _events(changes):
     return [(c.event, c.reason) for c in changes]
 
 
-def _run(health, until_s, step_s=0.1, feeds=()):
-    """Advance `health` to `until_s` in `step_s` ticks; `feeds`: (input, period_s, start_s, end_s) streams.
+def _run(health, until_s, step_s=0.1, feeds=(), beats=()):
+    """Advance `health` to `until_s` in `step_s` ticks; `feeds`: (input, period_s, start_s, end_s) streams;
+    `beats`: (input, start_s, end_s), the heartbeat of the node behind the input, every second.
     Returns every change with its time."""
     said, t = [], 0.0
     next_at = {i: start for i, (_, _, start, _) in enumerate(feeds)}
@@ -28,6 +29,9 @@ def _run(health, until_s, step_s=0.1, feeds=()):
             while next_at[i] <= t and next_at[i] < end:
                 health.seen(name, next_at[i])
                 next_at[i] += period
+        for name, start, end in beats:
+            if start <= t < end and abs(t - round(t)) < 1e-6:
+                health.heard(name, t)
         said += [(round(t, 1), e, r) for e, r in _events(health.update(t))]
         t = round(t + step_s, 3)
     return said
@@ -94,6 +98,92 @@ def test_the_slow_floor_is_configurable():
         rate.arrived(i * 0.5)  # 2 Hz
     assert rate.floor_hz() == 3.0 and rate.update_slow() and rate.slow
     assert not rate.update_slow()  # said once: stays slow without a new "became slow"
+
+
+def test_a_dead_slow_stage_is_out_within_its_heartbeat_timeout_and_back_once():
+    """Depth at 0.15 Hz (its data's silence threshold: four intervals, 27 s) killed at 100 s: its heartbeat stops,
+    it is out 4 s later; restarted, its heartbeat is back at 110 s, but only its first image (at 130 s, the model
+    loading) brings distances back. One outage, one recovery, while the detector, alive, goes on at 5 Hz."""
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    said = _run(health, 200.0, feeds=[(DETECTIONS, 0.2, 1.0, 1e9), (DEPTH, 1 / 0.15, 3.0, 100.0),
+                                      (DEPTH, 1 / 0.15, 130.0, 1e9)],
+                beats=[(DETECTIONS, 1.0, 1e9), (DEPTH, 1.0, 100.0), (DEPTH, 110.0, 1e9)])
+    assert [(e, r) for _, e, r in said] == [(DEGRADED, DEPTH), (RESTORED, DEPTH)]
+    assert said[0][0] == pytest.approx(103.0, abs=1.05) and said[1][0] == pytest.approx(130.0, abs=0.15)
+    assert health.state(DEPTH, 200.0) == FRESH
+
+
+def test_a_live_slow_stage_is_only_slow_and_a_dead_detector_is_out_at_once():
+    """With heartbeats, a stage that is slow all along is never out (its node is alive); a detector killed at 60 s
+    (0.5 Hz on this CPU: its data's threshold is 8 s) is out 4 s after its last heartbeat, and back when its node
+    and then its detections are."""
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    said = _run(health, 600.0, feeds=[(DETECTIONS, 2.0, 1.0, 60.0), (DETECTIONS, 2.0, 90.0, 1e9),
+                                      (DEPTH, 1 / 0.15, 3.0, 1e9)],
+                beats=[(DETECTIONS, 1.0, 60.0), (DETECTIONS, 70.0, 1e9), (DEPTH, 1.0, 1e9)])
+    assert [(t, e, r) for t, e, r in said] == [(63.0, DEGRADED, DETECTIONS), (90.0, RESTORED, DETECTIONS)]
+    assert health.node_silent(DETECTIONS, 62.9) is False
+
+
+def test_a_node_restarted_quicker_than_the_timeout_is_told_by_its_new_pid():
+    """Depth killed at 100 s and its new process heard 2 s later (a gap within the 4 s timeout): its new pid says
+    it was restarted, distances are out until its first image (120 s), once."""
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    said, t = [], 0.0
+    while t <= 200.0:
+        if abs(t - round(t)) < 1e-6 and not 100.0 < t < 102.0:
+            health.heard(DEPTH, t, process="41" if t <= 100.0 else "57")
+            health.heard(DETECTIONS, t, process="12")
+        if abs(t * 5 - round(t * 5)) < 1e-6:
+            health.seen(DETECTIONS, t)
+        if (3.0 <= t <= 100.0 or t >= 120.0) and abs(t % 5.0) < 1e-6:
+            health.seen(DEPTH, t)
+        said += [(round(t, 1), e, r) for e, r in _events(health.update(t))]
+        t = round(t + 0.1, 3)
+    assert said == [(102.0, DEGRADED, DEPTH), (120.0, RESTORED, DEPTH)]
+    assert not health.node_restarted(DEPTH)
+
+
+def test_fusion_starved_of_cpu_does_not_take_unread_heartbeats_for_silence():
+    """Fusion's own process got no CPU from 10 to 16 s: its first update after that comes before it reads the
+    heartbeats queued meanwhile; they are judged on the next one."""
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    for t in range(0, 11):
+        health.heard(DEPTH, float(t))
+        assert health.update(float(t)) == []
+    assert health.update(16.0) == []  # the statuses of 11 to 15 s are still queued
+    for _ in range(11, 16):
+        health.heard(DEPTH, 16.0)  # read at last
+    assert health.update(16.1) == [] and health.state(DEPTH, 16.1) != STALE
+    said = [(round(t / 10, 1), _events(health.update(t / 10))) for t in range(162, 210)]
+    assert [(t, e) for t, e in said if e] == [(20.0, [(DEGRADED, DEPTH)])]  # really silent from 16 s on
+
+
+def test_heartbeats_read_late_are_not_taken_for_silence():
+    """Fusion busy with frames reads the statuses seconds after they were sent: its heartbeat watch waits until it
+    reads them in time again (another host's clock offset, the smallest delay seen, does not count)."""
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    offset = 100.0  # the senders' clock
+    for t in range(0, 11):
+        health.status_read(t + offset + 0.05, float(t))
+        health.heard(DEPTH, float(t))
+        assert health.update(float(t)) == []
+    said = []
+    for tick in range(101, 200):  # from 10 s on, each status read 6 s after it was sent (depth's still queued)
+        t = tick / 10
+        if tick % 10 == 0:
+            health.status_read(t + offset, t - 6.0)
+        said += _events(health.update(t))
+    assert said == []
+    health.status_read(20.0 + offset, 19.95)  # caught up: the depth node's silence counts again
+    assert _events(health.update(20.0)) == [(DEGRADED, DEPTH)]
+
+
+def test_a_node_never_heard_is_watched_by_its_data_only():
+    """Fusion fed without the nodes (a bag, a test publisher): no heartbeat ever, the data's thresholds rule."""
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    said = _run(health, 300.0, feeds=[(DETECTIONS, 0.2, 1.0, 1e9), (DEPTH, 5.0, 3.0, 1e9)])
+    assert said == [] and not health.node_silent(DEPTH, 300.0)
 
 
 def test_inputs_never_seen_wait_for_the_grace_then_are_out():

@@ -8,6 +8,11 @@ is merely slow on this machine (depth at 0.2 Hz on a CPU) is not taken for a dea
 `floor_fraction` of the rate it had over its first RATE_WINDOW intervals); it stops being slow above the floor
 plus SLOW_HYSTERESIS.
 
+Heartbeat: whether the node behind a stream is alive, from the status it sends every second whatever it does (its
+/diagnostics): silent for `timeout_s`, it is dead or hung, however slow its data is on this machine (a stage at 0.15
+Hz is only slow until four of its intervals pass, a dead one is out within seconds). A status from another process
+than before (its pid) says the node was restarted, even when the restart was quicker than `timeout_s`.
+
 Outage: whether an input is out, as the wearer is told. Out as soon as it is silent; back after
 `restore_messages` arrivals (fusion's inputs: 1, so that distances come back with the first depth image; the
 speech node's guidance heartbeat: 2), and when it failed again within `flap_window_s` of its last recovery, only after
@@ -106,6 +111,32 @@ class InputRate:
             return False
         self.slow = rate < floor
         return self.slow
+
+
+class Heartbeat:
+    """Never heard: silent `startup_grace_s` after `start_s` (math.inf: only once it has been heard, for a node
+    that need not be in the graph at all)."""
+
+    def __init__(self, timeout_s: float, startup_grace_s: float, start_s: float):
+        self.timeout_s = timeout_s
+        self.startup_grace_s = startup_grace_s
+        self._start_s = start_s
+        self.last: Optional[float] = None
+        self.count = 0
+        self.process: Optional[str] = None
+
+    def beat(self, now_s: float, process: Optional[str] = None) -> bool:
+        """A status arrived (`process`: which process sent it, if it says); True if the node was restarted."""
+        restarted = process is not None and self.process is not None and process != self.process
+        self.count += 1
+        self.last = now_s
+        self.process = process or self.process
+        return restarted
+
+    def silent(self, now_s: float) -> bool:
+        if self.last is None:
+            return now_s - self._start_s >= self.startup_grace_s
+        return now_s - self.last >= self.timeout_s
 
 
 class Outage:

@@ -20,6 +20,7 @@ import time
 from typing import Dict, List, Optional
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import TransformStamped
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
@@ -186,6 +187,12 @@ PARAMS = [
     Param("restore_stable_s", 30.0, "See flap_window_s, seconds.", min=0.0, max=3600.0),
     Param("startup_grace_s", 30.0, "Seconds after start during which inputs never seen are awaited, not "
           "degraded (models load).", min=0.0, max=3600.0),
+    Param("heartbeat_timeout_s", 4.0, "Seconds without the /diagnostics status of the node behind an input "
+          "(detections_status, depth_status; sent every second whatever its rate) after which that node is dead "
+          "and its input out, however slow its data; 0: data silence only. At least 2 (one status may be late).",
+          min=0.0, max=600.0),
+    Param("detections_status", "aria_nav/detector", "/diagnostics status that is the detector's heartbeat."),
+    Param("depth_status", "aria_nav/depth", "/diagnostics status that is the depth node's heartbeat."),
     Param("tilt_time_constant_s", 1.0, "Time constant with which the accelerometer corrects the gyroscope's "
           "estimate of gravity (longer: steadier while walking, slower to recover from drift), seconds.",
           min=0.05, max=30.0),
@@ -279,7 +286,18 @@ def fusion_config(cfg) -> FusionConfig:
         height_bands=HeightBandConfig(cfg.floor_band_top_m, cfg.head_band_bottom_m))
 
 
+MIN_HEARTBEAT_TIMEOUT_S = 2.0  # twice the /diagnostics period
+
+
 def vision_health(cfg, start_s: float) -> VisionHealth:
+    if 0 < cfg.heartbeat_timeout_s < MIN_HEARTBEAT_TIMEOUT_S:
+        raise ParameterError("heartbeat_timeout_s", f"{cfg.heartbeat_timeout_s} is below "
+                                                    f"{MIN_HEARTBEAT_TIMEOUT_S} (statuses come every second); "
+                                                    "0 turns the heartbeat watch off")
+    if cfg.detections_status == cfg.depth_status:
+        raise ParameterError("depth_status", f"'{cfg.depth_status}' is detections_status too: each input's node "
+                                             "has a status of its own")
+
     def rate(min_rate_hz: float) -> RatePolicy:
         return RatePolicy(cfg.stale_after_s, cfg.stale_intervals, max(cfg.max_stale_after_s, cfg.stale_after_s),
                           min_rate_hz)
@@ -287,7 +305,7 @@ def vision_health(cfg, start_s: float) -> VisionHealth:
     return VisionHealth(cfg.stale_after_s, cfg.startup_grace_s, start_s,
                         {DETECTIONS: rate(cfg.detections_min_rate_hz), DEPTH: rate(cfg.depth_min_rate_hz)},
                         OutagePolicy(cfg.restore_messages, cfg.flap_window_s, cfg.restore_stable_s),
-                        cfg.slow_repeat_s)
+                        cfg.slow_repeat_s, cfg.heartbeat_timeout_s)
 
 
 GEN1_PERIPHERAL_YAW_DEG = 38.0  # where the camera's source has no calibration
@@ -368,6 +386,9 @@ class FusionNode(AriaNode):
         self._slam_silence_reported = False
         self._started = time.monotonic()
         self.create_subscription(String, topics.DEPTH_MODE, self._on_depth_mode, latched_qos())
+        self._heartbeat_inputs = {cfg.detections_status: DETECTIONS, cfg.depth_status: DEPTH}
+        if cfg.heartbeat_timeout_s > 0:
+            self.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, reliable_qos(50))
         self.create_subscription(String, topics.SOURCE_STATE, self._on_source_state, latched_qos())
         self._annotated_pub = None
         self._annotator: Optional[LatestWorker] = None
@@ -493,6 +514,15 @@ class FusionNode(AriaNode):
             self._slam_seen[camera] += 1
             self._process_frame(camera, msg.header, detections, None)
 
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        now = time.monotonic()
+        # How late statuses are read: the stamp against the same clock (ROS time, like the senders'), in seconds.
+        self.health.status_read(self.get_clock().now().nanoseconds / 1e9, stamp_to_ns(msg.header.stamp) / 1e9)
+        for status in msg.status:
+            name = self._heartbeat_inputs.get(status.name)
+            if name is not None:
+                self.health.heard(name, now, next((kv.value for kv in status.values if kv.key == "pid"), None))
+
     def _on_source_state(self, msg: String) -> None:
         try:
             state = json.loads(msg.data).get("state")
@@ -595,7 +625,14 @@ class FusionNode(AriaNode):
 
     def _announce_health(self, event: str, reason: str, now: float) -> None:
         rate = self.health.inputs[reason]
-        if event == DEGRADED:
+        if event == DEGRADED and self.health.node_silent(reason, now):
+            status = next(name for name, input_name in self._heartbeat_inputs.items() if input_name == reason)
+            self.get_logger().warning(f"vision degraded: no {reason}: {status} silent on {topics.DIAGNOSTICS} for "
+                                      f"{self.cfg.heartbeat_timeout_s:g} s (the node died or hangs)")
+        elif event == DEGRADED and self.health.node_restarted(reason):
+            self.get_logger().warning(f"vision degraded: no {reason}: its node was restarted (a new pid on "
+                                      f"{topics.DIAGNOSTICS}), waiting for its first message")
+        elif event == DEGRADED:
             self.get_logger().warning(f"vision degraded: no {reason} for {self.health.silent_for(reason, now) or 0:.1f}"
                                       f" s (threshold {rate.silence_threshold_s():.1f} s)")
         elif event == SLOW:
@@ -632,6 +669,12 @@ class FusionNode(AriaNode):
             self.diag.set_value(f"{name}_rate_hz", f"{rate.rate_hz() or 0:.2f}")
             self.diag.set_value(f"{name}_floor_hz", f"{rate.floor_hz() or 0:.2f}")
             self.diag.set_value(f"{name}_stale_after_s", f"{rate.silence_threshold_s():.1f}")
+            heartbeat = self.health.heartbeats.get(name)
+            if heartbeat is not None and heartbeat.last is None:
+                self.diag.set_value(f"{name}_node", "not heard")
+            elif heartbeat is not None:
+                alive = "silent" if heartbeat.silent(now) else "alive"
+                self.diag.set_value(f"{name}_node", f"{alive} ({now - heartbeat.last:.1f} s ago)")
         self.diag.set_value("uptime_s", f"{now - self._started:.1f}")  # the speech node's guidance watch reads it
         self.diag.set_value("pairs", self.pairer.paired)
         self.diag.set_value("pairing_misses", self.pairer.misses)

@@ -2,6 +2,7 @@
 node adds (backend, provider in use, fallback warnings)."""
 from __future__ import annotations
 
+import os
 from typing import Dict, Optional
 
 from builtin_interfaces.msg import Time
@@ -71,6 +72,7 @@ class NodeDiagnostics:
             "processed": str(stats.processed),
             "dropped": str(stats.dropped),
             "errors": str(stats.errors),
+            "pid": str(os.getpid()),  # a new one says the node was restarted (fusion's heartbeat watch)
         }
         if stats.last_error:
             values["last_error"] = stats.last_error

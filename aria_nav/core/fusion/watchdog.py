@@ -14,17 +14,28 @@ died), depth gets its own silence threshold from then on before it counts as out
 An input that turns slow is announced as slow, one such sentence per `slow_repeat_s` whichever the input, and
 its return to speed is not announced (both show on /diagnostics).
 
+The node behind each input (the detector, depth) sends a heartbeat every second whatever its inference rate (its
+/diagnostics): with `heartbeat_timeout_s`, an input whose node has fallen silent that long is out at once, however
+long its data's own silence threshold is, while a live node that is merely slow stays only slow. It is back once
+its node is heard again and its data is back. A node heard from a new process (restarted quicker than the
+timeout) has its input out the same way until its data is back. Heartbeats are not judged right after fusion
+itself got no CPU for `STALL_S`, nor while it reads the statuses `STALL_S` or more late (those sent meanwhile
+may not be read yet). A node never heard is not
+watched this way (it need not be in the graph: fusion fed by a bag); its data's silence still counts.
+
 A recording that ends (the camera says so) is no fault: from then on nothing is stale and nothing is announced
 but the end itself, once; a new start of the input starts the watch afresh.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set
 
-from aria_nav.core.health import DOWN, UP, InputRate, Outage, OutagePolicy, RatePolicy
+from aria_nav.core.health import DOWN, UP, Heartbeat, InputRate, Outage, OutagePolicy, RatePolicy
 from aria_nav.core.speech.request import DEGRADED, RESTORED, SLOW
 
+STALL_S = 1.0  # an update this long after the previous one finds fusion itself starved of CPU
 FRESH, WAITING, STALE, SLOW_STATE = "fresh", "waiting", "stale", "slow"
 DETECTIONS, DEPTH = "detections", "depth"
 
@@ -42,13 +53,21 @@ class HealthChange:
 class VisionHealth:
     def __init__(self, stale_after_s: float, startup_grace_s: float, start_s: float,
                  rates: Optional[Dict[str, RatePolicy]] = None, outage: OutagePolicy = OutagePolicy(),
-                 slow_repeat_s: float = 600.0):
+                 slow_repeat_s: float = 600.0, heartbeat_timeout_s: float = 0.0):
         self.stale_after_s = stale_after_s
         self.startup_grace_s = startup_grace_s
         self.slow_repeat_s = slow_repeat_s
         self._rates = rates or {}
         self._outage_policy = outage
         self._watch_from(start_s)
+        # 0: the nodes' heartbeats are not watched
+        self.heartbeats: Dict[str, Heartbeat] = {name: Heartbeat(heartbeat_timeout_s, math.inf, start_s)
+                                                 for name in self.inputs} if heartbeat_timeout_s > 0 else {}
+        self._restarted: Set[str] = set()  # inputs whose node restarted and has sent no data since
+        self._updated_at: Optional[float] = None
+        self._judge_heartbeats = True
+        self._least_delay_s: Optional[float] = None
+        self._reading_lag_s = 0.0
         self._slow_said: Optional[float] = None  # one "slow" sentence per slow_repeat_s, whichever input
         self.reason: Optional[str] = None  # the announced problem, None while healthy
         self.input_ended = False
@@ -72,10 +91,36 @@ class VisionHealth:
             self._watch_from(now_s)
 
     def seen(self, input_name: str, now_s: float) -> None:
+        self._restarted.discard(input_name)  # a restarted node's data is back
         self.inputs[input_name].arrived(now_s)
         self._outages[input_name].arrived(now_s)
 
+    def heard(self, input_name: str, now_s: float, process: Optional[str] = None) -> None:
+        """The heartbeat of the node behind `input_name` arrived (`process`: its sender's pid, if it says)."""
+        if input_name in self.heartbeats and self.heartbeats[input_name].beat(now_s, process):
+            self._restarted.add(input_name)
+
+    def status_read(self, now_s: float, sent_s: float) -> None:
+        """Any node's status was read (`sent_s`: its stamp, the sender's clock): how far behind fusion reads them.
+        Fusion takes one status per turn of its executor; busy with frames, it can fall seconds behind the
+        statuses of every node, and a queued heartbeat must not count as a missing one. The lag is measured from
+        the smallest delay seen, so that another host's clock offset does not count."""
+        delay = now_s - sent_s
+        self._least_delay_s = delay if self._least_delay_s is None else min(self._least_delay_s, delay)
+        self._reading_lag_s = delay - self._least_delay_s
+
+    def node_silent(self, input_name: str, now_s: float) -> bool:
+        """The node behind the input has stopped sending its heartbeat (dead or hung)."""
+        heartbeat = self.heartbeats.get(input_name)
+        return heartbeat is not None and heartbeat.silent(now_s)
+
+    def node_restarted(self, input_name: str) -> bool:
+        """The node behind the input was restarted and has sent no data since."""
+        return input_name in self._restarted
+
     def _silent(self, input_name: str, now_s: float) -> bool:
+        if input_name in self._restarted or self._judge_heartbeats and self.node_silent(input_name, now_s):
+            return True
         rate = self.inputs[input_name]
         if rate.last is None:
             return now_s - self._start_s >= self.startup_grace_s
@@ -94,7 +139,12 @@ class VisionHealth:
         return None if last is None else now_s - last
 
     def update(self, now_s: float) -> List[HealthChange]:
-        """The changes to announce now, in order (usually none)."""
+        """The changes to announce now, in order (usually none); called periodically (fusion: every 0.1 s)."""
+        # Fusion itself got no CPU for a while (a loaded machine): the heartbeats that came meanwhile may still be
+        # queued, unread; they are judged on the next update, after they have been read.
+        stalled = self._updated_at is not None and now_s - self._updated_at >= STALL_S
+        self._updated_at = now_s
+        self._judge_heartbeats = not stalled and self._reading_lag_s < STALL_S
         if self.input_ended:
             return []
         for name, outage in self._outages.items():

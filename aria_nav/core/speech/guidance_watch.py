@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from aria_nav.core.health import DOWN, UP, Outage, OutagePolicy
+from aria_nav.core.health import DOWN, UP, Heartbeat, Outage, OutagePolicy
 
 STOPPED, BACK, RESTARTED = "stopped", "back", "restarted"
 
@@ -21,13 +21,14 @@ STOPPED, BACK, RESTARTED = "stopped", "back", "restarted"
 class GuidanceWatch:
     def __init__(self, timeout_s: float, startup_grace_s: float, start_s: float, restart_margin_s: float = 10.0,
                  outage: OutagePolicy = OutagePolicy(restore_messages=2)):
-        self.timeout_s = timeout_s
-        self.startup_grace_s = startup_grace_s
         self.restart_margin_s = restart_margin_s
         self._start_s = start_s
+        self._heartbeat = Heartbeat(timeout_s, startup_grace_s, start_s)
         self._outage = Outage(outage)
-        self.last: Optional[float] = None
-        self.heartbeats = 0
+
+    @property
+    def heartbeats(self) -> int:
+        return self._heartbeat.count
 
     @property
     def down(self) -> bool:
@@ -38,16 +39,10 @@ class GuidanceWatch:
         events = []
         if self.heartbeats == 0 and uptime_s is not None and uptime_s - (now_s - self._start_s) > self.restart_margin_s:
             events.append(RESTARTED)
-        self.heartbeats += 1
-        self.last = now_s
+        self._heartbeat.beat(now_s)
         self._outage.arrived(now_s)
         return events + self.update(now_s)
 
-    def silent(self, now_s: float) -> bool:
-        if self.last is None:
-            return now_s - self._start_s >= self.startup_grace_s
-        return now_s - self.last >= self.timeout_s
-
     def update(self, now_s: float) -> List[str]:
-        change = self._outage.update(now_s, self.silent(now_s))
+        change = self._outage.update(now_s, self._heartbeat.silent(now_s))
         return [STOPPED] if change == DOWN else [BACK] if change == UP else []
