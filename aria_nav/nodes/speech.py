@@ -13,7 +13,6 @@ running graph says so once.
 from __future__ import annotations
 
 import threading
-
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
