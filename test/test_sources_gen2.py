@@ -10,18 +10,11 @@ from aria_nav.core.sources.base import IMU, RGB, SLAM_LEFT, SLAM_RIGHT, ImuSampl
 from aria_nav.core.sources.base import ODOM
 from aria_nav.core.sources.vrs import GEN1, GEN2, PoseSample, VrsSource
 from aria_nav.core.fusion.motion import WALKING
-from aria_nav.paths import shared_aria_dir
+from test_sources_vrs import recording
 
 GEN2_FILE = "gen2_unit_test_sequence.vrs"
 # Gen2 counts (projectaria-tools 2.3.0 on the recording): 3 RGB, 9 per SLAM camera, 238 IMU, 237 VIO poses.
 GEN2_COUNTS = {RGB: 3, SLAM_LEFT: 9, SLAM_RIGHT: 9, "slam_front_left": 9, "slam_front_right": 9, IMU: 238, ODOM: 237}
-
-
-def recording(name):
-    path = shared_aria_dir() / name
-    if not path.is_file():
-        pytest.skip(f"real Aria recording {path} is absent (../shared/data/aria is not beside this checkout)")
-    return path
 
 
 @pytest.fixture(scope="module")
