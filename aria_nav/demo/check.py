@@ -53,8 +53,8 @@ class DistanceCheck:
 
     @property
     def off_by_rounding_only(self) -> bool:
-        """Outside MAX_DISTANCE_ERROR only because the sentence rounds (to half metres below 3 m: up to 0.25 m, 20%
-        at 1.25 m; to whole metres above) while the measured distance is within it."""
+        """Outside MAX_DISTANCE_ERROR only because the sentence rounds (core.speech.phrases.spoken_metres: at most
+        10%) while the measured distance is within it."""
         return self.error > MAX_DISTANCE_ERROR >= self.measured_error
 
 

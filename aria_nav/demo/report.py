@@ -63,8 +63,8 @@ def _checks(record: dict) -> List[str]:
     within = sum(1 for d in distances if d["error"] <= MAX_DISTANCE_ERROR)
     rounded = sum(1 for d in distances if d["off_by_rounding_only"])
     worst = f", worst {max(d['error'] for d in distances):.0%}" if distances else ""
-    rounding = (f"; {rounded} off only by the spoken rounding (half metres below 3 m, whole metres above; measured "
-                f"within {MAX_DISTANCE_ERROR:.0%})" if rounded else "")
+    rounding = (f"; {rounded} off only by the spoken rounding (at most 10%; measured within "
+                f"{MAX_DISTANCE_ERROR:.0%})" if rounded else "")
     lines += ["", f"  spoken distances against the ground truth: {within} of {len(distances)} within "
                   f"{MAX_DISTANCE_ERROR:.0%}{worst}{rounding}"]
     lines += [f"    {d['spoken_m']:4.1f} m said ({d['measured_m']:.2f} m measured), {d['true_m']:4.2f} m true "

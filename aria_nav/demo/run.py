@@ -43,7 +43,7 @@ from aria_nav.demo.hazard_scene_player import HazardScenePlayer, PlayedFrame
 from aria_nav.demo.inputs import DemoInput, random_weight_models
 from aria_nav.demo.video import VIDEO_FPS, AnnotatedVideo, Utterance
 from aria_nav.nodes.camera import MISSING_INPUT
-from aria_nav.replay.run import model_path
+from aria_nav.replay.run import NO_RATE_FLOOR_HZ, model_path
 from aria_nav.replay.session import GraphFailure, GraphSession
 from aria_nav.ros.conversions import image_to_rgb
 from aria_nav.ros.diagnostics import stamp_to_ns
@@ -189,6 +189,8 @@ class _Demo:
             overrides["speech"] = {"output": "wav", "wav_dir": str(self.wav_dir.resolve())}
         if self.device == "cpu" and "depth" in self.nodes:
             overrides["fusion"]["pair_max_wait_s"] = CPU_PAIR_MAX_WAIT_S
+        if self.perception == "truth":  # the stand-in keeps the recording's pace: no stage here can be slow
+            overrides["fusion"].update(detections_min_rate_hz=NO_RATE_FLOOR_HZ, depth_min_rate_hz=NO_RATE_FLOOR_HZ)
         if self.is_scene:  # the scene's IMU has the device's axes; it has no side cameras; it is rendered first
             overrides["fusion"].update(camera_source="", camera_path="", use_slam_cameras=False,
                                        startup_grace_s=SCENE_STARTUP_GRACE_S)
