@@ -45,11 +45,12 @@ DETECTION_TOPICS = {"rgb": topics.DETECTIONS, "slam_left": topics.SLAM_LEFT_DETE
 INFO_TOPICS = {"rgb": topics.RGB_INFO, "slam_left": topics.SLAM_LEFT_INFO, "slam_right": topics.SLAM_RIGHT_INFO}
 # Stated tolerances. Fusion reports the nearest part of the object (10th percentile of the horizontal ranges of its
 # depth cluster in the box core); the ground truth is the median range of the whole visible surface: for a thin
-# object (a person facing the wearer) they agree within a body's half depth and a frame of approach (~0.2 m on a
-# loaded machine, whose frames come late), for a deep or wide one seen
+# object (a person facing the wearer) they agree within a body's half depth and a frame of approach (the track's
+# filter carries earlier frames forward at the approach speed: when the wearer stops abruptly, as at 3 s, it reads
+# up to ~0.2 m nearer for a few frames), for a deep or wide one seen
 # at an angle (the chair: seat, legs, back; the bicycle passing beside the path) the nearest part is up to ~0.5 m
 # (chair) and ~0.8 m (bicycle, 2 m long) nearer.
-DISTANCE_TOLERANCE_M = {"person": 0.2, "bicycle": 0.85, "chair": 0.55}
+DISTANCE_TOLERANCE_M = {"person": 0.25, "bicycle": 0.85, "chair": 0.55}
 # Bearings: fusion uses the box centre, the ground truth the centroid of the visible pixels (not the same point
 # for an asymmetric shape such as a chair); objects cut by the image border are not compared.
 BEARING_TOLERANCE_DEG = 2.0
