@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import TransformStamped
 from nav_msgs.msg import Odometry
@@ -32,32 +30,32 @@ from aria_nav.core.detections import Detections
 from aria_nav.core.fusion.annotate import annotate
 from aria_nav.core.fusion.box_distance import BoxDistanceConfig
 from aria_nav.core.fusion.motion import MotionConfig
-from aria_nav.core.fusion.vio_motion import quaternion_matrix
 from aria_nav.core.fusion.obstacle import RGB, SLAM_LEFT, SLAM_RIGHT
-from aria_nav.core.fusion.pairing import Pairing, StampPairer
-from aria_nav.core.fusion.pipeline import FusionConfig, FusionPipeline, FrameResult
+from aria_nav.core.fusion.pipeline import FrameResult, FusionConfig
 from aria_nav.core.fusion.policy import PolicyConfig
+from aria_nav.core.fusion.session import ERROR, OK, WARN, WARNING_LINE, FusedFrame, FusionSession, SessionConfig, Step
+from aria_nav.core.fusion.tracker import TrackerConfig
+from aria_nav.core.fusion.watchdog import DEPTH, DETECTIONS, VisionHealth
 from aria_nav.core.hazards.corridor import CorridorConfig
 from aria_nav.core.hazards.ground import GROUND_METHODS, GroundConfig
 from aria_nav.core.hazards.names import CLASS_PRIORITIES, CRITICAL_CLASSES
-from aria_nav.core.fusion.tracker import TrackerConfig
-from aria_nav.core.fusion.watchdog import DEPTH, DETECTIONS, SLOW_STATE, STALE, WAITING, VisionHealth
 from aria_nav.core.health import OutagePolicy, RatePolicy
 from aria_nav.core.latest import LatestWorker
-from aria_nav.core.wearer_frame import HeightBandConfig, Tilt, TiltConfig
-from aria_nav.core.speech.request import (APPROXIMATE, DEGRADED, ENDED, INFO, METRIC, SLOW, WARNING,
-                                         SpeechRequest)
+from aria_nav.core.speech.request import SpeechRequest
+from aria_nav.core.wearer_frame import HeightBandConfig, TiltConfig
+from aria_nav.ros import diagnostics
 from aria_nav.ros.conversions import (ImageFormatError, array_to_image, camera_info_to_intrinsics, image_to_array,
                                       image_to_rgb)
 from aria_nav.ros.depth_mode import msg_to_distance_kind
 from aria_nav.ros.detections import DetectionFormatError, msg_to_class_names, msg_to_detections
-from aria_nav.ros.diagnostics import ERROR, OK, WARN, NodeDiagnostics, stamp_to_ns
+from aria_nav.ros.diagnostics import NodeDiagnostics, stamp_to_ns
 from aria_nav.ros.obstacles import corridor_markers, obstacle_markers, obstacles_to_msg
-from aria_nav.ros.params import Param, ParameterError, declare_parameters
+from aria_nav.ros.params import Param, ParameterError, config_from, declare_parameters, field_default
 from aria_nav.ros.qos import frame_qos, latched_qos, reliable_qos, result_qos, sensor_qos
 from aria_nav.ros.runtime import WORKER_JOIN_S, AriaNode, main_for
 from aria_nav.ros.speech_msgs import request_to_msg
 from aria_nav.ros.static_tf import camera_mounts, peripheral_yaw_deg
+from aria_nav.ros.tilt import tilt_to_msg
 
 BAND_WEIGHT_ORDER = ("very_close", "close", "medium", "far", "unknown")
 
@@ -248,41 +246,18 @@ def fusion_config(cfg) -> FusionConfig:
     for entry in cfg.class_priorities:
         name, _, number = entry.rpartition(":")
         priorities[name.strip()] = int(number)
-    policy = PolicyConfig(
-        band_limits_m=tuple(cfg.band_limits_m), band_hysteresis_m=cfg.band_hysteresis_m,
-        band_weights=dict(zip(BAND_WEIGHT_ORDER, cfg.band_weights)), class_priorities=priorities,
-        default_class_priority=cfg.default_class_priority, side_weight=cfg.side_weight,
-        peripheral_weight=cfg.peripheral_weight, approach_gain=cfg.approach_gain,
-        approach_speed_mps=cfg.approach_speed_mps, critical_classes=frozenset(cfg.critical_classes),
-        critical_distance_walking_m=cfg.critical_distance_walking_m,
-        critical_distance_standing_m=cfg.critical_distance_standing_m,
-        critical_cooldown_walking_s=cfg.critical_cooldown_walking_s,
-        critical_cooldown_standing_s=cfg.critical_cooldown_standing_s, critical_ttc_s=cfg.critical_ttc_s,
-        ttc_min_speed_mps=cfg.ttc_min_speed_mps, ttc_hysteresis_s=cfg.ttc_hysteresis_s,
-        critical_confirm_frames=cfg.critical_confirm_frames, confirm_frames=cfg.confirm_frames,
-        obstacle_cooldown_s=cfg.obstacle_cooldown_s, min_gap_s=cfg.min_gap_s,
-        announce_max_distance_m=cfg.announce_max_distance_m,
-        min_priority_without_distance=cfg.min_priority_without_distance)
-    return FusionConfig(
-        centre_zone=cfg.centre_zone, peripheral_yaw_deg=cfg.peripheral_yaw_deg,
-        box_distance=BoxDistanceConfig(cfg.box_core_fraction, cfg.box_depth_percentile, cfg.box_min_valid_fraction,
-                                       cluster_bin=cfg.box_cluster_bin, min_cluster_share=cfg.box_min_cluster_share),
-        tracker=TrackerConfig(min_iou=cfg.track_min_iou, max_centre_jump=cfg.track_max_centre_jump,
-                              max_missed=cfg.track_max_missed, speed_window_s=cfg.speed_window_s,
-                              distance_filter_frames=cfg.distance_filter_frames),
-        motion=MotionConfig(window_s=cfg.motion_window_s, walk_window_s=cfg.walk_window_s, walk_threshold=cfg.walk_threshold,
-                            stand_threshold=cfg.stand_threshold, min_walk_s=cfg.min_walk_s,
-                            min_stand_s=cfg.min_stand_s),
-        policy=policy, tilt=TiltConfig(cfg.tilt_time_constant_s, cfg.tilt_max_deviation),
-        corridor=CorridorConfig(
-            width_m=cfg.corridor_width_m, length_m=cfg.corridor_length_m, min_forward_m=cfg.corridor_min_forward_m,
-            bin_m=cfg.corridor_bin_m, stride=cfg.corridor_stride, ground_tolerance_m=cfg.ground_tolerance_m,
-            drop_min_m=cfg.drop_min_m, step_max_m=cfg.step_max_m, head_min_m=cfg.head_band_bottom_m,
-            wearer_height_m=cfg.wearer_height_m, head_margin_m=cfg.head_margin_m,
-            min_points=cfg.corridor_min_points,
-            ground=GroundConfig(method=cfg.ground_method, camera_height_m=cfg.camera_height_m,
-                                prior_window_m=cfg.ground_prior_window_m)) if cfg.corridor_enabled else None,
-        camera_height_m=cfg.camera_height_m,
+    policy = config_from(cfg, PolicyConfig, band_limits_m=tuple(cfg.band_limits_m),
+                         band_weights=dict(zip(BAND_WEIGHT_ORDER, cfg.band_weights)), class_priorities=priorities,
+                         critical_classes=frozenset(cfg.critical_classes))
+    corridor = config_from(cfg, CorridorConfig, prefix="corridor_", head_min_m=cfg.head_band_bottom_m,
+                           ground=config_from(cfg, GroundConfig, prefix="ground_"))
+    return config_from(
+        cfg, FusionConfig,
+        box_distance=config_from(cfg, BoxDistanceConfig, prefix="box_", percentile=cfg.box_depth_percentile),
+        tracker=config_from(cfg, TrackerConfig, prefix="track_"),
+        motion=config_from(cfg, MotionConfig, prefix="motion_"),
+        policy=policy, tilt=config_from(cfg, TiltConfig, prefix="tilt_"),
+        corridor=corridor if cfg.corridor_enabled else None,
         height_bands=HeightBandConfig(cfg.floor_band_top_m, cfg.head_band_bottom_m))
 
 
@@ -308,7 +283,7 @@ def vision_health(cfg, start_s: float) -> VisionHealth:
                         cfg.slow_repeat_s, cfg.heartbeat_timeout_s)
 
 
-GEN1_PERIPHERAL_YAW_DEG = 38.0  # where the camera's source has no calibration
+GEN1_PERIPHERAL_YAW_DEG = field_default(FusionConfig, "peripheral_yaw_deg")  # where the source has no calibration
 
 
 def source_calibration(source: str, path: str):
@@ -326,45 +301,22 @@ def source_calibration(source: str, path: str):
     return tuple(tuple(float(v) for v in row) for row in rotation), yaw, origin
 
 
-CORRIDOR_ON, CORRIDOR_WAITING = "on (metric depth)", "off until the depth stage says its depth is metric"
-CORRIDOR_APPROXIMATE = "off: depth is approximate (relative model); use a metric Depth-Anything-V2 model"
-CORRIDOR_DISABLED = "off (corridor_enabled: false)"
-DEGRADED_PRIORITY = 100.0  # above any obstacle: the wearer must know the warnings have stopped
-LIVE_PENDING, REPLAY_PENDING = 16, 256  # detection sets waiting for depth (replay: the detector may run ahead)
-REPLAY_CACHE = 32  # depth images kept in replay at least (depth may run ahead)
 RGB_CACHE = 8  # RGB frames kept for the annotated image (detection latency, in frames)
+DIAGNOSTIC_LEVELS = {OK: diagnostics.OK, WARN: diagnostics.WARN, ERROR: diagnostics.ERROR}
 
 
 class FusionNode(AriaNode):
     def __init__(self):
         super().__init__("fusion")
-        self.cfg = declare_parameters(self, PARAMS)
-        cfg = self.cfg
+        self.cfg = cfg = declare_parameters(self, PARAMS)
         extrinsics, calibrated_yaw, extrinsics_origin = source_calibration(cfg.camera_source, cfg.camera_path)
         yaw = cfg.peripheral_yaw_deg or calibrated_yaw or GEN1_PERIPHERAL_YAW_DEG
-        self.config: FusionConfig = dataclasses.replace(fusion_config(cfg), camera_from_imu=extrinsics,
-                                                        peripheral_yaw_deg=yaw)
-        self.pipeline = FusionPipeline(self.config)
-        # Replay processes every frame: a detection set then waits for its depth image however long depth takes,
-        # and either stage may run ahead of the other by many frames.
-        if cfg.process_every_frame:
-            self.pairer = StampPairer(cfg.pair_tolerance_s, math.inf, max(cfg.depth_cache, REPLAY_CACHE),
-                                      pending_cache=REPLAY_PENDING)
-        else:
-            self.pairer = StampPairer(cfg.pair_tolerance_s, cfg.pair_max_wait_s, cfg.depth_cache,
-                                      pending_cache=LIVE_PENDING)
-        self._started = time.monotonic()
-        self.health = vision_health(cfg, self._started)
+        config = dataclasses.replace(fusion_config(cfg), camera_from_imu=extrinsics, peripheral_yaw_deg=yaw)
+        now = time.monotonic()
+        self.session = FusionSession(config, config_from(cfg, SessionConfig), vision_health(cfg, now), now)
         self.diag = NodeDiagnostics(self)
-        self._intrinsics = {RGB: None, SLAM_LEFT: None, SLAM_RIGHT: None}
-        self._class_names: Dict[str, List[str]] = {RGB: [], SLAM_LEFT: [], SLAM_RIGHT: []}
         self._rgb_frames: Dict[int, Image] = {}
-        self._counts = {"requests": 0, "no_camera_info": 0, "pairing_misses_skipped": 0, "slam_frames": 0,
-                        "annotated": 0, "annotated_no_image": 0}
-        self._last_motion = self.pipeline.motion.state
-        # Metres are spoken only once the depth stage says they are measured (docs/depth.md: approximate metres
-        # from a relative model must not be spoken as measurements).
-        self._distance_kind = APPROXIMATE
+        self._counts = {"annotated": 0, "annotated_no_image": 0}
 
         per_frame = frame_qos(cfg.process_every_frame, depth=5)
         self._obstacles_pub = self.create_publisher(PointCloud2, topics.OBSTACLES, per_frame)
@@ -382,11 +334,7 @@ class FusionNode(AriaNode):
         self.create_subscription(Image, topics.DEPTH_IMAGE, self._on_depth, per_frame)
         self.create_subscription(Imu, topics.IMU, self._on_imu, sensor_qos(depth=200))
         self.create_subscription(Odometry, topics.ODOM, self._on_odometry, sensor_qos(depth=200))
-        self._slam_seen = {SLAM_LEFT: 0, SLAM_RIGHT: 0} if cfg.use_slam_cameras else {}
-        self._slam_silence_reported = False
-        self._started = time.monotonic()
         self.create_subscription(String, topics.DEPTH_MODE, self._on_depth_mode, latched_qos())
-        self._heartbeat_inputs = {cfg.detections_status: DETECTIONS, cfg.depth_status: DEPTH}
         if cfg.heartbeat_timeout_s > 0:
             self.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, reliable_qos(50))
         self.create_subscription(String, topics.SOURCE_STATE, self._on_source_state, latched_qos())
@@ -397,19 +345,16 @@ class FusionNode(AriaNode):
             self.create_subscription(Image, topics.RGB_IMAGE, self._on_rgb, sensor_qos(depth=2))
             self._annotator = LatestWorker(self._draw, self._on_worker_error, name="annotate")
         self.create_timer(0.1, self._on_timer)
-        self.diag.set_value("motion_state", self._last_motion)
-        self.diag.set_value("distance_kind", f"{APPROXIMATE} (until {topics.DEPTH_MODE} says metric)")
-        self.diag.set_value("tilt", "no IMU yet: camera taken as level")
-        self._corridor_state = CORRIDOR_WAITING if self.pipeline.corridor is not None else CORRIDOR_DISABLED
-        self.diag.set_value("corridor", self._corridor_state)
-        if self.pipeline.corridor is not None:
+        for key, value in self.session.values.items():
+            self.diag.set_value(key, value)
+        if self.session.pipeline.corridor is not None:
             self.get_logger().info(f"corridor model: {cfg.corridor_width_m} m x {cfg.corridor_length_m} m, "
-                                   f"{self._corridor_state}")
+                                   f"{self.session.corridor_state}")
         self.get_logger().info(f"fusion: centre zone ±{cfg.centre_zone:.0%}, bands {cfg.band_limits_m} m, "
                                f"SLAM cameras {'awaited' if cfg.use_slam_cameras else 'off'}, IMU-to-camera "
                                f"extrinsics from {extrinsics_origin}, SLAM cameras {yaw:.0f} degrees to the sides")
 
-    # ---- subscriptions -------------------------------------------------------------------------------------
+    # ---- subscriptions: decode, call the session, publish its step -----------------------------------------
 
     def _subscribe_camera(self, camera: str, detections_topic: str, info_topic: str,
                           with_detections: bool = True) -> None:
@@ -423,7 +368,7 @@ class FusionNode(AriaNode):
 
     def _on_class_names(self, camera: str, msg: String) -> None:
         try:
-            self._class_names[camera] = msg_to_class_names(msg)
+            self.session.on_class_names(camera, msg_to_class_names(msg))
         except DetectionFormatError as exc:
             self._input_error(f"{camera}: {exc}")
 
@@ -433,66 +378,30 @@ class FusionNode(AriaNode):
         except ValueError as exc:
             self._input_error(str(exc))
             return
-        if mode != self._distance_kind:
-            self.get_logger().info(f"depth is {mode}: distances are spoken "
-                                   f"{'in metres' if mode == METRIC else 'as near/far bands, not metres'}")
-        if self.pipeline.corridor is not None and mode != METRIC and self._corridor_state != CORRIDOR_APPROXIMATE:
-            self.get_logger().warning("corridor model off: depth is approximate (a relative model); walls, poles, "
-                                      "head-height obstacles and steps need a metric Depth-Anything-V2 model")
-        self._distance_kind = mode
-        self.pipeline.depth_is_metric = mode == METRIC
-        self.diag.set_value("distance_kind", mode)
-        if self.pipeline.corridor is not None:
-            self._corridor_state = CORRIDOR_ON if mode == METRIC else CORRIDOR_APPROXIMATE
-            self.diag.set_value("corridor", self._corridor_state)
+        self._publish(self.session.on_depth_mode(mode))
 
     def _on_info(self, camera: str, msg: CameraInfo) -> None:
         try:
-            self._intrinsics[camera] = camera_info_to_intrinsics(msg)
+            self.session.on_camera_info(camera, camera_info_to_intrinsics(msg))
         except ImageFormatError as exc:
             self._input_error(f"{camera} camera_info: {exc}")
 
     def _on_imu(self, msg: Imu) -> None:
         a, w = msg.linear_acceleration, msg.angular_velocity
-        time_s = stamp_to_ns(msg.header.stamp) / 1e9
         # REP 145: a first covariance element of -1 means the gyroscope is not provided.
         gyro = None if msg.angular_velocity_covariance[0] == -1.0 else (w.x, w.y, w.z)
-        self.pipeline.wearer.add_imu(time_s, (a.x, a.y, a.z), gyro)
-        self.pipeline.motion.add(time_s, a.x, a.y, a.z)
-        self._motion_changed(time_s, f"acceleration deviation {self.pipeline.motion.deviation:.2f} m/s^2")
+        self._publish(self.session.on_imu(stamp_to_ns(msg.header.stamp) / 1e9, (a.x, a.y, a.z), gyro))
 
     def _on_odometry(self, msg: Odometry) -> None:
         q, v, w = msg.pose.pose.orientation, msg.twist.twist.linear, msg.twist.twist.angular
-        odom_from_device = quaternion_matrix(q.x, q.y, q.z, q.w)  # the twist is in the device's axes (REP 105)
-        velocity = odom_from_device @ np.array([v.x, v.y, v.z])
-        yaw_rate = float((odom_from_device @ np.array([w.x, w.y, w.z]))[2])
-        time_s = stamp_to_ns(msg.header.stamp) / 1e9
-        vio = self.pipeline.vio
-        vio.add(time_s, (q.x, q.y, q.z, q.w), velocity, yaw_rate)
-        self.diag.set_value("vio_speed_mps", f"{vio.speed_mps:.2f}")
-        self.diag.set_value("vio_heading_deg", f"{vio.heading_deg:.0f}")
-        self.diag.set_value("turning", vio.turning)
-        self._motion_changed(time_s, f"VIO speed {vio.speed_mps:.2f} m/s")
-
-    def _motion_changed(self, time_s: float, why: str) -> None:
-        state = self.pipeline.motion_state(time_s)
-        source = "vio" if self.pipeline.vio.active(time_s) else "imu"
-        self.diag.set_value("motion_source", source)
-        if state != self._last_motion:
-            self.get_logger().info(f"wearer is {state} ({why})")
-            self._last_motion = state
-            self.diag.set_value("motion_state", state)
+        self._publish(self.session.on_odometry(stamp_to_ns(msg.header.stamp) / 1e9, (q.x, q.y, q.z, q.w),
+                                               (v.x, v.y, v.z), (w.x, w.y, w.z)))
 
     def _on_detections(self, msg: PointCloud2) -> None:
         detections = self._decode(msg, "detections")
-        if detections is None:
-            return
-        now = time.monotonic()
-        self.health.seen(DETECTIONS, now)
-        pairings = self.pairer.add_detections(stamp_to_ns(msg.header.stamp), (msg.header, detections), now)
-        if self.health.depth_down:  # no depth is coming: go on without distances
-            pairings += self.pairer.drain()
-        self._process_pairings(pairings)
+        if detections is not None:
+            self._publish(self.session.on_detections(msg.header, stamp_to_ns(msg.header.stamp), detections,
+                                                     time.monotonic()))
 
     def _on_depth(self, msg: Image) -> None:
         if msg.encoding != "32FC1":
@@ -503,25 +412,19 @@ class FusionNode(AriaNode):
         except ImageFormatError as exc:
             self._input_error(f"depth image: {exc}")
             return
-        now = time.monotonic()
-        self.health.seen(DEPTH, now)
-        self._process_pairings(self.pairer.add_depth(stamp_to_ns(msg.header.stamp), depth, now))
+        self._publish(self.session.on_depth(stamp_to_ns(msg.header.stamp), depth, time.monotonic()))
 
     def _on_peripheral(self, camera: str, msg: PointCloud2) -> None:
         detections = self._decode(msg, f"{camera} detections")
         if detections is not None:
-            self._counts["slam_frames"] += 1
-            self._slam_seen[camera] += 1
-            self._process_frame(camera, msg.header, detections, None)
+            self._publish(self.session.on_peripheral(camera, msg.header, stamp_to_ns(msg.header.stamp), detections))
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
-        now = time.monotonic()
         # How late statuses are read: the stamp against the same clock (ROS time, like the senders'), in seconds.
-        self.health.status_read(self.get_clock().now().nanoseconds / 1e9, stamp_to_ns(msg.header.stamp) / 1e9)
-        for status in msg.status:
-            name = self._heartbeat_inputs.get(status.name)
-            if name is not None:
-                self.health.heard(name, now, next((kv.value for kv in status.values if kv.key == "pid"), None))
+        statuses = [(status.name, next((kv.value for kv in status.values if kv.key == "pid"), None))
+                    for status in msg.status]
+        self.session.on_statuses(time.monotonic(), self.get_clock().now().nanoseconds / 1e9,
+                                 stamp_to_ns(msg.header.stamp) / 1e9, statuses)
 
     def _on_source_state(self, msg: String) -> None:
         try:
@@ -529,12 +432,7 @@ class FusionNode(AriaNode):
         except (ValueError, AttributeError):
             self._input_error(f"{topics.SOURCE_STATE} is not a JSON object with a 'state'")
             return
-        if state == "ended" and self.health.end_of_input():
-            self.get_logger().info("the camera's recording ended")
-            self._send(SpeechRequest(event=ENDED, urgency=INFO, priority=DEGRADED_PRIORITY, key="source:ended",
-                                     stamp_ns=self.get_clock().now().nanoseconds))
-        elif state == "playing":
-            self.health.input_started(time.monotonic())
+        self._publish(self.session.on_source_state(state, time.monotonic(), self.get_clock().now().nanoseconds))
 
     def _on_rgb(self, msg: Image) -> None:
         if self._annotated_pub.get_subscription_count() == 0:
@@ -546,62 +444,42 @@ class FusionNode(AriaNode):
 
     def _on_timer(self) -> None:
         now = time.monotonic()
-        self._process_pairings(self.pairer.poll(now))
-        for change in self.health.update(now):
-            self._announce_health(change.event, change.reason, now)
-        self._update_diagnostics(now)
+        self._publish(self.session.tick(now, self.get_clock().now().nanoseconds))
+        level, message, values = self.session.status(now)
+        for key, value in values.items():
+            self.diag.set_value(key, value)
+        for key, value in self._counts.items():
+            self.diag.set_value(key, value)
+        self.diag.set_status(DIAGNOSTIC_LEVELS[level], message)
 
-    # ---- processing ----------------------------------------------------------------------------------------
+    # ---- publishing ----------------------------------------------------------------------------------------
 
-    def _process_pairings(self, pairings: List[Pairing]) -> None:
-        for pairing in pairings:
-            header, detections = pairing.detections
-            if pairing.depth is None and not self.health.depth_down:
-                self._counts["pairing_misses_skipped"] += 1  # depth is running, this frame just has none
-                continue
-            self._process_frame(RGB, header, detections, pairing.depth)
+    def _publish(self, step: Step) -> None:
+        for fused in step.frames:
+            self._publish_frame(fused)
+        for request in step.requests:
+            self._send(request)
+        for line in step.lines:  # one call site per severity: rclpy refuses to change it at one
+            if line.level == WARNING_LINE:
+                self.get_logger().warning(line.text)
+            else:
+                self.get_logger().info(line.text)
 
-    def _process_frame(self, camera: str, header: Header, detections: Detections, depth) -> None:
-        intrinsics = self._intrinsics[camera]
-        if intrinsics is None:
-            self._counts["no_camera_info"] += 1
-            return
-        result = self.pipeline.process(camera, detections, self._class_names[camera], intrinsics, depth,
-                                       stamp_to_ns(header.stamp))
+    def _publish_frame(self, fused: FusedFrame) -> None:
+        header, result = fused.frame, fused.result
         self._obstacles_pub.publish(obstacles_to_msg(result.obstacles, header))
         if self.cfg.publish_markers:
-            markers = obstacle_markers(result.obstacles, header, intrinsics)
+            markers = obstacle_markers(result.obstacles, header, fused.intrinsics)
             if result.corridor is not None:
-                markers.markers += corridor_markers(result.corridor, result.tilt, self.config.corridor, header)
+                markers.markers += corridor_markers(result.corridor, result.tilt, self.session.config.corridor,
+                                                    header)
             self._markers_pub.publish(markers)
-        if camera == RGB:
+        if fused.camera == RGB:
             self.diag.record(header.stamp)
-            self._publish_tilt(header, result.tilt)
-            if result.corridor is not None:
-                ground = result.corridor.ground
-                self.diag.set_value("corridor_ms", f"{result.corridor.elapsed_ms:.2f}")
-                self.diag.set_value("ground", f"{ground.camera_height_m:.2f} m below the camera, slope "
-                                              f"{ground.slope_deg:.1f} deg"
-                                              + ("" if ground.fitted else " (not fitted: prior)"))
-                self.diag.set_value("hazards", ", ".join(h.kind for h in result.corridor.hazards) or "none")
-                free = [side for side, clear in (("left", result.corridor.free_left),
-                                                 ("right", result.corridor.free_right)) if clear]
-                self.diag.set_value("free_sides", " and ".join(free) or "neither")
+            self._tilt_pub.publish(tilt_to_msg(header, result.tilt))
             self._queue_annotation(header, result)
-        if result.request is not None and self.health.reason != DETECTIONS:
-            self._send(dataclasses.replace(result.request, distance_kind=self._distance_kind))
-
-    def _publish_tilt(self, header: Header, tilt: Tilt) -> None:
-        """The RGB camera's optical frame in the wearer frame (rotation only, same origin), as used for this frame."""
-        msg = TransformStamped()
-        msg.header.stamp = header.stamp
-        msg.header.frame_id = topics.WEARER_FRAME
-        msg.child_frame_id = header.frame_id or topics.RGB_FRAME
-        q = msg.transform.rotation
-        q.x, q.y, q.z, q.w = tilt.quaternion_xyzw()
-        self._tilt_pub.publish(msg)
-        self.diag.set_value("tilt", f"pitch {tilt.pitch_down_deg:.1f} deg down, roll {tilt.roll_right_deg:.1f} deg "
-                                    f"right" + ("" if tilt.from_imu else " (no IMU yet: camera taken as level)"))
+        if fused.request is not None:
+            self._send(fused.request)
 
     def _queue_annotation(self, header: Header, result: FrameResult) -> None:
         if self._annotator is None or self._annotated_pub.get_subscription_count() == 0:
@@ -620,31 +498,9 @@ class FusionNode(AriaNode):
 
     def _send(self, request: SpeechRequest) -> None:
         self._speech_pub.publish(request_to_msg(request))
-        self._counts["requests"] += 1
         self.get_logger().debug(f"speech request: {request.to_json()}")
 
-    def _announce_health(self, event: str, reason: str, now: float) -> None:
-        rate = self.health.inputs[reason]
-        if event == DEGRADED and self.health.node_silent(reason, now):
-            status = next(name for name, input_name in self._heartbeat_inputs.items() if input_name == reason)
-            self.get_logger().warning(f"vision degraded: no {reason}: {status} silent on {topics.DIAGNOSTICS} for "
-                                      f"{self.cfg.heartbeat_timeout_s:g} s (the node died or hangs)")
-        elif event == DEGRADED and self.health.node_restarted(reason):
-            self.get_logger().warning(f"vision degraded: no {reason}: its node was restarted (a new pid on "
-                                      f"{topics.DIAGNOSTICS}), waiting for its first message")
-        elif event == DEGRADED:
-            self.get_logger().warning(f"vision degraded: no {reason} for {self.health.silent_for(reason, now) or 0:.1f}"
-                                      f" s (threshold {rate.silence_threshold_s():.1f} s)")
-        elif event == SLOW:
-            self.get_logger().warning(f"{reason} slow: {rate.rate_hz() or 0:.2f} Hz, below its floor "
-                                      f"{rate.floor_hz() or 0:.2f} Hz")
-        else:
-            self.get_logger().info(f"vision restored: {reason} back")
-        self._send(SpeechRequest(event=event, urgency=WARNING if event == DEGRADED else INFO,
-                                 priority=DEGRADED_PRIORITY, key=f"vision:{reason}",
-                                 stamp_ns=self.get_clock().now().nanoseconds, reason=reason))
-
-    # ---- errors and diagnostics ----------------------------------------------------------------------------
+    # ---- errors --------------------------------------------------------------------------------------------
 
     def _decode(self, msg: PointCloud2, what: str) -> Optional[Detections]:
         try:
@@ -659,52 +515,6 @@ class FusionNode(AriaNode):
 
     def _on_worker_error(self, exc: BaseException) -> None:
         self._input_error(f"annotated image: {exc}")
-
-    def _update_diagnostics(self, now: float) -> None:
-        states = {name: self.health.state(name, now) for name in (DETECTIONS, DEPTH)}
-        for name, state in states.items():
-            silent = self.health.silent_for(name, now)
-            self.diag.set_value(f"{name}_input", state if silent is None else f"{state} ({silent:.1f} s ago)")
-            rate = self.health.inputs[name]
-            self.diag.set_value(f"{name}_rate_hz", f"{rate.rate_hz() or 0:.2f}")
-            self.diag.set_value(f"{name}_floor_hz", f"{rate.floor_hz() or 0:.2f}")
-            self.diag.set_value(f"{name}_stale_after_s", f"{rate.silence_threshold_s():.1f}")
-            heartbeat = self.health.heartbeats.get(name)
-            if heartbeat is not None and heartbeat.last is None:
-                self.diag.set_value(f"{name}_node", "not heard")
-            elif heartbeat is not None:
-                alive = "silent" if heartbeat.silent(now) else "alive"
-                self.diag.set_value(f"{name}_node", f"{alive} ({now - heartbeat.last:.1f} s ago)")
-        self.diag.set_value("uptime_s", f"{now - self._started:.1f}")  # the speech node's guidance watch reads it
-        self.diag.set_value("pairs", self.pairer.paired)
-        self.diag.set_value("pairing_misses", self.pairer.misses)
-        self.diag.set_value("waiting_for_depth", self.pairer.waiting)
-        self.diag.set_value("acceleration_deviation", f"{self.pipeline.motion.deviation:.2f}")
-        for camera, tracker in self.pipeline.trackers.items():
-            self.diag.set_value(f"tracks_{camera}", len(tracker.tracks))
-        for key, value in self._counts.items():
-            self.diag.set_value(key, value)
-        for camera, seen in self._slam_seen.items():
-            self.diag.set_value(f"{camera}_input", f"receiving ({seen} frames)" if seen else "no input")
-        silent = [camera for camera, seen in self._slam_seen.items() if not seen]
-        if silent and not self._slam_silence_reported and now - self._started > self.cfg.startup_grace_s:
-            self.get_logger().warning(f"no input from the SLAM camera detectors ({', '.join(silent)}) after "
-                                      f"{self.cfg.startup_grace_s:.0f} s: peripheral obstacles are not reported")
-            self._slam_silence_reported = True
-        if states[DETECTIONS] == STALE:
-            self.diag.set_status(ERROR, "no detections: obstacle warnings stopped")
-        elif states[DEPTH] == STALE:
-            self.diag.set_status(WARN, "no depth: obstacles without distances")
-        elif SLOW_STATE in states.values():
-            slow = [name for name, state in states.items() if state == SLOW_STATE]
-            self.diag.set_status(WARN, f"slow: {' and '.join(slow)} below the rate floor")
-        elif WAITING in states.values():
-            waiting = [name for name, state in states.items() if state == WAITING]
-            self.diag.set_status(WARN, f"waiting for {' and '.join(waiting)}")
-        elif self._intrinsics[RGB] is None:
-            self.diag.set_status(WARN, f"waiting for camera_info on {topics.RGB_INFO}")
-        else:
-            self.diag.set_status(OK, "running")
 
     def close(self) -> None:
         if self._annotator is not None:

@@ -7,6 +7,7 @@ exit code 2 instead of a traceback.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -105,3 +106,31 @@ def declare_parameters(node: Node, params: Sequence[Param]) -> SimpleNamespace:
             raise ParameterError(param.name, str(exc)) from None
         values[param.name.replace(".", "_")] = param.validate(declared.value)
     return SimpleNamespace(**values)
+
+
+def field_default(config_type: type, name: str) -> Any:
+    """The default of field `name` of the dataclass `config_type`: a parameter's default where its value ends up
+    in that config, so that the default lives once (in the core's config)."""
+    found = next((f for f in dataclasses.fields(config_type) if f.name == name), None)
+    if found is None:
+        raise AttributeError(f"{config_type.__name__} has no field '{name}'")
+    if found.default is not dataclasses.MISSING:
+        return found.default
+    return found.default_factory()
+
+
+def config_from(cfg: SimpleNamespace, config_type: type, prefix: str = "", **values: Any) -> Any:
+    """The dataclass `config_type` built from a node's declared parameters: each field takes the parameter
+    `prefix + name` (or `name`) where the node declares one, `values` set the others (and win), the rest keep
+    their defaults."""
+    kwargs = {}
+    for item in dataclasses.fields(config_type):
+        if item.name in values:
+            kwargs[item.name] = values.pop(item.name)
+        elif hasattr(cfg, prefix + item.name):
+            kwargs[item.name] = getattr(cfg, prefix + item.name)
+        elif prefix and hasattr(cfg, item.name):
+            kwargs[item.name] = getattr(cfg, item.name)
+    if values:
+        raise TypeError(f"{config_type.__name__} has no fields {', '.join(values)}")
+    return config_type(**kwargs)

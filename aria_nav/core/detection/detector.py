@@ -25,10 +25,10 @@ class InputSizeError(ModelError):
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    conf_threshold: float = 0.25
-    iou_threshold: float = 0.45
+    conf_threshold: float = PostprocessConfig.conf_threshold
+    iou_threshold: float = PostprocessConfig.iou_threshold
     classes: Sequence[str] = NAVIGATION_CLASSES  # names; ["all"] keeps every class
-    max_detections: int = 100
+    max_detections: int = PostprocessConfig.max_detections
     input_size: int = 0  # square input for models with a dynamic input; 0: the model's own fixed size, else 640
 
 
