@@ -267,7 +267,7 @@ def test_bad_configuration_is_one_line_and_exit_code_2():
 
 
 def test_gpu_frame_skip_applies_only_on_a_gpu():
-    from aria_nav.nodes.detector import effective_frame_skip
+    from aria_nav.ros.intake import effective_frame_skip
 
     assert effective_frame_skip(3, 1, on_gpu=True) == 1
     assert effective_frame_skip(3, 1, on_gpu=False) == 3

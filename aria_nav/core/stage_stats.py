@@ -24,8 +24,13 @@ class StageStats:
 
     def record(self, latency_ms: float, now: Optional[float] = None) -> None:
         with self._lock:
-            self.processed += 1
             self._latencies_ms.append(latency_ms)
+        self.count(now)
+
+    def count(self, now: Optional[float] = None) -> None:
+        """One more item processed, for the count and the rate only (no latency measured)."""
+        with self._lock:
+            self.processed += 1
             self._times.append(time.monotonic() if now is None else now)
 
     def record_error(self, message: str) -> None:

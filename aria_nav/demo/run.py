@@ -42,7 +42,7 @@ from aria_nav.demo.ground_truth import GroundTruthPerception, camera_offset
 from aria_nav.demo.hazard_scene_player import HazardScenePlayer, PlayedFrame
 from aria_nav.demo.inputs import DemoInput, random_weight_models
 from aria_nav.demo.video import VIDEO_FPS, AnnotatedVideo, Utterance
-from aria_nav.nodes.camera import MISSING_INPUT
+from aria_nav.ros.camera_params import MISSING_INPUT
 from aria_nav.replay.run import NO_RATE_FLOOR_HZ, model_path
 from aria_nav.replay.session import GraphFailure, GraphSession
 from aria_nav.ros.conversions import image_to_rgb

@@ -19,84 +19,22 @@ from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import String
 
 from aria_nav import topics
-from aria_nav.core.sources import SOURCE_KINDS, SourceError, open_source
+from aria_nav.core.sources import SourceError, open_source
 from aria_nav.core.sources.base import (EXTRA_CAMERA_STREAMS, IMU, ODOM, RGB, SLAM_LEFT, SLAM_PAIRS, SLAM_RIGHT,
                                         Frame, ImuSample, Item, resize_frame)
 from aria_nav.core.sources.vrs import PoseSample
-from aria_nav.core.sources.replay import PACING_MODES, STAMP_SOURCES, Replay
+from aria_nav.core.sources.replay import Replay
 from aria_nav.core.stage_stats import StageStats
+from aria_nav.ros.camera_params import GRAPH_INPUTS, IMU_QUEUE, MISSING_INPUT, PARAMS, STREAM_TOPICS
 from aria_nav.ros.conversions import array_to_image, camera_info, header_at, imu_message, odometry_message
-from aria_nav.ros.diagnostics import WARN, NodeDiagnostics
-from aria_nav.ros.params import ConfigError, Param, ParameterError, declare_parameters
+from aria_nav.ros.diagnostics import INPUT_LOG_PERIOD_S, WARN, NodeDiagnostics
+from aria_nav.ros.params import ConfigError, ParameterError, declare_parameters
 from aria_nav.ros.qos import frame_qos, latched_qos
 from aria_nav.ros.runtime import WORKER_JOIN_S, AriaNode, main_for
 from aria_nav.ros.static_tf import Mount, peripheral_yaw_deg, publish_camera_transforms
 
-MAX_SIZE = 4096
-IMU_QUEUE = 200  # IMU samples held for a slow subscriber (0.2 s at 1 kHz)
 SUBSCRIBER_REPORT_S = 5.0  # replay mode: how often to say which topics still wait for a subscriber
 ACK_TIMEOUT_S = 5.0  # replay mode, end of input: how long to wait for subscribers to acknowledge the last frames
-
-
-def _size_check(value: int) -> Optional[str]:
-    return None if value == 0 or 16 <= value <= MAX_SIZE else f"{value} is not 0 (native) or 16..{MAX_SIZE}"
-
-
-PARAMS = [
-    Param("source", "sample", "where frames come from: sample (the packaged recording), vrs (Aria VRS file), "
-                              "video (file), webcam, bag (rosbag2 directory), live (Aria glasses, client SDK)",
-          choices=SOURCE_KINDS),
-    Param("path", "", "the file or bag directory to read (sample: must be empty; bag: empty = the packaged "
-                      "sample), the webcam index or device path (empty = 0), or the glasses' IP address for "
-                      "live Wi-Fi streaming (empty = USB)"),
-    Param("pacing", "realtime", "recordings: realtime (the recording's own timing), fixed (lead camera frames "
-                                "at rate_hz) or fast (as fast as possible); live sources ignore it",
-          choices=PACING_MODES),
-    Param("rate_hz", 10.0, "frame rate of fixed pacing (Hz)", min=0.1, max=1000.0),
-    Param("loop", False, "restart a recording at its end; device time keeps increasing across loops"),
-    Param("max_duration_s", 0.0, "recordings: end the input after this many seconds of the recording "
-                                 "(0 = play it to its end)", min=0.0, max=1e6),
-    Param("exit_at_end", False, "exit with code 0 at the end of a recording that is not looped, instead of "
-                                "staying up idle"),
-    Param("rgb_width", 704, "published RGB width in pixels, 0 = from rgb_height and the camera's aspect (both 0: "
-                            "native, 1408x1408 for Gen1, 2016x1512 for Gen2); 704 halves Gen1's image exactly, "
-                            "still above the detector (640) and depth (518) inputs", check=_size_check),
-    Param("rgb_height", 0, "published RGB height in pixels, 0 = from rgb_width and the camera's aspect (Gen1 704, "
-                           "Gen2 528); another aspect is a centred crop, pixels stay square", check=_size_check),
-    Param("slam_width", 0, "published SLAM camera width in pixels, 0 = from the aspect (both 0: native)",
-          check=_size_check),
-    Param("slam_height", 0, "published SLAM camera height in pixels, 0 = from the aspect", check=_size_check),
-    Param("slam_pair", "side", "Aria Gen2 (four SLAM cameras): the pair published as slam_left/slam_right and read "
-                               "by the SLAM detectors: side (the peripheral views) or front; the other pair is "
-                               "published as /aria/slam_<pair>_left|right", choices=SLAM_PAIRS),
-    Param("publish_other_slam_pair", True, "Aria Gen2: also publish the SLAM pair not chosen by slam_pair"),
-    Param("publish_odom", True, "Aria Gen2 recordings: publish the on-device VIO's device poses as "
-                                "nav_msgs/Odometry on /aria/odom (frame aria_odom -> aria_device)"),
-    Param("odom_rate_hz", 100.0, "most /aria/odom messages per second (Gen2 VIO runs at 800 Hz)", min=1.0,
-          max=1000.0),
-    Param("undistort", True, "Aria sources (vrs, live): undistort the fisheye images to a linear pinhole camera "
-                             "(false: raw fisheye, CameraInfo distortion_model fisheye624)"),
-    Param("publish_rgb", True, "publish the RGB camera"),
-    Param("publish_slam", True, "publish the SLAM cameras (Gen1: two; Gen2: four, see slam_pair)"),
-    Param("publish_imu", True, "publish the IMU (sensor_msgs/Imu, frame aria_imu: x forward, y left, z up)"),
-    Param("stamp_source", "host", "header.stamp: host (capture time on the host clock: latency = now - stamp) or "
-                                  "device (the recording's device time)", choices=STAMP_SOURCES),
-    Param("process_every_frame", False, "deterministic replay: reliable QoS so no subscriber misses a frame"),
-    Param("video_hfov_deg", 70.0, "video/webcam: horizontal field of view assumed for the CameraInfo (degrees)",
-          min=10.0, max=170.0),
-    Param("live_interface", "usb", "live glasses: streaming interface", choices=("usb", "wifi")),
-    Param("live_profile", "profile18", "live glasses: streaming profile name (see docs/camera.md)"),
-]
-
-STREAM_TOPICS = {RGB: (topics.RGB_IMAGE, topics.RGB_INFO, topics.RGB_FRAME),
-                 SLAM_LEFT: (topics.SLAM_LEFT_IMAGE, topics.SLAM_LEFT_INFO, topics.SLAM_LEFT_FRAME),
-                 SLAM_RIGHT: (topics.SLAM_RIGHT_IMAGE, topics.SLAM_RIGHT_INFO, topics.SLAM_RIGHT_FRAME)}
-STREAM_TOPICS.update({stream: (topics.camera_image_topic(stream), topics.camera_info_topic(stream),
-                               topics.camera_frame(stream)) for stream in EXTRA_CAMERA_STREAMS})
-# What the rest of the graph reads: a requested stream of these that the source lacks is a start-up warning.
-MISSING_INPUT = "they get no input"  # ends the start-up warning about missing streams (the demo quotes it)
-GRAPH_INPUTS = {RGB: "the detector, depth and fusion", SLAM_LEFT: "slam_detector_left",
-                SLAM_RIGHT: "slam_detector_right", IMU: "fusion's motion state"}
 
 
 class CameraNode(AriaNode):
@@ -142,12 +80,12 @@ class CameraNode(AriaNode):
         self._stream_stats = {stream: StageStats() for stream in self.source.streams}
         self._published_size: Dict[str, str] = {}
         self._undecodable_reported = 0
-        self.diagnostics = NodeDiagnostics(self)
-        self.diagnostics.set_value("source", self.source.description)
-        self.diagnostics.set_value("streams", ", ".join(self.source.streams))
+        self.diag = NodeDiagnostics(self)
+        self.diag.set_value("source", self.source.description)
+        self.diag.set_value("streams", ", ".join(self.source.streams))
         pacing = "live" if self.source.live else cfg.pacing + (f" {cfg.rate_hz:g} Hz" if cfg.pacing == "fixed" else "")
-        self.diagnostics.set_value("pacing", pacing)
-        self.diagnostics.set_value("state", "publishing")
+        self.diag.set_value("pacing", pacing)
+        self.diag.set_value("state", "publishing")
         self._state_pub = self.create_publisher(String, topics.SOURCE_STATE, latched_qos())
         self._publish_state("playing")
         missing = [s for s in streams if s in GRAPH_INPUTS and s not in self.source.streams]
@@ -155,13 +93,13 @@ class CameraNode(AriaNode):
             # A stream the graph expects and this source lacks: said now, and on /diagnostics while running.
             what = "; ".join(f"{s} (read by {GRAPH_INPUTS[s]})" for s in missing)
             warning = f"{self.source.description} has no {what}: {MISSING_INPUT}"
-            self.diagnostics.set_value("missing_streams", ", ".join(missing))
-            self.diagnostics.set_status(WARN, f"missing streams: {', '.join(missing)}")
+            self.diag.set_value("missing_streams", ", ".join(missing))
+            self.diag.set_status(WARN, f"missing streams: {', '.join(missing)}")
             self.get_logger().warning(warning + " (turn them off with publish_slam/publish_imu, or "
                                                               "slam:=false for the SLAM detectors)")
         generation = getattr(self.source, "generation", None)
         if generation:
-            self.diagnostics.set_value("aria_generation", generation)
+            self.diag.set_value("aria_generation", generation)
         self._report_slam_yaw()
         self._diagnostics_timer = self.create_timer(1.0, self._update_diagnostics)
         self._stop = threading.Event()
@@ -177,7 +115,7 @@ class CameraNode(AriaNode):
         yaw = peripheral_yaw_deg([Mount(topics.camera_frame(s), e[:3, :3], tuple(e[:3, 3]))
                                   for s, e in extrinsics.items() if s != IMU])
         if yaw is not None:
-            self.diagnostics.set_value("slam_yaw_deg", f"{yaw:.1f}")
+            self.diag.set_value("slam_yaw_deg", f"{yaw:.1f}")
             self.get_logger().info(f"SLAM cameras look {yaw:.0f} degrees to the sides of the RGB camera (fusion's "
                                    f"peripheral_yaw_deg should be {yaw:.0f})")
 
@@ -235,11 +173,11 @@ class CameraNode(AriaNode):
             for publisher in self._all_publishers():
                 publisher.wait_for_all_acked(Duration(seconds=ACK_TIMEOUT_S))
         counts = ", ".join(f"{s} {stats.processed}" for s, stats in self._stream_stats.items())
-        undecodable = getattr(self.source, "undecodable", 0)
+        undecodable = self.source.undecodable
         skipped = f", {undecodable} undecodable frame{'s' if undecodable > 1 else ''} skipped" if undecodable else ""
         self.get_logger().info(f"end of input ({counts} published{skipped})" +
                                ("; exiting" if self.cfg.exit_at_end else "; staying up idle"))
-        self.diagnostics.set_value("state", "end of input")
+        self.diag.set_value("state", "end of input")
         if self.cfg.exit_at_end:
             self.request_exit()
 
@@ -253,10 +191,10 @@ class CameraNode(AriaNode):
         if isinstance(item, PoseSample):
             self._emit_pose(item, stamp_ns)
             return
-        stats = self._stream_stats[item.stream]  # per-stream counts and rates (their latency field is unused)
+        stats = self._stream_stats[item.stream]  # per-stream counts and rates
         if isinstance(item, ImuSample):
             self._imu_publisher.publish(imu_message(item, header_at(stamp_ns, topics.IMU_FRAME)))
-            stats.record(0.0)
+            stats.count()
             return
         frame: Frame = resize_frame(item, *self._sizes[item.stream])
         image_publisher, info_publisher = self._image_publishers[item.stream]
@@ -264,8 +202,8 @@ class CameraNode(AriaNode):
         info_publisher.publish(camera_info(frame.calibration, header))
         image_publisher.publish(array_to_image(frame.image, frame.encoding, header))
         if item.stream == self.replay.lead_stream:
-            self.diagnostics.record(header.stamp)  # latency here: how far publishing runs behind capture time
-        stats.record(0.0)
+            self.diag.record(header.stamp)  # latency here: how far publishing runs behind capture time
+        stats.count()
         if item.stream not in self._published_size:
             self._published_size[item.stream] = f"{frame.size[0]}x{frame.size[1]} {frame.encoding}"
 
@@ -274,30 +212,30 @@ class CameraNode(AriaNode):
             return  # above odom_rate_hz
         self._last_odom_ns = pose.device_ns
         self._odom_publisher.publish(odometry_message(pose, header_at(stamp_ns, topics.ODOM_FRAME)))
-        self._stream_stats[ODOM].record(0.0)
+        self._stream_stats[ODOM].count()
 
     # --- executor side ----------------------------------------------------------------------------------------
     def _update_diagnostics(self) -> None:
         for stream, stats in self._stream_stats.items():
-            self.diagnostics.set_value(f"{stream}_rate_hz", f"{stats.rate_hz():.1f}")
-            self.diagnostics.set_value(f"{stream}_published", stats.processed)
+            self.diag.set_value(f"{stream}_rate_hz", f"{stats.rate_hz():.1f}")
+            self.diag.set_value(f"{stream}_published", stats.processed)
         for stream, size in self._published_size.items():
-            self.diagnostics.set_value(f"{stream}_resolution", size)
+            self.diag.set_value(f"{stream}_resolution", size)
         offset = self.replay.clock_offset_ns
         if offset is not None:
-            self.diagnostics.set_value("stamp_minus_device_time_ns", offset)
-        self.diagnostics.set_value("loops", self.replay.loops_completed)
-        undecodable = getattr(self.source, "undecodable", 0)
+            self.diag.set_value("stamp_minus_device_time_ns", offset)
+        self.diag.set_value("loops", self.replay.loops_completed)
+        undecodable = self.source.undecodable
         if undecodable > self._undecodable_reported:  # a video's broken frames: counted, said when it grows
-            self.diagnostics.set_value("undecodable_frames", undecodable)
-            self.diagnostics.set_status(WARN, "frames of the video could not be decoded (skipped)")
+            self.diag.set_value("undecodable_frames", undecodable)
+            self.diag.set_status(WARN, "frames of the video could not be decoded (skipped)")
             self.get_logger().warning(f"{undecodable} frames of {self.source.description} could not be decoded "
-                                      f"and were skipped", throttle_duration_sec=5.0)
+                                      f"and were skipped", throttle_duration_sec=INPUT_LOG_PERIOD_S)
             self._undecodable_reported = undecodable
-        dropped = getattr(self.source, "dropped", 0)
+        dropped = self.source.dropped
         if dropped:
-            self.diagnostics.set_value("dropped_from_device", dropped)
-            self.diagnostics.set_status(WARN, "publishing falls behind the glasses (see dropped_from_device)")
+            self.diag.set_value("dropped_from_device", dropped)
+            self.diag.set_status(WARN, "publishing falls behind the glasses (see dropped_from_device)")
 
     def close(self) -> None:
         self._stop.set()

@@ -22,17 +22,16 @@ from aria_nav.core.depth.processing import (NotADepthModelError, PoolSizeError, 
                                             open_depth_estimator, round_to_patch)
 from aria_nav.core.depth.visualize import colorize_depth
 from aria_nav.core.inference.onnx_runtime import ModelError
-from aria_nav.core.latest import LatestWorker
 from aria_nav.ros.conversions import (ImageFormatError, array_to_image, camera_info_to_intrinsics, image_to_rgb,
                                       intrinsics_to_camera_info)
-from aria_nav.ros.diagnostics import WARN, NodeDiagnostics
+from aria_nav.ros.diagnostics import NodeDiagnostics
 from aria_nav.ros.inference_params import TENSORRT_FP16, inference_config, inference_params
+from aria_nav.ros.intake import FrameIntake, report_runner
 from aria_nav.ros.params import ConfigError, Param, ParameterError, declare_parameters
-from aria_nav.ros.qos import frame_qos, latched_qos
+from aria_nav.ros.qos import RESULT_DEPTH, frame_qos, latched_qos
 from aria_nav.ros.runtime import WORKER_JOIN_S, AriaNode, main_for
 
 DEFAULT_MODEL = "depth_anything_v2_small_518.onnx"
-LOG_THROTTLE_S = 5.0
 
 POINT_FIELDS = [PointField(name=name, offset=4 * i, datatype=PointField.FLOAT32, count=1)
                 for i, name in enumerate("xyz")]
@@ -119,20 +118,12 @@ class DepthNode(AriaNode):
             raise ConfigError(str(exc)) from None
         runner = self.estimator.runner
 
-        self.diagnostics = NodeDiagnostics(self)
-        self.diagnostics.set_value("backend", runner.backend)
-        self.diagnostics.set_value("provider", runner.provider)
-        if getattr(runner, "bound", None) is not None:
-            self.diagnostics.set_value("gpu_resident", f"IO binding, CUDA graph {runner.cuda_graph}")
-        self.diagnostics.set_value("model", runner.path.name)
-        self.diagnostics.set_value("depth_mode", self.estimator.describe()["mode"])
-        if runner.fallback_warning:
-            self.get_logger().warn(runner.fallback_warning)
-            self.diagnostics.set_value("fallback_warning", runner.fallback_warning)
-            self.diagnostics.set_status(WARN, "running on the CPU: requested provider unavailable")
+        self.diag = NodeDiagnostics(self)
+        report_runner(self, self.diag, runner)
+        self.diag.set_value("depth_mode", self.estimator.describe()["mode"])
         self.get_logger().info(f"depth: {runner.describe()}, mode {self.estimator.describe()['mode']}")
 
-        out_qos = frame_qos(cfg.process_every_frame, depth=5)
+        out_qos = frame_qos(cfg.process_every_frame, depth=RESULT_DEPTH)
         self.depth_pub = self.create_publisher(Image, topics.DEPTH_IMAGE, out_qos)
         self.info_pub = self.create_publisher(CameraInfo, topics.DEPTH_INFO, out_qos)
         self.colored_pub = self.create_publisher(Image, topics.DEPTH_COLORED, out_qos) \
@@ -144,26 +135,18 @@ class DepthNode(AriaNode):
 
         self._intrinsics: Optional[PinholeIntrinsics] = None
         self._intrinsics_lock = threading.Lock()
-        self._received = 0
-        self.worker = LatestWorker(self._process, self._on_error, keep_all=cfg.process_every_frame,
-                                   name="depth")
-        self.image_topic = self.create_subscription(Image, topics.RGB_IMAGE, self._on_image,
+        self.intake = FrameIntake(self, self.diag, self._process, cfg.frame_skip, cfg.process_every_frame,
+                                  "depth", on_error=self._on_error)
+        self.image_topic = self.create_subscription(Image, topics.RGB_IMAGE, self.intake.on_frame,
                                                     frame_qos(cfg.process_every_frame)).topic_name
         self.info_topic = self.create_subscription(CameraInfo, topics.RGB_INFO, self._on_info,
                                                    frame_qos(cfg.process_every_frame)).topic_name
-
-    def _on_image(self, msg: Image) -> None:
-        self._received += 1
-        if (self._received - 1) % self.cfg.frame_skip:
-            return
-        self.worker.submit(msg)
-        self.diagnostics.stats.dropped = self.worker.slot.dropped
 
     def _on_info(self, msg: CameraInfo) -> None:
         try:
             intrinsics = camera_info_to_intrinsics(msg)
         except ImageFormatError as exc:
-            self._report(f"{self.info_topic}: {exc}")
+            self.intake.input_error(f"{self.info_topic}: {exc}")
             return
         with self._intrinsics_lock:
             self._intrinsics = intrinsics
@@ -172,14 +155,14 @@ class DepthNode(AriaNode):
         try:
             rgb = image_to_rgb(msg)
         except ImageFormatError as exc:
-            self._report(f"{self.image_topic}: {exc}")
+            self.intake.input_error(f"{self.image_topic}: {exc}")
             return
         cfg = self.cfg
         output_hw = (cfg.output_height, cfg.output_width) if cfg.output_width else rgb.shape[:2]
         try:
             depth = self.estimator.estimate(rgb, output_hw, cfg.min_pool)
         except PoolSizeError as exc:
-            self._report(f"{self.image_topic}: min_pool: {exc}")
+            self.intake.input_error(f"{self.image_topic}: min_pool: {exc}")
             return
         output_hw = depth.shape
         self.depth_pub.publish(array_to_image(depth, "32FC1", msg.header))
@@ -192,19 +175,20 @@ class DepthNode(AriaNode):
         if self.colored_pub is not None:
             colored = colorize_depth(depth, *cfg.colored_range_m)
             self.colored_pub.publish(array_to_image(colored, "rgb8", msg.header))
-        self.diagnostics.record(msg.header.stamp)
+        self.diag.record(msg.header.stamp)
 
     def _output_intrinsics(self, msg: Image, output_hw) -> Optional[PinholeIntrinsics]:
         """The camera's intrinsics scaled to the depth image, or None (reported) when there are none for it."""
         with self._intrinsics_lock:
             intrinsics = self._intrinsics
         if intrinsics is None:
-            self._report(f"no CameraInfo on {self.info_topic} yet: publishing depth without camera_info or points",
-                         count=False)
+            self.intake.input_error(f"no CameraInfo on {self.info_topic} yet: publishing depth without camera_info "
+                                    "or points", count=False)
             return None
         if (intrinsics.width, intrinsics.height) != (msg.width, msg.height):
-            self._report(f"{self.info_topic} is for {intrinsics.width}x{intrinsics.height} but {self.image_topic} "
-                         f"is {msg.width}x{msg.height}: no camera_info or points for this frame")
+            self.intake.input_error(f"{self.info_topic} is for {intrinsics.width}x{intrinsics.height} but "
+                                    f"{self.image_topic} is {msg.width}x{msg.height}: no camera_info or points for "
+                                    "this frame")
             return None
         return intrinsics.scaled(output_hw[1], output_hw[0])
 
@@ -212,17 +196,12 @@ class DepthNode(AriaNode):
         if isinstance(exc, NotADepthModelError):  # the wrong model: no frame will ever work, and restarts cannot help
             self.request_exit(ConfigError(str(exc)))
             return
-        self._report(f"depth estimation failed: {type(exc).__name__}: {exc}")
-
-    def _report(self, message: str, count: bool = True) -> None:
-        if count:
-            self.diagnostics.stats.record_error(message)
-        self.get_logger().warn(message, throttle_duration_sec=LOG_THROTTLE_S)
+        self.intake.failed(exc, "depth estimation failed")
 
     def close(self) -> None:
         # An inference in progress is interrupted (seconds on a busy CPU); releasing its session under it, or
         # leaving it running into interpreter shutdown, aborts the process.
-        if self.worker.stop(WORKER_JOIN_S, interrupt=self.estimator.runner.interrupt):
+        if self.intake.stop(WORKER_JOIN_S, interrupt=self.estimator.runner.interrupt):
             self.estimator.close()
 
 

@@ -30,7 +30,7 @@ from aria_nav.core.speech.request import APPROXIMATE, DESCRIBE, DESCRIPTION, Spe
 from aria_nav.ros.conversions import ImageFormatError, image_to_rgb
 from aria_nav.ros.depth_mode import msg_to_distance_kind
 from aria_nav.ros.detections import DetectionFormatError, msg_to_class_names
-from aria_nav.ros.diagnostics import OK, WARN, NodeDiagnostics
+from aria_nav.ros.diagnostics import INPUT_LOG_PERIOD_S, OK, WARN, NodeDiagnostics
 from aria_nav.ros.obstacles import ObstacleFormatError, band_name, direction_name, msg_to_records
 from aria_nav.ros.params import ConfigError, Param, declare_parameters
 from aria_nav.ros.qos import latched_qos, reliable_qos, sensor_qos
@@ -223,7 +223,7 @@ class DescribeNode(AriaNode):
 
     def _input_error(self, message: str) -> None:
         self.diag.stats.record_error(message)
-        self.get_logger().warning(message, throttle_duration_sec=5.0)
+        self.get_logger().warning(message, throttle_duration_sec=INPUT_LOG_PERIOD_S)
 
     def _on_worker_error(self, exc: BaseException) -> None:
         self._input_error(f"description model: {exc}")

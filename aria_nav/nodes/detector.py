@@ -32,19 +32,18 @@ from aria_nav.core.detection.low_light import MODES as LOW_LIGHT_MODES
 from aria_nav.core.detection.low_light import LowLightConfig, LowLightEnhancer
 from aria_nav.core.detections import MAX_DETECTIONS
 from aria_nav.core.inference.onnx_runtime import ModelError
-from aria_nav.core.latest import LatestWorker
 from aria_nav.ros.conversions import ImageFormatError, array_to_image, image_to_array
 from aria_nav.ros.detections import detections_to_msg
-from aria_nav.ros.diagnostics import WARN, NodeDiagnostics
+from aria_nav.ros.diagnostics import NodeDiagnostics
 from aria_nav.ros.inference_params import TENSORRT_FP16, inference_config, inference_params
-from aria_nav.ros.params import Param, ParameterError, declare_parameters
-from aria_nav.ros.qos import frame_qos, latched_qos, replay_qos, result_qos, sensor_qos
+from aria_nav.ros.intake import FrameIntake, effective_frame_skip, report_runner
+from aria_nav.ros.params import Param, ParameterError, config_from, declare_parameters, field_default
+from aria_nav.ros.qos import RESULT_DEPTH, frame_qos, latched_qos, sensor_qos
 from aria_nav.ros.runtime import WORKER_JOIN_S, AriaNode, main_for
 
 CAMERAS = ("rgb", "slam_left", "slam_right")
 DETECTABLE_ENCODINGS = ("rgb8", "bgr8", "mono8")
 TIMING_WINDOW = 100  # frames over which the per-stage times on /diagnostics are medians
-WARN_PERIOD_S = 5.0
 
 
 def _check_input_size(value: int):
@@ -59,15 +58,16 @@ PARAMS = inference_params("yolo11n_640.onnx") + [
           "Square model input in pixels for models with a dynamic input (.pt, dynamic ONNX); 0: the model's fixed "
           "size, or 640. A fixed-size model only accepts 0 or its own size.", min=0, max=4096,
           check=_check_input_size),
-    Param("conf_threshold", 0.25, "Minimum class score of a detection.", min=0.0, max=1.0),
-    Param("iou_threshold", 0.45,
+    Param("conf_threshold", field_default(DetectorConfig, "conf_threshold"), "Minimum class score of a detection.",
+          min=0.0, max=1.0),
+    Param("iou_threshold", field_default(DetectorConfig, "iou_threshold"),
           "Non-maximum suppression: a box overlapping a better box of the same class by more than this IoU is "
           "dropped.", min=0.0, max=1.0),
     Param("classes", list(NAVIGATION_CLASSES),
           f"Class names to report (names of the model's classes); ['{ALL_CLASSES}'] reports every class. Unknown "
           f"names are an error.", item_type=str),
-    Param("max_detections", 100, "Most detections per frame (the best-scoring ones).", min=1,
-          max=MAX_DETECTIONS),
+    Param("max_detections", field_default(DetectorConfig, "max_detections"),
+          "Most detections per frame (the best-scoring ones).", min=1, max=MAX_DETECTIONS),
     Param("frame_skip", 1, "Process every Nth received frame (1: all); the others are skipped, not dropped.",
           min=1, max=100),
     Param("gpu_frame_skip", 0,
@@ -86,11 +86,6 @@ PARAMS = inference_params("yolo11n_640.onnx") + [
 ]
 
 
-def effective_frame_skip(frame_skip: int, gpu_frame_skip: int, on_gpu: bool) -> int:
-    """The frame skip a detector applies: gpu_frame_skip on a GPU where it is set, else frame_skip."""
-    return gpu_frame_skip if on_gpu and gpu_frame_skip else frame_skip
-
-
 def detection_frame(msg: Image) -> np.ndarray:
     """The image as the detector takes it: RGB (H, W, 3) or grey (H, W), a view of the message where possible."""
     if msg.encoding not in DETECTABLE_ENCODINGS:
@@ -107,24 +102,14 @@ class DetectorNode(AriaNode):
         self.detector = self._open_detector(cfg)
         runner = self.detector.runner
         on_gpu = "cuda" in runner.provider.lower()
-        self.frame_skip = effective_frame_skip(cfg.frame_skip, cfg.gpu_frame_skip, on_gpu)
+        frame_skip = effective_frame_skip(cfg.frame_skip, cfg.gpu_frame_skip, on_gpu)
         self.diag = NodeDiagnostics(self)
         self.diag.set_value("camera", cfg.camera)
-        self.diag.set_value("backend", runner.backend)
-        self.diag.set_value("provider", runner.provider)
-        if getattr(runner, "bound", None) is not None:
-            self.diag.set_value("gpu_resident", f"IO binding, CUDA graph {runner.cuda_graph}")
-        self.diag.set_value("model", str(runner.path))
+        report_runner(self, self.diag, runner)
         self.diag.set_value("input", f"{self.detector.input_hw[1]}x{self.detector.input_hw[0]}")
-        self.diag.set_value("frame_skip", self.frame_skip)
-        self.diag.set_value("skipped", 0)
-        if runner.fallback_warning:
-            self.get_logger().warning(runner.fallback_warning)
-            self.diag.set_value("fallback", runner.fallback_warning)
-            self.diag.set_status(WARN, runner.fallback_warning)
 
-        output_qos = replay_qos() if cfg.process_every_frame else result_qos()
-        self.publisher = self.create_publisher(PointCloud2, topics.DETECTIONS, output_qos)
+        self.publisher = self.create_publisher(PointCloud2, topics.DETECTIONS,
+                                               frame_qos(cfg.process_every_frame, depth=RESULT_DEPTH))
         detections_topic = self.publisher.topic_name  # after remapping: the derived topics follow it
         self.names_publisher = self.create_publisher(String, detections_topic + topics.CLASS_NAMES_SUFFIX,
                                                      latched_qos())
@@ -137,23 +122,20 @@ class DetectorNode(AriaNode):
         self.enhancer = (LowLightEnhancer(LowLightConfig(mode=cfg.low_light, dark_below=cfg.low_light_below))
                          if cfg.low_light != "off" else None)
         self._enhance_ms: Deque[float] = collections.deque(maxlen=TIMING_WINDOW)
-        self._received = 0
-        self._skipped = 0
         self._times: Deque[StageTimes] = collections.deque(maxlen=TIMING_WINDOW)
-        self.worker = LatestWorker(self._process, self._on_error, keep_all=cfg.process_every_frame,
-                                   name=f"detector-{cfg.camera}")
-        self.subscription = self.create_subscription(Image, topics.RGB_IMAGE, self._on_image,
+        self.intake = FrameIntake(self, self.diag, self._process, frame_skip, cfg.process_every_frame,
+                                  f"detector-{cfg.camera}",
+                                  on_error=lambda exc: self.intake.failed(exc, "detection failed"))
+        self.subscription = self.create_subscription(Image, topics.RGB_IMAGE, self.intake.on_frame,
                                                      frame_qos(cfg.process_every_frame))
         self.diag.expect_input(self.subscription.topic_name)
         self.get_logger().info(
             f"{cfg.camera}: {self.detector.describe()}; {self.subscription.topic_name} -> {detections_topic}"
-            f"{', every %d frames' % self.frame_skip if self.frame_skip > 1 else ''}")
+            f"{', every %d frames' % frame_skip if frame_skip > 1 else ''}")
 
     def _open_detector(self, cfg) -> YoloDetector:
         inference = inference_config(cfg, (cfg.input_size, cfg.input_size) if cfg.input_size else None)
-        detection = DetectorConfig(conf_threshold=cfg.conf_threshold, iou_threshold=cfg.iou_threshold,
-                                   classes=cfg.classes, max_detections=cfg.max_detections,
-                                   input_size=cfg.input_size)
+        detection = config_from(cfg, DetectorConfig)
         try:
             runner = open_detection_runner(inference)
         except ModelError as exc:
@@ -167,22 +149,11 @@ class DetectorNode(AriaNode):
         except ModelError as exc:
             raise ParameterError("model", str(exc)) from None
 
-    def _on_image(self, msg: Image) -> None:
-        self._received += 1
-        if (self._received - 1) % self.frame_skip:
-            self._skipped += 1
-            self.diag.set_value("skipped", self._skipped)
-            return
-        self.worker.submit(msg)
-        self.diag.stats.dropped = self.worker.slot.dropped
-
     def _process(self, msg: Image) -> None:
         try:
             frame = detection_frame(msg)
         except ImageFormatError as exc:
-            self.diag.stats.record_error(f"bad image: {exc}")
-            self.get_logger().warning(f"skipping an image on {self.subscription.topic_name}: {exc}",
-                                      throttle_duration_sec=WARN_PERIOD_S)
+            self.intake.input_error(f"skipping an image on {self.subscription.topic_name}: {exc}")
             return
         detected = frame
         if self.enhancer is not None:  # the annotated image keeps the original frame
@@ -206,14 +177,9 @@ class DetectorNode(AriaNode):
         for name, value in zip(("preprocess", "inference", "postprocess"), np.median(times, axis=0)):
             self.diag.set_value(f"{name}_ms_p50", f"{value:.2f}")
 
-    def _on_error(self, exc: BaseException) -> None:
-        self.diag.stats.record_error(f"{type(exc).__name__}: {exc}")
-        self.get_logger().error(f"detection failed: {type(exc).__name__}: {exc}",
-                                throttle_duration_sec=WARN_PERIOD_S)
-
     def close(self) -> None:
         # As in the depth node: interrupt an inference in progress, release the session only once it has ended.
-        if self.worker.stop(WORKER_JOIN_S, interrupt=self.detector.runner.interrupt):
+        if self.intake.stop(WORKER_JOIN_S, interrupt=self.detector.runner.interrupt):
             self.detector.runner.close()
 
 

@@ -48,7 +48,7 @@ from aria_nav.ros.conversions import (ImageFormatError, array_to_image, camera_i
                                       image_to_rgb)
 from aria_nav.ros.depth_mode import msg_to_distance_kind
 from aria_nav.ros.detections import DetectionFormatError, msg_to_class_names, msg_to_detections
-from aria_nav.ros.diagnostics import NodeDiagnostics, stamp_to_ns
+from aria_nav.ros.diagnostics import INPUT_LOG_PERIOD_S, NodeDiagnostics, stamp_to_ns
 from aria_nav.ros.obstacles import corridor_markers, obstacle_markers, obstacles_to_msg
 from aria_nav.ros.params import Param, ParameterError, config_from, declare_parameters, field_default
 from aria_nav.ros.qos import frame_qos, latched_qos, reliable_qos, result_qos, sensor_qos
@@ -511,7 +511,7 @@ class FusionNode(AriaNode):
 
     def _input_error(self, message: str) -> None:
         self.diag.stats.record_error(message)
-        self.get_logger().warning(message, throttle_duration_sec=5.0)
+        self.get_logger().warning(message, throttle_duration_sec=INPUT_LOG_PERIOD_S)
 
     def _on_worker_error(self, exc: BaseException) -> None:
         self._input_error(f"annotated image: {exc}")

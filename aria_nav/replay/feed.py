@@ -20,7 +20,7 @@ from std_msgs.msg import Header
 from aria_nav import topics
 from aria_nav.core.sources import IMU, Frame, ImuSample, resize_frame
 from aria_nav.core.sources.base import RGB, SLAM_LEFT, SLAM_RIGHT, Item
-from aria_nav.nodes.camera import IMU_QUEUE, PARAMS as CAMERA_PARAMS, STREAM_TOPICS
+from aria_nav.ros.camera_params import IMU_QUEUE, PARAMS as CAMERA_PARAMS, STREAM_TOPICS
 from aria_nav.ros.conversions import camera_info, header_at, imu_message
 from aria_nav.ros.conversions import array_to_image
 from aria_nav.ros.qos import replay_qos

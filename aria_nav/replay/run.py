@@ -34,11 +34,11 @@ from aria_nav.core.replay import Announcement, FrameRecord, RunRecord
 from aria_nav.core.sources import IMU, Frame, SourceError, open_source
 from aria_nav.core.sources.base import RGB, SLAM_LEFT, SLAM_RIGHT
 from aria_nav.core.speech.phrases import TABLES
-from aria_nav.nodes.detector import effective_frame_skip
-from aria_nav.nodes.speech import PARAMS as SPEECH_PARAMS
 from aria_nav.replay.feed import FramePublisher, camera_settings, params_file_section, published_sizes
 from aria_nav.replay.outputs import DEPTH, DETECTIONS, OBSTACLES, Key, OutputCollector
 from aria_nav.replay.session import GraphFailure, GraphSession
+from aria_nav.ros.intake import effective_frame_skip
+from aria_nav.ros.speech_params import PARAMS as SPEECH_PARAMS
 from aria_nav.runner import LaunchError, Runner
 
 SOURCES = ("bag", "vrs", "video")

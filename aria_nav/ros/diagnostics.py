@@ -16,6 +16,7 @@ from aria_nav.ros.runtime import AriaNode
 
 OK, WARN, ERROR, STALE = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR,
                           DiagnosticStatus.STALE)
+INPUT_LOG_PERIOD_S = 5.0  # every node: the longest a repeated input problem goes unlogged (throttled warnings)
 
 
 def stamp_to_ns(stamp: Time) -> int:

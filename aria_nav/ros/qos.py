@@ -13,19 +13,24 @@ def sensor_qos(depth: int = 1) -> QoSProfile:
                       durability=DurabilityPolicy.VOLATILE)
 
 
-def replay_qos(depth: int = 100) -> QoSProfile:
+REPLAY_DEPTH = 100  # replay: frames a reliable publisher holds for a subscriber that lags behind
+RESULT_DEPTH = 5  # per-frame results kept for a subscriber that pairs them by stamp (fusion)
+
+
+def replay_qos(depth: int = REPLAY_DEPTH) -> QoSProfile:
     """Every frame delivered, in order: for deterministic regression replay (process_every_frame)."""
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.VOLATILE)
 
 
 def frame_qos(process_every_frame: bool, depth: int = 1) -> QoSProfile:
-    """QoS of a per-frame stream: newest-frame (sensor data) normally, reliable in replay mode."""
-    return replay_qos() if process_every_frame else sensor_qos(depth)
+    """QoS of a per-frame stream: newest-frame (sensor data) normally; in replay mode reliable, holding `depth`
+    messages and never fewer than REPLAY_DEPTH."""
+    return replay_qos(max(depth, REPLAY_DEPTH)) if process_every_frame else sensor_qos(depth)
 
 
 def result_qos() -> QoSProfile:
-    return sensor_qos(depth=5)
+    return sensor_qos(depth=RESULT_DEPTH)
 
 
 def reliable_qos(depth: int = 10) -> QoSProfile:

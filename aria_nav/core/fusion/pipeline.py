@@ -1,7 +1,8 @@
 """One frame of detections (with depth for the RGB camera) in, rated obstacles and at most one speech request out.
 
-Everything the fusion node does between decoding messages and publishing results, without ROS: distance inside
-each box, geometry, tracking per camera, bands, priority, the wearer's motion state and the guidance policy.
+What the fusion session (core/fusion/session.py) runs on each frame it has resolved, without ROS: distance inside
+each box, geometry, tracking per camera, bands, priority, the wearer's motion state and the guidance policy. Which
+frames get here, with or without depth, and which of its requests are sent, is the session's to decide.
 Distances and bearings of the RGB camera's obstacles are measured in the gravity-aligned wearer frame
 (aria_nav/core/wearer_frame.py): the horizontal distance to the object's nearest part and its horizontal angle,
 whatever the head's pitch and roll. With metric depth the walking-corridor model (aria_nav/core/hazards/) adds the

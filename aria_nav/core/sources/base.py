@@ -132,6 +132,10 @@ class FrameSource(ABC):
     provides: Tuple[str, ...] = ()
     live = False
     description = ""
+    # Counters every source has (the camera node reports them): frames that could not be decoded and were skipped
+    # (a video's broken frames), items the device sent that were dropped before they were read (live glasses).
+    undecodable = 0
+    dropped = 0
 
     def __init__(self, streams: Iterable[str]):
         requested = tuple(s for s in ALL_STREAMS if s in set(streams))
