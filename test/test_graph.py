@@ -1,4 +1,5 @@
 """The graph description (aria_nav.graph): consistent with the package, the topic contract and the config file."""
+import importlib
 import importlib.metadata
 from pathlib import Path
 
@@ -111,6 +112,49 @@ def test_params_file_sections_are_graph_nodes():
     assert set(content) <= names, f"sections of config/nav.yaml without a node: {set(content) - names}"
     for name, section in content.items():
         assert set(section) == {"ros__parameters"}, f"nav.yaml section '{name}' must hold only ros__parameters"
+
+
+def _matches_type(param, value) -> bool:
+    """The YAML value has the declared parameter's type (an integer where a float is declared will do)."""
+    def same(kind, item):
+        if kind is float:
+            return isinstance(item, (int, float)) and not isinstance(item, bool)
+        return isinstance(item, kind) and (kind is bool or not isinstance(item, bool))
+    if isinstance(param.default, (list, tuple)):
+        return isinstance(value, list) and all(same(param.item_type, item) for item in value)
+    return same(type(param.default), value)
+
+
+def test_params_file_sets_declared_parameters_to_valid_values_other_than_their_defaults():
+    """Every key of config/nav.yaml is a parameter its node declares, of its type and valid; and none restates the
+    default, which lives once, in the node's parameter table (from the core's config where it ends up there)."""
+    content = yaml.safe_load(paths.config_file().read_text()) or {}
+    for name, section in content.items():
+        executable = graph.node(name).executable
+        table = {param.name: param for param in importlib.import_module(f"aria_nav.nodes.{executable}").PARAMS}
+        for key, value in (section["ros__parameters"] or {}).items():
+            where = f"config/nav.yaml {name}.{key}"
+            assert key in table, f"{where}: the {executable} node declares no such parameter"
+            param = table[key]
+            assert _matches_type(param, value), f"{where}: {value!r} is not of the type of {param.default!r}"
+            param.validate(value)  # a ParameterError names the problem
+            assert value != param.default, f"{where}: {value!r} is the declared default: drop the line"
+
+
+def test_parameter_defaults_live_once():
+    """Where a parameter's value ends up in a core config, its default is that config's (not a copy)."""
+    from aria_nav.core.detection.detector import DetectorConfig
+    from aria_nav.core.detection.postprocess import PostprocessConfig
+    from aria_nav.core.fusion.policy import PolicyConfig
+    from aria_nav.nodes import detector, fusion
+
+    detector_params = {param.name: param.default for param in detector.PARAMS}
+    fusion_params = {param.name: param.default for param in fusion.PARAMS}
+    for name in ("conf_threshold", "iou_threshold", "max_detections"):
+        assert detector_params[name] == getattr(DetectorConfig, name) == getattr(PostprocessConfig, name)
+    assert fusion_params["side_weight"] == PolicyConfig.side_weight
+    source = Path(detector.__file__).read_text() + Path(fusion.__file__).read_text()
+    assert '"conf_threshold", 0.' not in source and '"side_weight", 0.' not in source
 
 
 def test_docs_argument_table_lists_every_argument_with_its_default():
