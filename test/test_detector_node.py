@@ -272,3 +272,13 @@ def test_gpu_frame_skip_applies_only_on_a_gpu():
     assert effective_frame_skip(3, 1, on_gpu=True) == 1
     assert effective_frame_skip(3, 1, on_gpu=False) == 3
     assert effective_frame_skip(3, 0, on_gpu=True) == 3
+
+
+def test_frame_qos_keeps_the_asked_depth_in_replay():
+    from rclpy.qos import ReliabilityPolicy
+
+    from aria_nav.ros.qos import REPLAY_DEPTH, frame_qos
+
+    assert frame_qos(False, depth=5).depth == 5 and frame_qos(False).reliability == ReliabilityPolicy.BEST_EFFORT
+    assert frame_qos(True).depth == REPLAY_DEPTH and frame_qos(True).reliability == ReliabilityPolicy.RELIABLE
+    assert frame_qos(True, depth=200).depth == 200  # the IMU's queue is not cut to the frames' depth

@@ -8,8 +8,10 @@ image (annotated view only).
 Publishes: obstacles (PointCloud2, aria_nav.ros.obstacles), markers, annotated image, speech requests
 (std_msgs/String JSON, reliable), the RGB camera's tilt in the gravity-aligned wearer frame (TransformStamped, one per
 fused RGB frame, aria_nav.core.wearer_frame), /diagnostics.
-All message work runs on the executor thread (it is light: a few percentiles per frame); only drawing the annotated
-image runs on a worker.
+Each callback decodes its message, makes one call into core.fusion.session.FusionSession (which holds every
+decision: pairing, health, the pipeline, what is said) and publishes the Step it returns (docs/design.md "How data
+flows through fusion"). All message work runs on the executor thread (it is light: a few percentiles per frame);
+only drawing the annotated image runs on a worker.
 """
 from __future__ import annotations
 
