@@ -1,7 +1,9 @@
 """The graph description (aria_nav.graph): consistent with the package, the topic contract and the config file."""
 import importlib
 import importlib.metadata
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -145,14 +147,21 @@ def test_parameter_defaults_live_once():
     """Where a parameter's value ends up in a core config, its default is that config's (not a copy)."""
     from aria_nav.core.detection.detector import DetectorConfig
     from aria_nav.core.detection.postprocess import PostprocessConfig
+    from aria_nav.core.fusion.pipeline import FusionConfig
     from aria_nav.core.fusion.policy import PolicyConfig
     from aria_nav.nodes import detector, fusion
+    from aria_nav.ros.params import config_from
 
     detector_params = {param.name: param.default for param in detector.PARAMS}
     fusion_params = {param.name: param.default for param in fusion.PARAMS}
     for name in ("conf_threshold", "iou_threshold", "max_detections"):
         assert detector_params[name] == getattr(DetectorConfig, name) == getattr(PostprocessConfig, name)
     assert fusion_params["side_weight"] == PolicyConfig.side_weight
+    # The nodes' defaults build the core's default configs (fusion's yaw 0: taken from the source's calibration).
+    defaults = SimpleNamespace(**fusion_params)
+    assert replace(fusion.fusion_config(defaults), peripheral_yaw_deg=FusionConfig.peripheral_yaw_deg) == FusionConfig()
+    built = config_from(SimpleNamespace(**detector_params), DetectorConfig)
+    assert replace(built, classes=tuple(built.classes)) == DetectorConfig()
     source = Path(detector.__file__).read_text() + Path(fusion.__file__).read_text()
     assert '"conf_threshold", 0.' not in source and '"side_weight", 0.' not in source
 
