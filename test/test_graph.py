@@ -177,3 +177,11 @@ def test_docs_argument_table_lists_every_argument_with_its_default():
             assert Path(arg.default).name == Path(row[1]).name
         else:
             assert row[1] == (arg.default or "empty"), arg.name
+
+
+def test_no_module_imports_a_node():
+    """Nodes are entry points (setup.py NODES): what other modules need of them lives in aria_nav/ros or core."""
+    package = Path(__file__).resolve().parents[1] / "aria_nav"
+    importers = [str(path.relative_to(package.parent)) for path in package.rglob("*.py")
+                 if path.parent.name != "nodes" and "aria_nav.nodes" in path.read_text()]
+    assert importers == [], f"modules importing aria_nav.nodes: {importers}"
