@@ -265,7 +265,7 @@ FLOOR_FRAMES = 500
 
 def _floor_inference(config: BenchConfig, node: str, model: str):
     """The InferenceConfig `node` runs with in the graph: its model, device and GPU-path parameters."""
-    from aria_nav.core.inference.runner import InferenceConfig
+    from aria_nav.core.inference.interface import InferenceConfig
 
     parameters = config.node_parameters.get(node, {})
     providers = ["cuda", "cpu"] if config.device.startswith("cuda") else ["cpu"]

@@ -28,7 +28,7 @@ import numpy as np
 
 from aria_nav.core.detection.classes import COCO_NAMES
 from aria_nav.core.detection.synthetic import synthetic_scene
-from aria_nav.core.inference.onnx_runtime import ModelError
+from aria_nav.core.inference.interface import ModelError
 
 # Bump when the recipe changes: files carrying another value in their metadata are rebuilt.
 RECIPE = "yolo11n-random-calibrated-v3"
