@@ -18,7 +18,7 @@ from aria_nav.core.detection.classes import COCO_NAMES, NAVIGATION_CLASSES
 from aria_nav.core.detection.detector import DetectorConfig, InputSizeError, YoloDetector
 from aria_nav.core.boxes import iou_matrix
 from aria_nav.core.detection.synthetic import synthetic_scene
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 from aria_nav.core.inference.interface import InferenceConfig, ModelError
 from aria_nav.core.inference.onnx_runtime import OnnxRuntimeRunner
 

@@ -22,7 +22,7 @@ from std_msgs.msg import Header, String
 from aria_nav import topics
 from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.detection.classes import COCO_NAMES
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 from aria_nav.core.sample import GroundTruthFile
 from aria_nav.core.sample.build import truth_path
 from aria_nav.core.sample.imu import synthesize
