@@ -15,13 +15,12 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import SingleThreadedExecutor
 
 from aria_nav import paths, topics
 from aria_nav.ros.qos import reliable_qos
 from aria_nav.ros.diagnostics import stamp_to_ns
+from aria_nav.ros.spinning import BackgroundNode
 from test_guidance_support import node_argv, stop_node
 
 
@@ -30,21 +29,11 @@ class Probe:
     wall-clock time for latencies from header stamps."""
 
     def __init__(self, domain: int, name: str = "reliability_probe"):
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain)
-        self.node = rclpy.create_node(name, context=self.context)
         self._lock = threading.Lock()
         self._received: Dict[str, List[Tuple[float, object]]] = {}
         self._arrival_ns: Dict[str, List[int]] = {}
-        self._executor = SingleThreadedExecutor(context=self.context)
-        self._executor.add_node(self.node)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._spin, name="probe-spin", daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while not self._stop.is_set():
-            self._executor.spin_once(timeout_sec=0.02)
+        self._spinning = BackgroundNode(name, domain_id=domain, poll_s=0.02)
+        self.context, self.node = self._spinning.context, self._spinning.node
 
     def subscribe(self, name: str, msg_type, topic: str, qos) -> None:
         self._received[name], self._arrival_ns[name] = [], []
@@ -95,11 +84,7 @@ class Probe:
         return None
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._executor.shutdown()
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
+        self._spinning.close()
 
 
 def wait_until(condition: Callable[[], object], timeout: float, what: Union[str, Callable[[], str]],

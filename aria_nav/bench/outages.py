@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from aria_nav import topics
-from aria_nav.bench.bench_node import BenchNode
 from aria_nav.core.speech.phrases import ENGLISH
 from aria_nav.core.speech.request import DEGRADED, RESTORED, SLOW
+from aria_nav.ros.spinning import BackgroundNode
 
 NODES = ("camera", "detector", "depth", "fusion", "speech")
 START_TIMEOUT_S = 180.0
@@ -42,7 +42,7 @@ def health_kind(text: str) -> Optional[str]:
     return None
 
 
-class _Listener(BenchNode):
+class _Listener(BackgroundNode):
     """The spoken sentences with their times, and the newest status of every node."""
 
     def __init__(self):
@@ -57,7 +57,6 @@ class _Listener(BenchNode):
         self._lock = threading.Lock()
         self.node.create_subscription(String, topics.SPEECH_SPOKEN, self._on_spoken, reliable_qos(100))
         self.node.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, reliable_qos(100))
-        self.start()
 
     def _on_spoken(self, msg) -> None:
         with self._lock:
