@@ -41,11 +41,6 @@ def render(objects):
     return Detections(np.array(boxes, np.float32).reshape(-1, 4), np.full(len(boxes), 0.9), classes), depth
 
 
-def domain_id() -> int:
-    """A DDS domain of this test process's own, so parallel test runs on the machine never hear each other."""
-    return 100 + os.getpid() % 120
-
-
 def write_params(path: Path, node_name: str, params: Dict) -> Path:
     path.write_text(yaml.safe_dump({node_name: {"ros__parameters": params}}))
     return path
@@ -57,9 +52,10 @@ def node_argv(executable: str, node_name: str, params_file: Optional[Path]) -> L
     return argv + ["--params-file", str(params_file)] if params_file is not None else argv
 
 
-def start_node(executable: str, node_name: str, params_file: Optional[Path], log_path: Path,
+def start_node(executable: str, node_name: str, params_file: Optional[Path], log_path: Path, domain: int,
                extra_args: List[str] = ()) -> subprocess.Popen:
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id()), PYTHONUNBUFFERED="1")
+    """The node on ROS domain `domain` (the test's ros_domain or module_ros_domain), its output in `log_path`."""
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED="1")
     with open(log_path, "w") as log:  # the child keeps its own handle
         return subprocess.Popen(node_argv(executable, node_name, params_file) + list(extra_args), stdout=log,
                                 stderr=subprocess.STDOUT, env=env)
