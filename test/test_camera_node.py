@@ -23,7 +23,8 @@ from aria_nav.ros.qos import reliable_qos, replay_qos, sensor_qos
 CAMERA = [sys.executable, "-m", "aria_nav.nodes.camera", "--ros-args", "--log-level", "warn"]
 STREAMS = {
     topics.RGB_IMAGE: (Image, topics.RGB_FRAME), topics.RGB_INFO: (CameraInfo, topics.RGB_FRAME),
-    topics.SLAM_LEFT_IMAGE: (Image, topics.SLAM_LEFT_FRAME), topics.SLAM_LEFT_INFO: (CameraInfo, topics.SLAM_LEFT_FRAME),
+    topics.SLAM_LEFT_IMAGE: (Image, topics.SLAM_LEFT_FRAME),
+    topics.SLAM_LEFT_INFO: (CameraInfo, topics.SLAM_LEFT_FRAME),
     topics.SLAM_RIGHT_IMAGE: (Image, topics.SLAM_RIGHT_FRAME),
     topics.SLAM_RIGHT_INFO: (CameraInfo, topics.SLAM_RIGHT_FRAME), topics.IMU: (Imu, topics.IMU_FRAME),
 }

@@ -195,7 +195,8 @@ def test_live_glasses_without_the_sdk_says_how_to_install():
         pytest.skip("projectaria-client-sdk is installed here")
     except ImportError:
         pass
-    with pytest.raises(SourceError, match="projectaria-client-sdk is not installed; pip install projectaria-client-sdk"):
+    with pytest.raises(SourceError,
+                       match="projectaria-client-sdk is not installed; pip install projectaria-client-sdk"):
         open_source("live")
 
 

@@ -186,12 +186,13 @@ def kill_each(nodes: Sequence[str], arguments: Dict[str, str], settle_s: float =
                 result.restarted_s = _wait(lambda: running.pid(node) not in (None, pid), BACK_TIMEOUT_S,
                                            f"the runner restarting {node}")
                 restarted_at = killed + result.restarted_s
-                if node in INPUTS_OF:  # back: fusion receives what it feeds again, sent after its restart
-                    condition = lambda: running.listener.fresh("fusion", restarted_at, lambda values: _inputs_fresh(
-                        values, INPUTS_OF[node], time.monotonic() - restarted_at))
-                else:
-                    condition = lambda: running.listener.fresh(node, restarted_at)
-                _wait(condition, BACK_TIMEOUT_S, f"{node} working again")
+                def working_again() -> bool:
+                    if node in INPUTS_OF:  # back: fusion receives what it feeds again, sent after its restart
+                        return running.listener.fresh("fusion", restarted_at, lambda values: _inputs_fresh(
+                            values, INPUTS_OF[node], time.monotonic() - restarted_at))
+                    return running.listener.fresh(node, restarted_at)
+
+                _wait(working_again, BACK_TIMEOUT_S, f"{node} working again")
                 result.back_s = time.monotonic() - killed
             except RuntimeError as exc:
                 report(f"{node}: {exc}")
