@@ -1,8 +1,10 @@
-"""Test-side helpers for the reliability, fuzz, load and shutdown tests (no tests here).
+"""The DDS tests' helpers, in one place (no tests here; the ROS domain of each test comes from conftest.py).
 
-Probe: a real rclpy node in a context of its own on the test's ROS domain, spun on a background thread, that
-records what arrives on the topics it subscribes to and publishes what a test sends.
-NodeProcess: one aria_nav node started as `ros2 run` would (its console script with --ros-args), its output kept.
+Probe: a real rclpy node in a context of its own on the test's ROS domain, spun on a background thread
+(aria_nav.ros.spinning.BackgroundNode), that records what arrives on the topics it subscribes to and publishes what
+a test sends.
+NodeProcess: one aria_nav node started as `ros2 run` would (its console script with --ros-args), its output kept;
+start_node/stop_node/node_argv/write_params: the same as plain functions, with a params file per node.
 TimedLines: an output sink for aria_nav.runner.Runner that keeps each line with its arrival time.
 """
 from __future__ import annotations
@@ -10,10 +12,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import yaml
 
 from diagnostic_msgs.msg import DiagnosticArray
 
@@ -21,7 +26,42 @@ from aria_nav import paths, topics
 from aria_nav.ros.qos import reliable_qos
 from aria_nav.ros.diagnostics import stamp_to_ns
 from aria_nav.ros.spinning import BackgroundNode
-from test_guidance_support import node_argv, stop_node
+
+
+BIN = Path(sys.executable).parent  # the console scripts of this environment (.venv/bin)
+
+
+def write_params(path: Path, node_name: str, params: Dict) -> Path:
+    path.write_text(yaml.safe_dump({node_name: {"ros__parameters": params}}))
+    return path
+
+
+def node_argv(executable: str, node_name: str, params_file: Optional[Path]) -> List[str]:
+    """The command line of an aria_nav node from this environment, renamed, with its parameters file."""
+    argv = [str(BIN / executable), "--ros-args", "-r", f"__node:={node_name}"]
+    return argv + ["--params-file", str(params_file)] if params_file is not None else argv
+
+
+def start_node(executable: str, node_name: str, params_file: Optional[Path], log_path: Path, domain: int,
+               extra_args: List[str] = ()) -> subprocess.Popen:
+    """The node on ROS domain `domain` (the test's ros_domain or module_ros_domain), its output in `log_path`."""
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED="1")
+    with open(log_path, "w") as log:  # the child keeps its own handle
+        return subprocess.Popen(node_argv(executable, node_name, params_file) + list(extra_args), stdout=log,
+                                stderr=subprocess.STDOUT, env=env)
+
+
+def stop_node(process: subprocess.Popen, timeout: float = 10.0, signum: int = signal.SIGINT) -> int:
+    """Send `signum` (SIGINT: what Ctrl-C and launch send) and wait; the nodes exit 0 on it. Killed if it does not
+    exit in time."""
+    if process.poll() is None:
+        process.send_signal(signum)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
 
 
 class Probe:

@@ -21,7 +21,8 @@ from aria_nav.ros.detections import detections_to_msg
 from aria_nav.ros.obstacles import band_name, direction_name, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, result_qos, sensor_qos
 from aria_nav.ros.diagnostics import stamp_to_ns
-from test_guidance_support import CHAIR, INTR, NAMES, PERSON, render, start_node, stop_node, write_params
+from ros_probe import start_node, stop_node, write_params
+from test_guidance_support import CHAIR, INTR, NAMES, PERSON, render
 
 STALE_S = 0.6
 

@@ -21,7 +21,7 @@ from aria_nav.core.speech.engines import EspeakEngine
 from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
 from aria_nav.ros.detections import detections_to_msg
 from aria_nav.ros.qos import latched_qos, reliable_qos, result_qos, sensor_qos
-from test_guidance_support import start_node, stop_node, write_params
+from ros_probe import start_node, stop_node, write_params
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed: the "
                                 "evaluation times speech with the real TTS")

@@ -36,7 +36,7 @@ from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
 from aria_nav.ros.detections import detections_to_msg
 from aria_nav.ros.obstacles import direction_name, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, replay_qos, sensor_qos
-from test_guidance_support import start_node, stop_node, write_params
+from ros_probe import start_node, stop_node, write_params
 
 DEPTH_SIZE = TRUE_DEPTH_SIZE
 FRAME_IDS = {"rgb": topics.RGB_FRAME, "slam_left": topics.SLAM_LEFT_FRAME, "slam_right": topics.SLAM_RIGHT_FRAME}

@@ -27,8 +27,8 @@ from aria_nav.ros.detections import detections_to_msg
 from aria_nav.ros.obstacles import msg_to_records
 from aria_nav.ros.qos import latched_qos, replay_qos, sensor_qos
 from aria_nav.ros.runtime import CALLBACK_ERROR
-from ros_probe import NodeProcess, Probe, wait_until
-from test_guidance_support import BIN, INTR, NAMES, PERSON, render
+from ros_probe import BIN, NodeProcess, Probe, wait_until
+from test_guidance_support import INTR, NAMES, PERSON, render
 
 PARALLEL_STARTS = 4  # node processes started at once (each imports rclpy and ONNX Runtime: CPU-bound)
 YOLO_MODEL = paths.models_dir() / "yolo11n_640.onnx"

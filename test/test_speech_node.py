@@ -17,7 +17,7 @@ from aria_nav.core.speech.audio import parse_wav
 from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.ros.qos import reliable_qos
 from aria_nav.ros.speech_msgs import request_to_msg
-from test_guidance_support import BIN, start_node, stop_node, write_params
+from ros_probe import BIN, start_node, stop_node, write_params
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 PROBE_PERIOD_S = 0.02
