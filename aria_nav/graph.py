@@ -30,6 +30,8 @@ RESPAWN_DELAY_S = 2.0
 # ros2 launch counts every respawn of a node (launch's respawn_max_retries); aria-nav launch counts consecutive
 # failures at start-up instead (aria_nav.runner), so a node that ran fine for hours is always restarted.
 RESPAWN_MAX_RETRIES = 3
+# A node's exit status for a configuration error (bad parameter, missing file): aria-nav launch does not restart it.
+EXIT_CONFIG_ERROR = 2
 
 
 class GraphError(ValueError):

@@ -47,7 +47,6 @@ from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence
 import yaml
 
 from aria_nav import graph
-from aria_nav.ros.runtime import EXIT_CONFIG_ERROR
 
 SIGKILL_TIMEOUT_S = 2.0  # for the kernel to end a killed process; longer means it is stuck in the kernel
 STARTUP_PERIOD_S = 10.0  # respawn policy: see the module doc
@@ -404,7 +403,7 @@ class Runner:
         if not node.spec.respawn:
             self._say(f"{name}: {what}; not restarted (respawn is off); the other nodes keep running")
             return
-        if returncode == EXIT_CONFIG_ERROR:
+        if returncode == graph.EXIT_CONFIG_ERROR:
             self._say(f"{name}: {what}: a configuration error (see its message above); not restarted, since "
                       f"restarting cannot fix it; the other nodes keep running")
             return

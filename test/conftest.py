@@ -1,9 +1,11 @@
 """Fixtures shared by the test modules.
 
 `ros_domain`: a ROS domain id that no other test holding this fixture uses at the same time, on this machine, in
-any pytest process. Several people and CI jobs run DDS tests on one host; ids derived from the process id can
-collide (pids 100 apart), and two tests on one domain hear each other's frames. Each id is reserved by an
-exclusive lock on a file under the temp directory, released when the test ends (or its process dies).
+any pytest process (`module_ros_domain`: the same for a module's shared graph). It is the one way tests pick a
+domain; code that cannot take a fixture calls reserve_domain() itself. Several people and CI jobs run DDS tests on
+one host; ids derived from the process id can collide (pids 100 apart), and two tests on one domain hear each
+other's frames. Each id is reserved by an exclusive lock on a file under the temp directory, released when the test
+ends (or its process dies).
 """
 import fcntl
 import os
@@ -42,3 +44,14 @@ def ros_domain(monkeypatch):
         yield domain
     finally:
         lock.close()  # releases the lock
+
+
+@pytest.fixture(scope="module")
+def module_ros_domain():
+    """A ROS domain id held for the whole module, for module-scoped graphs (which pass it on themselves: the
+    environment is only set per test, by ros_domain)."""
+    domain, lock = reserve_domain()
+    try:
+        yield domain
+    finally:
+        lock.close()

@@ -18,7 +18,7 @@ from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2, PointField
 from std_msgs.msg import Header, String
 
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 from aria_nav.ros.conversions import ENCODINGS
 from aria_nav.ros.detections import DETECTION_DTYPE, detections_to_msg
 

@@ -1,8 +1,10 @@
-"""Test-side helpers for the reliability, fuzz, load and shutdown tests (no tests here).
+"""The DDS tests' helpers, in one place (no tests here; the ROS domain of each test comes from conftest.py).
 
-Probe: a real rclpy node in a context of its own on the test's ROS domain, spun on a background thread, that
-records what arrives on the topics it subscribes to and publishes what a test sends.
-NodeProcess: one aria_nav node started as `ros2 run` would (its console script with --ros-args), its output kept.
+Probe: a real rclpy node in a context of its own on the test's ROS domain, spun on a background thread
+(aria_nav.ros.spinning.BackgroundNode), that records what arrives on the topics it subscribes to and publishes what
+a test sends.
+NodeProcess: one aria_nav node started as `ros2 run` would (its console script with --ros-args), its output kept;
+start_node/stop_node/node_argv/write_params: the same as plain functions, with a params file per node.
 TimedLines: an output sink for aria_nav.runner.Runner that keeps each line with its arrival time.
 """
 from __future__ import annotations
@@ -10,19 +12,56 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-import rclpy
+import yaml
+
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import SingleThreadedExecutor
 
 from aria_nav import paths, topics
 from aria_nav.ros.qos import reliable_qos
 from aria_nav.ros.diagnostics import stamp_to_ns
-from test_guidance_support import node_argv, stop_node
+from aria_nav.ros.spinning import BackgroundNode
+
+
+BIN = Path(sys.executable).parent  # the console scripts of this environment (.venv/bin)
+
+
+def write_params(path: Path, node_name: str, params: Dict) -> Path:
+    path.write_text(yaml.safe_dump({node_name: {"ros__parameters": params}}))
+    return path
+
+
+def node_argv(executable: str, node_name: str, params_file: Optional[Path]) -> List[str]:
+    """The command line of an aria_nav node from this environment, renamed, with its parameters file."""
+    argv = [str(BIN / executable), "--ros-args", "-r", f"__node:={node_name}"]
+    return argv + ["--params-file", str(params_file)] if params_file is not None else argv
+
+
+def start_node(executable: str, node_name: str, params_file: Optional[Path], log_path: Path, domain: int,
+               extra_args: List[str] = ()) -> subprocess.Popen:
+    """The node on ROS domain `domain` (the test's ros_domain or module_ros_domain), its output in `log_path`."""
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED="1")
+    with open(log_path, "w") as log:  # the child keeps its own handle
+        return subprocess.Popen(node_argv(executable, node_name, params_file) + list(extra_args), stdout=log,
+                                stderr=subprocess.STDOUT, env=env)
+
+
+def stop_node(process: subprocess.Popen, timeout: float = 10.0, signum: int = signal.SIGINT) -> int:
+    """Send `signum` (SIGINT: what Ctrl-C and launch send) and wait; the nodes exit 0 on it. Killed if it does not
+    exit in time."""
+    if process.poll() is None:
+        process.send_signal(signum)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
 
 
 class Probe:
@@ -30,21 +69,11 @@ class Probe:
     wall-clock time for latencies from header stamps."""
 
     def __init__(self, domain: int, name: str = "reliability_probe"):
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain)
-        self.node = rclpy.create_node(name, context=self.context)
         self._lock = threading.Lock()
         self._received: Dict[str, List[Tuple[float, object]]] = {}
         self._arrival_ns: Dict[str, List[int]] = {}
-        self._executor = SingleThreadedExecutor(context=self.context)
-        self._executor.add_node(self.node)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._spin, name="probe-spin", daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while not self._stop.is_set():
-            self._executor.spin_once(timeout_sec=0.02)
+        self._spinning = BackgroundNode(name, domain_id=domain, poll_s=0.02)
+        self.context, self.node = self._spinning.context, self._spinning.node
 
     def subscribe(self, name: str, msg_type, topic: str, qos) -> None:
         self._received[name], self._arrival_ns[name] = [], []
@@ -95,11 +124,7 @@ class Probe:
         return None
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._executor.shutdown()
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
+        self._spinning.close()
 
 
 def wait_until(condition: Callable[[], object], timeout: float, what: Union[str, Callable[[], str]],

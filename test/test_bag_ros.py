@@ -1,10 +1,9 @@
 """`aria-nav bag record|play` and the rclpy BagRecorder/BagPlayer over real DDS, with real bag files.
 
-Every test runs in a ROS domain of its own (derived from the process id), so other DDS tests on the machine neither
+Every test runs in a ROS domain of its own (the ros_domain fixture), so other DDS tests on the machine neither
 reach the recorder nor receive the replayed messages. Topics that must arrive complete are published and replayed
 with reliable QoS (--qos-reliable): best effort may drop messages, and these tests count every one.
 """
-import os
 import signal
 import sqlite3
 import subprocess
@@ -30,8 +29,6 @@ from aria_nav.ros.bag_io import BagPlayer, BagRecorder
 from aria_nav.ros.qos import latched_qos, replay_qos, sensor_qos
 
 ARIA_NAV = Path(sys.executable).parent / "aria-nav"  # .venv/bin/aria-nav
-DOMAIN_ID = 1 + os.getpid() % 100
-CHILD_ENV = {**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID)}
 
 IMAGE, INFO, IMU, STATUS = "/bagtest/image", "/bagtest/camera_info", "/bagtest/imu", "/bagtest/status"
 TICK = "/bagtest/tick"
@@ -41,9 +38,9 @@ class Graph:
     """The test's side of the graph: one node in a private context, spun on demand; raw subscriptions keep each
     received message's bytes and arrival time."""
 
-    def __init__(self):
+    def __init__(self, domain: int):
         self.context = Context()
-        rclpy.init(context=self.context, domain_id=DOMAIN_ID)
+        rclpy.init(context=self.context, domain_id=domain)
         self.node = rclpy.create_node("bag_test", context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
@@ -70,14 +67,15 @@ class Graph:
 
 
 @pytest.fixture
-def graph():
-    created = Graph()
+def graph(ros_domain):
+    created = Graph(ros_domain)
     yield created
     created.close()
 
 
 def aria_nav(*args) -> subprocess.Popen:
-    return subprocess.Popen([str(ARIA_NAV), "bag", *map(str, args)], env=CHILD_ENV, stdout=subprocess.PIPE,
+    """The command, on the test's ROS domain (ROS_DOMAIN_ID, set by the ros_domain fixture, is inherited)."""
+    return subprocess.Popen([str(ARIA_NAV), "bag", *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
@@ -346,7 +344,7 @@ def test_topics_of_types_not_installed_are_skipped_unless_asked_for(graph, tmp_p
     (("record", "-o", "{ticks}", "/bagtest/x"), "exists already"),
     (("record", "-o", "{tmp}/new"), "name the topics to record, or give --all"),
 ])
-def test_command_errors_are_one_line_and_exit_2(tmp_path, args, problem):
+def test_command_errors_are_one_line_and_exit_2(ros_domain, tmp_path, args, problem):
     write_tick_bag(tmp_path / "ticks")
     args = [a.format(ticks=tmp_path / "ticks", tmp=tmp_path) for a in args]
     code, out, err = finish(aria_nav(*args))

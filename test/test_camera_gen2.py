@@ -117,13 +117,13 @@ def test_missing_streams_are_said_and_on_diagnostics(listener, tmp_path):  # noq
     assert "has no slam_left (read by slam_detector_left); slam_right (read by slam_detector_right); imu" in err
 
 
-def test_demo_runs_the_whole_graph_on_gen2(tmp_path):
+def test_demo_runs_the_whole_graph_on_gen2(ros_domain, tmp_path):
     gen2 = gen2_file()
     missing = [m for m in ("yolo11n_640.onnx", "yolo11n_256.onnx", "depth_anything_v2_small_266.onnx")
                if not (paths.models_dir() / m).is_file()]
     if missing:
         pytest.skip(f"the test models are not built ({', '.join(missing)}): aria-nav models build-test")
-    env = dict(os.environ, ROS_DOMAIN_ID=str(110 + os.getpid() % 30), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")  # ROS_DOMAIN_ID: the test's own (ros_domain)
     result = subprocess.run([str(Path(sys.executable).parent / "aria-nav"), "demo", "--source", "vrs", "--input",
                              str(gen2), "--out", str(tmp_path / "demo")], capture_output=True, text=True,
                             timeout=300, env=env)

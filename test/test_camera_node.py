@@ -1,7 +1,5 @@
 """The camera node as a real process over real DDS: the topic contract on the sample recording, replay mode
 delivering every frame, and one clear error line (exit 2) for unusable input."""
-import os
-import random
 import subprocess
 import sys
 import time
@@ -22,21 +20,20 @@ from aria_nav.ros.conversions import image_to_array
 from aria_nav.ros.diagnostics import stamp_to_ns
 from aria_nav.ros.qos import reliable_qos, replay_qos, sensor_qos
 
-# A DDS domain of its own, so that other test runs on this machine do not cross-talk with these topics.
-DOMAIN_ID = random.Random(os.getpid()).randint(20, 200)
 CAMERA = [sys.executable, "-m", "aria_nav.nodes.camera", "--ros-args", "--log-level", "warn"]
 STREAMS = {
     topics.RGB_IMAGE: (Image, topics.RGB_FRAME), topics.RGB_INFO: (CameraInfo, topics.RGB_FRAME),
-    topics.SLAM_LEFT_IMAGE: (Image, topics.SLAM_LEFT_FRAME), topics.SLAM_LEFT_INFO: (CameraInfo, topics.SLAM_LEFT_FRAME),
+    topics.SLAM_LEFT_IMAGE: (Image, topics.SLAM_LEFT_FRAME),
+    topics.SLAM_LEFT_INFO: (CameraInfo, topics.SLAM_LEFT_FRAME),
     topics.SLAM_RIGHT_IMAGE: (Image, topics.SLAM_RIGHT_FRAME),
     topics.SLAM_RIGHT_INFO: (CameraInfo, topics.SLAM_RIGHT_FRAME), topics.IMU: (Imu, topics.IMU_FRAME),
 }
 
 
 def camera_process(*params, **kwargs):
+    """The camera node on the test's ROS domain (ROS_DOMAIN_ID, set by the ros_domain fixture, is inherited)."""
     args = [arg for name, value in params for arg in ("-p", f"{name}:={value}")]
-    env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID))
-    return subprocess.Popen(CAMERA + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    return subprocess.Popen(CAMERA + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             **kwargs)
 
 
@@ -48,9 +45,9 @@ def stop(process):
 
 
 @pytest.fixture
-def listener():
+def listener(ros_domain):
     context = rclpy.Context()
-    rclpy.init(context=context, domain_id=DOMAIN_ID)
+    rclpy.init(context=context, domain_id=ros_domain)
     node = rclpy.create_node("camera_test_listener", context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
@@ -163,7 +160,7 @@ def test_replay_mode_delivers_every_frame_in_order_then_exits(listener):
     ((("pacing", "slow"),), "parameter 'pacing': 'slow' is not one of realtime, fixed, fast"),
     ((("slam_pair", "middle"),), "parameter 'slam_pair': 'middle' is not one of side, front"),
 ])
-def test_unusable_input_is_one_line_and_exit_2(tmp_path, params, message):
+def test_unusable_input_is_one_line_and_exit_2(ros_domain, tmp_path, params, message):
     text = tmp_path / "walk.vrs"
     text.write_text("a text file, not a recording\n" * 20)
     params = tuple((name, str(value).format(text=text)) for name, value in params)

@@ -22,8 +22,7 @@ from aria_nav.core.depth.processing import (RelativeScaling, ValidRange, depth_m
                                             open_depth_estimator, preprocess, resize_depth, resolve_depth_mode,
                                             to_meters)
 from aria_nav.core.depth.visualize import colorize_depth
-from aria_nav.core.inference.onnx_runtime import ModelError
-from aria_nav.core.inference.runner import InferenceConfig
+from aria_nav.core.inference.interface import InferenceConfig, ModelError
 
 TEST_SIZE = 266  # 19 patches: the same network as 518, four times fewer tokens, keeps the tests fast
 

@@ -29,8 +29,6 @@ from aria_nav.ros.qos import latched_qos, reliable_qos, replay_qos
 DEPTH_EXECUTABLE = Path(sys.executable).with_name("depth")
 INTRINSICS = PinholeIntrinsics(width=640, height=480, fx=500.0, fy=510.0, cx=318.0, cy=242.0)
 TIMEOUT_S = 60.0
-# A ROS domain of this test process's own (offset from the other modules' choices), so parallel runs never meet.
-DOMAIN_ID = 100 + (os.getpid() + 53) % 100
 
 
 @pytest.fixture(scope="module")
@@ -104,11 +102,11 @@ class Harness:
 
 
 @pytest.fixture
-def harness_factory(model):
+def harness_factory(model, ros_domain):
     started = []
 
     def start(*params: str) -> Harness:
-        harness = Harness(model, DOMAIN_ID, *params)
+        harness = Harness(model, ros_domain, *params)
         started.append(harness)
         return harness
 
@@ -225,10 +223,10 @@ def test_depth_node_output_size_scales_camera_info(harness_factory):
     (["valid_range_m:=[5.0, 1.0]"], "parameter 'valid_range_m'"),
     (["model:=missing_depth_model.onnx"], "missing_depth_model.onnx' does not exist"),
 ])
-def test_bad_configuration_is_one_line_and_exit_code_2(model, params, problem):
+def test_bad_configuration_is_one_line_and_exit_code_2(ros_domain, model, params, problem):
     args = [str(DEPTH_EXECUTABLE), "--ros-args", "-p", f"model:={model}"] + [a for p in params for a in ("-p", p)]
     result = subprocess.run(args, capture_output=True, text=True, timeout=60,
-                            env=dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID)))
+                            env=dict(os.environ, ROS_DOMAIN_ID=str(ros_domain)))
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("aria_nav depth: ") and problem in lines[0], result.stderr

@@ -163,7 +163,7 @@ def test_random_weight_vlm_runs_end_to_end_on_cpu(test_vlm):
 def test_describer_errors_name_the_model_and_real_models_are_never_overwritten(tmp_path, test_vlm):
     from aria_nav.core.describe.build import build_test_vlm
     from aria_nav.core.describe.vlm import DescriberError, TransformersDescriber
-    from aria_nav.core.inference.onnx_runtime import ModelError
+    from aria_nav.core.inference.interface import ModelError
 
     with pytest.raises(DescriberError, match="no config.json"):
         TransformersDescriber(tmp_path / "missing")

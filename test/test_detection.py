@@ -10,7 +10,7 @@ from aria_nav.core.detection.classes import (ALL_CLASSES, COCO_NAMES, NAVIGATION
 from aria_nav.core.detection.letterbox import PAD_VALUE, Letterbox, LetterboxInput
 from aria_nav.core.detection.postprocess import (OutputLayoutError, PostprocessConfig, check_output_layout,
                                                  decode, nms)
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 
 PAD = PAD_VALUE / 255.0
 

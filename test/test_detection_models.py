@@ -18,9 +18,9 @@ from aria_nav.core.detection.classes import COCO_NAMES, NAVIGATION_CLASSES
 from aria_nav.core.detection.detector import DetectorConfig, InputSizeError, YoloDetector
 from aria_nav.core.boxes import iou_matrix
 from aria_nav.core.detection.synthetic import synthetic_scene
-from aria_nav.core.detections import Detections
-from aria_nav.core.inference.onnx_runtime import ModelError
-from aria_nav.core.inference.runner import InferenceConfig, OnnxRuntimeRunner
+from aria_nav.core.detection.detections import Detections
+from aria_nav.core.inference.interface import InferenceConfig, ModelError
+from aria_nav.core.inference.onnx_runtime import OnnxRuntimeRunner
 
 # Non-square frames of both orientations (and the Aria RGB size), as the cameras and other sources deliver.
 FRAME_SIZES = [(480, 640), (640, 360), (300, 900), (1408, 1408)]

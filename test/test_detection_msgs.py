@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from std_msgs.msg import Header
 
-from aria_nav.core.detections import MAX_DETECTIONS, Detections
+from aria_nav.core.detection.detections import MAX_DETECTIONS, Detections
 from aria_nav.ros.detections import DetectionFormatError, detections_to_msg, msg_to_detections
 
 

@@ -133,9 +133,9 @@ class Graph:
 
 
 @pytest.fixture(scope="module")
-def graph():
+def graph(module_ros_domain):
     build_test_yolo(paths.models_dir())
-    graph = Graph(domain=100 + (os.getpid() + 37) % 100)
+    graph = Graph(domain=module_ros_domain)
     yield graph
     for key, (code, output) in graph.close().items():
         assert code == 0, f"detector '{key}' did not stop cleanly on SIGTERM ({code}):\n{output}"
@@ -255,11 +255,10 @@ def test_rgb_instance_drops_stale_frames_and_keeps_latency_bounded(graph):
     assert float(values["inference_ms_p50"]) > 0 and float(values["latency_ms_p50"]) < 2000
 
 
-def test_bad_configuration_is_one_line_and_exit_code_2():
+def test_bad_configuration_is_one_line_and_exit_code_2(ros_domain):
     args = [str(DETECTOR_EXECUTABLE), "--ros-args", "--params-file", str(paths.config_file()),
             "-p", "classes:=[person, persn]"]
-    result = subprocess.run(args, capture_output=True, text=True, timeout=60,
-                            env=dict(os.environ, ROS_DOMAIN_ID=str(100 + (os.getpid() + 71) % 100)))
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60)  # on ros_domain's ROS_DOMAIN_ID
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("aria_nav detector: parameter 'classes': unknown class name "

@@ -21,7 +21,8 @@ from aria_nav.ros.detections import detections_to_msg
 from aria_nav.ros.obstacles import band_name, direction_name, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, result_qos, sensor_qos
 from aria_nav.ros.diagnostics import stamp_to_ns
-from test_guidance_support import CHAIR, INTR, NAMES, PERSON, domain_id, render, start_node, stop_node, write_params
+from ros_probe import start_node, stop_node, write_params
+from test_guidance_support import CHAIR, INTR, NAMES, PERSON, render
 
 STALE_S = 0.6
 
@@ -57,10 +58,10 @@ class Feeder:
 
 
 @pytest.fixture
-def graph(tmp_path):
+def graph(ros_domain, tmp_path):
     params = write_params(tmp_path / "fusion.yaml", "fusion", {
         "stale_after_s": STALE_S, "startup_grace_s": 15.0, "use_slam_cameras": False})
-    rclpy.init(domain_id=domain_id())
+    rclpy.init(domain_id=ros_domain)
     node = rclpy.create_node("fusion_test")
     received = {"obstacles": [], "markers": [], "annotated": [], "requests": [], "diagnostics": [], "tilt": []}
     node.create_subscription(TransformStamped, topics.WEARER_TILT, received["tilt"].append, result_qos())
@@ -73,7 +74,7 @@ def graph(tmp_path):
                              lambda m: received["diagnostics"].extend(
                                  s for s in m.status if s.name == "aria_nav/fusion"), reliable_qos())
     log = tmp_path / "fusion.log"
-    process = start_node("fusion", "fusion", params, log)
+    process = start_node("fusion", "fusion", params, log, ros_domain)
     feeder = Feeder(node)
     deadline = time.monotonic() + 30
     while feeder.detections.get_subscription_count() == 0 or feeder.depth.get_subscription_count() == 0:
@@ -184,14 +185,15 @@ def test_obstacles_markers_annotation_requests_and_degraded_inputs(graph):
     assert process.poll() is None
 
 
-def test_bad_parameters_end_the_node_with_one_line(tmp_path):
+def test_bad_parameters_end_the_node_with_one_line(ros_domain, tmp_path):
     for params, problem in (({"centre_zone": 0.8}, "parameter 'centre_zone': Parameter centre_zone out of range"),
                             ({"class_priorities": ["person=10"]},
                              "parameter 'class_priorities': entry 'person=10' is not 'class name:integer priority'"),
                             ({"band_weights": [1.0, 0.5]}, "parameter 'band_weights': has 2 values, needs 5"),
                             ({"stand_threshold": 0.9}, "parameter 'stand_threshold': 0.9 exceeds walk_threshold")):
         log = tmp_path / "fusion.log"
-        process = start_node("fusion", "fusion", write_params(tmp_path / "bad.yaml", "fusion", params), log)
+        process = start_node("fusion", "fusion", write_params(tmp_path / "bad.yaml", "fusion", params), log,
+                             ros_domain)
         assert process.wait(60) == 2
         text = log.read_text()
         assert f"aria_nav fusion: {problem}" in text and "Traceback" not in text, text

@@ -22,7 +22,7 @@ from aria_nav.core.depth.processing import RelativeScaling, ValidRange, open_dep
 from aria_nav.core.detection.backends import open_detection_runner
 from aria_nav.core.detection.detector import DetectorConfig, YoloDetector
 from aria_nav.core.detection.synthetic import synthetic_scene
-from aria_nav.core.inference.runner import InferenceConfig
+from aria_nav.core.inference.interface import InferenceConfig
 from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.ros.conversions import array_to_image, image_to_array, intrinsics_to_camera_info
 from aria_nav.ros.detections import detections_to_msg, msg_to_detections

@@ -21,9 +21,9 @@ from aria_nav.core.detection.gpu import DeviceLetterbox, confident_candidates  #
 from aria_nav.core.detection.letterbox import LetterboxInput  # noqa: E402
 from aria_nav.core.detection.postprocess import PostprocessConfig, decode  # noqa: E402
 from aria_nav.core.detection.synthetic import synthetic_scene  # noqa: E402
-from aria_nav.core.inference.device import torch_device  # noqa: E402
-from aria_nav.core.inference.onnx_runtime import ModelError  # noqa: E402
-from aria_nav.core.inference.runner import InferenceConfig, open_runner  # noqa: E402
+from aria_nav.core.inference.interface import InferenceConfig, ModelError  # noqa: E402
+from aria_nav.core.inference.io_binding import torch_device  # noqa: E402
+from aria_nav.core.inference.registry import open_runner  # noqa: E402
 
 CPU = torch.device("cpu")
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

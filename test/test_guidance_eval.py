@@ -21,7 +21,7 @@ from aria_nav.core.speech.engines import EspeakEngine
 from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
 from aria_nav.ros.detections import detections_to_msg
 from aria_nav.ros.qos import latched_qos, reliable_qos, result_qos, sensor_qos
-from test_guidance_support import domain_id, start_node, stop_node, write_params
+from ros_probe import start_node, stop_node, write_params
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed: the "
                                 "evaluation times speech with the real TTS")
@@ -81,7 +81,7 @@ def test_eval_command_prints_the_table_and_exits_0_when_targets_are_met(capsys):
     assert "| two criticals |" in out and "targets: all met" in out
 
 
-def test_two_simultaneous_criticals_through_the_fusion_and_speech_processes(tmp_path):
+def test_two_simultaneous_criticals_through_the_fusion_and_speech_processes(ros_domain, tmp_path):
     """The 'two criticals' scene, published in real time to the fusion process; the speech process says what it
     asks for (espeak-ng, WAV files held for their duration). Both obstacles are heard, each with its capture-to-ear
     latency on the spoken topic; the times are printed (a loaded machine stretches them, so they are bounded only
@@ -91,7 +91,7 @@ def test_two_simultaneous_criticals_through_the_fusion_and_speech_processes(tmp_
                                                                       "publish_annotated": False})
     speech_params = write_params(tmp_path / "speech.yaml", "speech", {"output": "wav",
                                                                       "wav_dir": str(tmp_path / "wav")})
-    rclpy.init(domain_id=domain_id())
+    rclpy.init(domain_id=ros_domain)
     node = rclpy.create_node("guidance_eval_feeder")
     spoken = []
     node.create_subscription(String, topics.SPEECH_SPOKEN, lambda m: spoken.append(json.loads(m.data)),
@@ -104,8 +104,8 @@ def test_two_simultaneous_criticals_through_the_fusion_and_speech_processes(tmp_
     mode_pub = node.create_publisher(String, topics.DEPTH_MODE, latched_qos())
     names_pub.publish(String(data=json.dumps(CLASS_NAMES)))
     mode_pub.publish(String(data=json.dumps({"mode": "metric"})))
-    fusion = start_node("fusion", "fusion", fusion_params, tmp_path / "fusion.log")
-    speech = start_node("speech", "speech", speech_params, tmp_path / "speech.log")
+    fusion = start_node("fusion", "fusion", fusion_params, tmp_path / "fusion.log", ros_domain)
+    speech = start_node("speech", "speech", speech_params, tmp_path / "speech.log", ros_domain)
     try:
         deadline = time.monotonic() + 60
         while detections_pub.get_subscription_count() == 0 or node.count_publishers(topics.SPEECH_SPOKEN) == 0:

@@ -22,7 +22,7 @@ from std_msgs.msg import Header, String
 from aria_nav import topics
 from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.detection.classes import COCO_NAMES
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 from aria_nav.core.sample import GroundTruthFile
 from aria_nav.core.sample.build import truth_path
 from aria_nav.core.sample.imu import synthesize
@@ -36,7 +36,7 @@ from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
 from aria_nav.ros.detections import detections_to_msg
 from aria_nav.ros.obstacles import direction_name, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, replay_qos, sensor_qos
-from test_guidance_support import domain_id, start_node, stop_node, write_params
+from ros_probe import start_node, stop_node, write_params
 
 DEPTH_SIZE = TRUE_DEPTH_SIZE
 FRAME_IDS = {"rgb": topics.RGB_FRAME, "slam_left": topics.SLAM_LEFT_FRAME, "slam_right": topics.SLAM_RIGHT_FRAME}
@@ -129,7 +129,7 @@ def _ns(stamp) -> int:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, module_ros_domain):
     truth_file = truth_path()
     if not truth_file.exists():
         pytest.skip(f"the sample recording's ground truth is missing: {truth_file} (aria-nav sample build)")
@@ -146,7 +146,7 @@ def run(tmp_path_factory):
         "peripheral_yaw_deg": float(truth.cameras["slam_right"]["yaw_right_deg"])})
     speech_params = write_params(tmp / "speech.yaml", "speech", {
         "output": "wav", "wav_dir": str(tmp / "wav"), "words_per_minute": 240})
-    rclpy.init(domain_id=domain_id())
+    rclpy.init(domain_id=module_ros_domain)
     node = rclpy.create_node("ground_truth_player")
     got = {"requests": [], "spoken": [], "obstacles": []}
     node.create_subscription(String, topics.SPEECH_REQUEST, lambda m: got["requests"].append(
@@ -156,8 +156,8 @@ def run(tmp_path_factory):
     node.create_subscription(PointCloud2, topics.OBSTACLES, got["obstacles"].append, replay_qos())
     player = GroundTruthPublisher(node, truth, depth_frames)
     logs = {"fusion": tmp / "fusion.log", "speech": tmp / "speech.log"}
-    processes = {"fusion": start_node("fusion", "fusion", fusion_params, logs["fusion"]),
-                 "speech": start_node("speech", "speech", speech_params, logs["speech"])}
+    processes = {"fusion": start_node("fusion", "fusion", fusion_params, logs["fusion"], module_ros_domain),
+                 "speech": start_node("speech", "speech", speech_params, logs["speech"], module_ros_domain)}
 
     def spin(seconds):
         end = time.monotonic() + seconds

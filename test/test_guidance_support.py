@@ -1,21 +1,12 @@
-"""Shared by the fusion and speech tests: a synthetic scene (detections and depth of objects at given bearings and
-distances), an isolated DDS domain, node processes started as `ros2 run` would, a params file per node.
-(No tests here.)"""
+"""Shared by the fusion, policy and reliability tests: a synthetic scene (detections and depth of objects at given
+bearings and distances). Node processes and the DDS test helpers are in ros_probe.py. (No tests here.)"""
 import math
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
-from typing import Dict, List, Optional
 
 import numpy as np
-import yaml
 
 from aria_nav.core.camera_model import PinholeIntrinsics
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 
-BIN = Path(sys.executable).parent
 INTR = PinholeIntrinsics(width=640, height=480, fx=300.0, fy=300.0, cx=319.5, cy=239.5)
 NAMES = ["person", "chair", "car", "bottle", "potted plant"]
 PERSON, CHAIR, CAR, BOTTLE, PLANT = range(5)
@@ -39,40 +30,3 @@ def render(objects):
         boxes.append(box)
         classes.append(class_id)
     return Detections(np.array(boxes, np.float32).reshape(-1, 4), np.full(len(boxes), 0.9), classes), depth
-
-
-def domain_id() -> int:
-    """A DDS domain of this test process's own, so parallel test runs on the machine never hear each other."""
-    return 100 + os.getpid() % 120
-
-
-def write_params(path: Path, node_name: str, params: Dict) -> Path:
-    path.write_text(yaml.safe_dump({node_name: {"ros__parameters": params}}))
-    return path
-
-
-def node_argv(executable: str, node_name: str, params_file: Optional[Path]) -> List[str]:
-    """The command line of an aria_nav node from this environment, renamed, with its parameters file."""
-    argv = [str(BIN / executable), "--ros-args", "-r", f"__node:={node_name}"]
-    return argv + ["--params-file", str(params_file)] if params_file is not None else argv
-
-
-def start_node(executable: str, node_name: str, params_file: Optional[Path], log_path: Path,
-               extra_args: List[str] = ()) -> subprocess.Popen:
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id()), PYTHONUNBUFFERED="1")
-    with open(log_path, "w") as log:  # the child keeps its own handle
-        return subprocess.Popen(node_argv(executable, node_name, params_file) + list(extra_args), stdout=log,
-                                stderr=subprocess.STDOUT, env=env)
-
-
-def stop_node(process: subprocess.Popen, timeout: float = 10.0, signum: int = signal.SIGINT) -> int:
-    """Send `signum` (SIGINT: what Ctrl-C and launch send) and wait; the nodes exit 0 on it. Killed if it does not
-    exit in time."""
-    if process.poll() is None:
-        process.send_signal(signum)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode

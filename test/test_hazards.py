@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 from aria_nav.core.fusion.obstacle import RGB
 from aria_nav.core.fusion.pipeline import FusionPipeline
 from aria_nav.core.hazards.corridor import HEAD_HEIGHT, OBSTACLE, STEP_DOWN, STEP_UP, CorridorModel

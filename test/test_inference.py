@@ -17,8 +17,9 @@ from aria_nav.core.detection.backends import open_detection_runner
 from aria_nav.core.detection.build import build_test_yolo
 from aria_nav.core.inference.engine_cache import (EngineKey, check_engine_compatible, engine_path_for,
                                                   stale_reason, write_sidecar)
-from aria_nav.core.inference.onnx_runtime import ModelError
-from aria_nav.core.inference.runner import InferenceConfig, OnnxRuntimeRunner, backend_for, open_runner
+from aria_nav.core.inference.interface import InferenceConfig, ModelError
+from aria_nav.core.inference.onnx_runtime import OnnxRuntimeRunner
+from aria_nav.core.inference.registry import backend_for, open_runner
 
 HAVE_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 

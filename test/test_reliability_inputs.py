@@ -21,14 +21,14 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header, String
 
 from aria_nav import paths, topics
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
 from aria_nav.ros.detections import detections_to_msg
 from aria_nav.ros.obstacles import msg_to_records
 from aria_nav.ros.qos import latched_qos, replay_qos, sensor_qos
 from aria_nav.ros.runtime import CALLBACK_ERROR
-from ros_probe import NodeProcess, Probe, wait_until
-from test_guidance_support import BIN, INTR, NAMES, PERSON, render
+from ros_probe import BIN, NodeProcess, Probe, wait_until
+from test_guidance_support import INTR, NAMES, PERSON, render
 
 PARALLEL_STARTS = 4  # node processes started at once (each imports rclpy and ONNX Runtime: CPU-bound)
 YOLO_MODEL = paths.models_dir() / "yolo11n_640.onnx"

@@ -152,16 +152,11 @@ def test_exit_descriptions():
 
 
 # -- supervision of real node processes -----------------------------------------------------------------------
-
-@pytest.fixture
-def private_domain(monkeypatch):
-    """The runner's nodes inherit the environment: a ROS domain of this test process's own keeps them from
-    hearing (and processing) other test runs' frames on the machine."""
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(1 + (os.getpid() + 53) % 99))
-
+# The runner's nodes inherit the environment: ros_domain's ROS_DOMAIN_ID keeps them from hearing (and processing)
+# other test runs' frames on the machine.
 
 @pytest.mark.parametrize("problem", ["bad parameter override", "params file rcl rejects"])
-def test_configuration_error_is_reported_once_and_not_respawned(private_domain, tmp_path, problem):
+def test_configuration_error_is_reported_once_and_not_respawned(ros_domain, tmp_path, problem):
     _require_node_and_model(SUPERVISED_NODE)
     if problem == "bad parameter override":  # given after the params file, so it reaches the node and wins
         arguments, overrides = {}, {SUPERVISED_NODE: {"frame_skip": 0}}
@@ -185,7 +180,7 @@ def test_configuration_error_is_reported_once_and_not_respawned(private_domain, 
     assert not any("Traceback" in line for line in lines.lines), str(lines)
 
 
-def test_crashed_node_is_respawned_and_repeated_start_up_crashes_give_up(private_domain):
+def test_crashed_node_is_respawned_and_repeated_start_up_crashes_give_up(ros_domain):
     _require_node_and_model(SUPERVISED_NODE)
     lines = Lines()
     supervised = Runner(nodes=[SUPERVISED_NODE], output=lines)
@@ -211,7 +206,7 @@ def test_crashed_node_is_respawned_and_repeated_start_up_crashes_give_up(private
         assert not Path(f"/proc/{pid}").exists(), f"process {pid} left behind"
 
 
-def test_stop_forwards_sigint_and_every_node_exits_cleanly(private_domain):
+def test_stop_forwards_sigint_and_every_node_exits_cleanly(ros_domain):
     _require_node_and_model(SUPERVISED_NODE)
     lines = Lines()
     supervised = Runner(nodes=[SUPERVISED_NODE], output=lines)
@@ -227,7 +222,7 @@ def test_stop_forwards_sigint_and_every_node_exits_cleanly(private_domain):
     assert not Path(f"/proc/{pid}").exists()
 
 
-def test_a_second_stop_request_kills_at_once(private_domain):
+def test_a_second_stop_request_kills_at_once(ros_domain):
     _require_node_and_model(SUPERVISED_NODE)
     lines = Lines()
     supervised = Runner(nodes=[SUPERVISED_NODE], output=lines)

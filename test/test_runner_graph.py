@@ -1,6 +1,5 @@
 """`aria-nav launch` for real: camera and detector as separate processes over DDS, started and stopped the way a
 user does it (the CLI, then Ctrl-C), watched by a test node on a ROS domain of this test's own."""
-import os
 import re
 import signal
 import subprocess
@@ -10,14 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import CameraInfo, PointCloud2
 from std_msgs.msg import String
 
 from aria_nav import graph, runner, topics
 from aria_nav.ros.qos import latched_qos, result_qos, sensor_qos
 from aria_nav.ros.diagnostics import stamp_to_ns
+from aria_nav.ros.spinning import BackgroundNode
 
 NODES = ("camera", "detector")
 DETECTIONS_WANTED = 3
@@ -27,18 +25,12 @@ STOP_BUDGET_S = graph.STOP_SIGINT_TIMEOUT_S + 1.0
 DETECTION_FIELDS = ["x1", "y1", "x2", "y2", "score", "class_id"]
 
 
-def _domain_id() -> int:
-    """A DDS domain of this test process's own (1..99; other modules use 100 and up)."""
-    return 1 + (os.getpid() + 37) % 99
-
-
 class Watcher:
     """Test node: records the camera's RGB CameraInfo headers and the detector's outputs."""
 
     def __init__(self, domain: int):
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain)
-        self.node = rclpy.create_node("runner_graph_test", context=self.context)
+        self._spinning = BackgroundNode("runner_graph_test", domain_id=domain)
+        self.node = self._spinning.node
         self.lock = threading.Lock()
         self.infos = {}  # stamp ns -> CameraInfo
         self.detections = []
@@ -47,15 +39,6 @@ class Watcher:
         self.node.create_subscription(PointCloud2, topics.DETECTIONS, self._on_detections, result_qos())
         self.node.create_subscription(String, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX,
                                       self.class_names.append, latched_qos())
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.spinning = True
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
-
-    def _spin(self):
-        while self.spinning:
-            self.executor.spin_once(timeout_sec=0.05)
 
     def _on_info(self, msg):
         with self.lock:
@@ -72,10 +55,7 @@ class Watcher:
                     if stamp_to_ns(d.header.stamp) in self.infos]
 
     def close(self):
-        self.spinning = False
-        self.thread.join()
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
+        self._spinning.close()
 
 
 def _require_graph_pieces():
@@ -87,13 +67,12 @@ def _require_graph_pieces():
         pytest.skip(f"{model} missing: run `aria-nav models build-test`")
 
 
-def test_launch_runs_nodes_as_processes_over_dds_and_ctrl_c_stops_them_cleanly():
+def test_launch_runs_nodes_as_processes_over_dds_and_ctrl_c_stops_them_cleanly(ros_domain):
     _require_graph_pieces()
-    domain = _domain_id()
-    watcher = Watcher(domain)
+    watcher = Watcher(ros_domain)
     launcher = subprocess.Popen(
         [str(Path(sys.executable).with_name("aria-nav")), "launch", "--nodes", ",".join(NODES), "source:=sample"],
-        env=dict(os.environ, ROS_DOMAIN_ID=str(domain)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True)
     output = []
     reader = threading.Thread(target=lambda: output.extend(launcher.stdout), daemon=True)

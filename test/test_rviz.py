@@ -1,7 +1,6 @@
 """config/nav.rviz against the running graph (every topic it displays is published, with the type the display
 needs), and the static transforms that place those topics' frames in its fixed frame (aria_nav.ros.static_tf)."""
 import math
-import os
 
 import numpy as np
 import pytest
@@ -46,13 +45,12 @@ def test_the_view_shows_the_graphs_outputs_in_the_device_frame():
     assert {cls for cls, _ in displayed_topics()} <= set(DISPLAY_TYPES)
 
 
-def test_every_displayed_topic_is_published_by_the_graph_with_the_displays_type(monkeypatch):
+def test_every_displayed_topic_is_published_by_the_graph_with_the_displays_type(ros_domain):
     wanted = {topic: DISPLAY_TYPES[cls] for cls, topic in displayed_topics()}
     model = paths.models_dir() / "depth_anything_v2_small_266.onnx"
     if not model.is_file() or not (paths.models_dir() / "yolo11n_640.onnx").is_file():
         pytest.skip("the test models are not built (aria-nav models build-test)")
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(170 + os.getpid() % 30))  # this test's own DDS domain
-    session = GraphSession("rviz_config_test")
+    session = GraphSession("rviz_config_test")  # on ros_domain's ROS_DOMAIN_ID
     try:
         runner = Runner({"depth_model": str(model), "slam": "false", "speech": "false"},
                         nodes=list(RVIZ_OVERRIDES), overrides=RVIZ_OVERRIDES, output=session.output)

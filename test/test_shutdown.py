@@ -46,7 +46,8 @@ def test_closing_a_runner_releases_its_session():
     import gc
     import weakref
 
-    from aria_nav.core.inference.runner import InferenceConfig, OnnxRuntimeRunner
+    from aria_nav.core.inference.interface import InferenceConfig
+    from aria_nav.core.inference.onnx_runtime import OnnxRuntimeRunner
 
     model = Path(graph.resolve_arguments({})["slam_yolo_model"])
     if not model.exists():

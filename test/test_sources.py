@@ -16,7 +16,7 @@ from aria_nav.core.sample import SampleScene
 from aria_nav.core.sample.build import BagMessages
 from aria_nav.core.sources import SourceError, open_source
 from aria_nav.core.sources.base import IMU, RGB, SLAM_LEFT, Calibration, Frame, check_file, resize_frame
-from aria_nav.core.sources.replay import ClockMapper, Pacer, Replay
+from aria_nav.core.sources.pacing import ClockMapper, Pacer, Replay
 from aria_nav.core.sources.video import VideoFileSource, pinhole_for_fov
 
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
@@ -195,7 +195,8 @@ def test_live_glasses_without_the_sdk_says_how_to_install():
         pytest.skip("projectaria-client-sdk is installed here")
     except ImportError:
         pass
-    with pytest.raises(SourceError, match="projectaria-client-sdk is not installed; pip install projectaria-client-sdk"):
+    with pytest.raises(SourceError,
+                       match="projectaria-client-sdk is not installed; pip install projectaria-client-sdk"):
         open_source("live")
 
 

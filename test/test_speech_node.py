@@ -17,7 +17,7 @@ from aria_nav.core.speech.audio import parse_wav
 from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.ros.qos import reliable_qos
 from aria_nav.ros.speech_msgs import request_to_msg
-from test_guidance_support import BIN, domain_id, start_node, stop_node, write_params
+from ros_probe import BIN, start_node, stop_node, write_params
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 PROBE_PERIOD_S = 0.02
@@ -36,12 +36,12 @@ def critical_person():
 
 
 @pytest.fixture
-def speech_graph(tmp_path):
+def speech_graph(ros_domain, tmp_path):
     """The real SpeechNode and a probe node in ONE single-threaded executor: a blocking speech callback would
     delay the probe's timer."""
     params = write_params(tmp_path / "speech.yaml", "speech",
                           {"output": "wav", "wav_dir": str(tmp_path / "wav"), "words_per_minute": 90})
-    rclpy.init(args=["speech_test", "--ros-args", "--params-file", str(params)], domain_id=domain_id())
+    rclpy.init(args=["speech_test", "--ros-args", "--params-file", str(params)], domain_id=ros_domain)
     from aria_nav.nodes.speech import SpeechNode
 
     node = SpeechNode()
@@ -138,23 +138,23 @@ def test_speech_is_deduplicated_and_bad_requests_are_rejected(speech_graph):
     assert node._counts["rejected"] == 2 and node.speaker.queue.stats.duplicates == 1
 
 
-def test_speech_node_spanish_and_bad_parameters(tmp_path):
+def test_speech_node_spanish_and_bad_parameters(ros_domain, tmp_path):
     log = tmp_path / "speech.log"
     params = write_params(tmp_path / "bad.yaml", "speech", {"output": "loudspeaker"})
-    process = start_node("speech", "speech", params, log)
+    process = start_node("speech", "speech", params, log, ros_domain)
     assert process.wait(60) == 2
     assert "aria_nav speech: parameter 'output': 'loudspeaker' is not one of" in log.read_text()
     assert "Traceback" not in log.read_text()
 
     params = write_params(tmp_path / "es.yaml", "speech", {"language": "es", "output": "wav",
                                                            "wav_dir": str(tmp_path / "wav")})
-    rclpy.init(domain_id=domain_id())
+    rclpy.init(domain_id=ros_domain)
     probe = rclpy.create_node("speech_es_probe")
     spoken = []
     probe.create_subscription(String, topics.SPEECH_SPOKEN, lambda m: spoken.append(json.loads(m.data)),
                               reliable_qos())
     publisher = probe.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
-    process = start_node("speech", "speech", params, log)
+    process = start_node("speech", "speech", params, log, ros_domain)
     try:
         deadline = time.monotonic() + 30
         while publisher.get_subscription_count() == 0 and time.monotonic() < deadline:

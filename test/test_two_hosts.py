@@ -18,7 +18,7 @@ from sensor_msgs.msg import CameraInfo, PointCloud2
 
 from aria_nav import paths, topics
 from aria_nav.ros.diagnostics import stamp_to_ns
-from test_guidance_support import BIN
+from ros_probe import BIN
 
 GLASSES_ADDRESS, SERVER_ADDRESS, PREFIX = "192.0.2.1", "192.0.2.2", 24
 RECORD_SECONDS = 10.0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from aria_nav.core.camera_model import PinholeIntrinsics
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 from aria_nav.core.fusion.obstacle import RGB
 from aria_nav.core.fusion.pipeline import FusionPipeline
 from aria_nav.core.sample.geometry import Box, Wall, solid

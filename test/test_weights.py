@@ -17,7 +17,7 @@ from aria_nav.core import weights
 from aria_nav.core.detection.backends import open_detection_runner
 from aria_nav.core.detection.detector import DetectorConfig, YoloDetector
 from aria_nav.core.detection.synthetic import synthetic_scene
-from aria_nav.core.inference.runner import InferenceConfig
+from aria_nav.core.inference.interface import InferenceConfig
 
 ARIA_NAV = Path(sys.executable).parent / "aria-nav"
 

@@ -180,9 +180,7 @@ class ProcessSampler:
 
 def run_graph(config: BenchConfig, log=print) -> dict:
     """Start the graph, measure it for config.duration_s after warm-up, stop it; returns the report."""
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-
+    from aria_nav.ros.spinning import BackgroundNode
     from aria_nav.runner import Runner
 
     wav_dir = tempfile.mkdtemp(prefix="aria_nav_bench_")
@@ -196,20 +194,8 @@ def run_graph(config: BenchConfig, log=print) -> dict:
     lines: List[str] = []
     runner = Runner(arguments, overrides=overrides,
                     output=lambda source, line: lines.append(f"[{source}] {line}"))
-    rclpy.init(args=[])
-    node = rclpy.create_node("aria_nav_bench")
-    collector = Collector(node)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    spinning = threading.Event()
-    spinning.set()
-
-    def spin() -> None:
-        while spinning.is_set():
-            executor.spin_once(timeout_sec=0.05)
-
-    spin_thread = threading.Thread(target=spin, daemon=True)
-    spin_thread.start()
+    bench = BackgroundNode("aria_nav_bench")
+    collector = Collector(bench.node)
     try:
         runner.start()
         if not collector.first_output.wait(180):
@@ -230,10 +216,7 @@ def run_graph(config: BenchConfig, log=print) -> dict:
         diagnostics = dict(collector.diagnostics)
     finally:
         runner.stop()
-        spinning.clear()
-        spin_thread.join()
-        node.destroy_node()
-        rclpy.shutdown()
+        bench.close()
         shutil.rmtree(wav_dir, ignore_errors=True)
     return _report(config, collector, processes, diagnostics)
 
@@ -265,7 +248,7 @@ FLOOR_FRAMES = 500
 
 def _floor_inference(config: BenchConfig, node: str, model: str):
     """The InferenceConfig `node` runs with in the graph: its model, device and GPU-path parameters."""
-    from aria_nav.core.inference.runner import InferenceConfig
+    from aria_nav.core.inference.interface import InferenceConfig
 
     parameters = config.node_parameters.get(node, {})
     providers = ["cuda", "cpu"] if config.device.startswith("cuda") else ["cpu"]

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from aria_nav import topics
-from aria_nav.bench.bench_node import BenchNode
 from aria_nav.core.speech.phrases import ENGLISH
 from aria_nav.core.speech.request import DEGRADED, RESTORED, SLOW
+from aria_nav.ros.spinning import BackgroundNode
 
 NODES = ("camera", "detector", "depth", "fusion", "speech")
 START_TIMEOUT_S = 180.0
@@ -42,7 +42,7 @@ def health_kind(text: str) -> Optional[str]:
     return None
 
 
-class _Listener(BenchNode):
+class _Listener(BackgroundNode):
     """The spoken sentences with their times, and the newest status of every node."""
 
     def __init__(self):
@@ -57,7 +57,6 @@ class _Listener(BenchNode):
         self._lock = threading.Lock()
         self.node.create_subscription(String, topics.SPEECH_SPOKEN, self._on_spoken, reliable_qos(100))
         self.node.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, reliable_qos(100))
-        self.start()
 
     def _on_spoken(self, msg) -> None:
         with self._lock:
@@ -187,12 +186,13 @@ def kill_each(nodes: Sequence[str], arguments: Dict[str, str], settle_s: float =
                 result.restarted_s = _wait(lambda: running.pid(node) not in (None, pid), BACK_TIMEOUT_S,
                                            f"the runner restarting {node}")
                 restarted_at = killed + result.restarted_s
-                if node in INPUTS_OF:  # back: fusion receives what it feeds again, sent after its restart
-                    condition = lambda: running.listener.fresh("fusion", restarted_at, lambda values: _inputs_fresh(
-                        values, INPUTS_OF[node], time.monotonic() - restarted_at))
-                else:
-                    condition = lambda: running.listener.fresh(node, restarted_at)
-                _wait(condition, BACK_TIMEOUT_S, f"{node} working again")
+                def working_again() -> bool:
+                    if node in INPUTS_OF:  # back: fusion receives what it feeds again, sent after its restart
+                        return running.listener.fresh("fusion", restarted_at, lambda values: _inputs_fresh(
+                            values, INPUTS_OF[node], time.monotonic() - restarted_at))
+                    return running.listener.fresh(node, restarted_at)
+
+                _wait(working_again, BACK_TIMEOUT_S, f"{node} working again")
                 result.back_s = time.monotonic() - killed
             except RuntimeError as exc:
                 report(f"{node}: {exc}")

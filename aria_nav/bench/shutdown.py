@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Sequence
 import yaml
 
 from aria_nav import graph, paths, topics
-from aria_nav.bench.bench_node import BenchNode
+from aria_nav.ros.spinning import BackgroundNode
 
 RECORDED = {topics.DETECTIONS: "sensor_msgs/msg/PointCloud2", topics.OBSTACLES: "sensor_msgs/msg/PointCloud2",
             topics.SPEECH_SPOKEN: "std_msgs/msg/String"}
@@ -170,7 +170,7 @@ class StopResult:
         return not self.problems
 
 
-class _Driver(BenchNode):
+class _Driver(BackgroundNode):
     """Sees the graph work (every node's /diagnostics, detections) and sends the long speech request."""
 
     def __init__(self, nodes: Sequence[str]):
@@ -187,7 +187,6 @@ class _Driver(BenchNode):
         self.node.create_subscription(PointCloud2, topics.DETECTIONS, self._on_detections, sensor_qos(10))
         self.node.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, reliable_qos(50))
         self.requests = self.node.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
-        self.start()
 
     def _on_detections(self, _msg) -> None:
         self.detections += 1

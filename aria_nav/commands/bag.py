@@ -88,36 +88,30 @@ def bag_info(args: argparse.Namespace) -> int:
 def record_bag(args: argparse.Namespace) -> int:
     if bool(args.topics) == args.all:
         return _fail("record: name the topics to record, or give --all (not both)")
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.signals import SignalHandlerOptions
-
     from aria_nav.core.bag import BagError
     from aria_nav.ros.bag_io import BagRecorder
     from aria_nav.ros.runtime import stop_on_signals
+    from aria_nav.ros.spinning import BackgroundNode
 
     shutdown = stop_on_signals("bag record")
     stop = shutdown.stop
-    rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)
-    node = rclpy.create_node("aria_nav_bag_recorder")
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
+    recording = BackgroundNode("aria_nav_bag_recorder", poll_s=0.1)
     try:
-        recorder = BagRecorder(node, args.output, None if args.all else args.topics, args.storage)
+        recorder = BagRecorder(recording.node, args.output, None if args.all else args.topics, args.storage)
         shutdown.on_deadline(recorder.close_file)  # a stuck teardown still leaves a complete bag
         print(f"bag record: writing {recorder.path} ({args.storage}); stop with Ctrl-C", flush=True)
         deadline = None if args.duration is None else time.monotonic() + args.duration
-        while not stop.is_set() and recorder.failure is None and (deadline is None or time.monotonic() < deadline):
-            executor.spin_once(timeout_sec=0.1)
-        recorder.flush_pending(executor)
+        while recorder.failure is None and (deadline is None or time.monotonic() < deadline):
+            if stop.wait(0.1):
+                break
+        recording.stop_spinning()
+        recorder.flush_pending(recording.executor)
         waiting = recorder.waiting_for
         counts = recorder.stop()
     except BagError as exc:
         return _fail(str(exc))
     finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+        recording.close()
     print(f"bag record: {sum(counts.values())} messages on {len(counts)} topics in {args.output}", flush=True)
     if waiting:
         print(f"bag record: never published, not in the bag: {', '.join(waiting)}", flush=True)

@@ -96,8 +96,7 @@ def _machine() -> str:
 def bench_one(model: str, backend: str, images: List[np.ndarray], args: argparse.Namespace) -> Dict:
     from aria_nav.core.detection.backends import open_detection_runner
     from aria_nav.core.detection.detector import DetectorConfig, YoloDetector
-    from aria_nav.core.inference.onnx_runtime import ModelError
-    from aria_nav.core.inference.runner import InferenceConfig
+    from aria_nav.core.inference.interface import InferenceConfig, ModelError
 
     row: Dict = {"model": Path(model).name, "backend": backend}
     size = args.input_size or None

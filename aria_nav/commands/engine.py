@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 
 
 def build_engine_command(args: argparse.Namespace) -> int:
-    from aria_nav.core.inference.onnx_runtime import ModelError, check_model_file
+    from aria_nav.core.inference.interface import ModelError, check_model_file
     from aria_nav.core.inference.tensorrt import ensure_engine
 
     try:

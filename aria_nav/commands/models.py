@@ -36,7 +36,7 @@ def build_test_models(args: argparse.Namespace) -> int:
     from aria_nav.core.depth.build import build_test_depth
     from aria_nav.core.describe.build import build_test_vlm
     from aria_nav.core.detection.build import build_test_yolo
-    from aria_nav.core.inference.onnx_runtime import ModelError
+    from aria_nav.core.inference.interface import ModelError
 
     models_dir = args.models_dir or paths.models_dir()
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -60,7 +60,7 @@ def build_test_models(args: argparse.Namespace) -> int:
 def build_fp16_models(args: argparse.Namespace) -> int:
     from aria_nav.core.depth.build import build_fp16_depth
     from aria_nav.core.detection.build import build_fp16_yolo
-    from aria_nav.core.inference.onnx_runtime import ModelError
+    from aria_nav.core.inference.interface import ModelError
 
     models_dir = args.models_dir or paths.models_dir()
     models_dir.mkdir(parents=True, exist_ok=True)

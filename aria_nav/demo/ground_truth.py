@@ -24,7 +24,7 @@ from std_msgs.msg import String
 
 from aria_nav import topics
 from aria_nav.core.detection.classes import COCO_NAMES
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.sample import GroundTruthFile, scaled_box
 from aria_nav.core.sources.base import RGB, SLAM_LEFT, SLAM_RIGHT

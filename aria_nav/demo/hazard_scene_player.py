@@ -26,7 +26,7 @@ from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import String
 
 from aria_nav import topics
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 from aria_nav.core.sample import hazard_scene
 from aria_nav.core.sources.base import RGB, ImuSample
 from aria_nav.demo.ground_truth import PerceptionPublishers

@@ -3,7 +3,7 @@ or live glasses, with CameraInfo matching the published image size. See docs/cam
 
 header.stamp is the capture time on the host clock (replay: replay start + the item's device-time offset; live:
 device time mapped to the host clock), so `now - stamp` downstream is the real latency. A publishing thread paced
-by core.sources.replay does the work; the executor stays free for parameters and diagnostics.
+by core.sources.pacing does the work; the executor stays free for parameters and diagnostics.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from aria_nav.core.sources import SourceError, open_source
 from aria_nav.core.sources.base import (EXTRA_CAMERA_STREAMS, IMU, ODOM, RGB, SLAM_LEFT, SLAM_PAIRS, SLAM_RIGHT,
                                         Frame, ImuSample, Item, resize_frame)
 from aria_nav.core.sources.vrs import PoseSample
-from aria_nav.core.sources.replay import Replay
+from aria_nav.core.sources.pacing import Replay
 from aria_nav.core.stage_stats import StageStats
 from aria_nav.ros.camera_params import GRAPH_INPUTS, IMU_QUEUE, MISSING_INPUT, PARAMS, STREAM_TOPICS
 from aria_nav.ros.conversions import array_to_image, camera_info, header_at, imu_message, odometry_message

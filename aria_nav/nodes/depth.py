@@ -21,7 +21,7 @@ from aria_nav.core.depth.geometry import back_project
 from aria_nav.core.depth.processing import (NotADepthModelError, PoolSizeError, RelativeScaling, ValidRange,
                                             open_depth_estimator, round_to_patch)
 from aria_nav.core.depth.visualize import colorize_depth
-from aria_nav.core.inference.onnx_runtime import ModelError
+from aria_nav.core.inference.interface import ModelError
 from aria_nav.ros.conversions import (ImageFormatError, array_to_image, camera_info_to_intrinsics, image_to_rgb,
                                       intrinsics_to_camera_info)
 from aria_nav.ros.diagnostics import NodeDiagnostics

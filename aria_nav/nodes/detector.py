@@ -30,8 +30,8 @@ from aria_nav.core.detection.classes import ALL_CLASSES, NAVIGATION_CLASSES, Cla
 from aria_nav.core.detection.detector import DetectorConfig, InputSizeError, StageTimes, YoloDetector
 from aria_nav.core.detection.low_light import MODES as LOW_LIGHT_MODES
 from aria_nav.core.detection.low_light import LowLightConfig, LowLightEnhancer
-from aria_nav.core.detections import MAX_DETECTIONS
-from aria_nav.core.inference.onnx_runtime import ModelError
+from aria_nav.core.detection.detections import MAX_DETECTIONS
+from aria_nav.core.inference.interface import ModelError
 from aria_nav.ros.conversions import ImageFormatError, array_to_image, image_to_array
 from aria_nav.ros.detections import detections_to_msg
 from aria_nav.ros.diagnostics import NodeDiagnostics

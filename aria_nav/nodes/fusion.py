@@ -28,7 +28,7 @@ from std_msgs.msg import Header, String
 from visualization_msgs.msg import MarkerArray
 
 from aria_nav import topics
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 from aria_nav.core.fusion.annotate import annotate
 from aria_nav.core.fusion.box_distance import BoxDistanceConfig
 from aria_nav.core.fusion.motion import MotionConfig

@@ -15,7 +15,7 @@ from sensor_msgs.msg import Image, PointCloud2
 from std_msgs.msg import String
 
 from aria_nav import topics
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 from aria_nav.core.replay import DepthStats, DetectionRecord, ObstacleRecord, detection_records
 from aria_nav.core.sources.base import RGB, SLAM_LEFT, SLAM_RIGHT
 from aria_nav.core.speech.request import URGENCIES, SpeechRequest, SpeechRequestError

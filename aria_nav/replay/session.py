@@ -13,12 +13,11 @@ import threading
 import time
 from typing import Callable, Deque, Dict, Iterable, List, Optional
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import SingleThreadedExecutor
 
 from aria_nav import topics
 from aria_nav.ros.qos import reliable_qos
+from aria_nav.ros.spinning import BackgroundNode
 from aria_nav.runner import Runner, describe_exit
 
 DIAGNOSTICS_PREFIX = "aria_nav/"  # NodeDiagnostics names its status aria_nav/<node name>
@@ -37,15 +36,9 @@ class GraphSession:
         self._lock = threading.Lock()
         self._runners: List[Runner] = []
         self._diagnostics: Dict[str, Dict[str, str]] = {}
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, args=[])
-        self.node = rclpy.create_node(node_name, context=self.context)
+        self._spinning = BackgroundNode(node_name, poll_s=POLL_S)
+        self.context, self.node = self._spinning.context, self._spinning.node
         self.node.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, reliable_qos(50))
-        self._executor = SingleThreadedExecutor(context=self.context)
-        self._executor.add_node(self.node)
-        self._spinning = True
-        self._thread = threading.Thread(target=self._spin, name=f"{node_name}-spin", daemon=True)
-        self._thread.start()
 
     # -- graph processes --------------------------------------------------------------------------------------
     def output(self, source: str, line: str) -> None:
@@ -114,10 +107,6 @@ class GraphSession:
                     self._diagnostics[status.name[len(DIAGNOSTICS_PREFIX):]] = values
 
     # -- shutdown ---------------------------------------------------------------------------------------------
-    def _spin(self) -> None:
-        while self._spinning:
-            self._executor.spin_once(timeout_sec=POLL_S)
-
     def stop_graph(self) -> int:
         """Stop every runner, the last started first; 0 when no node failed."""
         status = 0
@@ -127,11 +116,7 @@ class GraphSession:
 
     def close(self) -> int:
         status = self.stop_graph()
-        self._spinning = False
-        self._thread.join()
-        self._executor.shutdown()
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
+        self._spinning.close()
         return status
 
     def __enter__(self) -> "GraphSession":

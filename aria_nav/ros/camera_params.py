@@ -8,7 +8,7 @@ from typing import Optional
 from aria_nav import topics
 from aria_nav.core.sources import SOURCE_KINDS
 from aria_nav.core.sources.base import EXTRA_CAMERA_STREAMS, IMU, RGB, SLAM_LEFT, SLAM_PAIRS, SLAM_RIGHT
-from aria_nav.core.sources.replay import PACING_MODES, STAMP_SOURCES
+from aria_nav.core.sources.pacing import PACING_MODES, STAMP_SOURCES
 from aria_nav.ros.params import Param
 
 MAX_SIZE = 4096

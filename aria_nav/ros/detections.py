@@ -13,7 +13,7 @@ import numpy as np
 from sensor_msgs.msg import PointCloud2, PointField
 from std_msgs.msg import Header, String
 
-from aria_nav.core.detections import MAX_DETECTIONS, Detections
+from aria_nav.core.detection.detections import MAX_DETECTIONS, Detections
 
 DETECTION_DTYPE = np.dtype([("x1", "<f4"), ("y1", "<f4"), ("x2", "<f4"), ("y2", "<f4"),
                             ("score", "<f4"), ("class_id", "<i4")])

@@ -5,7 +5,7 @@ import re
 from types import SimpleNamespace
 from typing import List, Optional, Tuple
 
-from aria_nav.core.inference.runner import InferenceConfig
+from aria_nav.core.inference.interface import InferenceConfig
 from aria_nav.ros.params import Param, config_from, field_default
 
 BACKENDS = ("auto", "onnxruntime", "tensorrt", "ultralytics")

@@ -40,9 +40,9 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from aria_nav.core.stage_stats import StageStats
+from aria_nav.graph import EXIT_CONFIG_ERROR
 from aria_nav.ros.params import ConfigError
 
-EXIT_CONFIG_ERROR = 2
 SHUTDOWN_BUDGET_S = 2.0  # first signal -> process gone; the launcher escalates after graph.STOP_SIGINT_TIMEOUT_S
 GIL_BACKSTOP_S = 0.5  # after the budget: the native watchdog for a stall that never releases the GIL
 WORKER_JOIN_S = 0.5  # the longest a node's close() waits for one worker thread (several fit in the budget)

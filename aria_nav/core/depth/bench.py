@@ -15,8 +15,7 @@ import numpy as np
 
 from aria_nav.core.depth.processing import (depth_map, network_input_hw, open_depth_estimator, preprocess,
                                             resize_depth, round_to_patch)
-from aria_nav.core.inference.onnx_runtime import ModelError
-from aria_nav.core.inference.runner import InferenceConfig
+from aria_nav.core.inference.interface import InferenceConfig, ModelError
 from aria_nav.core.model_bench import StageTable, add_stage_percentiles
 
 DEFAULT_DEPTH_MODELS = ("depth_anything_v2_small_518.onnx",)

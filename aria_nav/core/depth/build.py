@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import warnings
 from pathlib import Path
 from typing import Dict, Optional
+
+from aria_nav.core.onnx_export import OPSET, export_onnx
 
 PATCH_SIZE = 14
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_SEED = 0
 DEFAULT_METRIC_MAX_DEPTH = 20  # meters, Depth-Anything-V2 metric indoor models (outdoor: 80); an int in transformers
-OPSET = 17
 RECIPE_VERSION = 1  # bump when the export itself changes, so existing test models are rebuilt
 INPUT_NAME = "pixel_values"
 OUTPUT_NAME = "predicted_depth"
@@ -110,7 +109,6 @@ def export_depth_onnx(model, path: Path, size: int = 518, name: str = "",
     with a fixed 1x3x<size>x<size> input and the metadata the depth node reads (mode, max depth, normalisation,
     input size, name). The file appears only when complete (written beside it, then renamed)."""
     _check_size(size)
-    import onnx
     import torch
 
     class PredictedDepth(torch.nn.Module):
@@ -135,28 +133,9 @@ def export_depth_onnx(model, path: Path, size: int = 518, name: str = "",
     if mode == "metric":
         metadata[METADATA_MAX_DEPTH] = str(float(config.max_depth))
     metadata.update(extra_metadata or {})
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        # The legacy (TorchScript) exporter is chosen on purpose: its output matches PyTorch (test_depth.py), so
-        # its deprecation notice is noise here; so is the tracer's warning that shapes become constants (the
-        # exported input shape is fixed by design).
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            # The input has the weights' precision: a half model exports an fp16 model (input and output float16).
-            dtype = next(model.parameters()).dtype
-            torch.onnx.export(PredictedDepth(model.eval()), (torch.zeros(1, 3, size, size, dtype=dtype),), str(partial),
-                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=OPSET,
-                              dynamo=False)
-        exported = onnx.load(str(partial))
-        onnx.helper.set_model_props(exported, metadata)
-        onnx.save(exported, str(partial))
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
+    # The input has the weights' precision: a half model exports an fp16 model (input and output float16).
+    return export_onnx(PredictedDepth(model.eval()), path, size, next(model.parameters()).dtype, INPUT_NAME,
+                       OUTPUT_NAME, metadata)
 
 
 def build_test_depth(models_dir: Path, size: int = 518, mode: str = "relative",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
 from aria_nav.core.depth import build
-from aria_nav.core.inference.onnx_runtime import ModelError
+from aria_nav.core.inference.interface import ModelError
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ import numpy as np
 
 from aria_nav.core.depth.build import PATCH_SIZE
 from aria_nav.core.depth.model_info import DepthModelInfo
-from aria_nav.core.inference.onnx_runtime import ModelError
-from aria_nav.core.inference.runner import InferenceConfig, ModelRunner, open_runner
+from aria_nav.core.inference.interface import InferenceConfig, ModelError, ModelRunner
+from aria_nav.core.inference.registry import open_runner
 
 DEPTH_MODES = ("relative", "metric")
 

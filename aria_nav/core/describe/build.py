@@ -103,7 +103,7 @@ def build_test_vlm(models_dir: Path, size: VlmSize = TINY) -> Path:
     config_file = target / "config.json"
     if config_file.is_file():
         if not json.loads(config_file.read_text()).get(TEST_MODEL_KEY):
-            from aria_nav.core.inference.onnx_runtime import ModelError
+            from aria_nav.core.inference.interface import ModelError
             raise ModelError(f"{target} holds a model that is not the test build: it is never overwritten")
         return target
     tokenizer = _tokenizer(size.vocab_size)

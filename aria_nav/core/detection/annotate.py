@@ -6,7 +6,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 
 
 def class_colour(class_id: int) -> tuple:

@@ -28,13 +28,13 @@ import numpy as np
 
 from aria_nav.core.detection.classes import COCO_NAMES
 from aria_nav.core.detection.synthetic import synthetic_scene
-from aria_nav.core.inference.onnx_runtime import ModelError
+from aria_nav.core.inference.interface import ModelError
+from aria_nav.core.onnx_export import OPSET, export_onnx
 
 # Bump when the recipe changes: files carrying another value in their metadata are rebuilt.
 RECIPE = "yolo11n-random-calibrated-v3"
 RECIPE_KEY = "aria_nav_recipe"
 SEED = 0
-OPSET = 17
 CALIBRATION_BATCHES = 6  # of 4 synthetic scenes, per input size
 # Class logits over synthetic scenes: scores mostly near 0.02 with a tail into the usual thresholds (0.05-0.9),
 # rarely saturating, so backends can be compared box by box.
@@ -192,9 +192,6 @@ def export_fp16_yolo(checkpoint: Path, size: int, destination: Path) -> Path:
     """Export an ultralytics detection checkpoint (the test model or trained weights) to ONNX in half precision
     from torch: fixed 1x3x<size>x<size> float16 input, (1, 84, N) float16 output without NMS, the checkpoint's
     class names and stride in the metadata. (ultralytics exports fp16 only on a GPU; torch traces it anywhere.)"""
-    import warnings
-
-    import onnx
     import torch
 
     with _quiet_ultralytics():
@@ -210,20 +207,7 @@ def export_fp16_yolo(checkpoint: Path, size: int, destination: Path) -> Path:
     recipe = (_checkpoint_recipe(checkpoint) or "external") + "-fp16"
     metadata = {"names": repr(dict(names)), "stride": str(int(max(net.stride.tolist()))), "task": "detect",
                 "batch": "1", "imgsz": f"[{size}, {size}]", RECIPE_KEY: recipe}
-    destination = Path(destination)
-    staged = destination.with_name(f".{destination.name}.{os.getpid()}.partial")
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the tracer's notes on constant shapes: the input shape is fixed here
-            torch.onnx.export(net, (torch.zeros(1, 3, size, size, dtype=torch.float16),), str(staged),
-                              input_names=["images"], output_names=["output0"], opset_version=OPSET, dynamo=False)
-        exported = onnx.load(str(staged))
-        onnx.helper.set_model_props(exported, metadata)
-        onnx.save(exported, str(staged))
-        os.replace(staged, destination)
-    finally:
-        staged.unlink(missing_ok=True)
-    return destination
+    return export_onnx(net, destination, size, torch.float16, "images", "output0", metadata)
 
 
 def build_fp16_yolo(models_dir: Path, sizes: Sequence[int] = (640, 256)) -> List[Path]:

@@ -11,9 +11,8 @@ from aria_nav.core.detection.classes import NAVIGATION_CLASSES, class_names_for,
 from aria_nav.core.detection.letterbox import LetterboxInput
 from aria_nav.core.detection.postprocess import (OutputLayoutError, PostprocessConfig, check_output_layout,
                                                  decode)
-from aria_nav.core.detections import Detections
-from aria_nav.core.inference.onnx_runtime import ModelError
-from aria_nav.core.inference.runner import ModelRunner
+from aria_nav.core.detection.detections import Detections
+from aria_nav.core.inference.interface import ModelError, ModelRunner
 
 DEFAULT_INPUT_SIZE = 640
 DEFAULT_STRIDE = 32

@@ -8,33 +8,27 @@ it gives on the whole output.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
-from aria_nav.core.detection.letterbox import PAD_VALUE, Letterbox
+from aria_nav.core.detection.letterbox import PAD_VALUE, Letterbox, LetterboxWriter
 
 
-class DeviceLetterbox:
+class DeviceLetterbox(LetterboxWriter):
     """Writes letterboxed RGB (H, W, 3) or grey (H, W) uint8 images into `target`, a (1, 3, H, W) torch tensor."""
 
     def __init__(self, target):
         import torch
 
+        super().__init__(tuple(target.shape[2:]))
         self._torch = torch
         self.target = target
-        self.input_hw = tuple(int(d) for d in target.shape[2:])
-        self._geometry: Optional[Letterbox] = None
+
+    def _fill_padding(self) -> None:
+        self.target.fill_(PAD_VALUE / 255.0)
 
     def __call__(self, image: np.ndarray) -> Letterbox:
         torch = self._torch
-        if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
-            raise ValueError(f"expected an RGB (H, W, 3) or grey (H, W) uint8 image, got {image.dtype}"
-                             f"{list(image.shape)}")
-        geometry = Letterbox.fit(image.shape[:2], self.input_hw)
-        if geometry != self._geometry:
-            self.target.fill_(PAD_VALUE / 255.0)
-            self._geometry = geometry
+        geometry = self._fit(image)
         frame = torch.from_numpy(np.ascontiguousarray(image)).to(self.target.device)
         planes = (frame[None] if image.ndim == 2 else frame.permute(2, 0, 1))[None].float()
         new_h, new_w = geometry.resized_hw

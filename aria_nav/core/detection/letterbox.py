@@ -62,28 +62,47 @@ class Letterbox:
         return out
 
 
-class LetterboxInput:
+class LetterboxWriter:
+    """What every letterbox into a reused (1, 3, H, W) input shares (LetterboxInput on the host, DeviceLetterbox
+    on the model's device): the image check, and the padding filled only when the source size changes."""
+
+    def __init__(self, input_hw: Tuple[int, int]):
+        self.input_hw = (int(input_hw[0]), int(input_hw[1]))
+        self._geometry: Optional[Letterbox] = None
+
+    def _fill_padding(self) -> None:
+        """Fill the whole input with the pad value (the image area is written over per frame)."""
+        raise NotImplementedError
+
+    def _fit(self, image: np.ndarray) -> Letterbox:
+        """The geometry for an RGB (H, W, 3) or grey (H, W) uint8 image, the padding refilled when it changed."""
+        if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
+            raise ValueError(f"expected an RGB (H, W, 3) or grey (H, W) uint8 image, got {image.dtype}"
+                             f"{list(image.shape)}")
+        geometry = Letterbox.fit(image.shape[:2], self.input_hw)
+        if geometry != self._geometry:
+            self._fill_padding()
+            self._geometry = geometry
+        return geometry
+
+
+class LetterboxInput(LetterboxWriter):
     """Writes letterboxed images into one reusable input tensor of shape (1, 3, H, W) and `dtype`.
 
     Not thread-safe: one per worker. The returned tensor is overwritten by the next call.
     """
 
     def __init__(self, input_hw: Tuple[int, int], dtype=np.float32):
-        self.input_hw = (int(input_hw[0]), int(input_hw[1]))
+        super().__init__(input_hw)
         self.tensor = np.empty((1, 3) + self.input_hw, np.dtype(dtype))
         self._scale = np.asarray(1.0 / 255.0, np.float32)
-        self._geometry: Optional[Letterbox] = None
+
+    def _fill_padding(self) -> None:
+        self.tensor.fill(PAD_VALUE / 255.0)
 
     def __call__(self, image: np.ndarray) -> Tuple[np.ndarray, Letterbox]:
         """The tensor for an RGB (H, W, 3) or grey (H, W) uint8 image, and its letterbox geometry."""
-        if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
-            raise ValueError(f"expected an RGB (H, W, 3) or grey (H, W) uint8 image, got {image.dtype}"
-                             f"{list(image.shape)}")
-        geometry = Letterbox.fit(image.shape[:2], self.input_hw)
-        if geometry != self._geometry:
-            # The padding only changes with the source size: fill it once, then write the image area per frame.
-            self.tensor.fill(PAD_VALUE / 255.0)
-            self._geometry = geometry
+        geometry = self._fit(image)
         new_h, new_w = geometry.resized_hw
         if (new_h, new_w) != image.shape[:2]:
             image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)

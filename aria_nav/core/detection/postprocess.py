@@ -20,7 +20,7 @@ import numpy as np
 
 from aria_nav.core.boxes import iou_matrix
 from aria_nav.core.detection.letterbox import Letterbox
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 
 # Candidates beyond this many (by score) are not considered by NMS: it bounds the work on a bad frame.
 MAX_CANDIDATES = 10_000

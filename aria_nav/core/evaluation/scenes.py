@@ -21,7 +21,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from aria_nav.core.camera_model import PinholeIntrinsics
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 from aria_nav.core.fusion.geometry import direction_of_bearing
 from aria_nav.core.fusion.motion import STANDARD_GRAVITY
 from aria_nav.core.wearer_frame import DEVICE_FROM_OPTICAL

@@ -61,19 +61,46 @@ class _RunningDeviation:
         self._sum = self._sum_sq = 0.0
 
 
-class MotionDetector:
+class WalkingHysteresis:
+    """Walking or standing, switched once the measure says "the other state" for that state's hold time.
+
+    What the measure is (accelerometer deviation, VIO speed) is the caller's: it passes whether the newest value
+    points towards the other state and how long that must last. A value that does not restarts the wait.
+    """
+
+    def __init__(self, initial: str = STANDING):
+        self.state = initial
+        self.changes = 0
+        self._candidate_since: Optional[float] = None
+
+    def update(self, time_s: float, towards_other: bool, hold_s: float) -> str:
+        if not towards_other:
+            self._candidate_since = None
+            return self.state
+        if self._candidate_since is None:
+            self._candidate_since = time_s
+        if time_s - self._candidate_since >= hold_s:
+            self.state = WALKING if self.state == STANDING else STANDING
+            self._candidate_since = None
+            self.changes += 1
+        return self.state
+
+    def restart(self) -> None:
+        """Forget a wait in progress (time went back); the state stays."""
+        self._candidate_since = None
+
+
+class MotionDetector(WalkingHysteresis):
     def __init__(self, config: MotionConfig = MotionConfig(), initial: str = STANDING):
         if config.stand_threshold > config.walk_threshold:
             raise ValueError("stand_threshold must not exceed walk_threshold")
         self.config = config
-        self.state = initial
+        super().__init__(initial)
         # Kept relative to g: the running sums then stay small and do not lose precision over hours.
         self._long = _RunningDeviation(config.window_s)
         self._short = _RunningDeviation(config.walk_window_s)
-        self._candidate_since: Optional[float] = None
         self.deviation = 0.0  # over window_s
         self.walk_deviation = 0.0  # over walk_window_s
-        self.changes = 0
 
     @property
     def _samples(self):
@@ -92,26 +119,12 @@ class MotionDetector:
             return self.state
         self.deviation = self._long.deviation()
         self.walk_deviation = self._short.deviation()
-        self._update_state(time_s)
-        return self.state
-
-    def _update_state(self, time_s: float) -> None:
         cfg = self.config
         if self.state == STANDING:
-            towards, hold = self.walk_deviation > cfg.walk_threshold, cfg.min_walk_s
-        else:
-            towards, hold = self.deviation < cfg.stand_threshold, cfg.min_stand_s
-        if not towards:
-            self._candidate_since = None
-            return
-        if self._candidate_since is None:
-            self._candidate_since = time_s
-        if time_s - self._candidate_since >= hold:
-            self.state = WALKING if self.state == STANDING else STANDING
-            self._candidate_since = None
-            self.changes += 1
+            return self.update(time_s, self.walk_deviation > cfg.walk_threshold, cfg.min_walk_s)
+        return self.update(time_s, self.deviation < cfg.stand_threshold, cfg.min_stand_s)
 
     def reset(self) -> None:
         self._long.clear()
         self._short.clear()
-        self._candidate_since = None
+        self.restart()

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from aria_nav.core.camera_model import PinholeIntrinsics
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 from aria_nav.core.fusion.bands import band_of
 from aria_nav.core.fusion.box_distance import BoxDistanceConfig, box_depth, occluders_of
 from aria_nav.core.fusion.geometry import LEFT, RIGHT, clock_of_bearing, direction_of_bearing

@@ -26,7 +26,7 @@ import numpy as np
 
 from aria_nav import topics
 from aria_nav.core.camera_model import PinholeIntrinsics
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 from aria_nav.core.fusion.obstacle import RGB, SLAM_LEFT, SLAM_RIGHT
 from aria_nav.core.fusion.pairing import Pairing, StampPairer
 from aria_nav.core.fusion.pipeline import FrameResult, FusionConfig, FusionPipeline

@@ -14,7 +14,7 @@ from typing import Optional
 
 import numpy as np
 
-from aria_nav.core.fusion.motion import STANDING, WALKING
+from aria_nav.core.fusion.motion import STANDING, WalkingHysteresis
 
 
 @dataclass(frozen=True)
@@ -40,20 +40,18 @@ def heading_deg(qx: float, qy: float, qz: float, qw: float) -> float:
     return math.degrees(math.atan2(2.0 * (qw * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz)))
 
 
-class VioMotion:
+class VioMotion(WalkingHysteresis):
     def __init__(self, config: VioMotionConfig = VioMotionConfig(), initial: str = STANDING):
         if config.stand_speed_mps > config.walk_speed_mps:
             raise ValueError("stand_speed_mps must not exceed walk_speed_mps")
         self.config = config
-        self.state = initial
+        super().__init__(initial)
         self.speed_mps = 0.0
         self.heading_deg = 0.0
         self.yaw_rate_dps = 0.0
         self.turning = False
-        self.changes = 0
         self.poses = 0
         self._last_s: Optional[float] = None
-        self._candidate_since: Optional[float] = None
 
     def add(self, time_s: float, orientation_xyzw, velocity_xyz_odom, yaw_rate_rps: float,
             quality: float = 1.0) -> str:
@@ -63,7 +61,7 @@ class VioMotion:
         if quality < self.config.min_quality or not all(math.isfinite(v) for v in values):
             return self.state
         if self._last_s is not None and time_s < self._last_s:  # time went back (a loop): start over
-            self._candidate_since = None
+            self.restart()
         self._last_s = time_s
         self.poses += 1
         self.speed_mps = math.hypot(velocity_xyz_odom[0], velocity_xyz_odom[1])
@@ -72,19 +70,8 @@ class VioMotion:
         self.turning = abs(self.yaw_rate_dps) > self.config.turn_rate_dps
         cfg = self.config
         if self.state == STANDING:
-            towards, hold = self.speed_mps > cfg.walk_speed_mps, cfg.min_walk_s
-        else:
-            towards, hold = self.speed_mps < cfg.stand_speed_mps, cfg.min_stand_s
-        if not towards:
-            self._candidate_since = None
-        else:
-            if self._candidate_since is None:
-                self._candidate_since = time_s
-            if time_s - self._candidate_since >= hold:
-                self.state = WALKING if self.state == STANDING else STANDING
-                self._candidate_since = None
-                self.changes += 1
-        return self.state
+            return self.update(time_s, self.speed_mps > cfg.walk_speed_mps, cfg.min_walk_s)
+        return self.update(time_s, self.speed_mps < cfg.stand_speed_mps, cfg.min_stand_s)
 
     def active(self, time_s: float) -> bool:
         """Whether a usable pose arrived within stale_after_s of `time_s` (same clock as add's times)."""

@@ -19,7 +19,7 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-from aria_nav.core.detections import Detections
+from aria_nav.core.detection.detections import Detections
 from aria_nav.core.fusion.obstacle import RGB
 from aria_nav.core.fusion.pipeline import FusionConfig, FusionPipeline
 from aria_nav.core.hazards.corridor import HEAD_HEIGHT, STEP_DOWN

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, Optional
 
-from aria_nav.core.inference.onnx_runtime import ModelError
+from aria_nav.core.inference.interface import ModelError
 
 SIDECAR_SUFFIX = ".json"
 

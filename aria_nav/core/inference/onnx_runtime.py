@@ -1,4 +1,4 @@
-"""ONNX Runtime sessions whose execution provider is verified, never assumed.
+"""The ONNX Runtime backend: sessions whose execution provider is verified, never assumed, and their runner.
 
 The reference system believed it ran on CUDA while ONNX Runtime had quietly fallen back to the CPU. Here the
 providers actually active after session creation are compared with the ones requested: if the first requested
@@ -7,9 +7,13 @@ case the session is returned with `fallback_warning` set so the node warns loudl
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from aria_nav.core.inference.interface import InferenceConfig, ModelError, ModelRunner, check_model_file
 
 PROVIDER_ALIASES = {
     "cuda": "CUDAExecutionProvider",
@@ -17,9 +21,8 @@ PROVIDER_ALIASES = {
     "tensorrt": "TensorrtExecutionProvider",
 }
 
-
-class ModelError(Exception):
-    """A model that cannot be used as configured (missing, not a model, wrong shape, provider unavailable)."""
+_ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+CUDA_PROVIDER = "CUDAExecutionProvider"
 
 
 def provider_name(name: str) -> str:
@@ -55,16 +58,6 @@ def providers_for(device: str, providers: Sequence[str]) -> List[str]:
     if explicit:
         return explicit
     return ["cuda", "cpu"] if device.startswith("cuda") else ["cpu"]
-
-
-def check_model_file(path: str) -> None:
-    """A ModelError unless `path` is a non-empty file."""
-    if not os.path.exists(path):
-        from aria_nav.paths import MISSING_MODEL_HINT
-
-        raise ModelError(f"model file '{path}' does not exist: {MISSING_MODEL_HINT}")
-    if os.path.isdir(path) or os.path.getsize(path) == 0:
-        raise ModelError(f"model file '{path}' is empty or not a file")
 
 
 def create_session(path: str, providers: Sequence[str], allow_cpu_fallback: bool = False,
@@ -112,3 +105,100 @@ def create_session(path: str, providers: Sequence[str], allow_cpu_fallback: bool
     return VerifiedSession(session=session, requested=requested, active=active, fallback_warning=warning,
                            input_name=inputs[0].name, input_shape=shape, input_type=inputs[0].type,
                            output_names=[o.name for o in session.get_outputs()], metadata=dict(meta))
+
+
+class OnnxRuntimeRunner(ModelRunner):
+    backend = "onnxruntime"
+
+    def __init__(self, verified: VerifiedSession, path: Path):
+        if verified.input_type not in _ORT_TYPES:
+            raise ModelError(f"model '{path}' takes {verified.input_type}; float or float16 input is expected")
+        super().__init__(path, verified.input_shape, _ORT_TYPES[verified.input_type], verified.metadata,
+                         verified.fallback_warning)
+        self.verified = verified
+        self._session = verified.session
+        self._input_name = verified.input_name
+        self._output_names = verified.output_names[:1]
+        import onnxruntime  # loaded already: `verified` holds a session
+
+        self._run_options = onnxruntime.RunOptions()  # its terminate flag interrupts a run from another thread
+        # Set by bind(): the input and output in device buffers (io_binding); None on the host path.
+        self.bound = None
+        self.cuda_graph: Optional[str] = None  # "on", or why not, once bound on CUDA
+
+    @classmethod
+    def open(cls, path: Path, config: InferenceConfig) -> "OnnxRuntimeRunner":
+        import onnxruntime
+
+        providers = providers_for(config.device, config.providers)
+        # Without the CUDA provider in this build, create_session reports it (or falls back when allowed).
+        if not (config.gpu_resident and provider_name(providers[0]) == CUDA_PROVIDER and
+                CUDA_PROVIDER in onnxruntime.get_available_providers()):
+            verified = create_session(str(path), providers, config.allow_cpu_fallback, config.intra_op_threads)
+            return cls(verified, path)
+        from aria_nav.core.inference.io_binding import torch_device
+
+        device = torch_device(config.device, str(path))
+        cuda_options = {"device_id": str(device.index or 0)}
+        failure = "off (cuda_graph is false)"
+        if config.cuda_graph:
+            runner = None
+            try:  # ONNX Runtime refuses a graph at session creation or at the capturing first run
+                verified = create_session(str(path), providers, config.allow_cpu_fallback, config.intra_op_threads,
+                                          {CUDA_PROVIDER: {**cuda_options, "enable_cuda_graph": "1"}})
+                runner = cls(verified, path)
+                runner.bind(device, capture=True)
+                return runner
+            except Exception as exc:  # noqa: BLE001 - ORT raises its own types when a model cannot be captured
+                if runner is not None:
+                    runner.close()
+                lines = str(exc).strip().splitlines()
+                reason = lines[0] if lines else type(exc).__name__
+                failure = f"off (ONNX Runtime could not capture this model: {reason})"
+        verified = create_session(str(path), providers, config.allow_cpu_fallback, config.intra_op_threads,
+                                  {CUDA_PROVIDER: cuda_options})
+        runner = cls(verified, path)
+        runner.bind(device)
+        runner.cuda_graph = failure
+        return runner
+
+    def bind(self, device, capture: bool = False) -> None:
+        """Bind the input and first output to buffers on `device` (a torch device) and run once: the first run of a
+        CUDA-graph session captures the graph (an exception here means it cannot be captured). On a session whose
+        provider is not CUDA (allow_cpu_fallback) nothing is bound on CUDA: it runs on the host path."""
+        from aria_nav.core.inference.io_binding import BoundSession
+
+        if device.type == "cuda" and self.provider != CUDA_PROVIDER:
+            return
+        bound = BoundSession(self._session, self._input_name, self.input_shape, self.input_dtype,
+                             self._output_names[0], device, self._run_options)
+        bound.input.zero_()
+        bound.run()
+        if capture:
+            bound.run()  # the first replay of the captured graph
+            self.cuda_graph = "on"
+        self.bound = bound
+
+    @property
+    def provider(self) -> str:
+        return self.verified.provider
+
+    def _run(self, tensor: np.ndarray) -> np.ndarray:
+        if self.bound is not None:
+            return self.bound.run_host(tensor)
+        return self._session.run(self._output_names, {self._input_name: tensor}, self._run_options)[0]
+
+    def describe(self) -> str:
+        text = super().describe()
+        if self.bound is not None:
+            text += f", GPU-resident (IO binding on {self.bound.device}, CUDA graph {self.cuda_graph})"
+        return text
+
+    def interrupt(self) -> None:
+        self._run_options.terminate = True
+
+    def close(self) -> None:
+        # Every reference goes, the verified session's too, so the session is released now, not at exit.
+        self.bound = None
+        self._session = None
+        self.verified.session = None

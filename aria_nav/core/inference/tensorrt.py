@@ -15,8 +15,8 @@ import numpy as np
 
 from aria_nav.core.inference.engine_cache import (EngineKey, check_engine_compatible, engine_path_for,
                                                   read_sidecar, stale_reason, write_sidecar)
-from aria_nav.core.inference.onnx_runtime import ModelError
-from aria_nav.core.inference.runner import InferenceConfig, ModelRunner
+from aria_nav.core.inference.cuda import CudaUnavailable, cuda_device
+from aria_nav.core.inference.interface import InferenceConfig, ModelError, ModelRunner
 
 WORKSPACE_BYTES = 2 << 30
 
@@ -50,15 +50,11 @@ def tensorrt_environment(device: str) -> TensorRTEnvironment:
         raise ModelError(f"TensorRT runs on an NVIDIA GPU: set device to cuda (it is '{device}')")
     import torch
 
-    if not torch.cuda.is_available():
-        raise ModelError(f"TensorRT needs a CUDA GPU, but torch {torch.__version__} sees none "
-                         f"(driver missing, or a CPU-only torch build)")
-    torch_device = torch.device(device)
-    index = torch_device.index or 0
-    if index >= torch.cuda.device_count():
-        raise ModelError(f"device '{device}' does not exist: {torch.cuda.device_count()} CUDA device(s) visible")
-    return TensorRTEnvironment(trt=trt, torch_device=torch.device("cuda", index),
-                               gpu=torch.cuda.get_device_name(index))
+    try:
+        torch_device = cuda_device(device)
+    except CudaUnavailable as exc:
+        raise ModelError(f"TensorRT needs a CUDA GPU: {exc}") from None
+    return TensorRTEnvironment(trt=trt, torch_device=torch_device, gpu=torch.cuda.get_device_name(torch_device))
 
 
 def _onnx_metadata(onnx_path: Path) -> Dict[str, str]:

@@ -5,7 +5,7 @@
 - video / webcam: OpenCV;
 - bag:    rosbag2 bags (MCAP or sqlite3) holding the camera node's topics;
 - live:   Aria glasses through the optional client SDK.
-replay.Replay paces, loops and stamps any of them.
+pacing.Replay paces, loops and stamps any of them.
 """
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ from typing import Tuple
 
 import numpy as np
 
-from aria_nav.core.inference.onnx_runtime import ModelError
+from aria_nav.core.inference.cuda import CudaUnavailable, cuda_device
+from aria_nav.core.inference.interface import ModelError
 
 _TORCH_DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float16): "float16"}
 _ORT_OUTPUT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
@@ -27,14 +28,11 @@ def torch_device(device: str, path: str):
 
     if not device.startswith("cuda"):
         return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise ModelError(f"'{path}': the GPU-resident path (parameter gpu_resident) needs torch with CUDA, but torch "
-                         f"{torch.__version__} sees no CUDA device; set gpu_resident to false to copy through the "
-                         f"host instead")
-    index = torch.device(device).index or 0
-    if index >= torch.cuda.device_count():
-        raise ModelError(f"'{path}': device '{device}' does not exist ({torch.cuda.device_count()} CUDA device(s))")
-    return torch.device("cuda", index)
+    try:
+        return cuda_device(device)
+    except CudaUnavailable as exc:
+        raise ModelError(f"'{path}': the GPU-resident path (parameter gpu_resident) needs torch with CUDA, but "
+                         f"{exc}; set gpu_resident to false to copy through the host instead") from None
 
 
 class BoundSession:
