@@ -44,7 +44,7 @@ from aria_nav.ros.diagnostics import INPUT_LOG_PERIOD_S, NodeDiagnostics, stamp_
 from aria_nav.ros.fusion_params import GEN1_PERIPHERAL_YAW_DEG, PARAMS, fusion_config, source_calibration, vision_health
 from aria_nav.ros.obstacles import corridor_markers, obstacle_markers, obstacles_to_msg
 from aria_nav.ros.params import config_from, declare_parameters
-from aria_nav.ros.qos import frame_qos, latched_qos, reliable_qos, result_qos, sensor_qos
+from aria_nav.ros.qos import RESULT_DEPTH, frame_qos, latched_qos, reliable_qos, result_qos, sensor_qos
 from aria_nav.ros.runtime import WORKER_JOIN_S, AriaNode, main_for
 from aria_nav.ros.speech_msgs import request_to_msg
 from aria_nav.ros.tilt import tilt_to_msg
@@ -66,7 +66,7 @@ class FusionNode(AriaNode):
         self._rgb_frames: Dict[int, Image] = {}
         self._counts = {"annotated": 0, "annotated_no_image": 0}
 
-        per_frame = frame_qos(cfg.process_every_frame, depth=5)
+        per_frame = frame_qos(cfg.process_every_frame, depth=RESULT_DEPTH)
         self._obstacles_pub = self.create_publisher(PointCloud2, topics.OBSTACLES, per_frame)
         self._markers_pub = self.create_publisher(MarkerArray, topics.OBSTACLE_MARKERS, result_qos())
         self._speech_pub = self.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
@@ -112,7 +112,7 @@ class FusionNode(AriaNode):
         if with_detections:
             self.create_subscription(PointCloud2, detections_topic,
                                      lambda msg: self._on_peripheral(camera, msg),
-                                     frame_qos(self.cfg.process_every_frame, depth=5))
+                                     frame_qos(self.cfg.process_every_frame, depth=RESULT_DEPTH))
 
     def _on_class_names(self, camera: str, msg: String) -> None:
         try:
