@@ -230,7 +230,7 @@ def test_colorize_is_black_for_nan_and_warm_for_near():
 
 
 def test_every_depth_parameter_is_documented():
-    from aria_nav.nodes.depth import PARAMS
+    from aria_nav.ros.depth_params import PARAMS
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "depth.md").read_text()
     missing = [p.name for p in PARAMS if f"| `{p.name}` |" not in text]

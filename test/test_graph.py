@@ -133,7 +133,7 @@ def test_params_file_sets_declared_parameters_to_valid_values_other_than_their_d
     content = yaml.safe_load(paths.config_file().read_text()) or {}
     for name, section in content.items():
         executable = graph.node(name).executable
-        table = {param.name: param for param in importlib.import_module(f"aria_nav.nodes.{executable}").PARAMS}
+        table = {param.name: param for param in importlib.import_module(f"aria_nav.ros.{executable}_params").PARAMS}
         for key, value in (section["ros__parameters"] or {}).items():
             where = f"config/nav.yaml {name}.{key}"
             assert key in table, f"{where}: the {executable} node declares no such parameter"
@@ -144,12 +144,14 @@ def test_params_file_sets_declared_parameters_to_valid_values_other_than_their_d
 
 
 def test_parameter_defaults_live_once():
-    """Where a parameter's value ends up in a core config, its default is that config's (not a copy)."""
+    """Where a parameter's value ends up in a core config, its default is that config's (not a copy). Every node's
+    table is aria_nav/ros/<executable>_params.py (the executables import theirs)."""
     from aria_nav.core.detection.detector import DetectorConfig
     from aria_nav.core.detection.postprocess import PostprocessConfig
     from aria_nav.core.fusion.pipeline import FusionConfig
     from aria_nav.core.fusion.policy import PolicyConfig
-    from aria_nav.nodes import detector, fusion
+    from aria_nav.ros import detector_params as detector
+    from aria_nav.ros import fusion_params as fusion
     from aria_nav.ros.params import config_from
 
     detector_params = {param.name: param.default for param in detector.PARAMS}

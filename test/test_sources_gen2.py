@@ -89,7 +89,7 @@ def test_up_is_up_in_every_camera(gen2, stream):
 def test_slam_cameras_look_to_the_sides_as_fusion_must_know():
     """fusion's peripheral_yaw_deg from the factory calibration of the camera's source: Gen1 38 degrees, Gen2's
     side pair 84, the sample 60; 38 for a source without calibration. The camera node's log says the same."""
-    from aria_nav.nodes.fusion import source_calibration
+    from aria_nav.ros.fusion_params import source_calibration
     from aria_nav.ros.static_tf import camera_mounts, peripheral_yaw_deg
 
     assert peripheral_yaw_deg(camera_mounts("vrs", str(recording(GEN2_FILE)))[0]) == pytest.approx(84.3, abs=1.0)

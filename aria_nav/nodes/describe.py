@@ -11,7 +11,6 @@ node as a description request (urgency describe: any warning interrupts it) and 
 from __future__ import annotations
 
 import math
-import re
 import threading
 import time
 from typing import Dict, List, Optional, Tuple
@@ -23,38 +22,21 @@ from std_srvs.srv import Trigger
 from aria_nav import topics
 from aria_nav.core.describe.budget import FAILED, FALLBACK, MODEL, SUMMARY, Description, DescriptionJob, run_model
 from aria_nav.core.describe.summary import TABLES, SceneObstacle, summarize
-from aria_nav.core.describe.vlm import DTYPES, DescriberError, TransformersDescriber, clean_sentence, merge
+from aria_nav.core.describe.vlm import DescriberError, TransformersDescriber, clean_sentence, merge
 from aria_nav.core.fusion.obstacle import CAMERAS, RGB
 from aria_nav.core.latest import LatestWorker
 from aria_nav.core.speech.request import APPROXIMATE, DESCRIBE, DESCRIPTION, SpeechRequest
 from aria_nav.ros.conversions import ImageFormatError, image_to_rgb
 from aria_nav.ros.depth_mode import msg_to_distance_kind
+from aria_nav.ros.describe_params import PARAMS
 from aria_nav.ros.detections import DetectionFormatError, msg_to_class_names
 from aria_nav.ros.diagnostics import INPUT_LOG_PERIOD_S, OK, WARN, NodeDiagnostics
 from aria_nav.ros.obstacles import ObstacleFormatError, band_name, direction_name, msg_to_records
-from aria_nav.ros.params import ConfigError, Param, declare_parameters
+from aria_nav.ros.params import ConfigError, declare_parameters
 from aria_nav.ros.qos import latched_qos, reliable_qos, sensor_qos
 from aria_nav.ros.runtime import AriaNode, main_for
 from aria_nav.ros.speech_msgs import request_to_msg
 
-PARAMS = [
-    Param("language", "en", "Language of the description (use the speech node's).", choices=tuple(TABLES)),
-    Param("max_distance_m", 8.0, "Obstacles farther than this are not described, metres.", min=0.5, max=100.0),
-    Param("max_per_direction", 2, "Most obstacles named ahead, on the left and on the right.", min=1, max=10),
-    Param("obstacles_max_age_s", 1.0, "Obstacle sets older than this (since they arrived) are not described; with "
-          "none newer, the wearer hears that obstacle detection is not running, seconds.", min=0.1, max=60.0),
-    Param("vlm_model", "", "Vision-language model folder (transformers; SmolVLM class); empty: the obstacle summary "
-          "only."),
-    Param("vlm_device", "cpu", "Where the model runs: cpu, cuda or cuda:N.",
-          check=lambda v: None if re.fullmatch(r"cpu|cuda(:\d+)?", v) else f"'{v}' is not cpu, cuda or cuda:N"),
-    Param("vlm_dtype", "auto", "Model weights' type (auto: float16 on CUDA, float32 on CPU).", choices=DTYPES),
-    Param("vlm_budget_s", 3.0, "Longest wait for the model's sentence; slower, the summary is said alone, seconds.",
-          min=0.001, max=60.0),
-    Param("vlm_max_new_tokens", 40, "Most tokens the model generates.", min=1, max=200),
-    Param("vlm_max_words", 25, "Most words of the model's sentence that are said.", min=1, max=60),
-    Param("image_max_age_s", 1.0, "The model describes an RGB image only if it arrived less than this ago, s.",
-          min=0.05, max=60.0),
-]
 KEY = "describe"  # speech key: a newer description replaces a queued one
 _COUNTERS = {MODEL: "said_model", SUMMARY: "said_summary", FALLBACK: "model_too_slow", FAILED: "model_failed"}
 TRIGGER_POLL_S = 0.02  # a Trigger call waiting for the model blocks the executor this long at a time

@@ -26,64 +26,22 @@ from std_msgs.msg import String
 from aria_nav import topics
 from aria_nav.core.detection.annotate import draw_detections
 from aria_nav.core.detection.backends import open_detection_runner
-from aria_nav.core.detection.classes import ALL_CLASSES, NAVIGATION_CLASSES, ClassFilterError
+from aria_nav.core.detection.classes import ClassFilterError
 from aria_nav.core.detection.detector import DetectorConfig, InputSizeError, StageTimes, YoloDetector
-from aria_nav.core.detection.low_light import MODES as LOW_LIGHT_MODES
 from aria_nav.core.detection.low_light import LowLightConfig, LowLightEnhancer
-from aria_nav.core.detection.detections import MAX_DETECTIONS
 from aria_nav.core.inference.interface import ModelError
 from aria_nav.ros.conversions import ImageFormatError, array_to_image, image_to_array
 from aria_nav.ros.detections import detections_to_msg
+from aria_nav.ros.detector_params import PARAMS
 from aria_nav.ros.diagnostics import NodeDiagnostics
-from aria_nav.ros.inference_params import TENSORRT_FP16, inference_config, inference_params
+from aria_nav.ros.inference_params import inference_config
 from aria_nav.ros.intake import FrameIntake, effective_frame_skip, report_runner
-from aria_nav.ros.params import Param, ParameterError, config_from, declare_parameters, field_default
+from aria_nav.ros.params import ParameterError, config_from, declare_parameters
 from aria_nav.ros.qos import RESULT_DEPTH, frame_qos, latched_qos, sensor_qos
 from aria_nav.ros.runtime import WORKER_JOIN_S, AriaNode, main_for
 
-CAMERAS = ("rgb", "slam_left", "slam_right")
 DETECTABLE_ENCODINGS = ("rgb8", "bgr8", "mono8")
 TIMING_WINDOW = 100  # frames over which the per-stage times on /diagnostics are medians
-
-
-def _check_input_size(value: int):
-    if value % 32:
-        return f"{value} is not a multiple of 32 (YOLO's largest stride); 0 uses the model's own size"
-    return None
-
-
-PARAMS = inference_params("yolo11n_640.onnx") + [
-    TENSORRT_FP16,
-    Param("input_size", 0,
-          "Square model input in pixels for models with a dynamic input (.pt, dynamic ONNX); 0: the model's fixed "
-          "size, or 640. A fixed-size model only accepts 0 or its own size.", min=0, max=4096,
-          check=_check_input_size),
-    Param("conf_threshold", field_default(DetectorConfig, "conf_threshold"), "Minimum class score of a detection.",
-          min=0.0, max=1.0),
-    Param("iou_threshold", field_default(DetectorConfig, "iou_threshold"),
-          "Non-maximum suppression: a box overlapping a better box of the same class by more than this IoU is "
-          "dropped.", min=0.0, max=1.0),
-    Param("classes", list(NAVIGATION_CLASSES),
-          f"Class names to report (names of the model's classes); ['{ALL_CLASSES}'] reports every class. Unknown "
-          f"names are an error.", item_type=str),
-    Param("max_detections", field_default(DetectorConfig, "max_detections"),
-          "Most detections per frame (the best-scoring ones).", min=1, max=MAX_DETECTIONS),
-    Param("frame_skip", 1, "Process every Nth received frame (1: all); the others are skipped, not dropped.",
-          min=1, max=100),
-    Param("gpu_frame_skip", 0,
-          "frame_skip when the model runs on a GPU (CUDA), which keeps up with more frames; 0: frame_skip.",
-          min=0, max=100),
-    Param("camera", "rgb", "Which camera this instance serves, for diagnostics.", choices=CAMERAS),
-    Param("process_every_frame", False,
-          "Deterministic replay: reliable QoS and every frame processed once, in order (instead of the newest "
-          "frame, with drops)."),
-    Param("publish_annotated", False, "Also publish the frame with boxes, class names and scores drawn."),
-    Param("low_light", "off", "Low-light enhancement of dark frames before detection only (depth and fusion see "
-          "the original): off, auto (gamma for very dark frames, CLAHE on luminance for dim ones), clahe, gamma",
-          choices=LOW_LIGHT_MODES),
-    Param("low_light_below", 70.0, "Mean luminance (0..255) under which a frame counts as dark.", min=0.0,
-          max=255.0),
-]
 
 
 def detection_frame(msg: Image) -> np.ndarray:

@@ -89,6 +89,10 @@ class Step:
 
 
 class FusionSession:
+    """One fusion run: call on_* for each input as it arrives and tick() periodically; `now_s` is a monotonic clock
+    (waits and silences), stamps are the source frames' (pairing, the policy); `values` and status() are the
+    diagnostics."""
+
     def __init__(self, config: FusionConfig, settings: SessionConfig, health: VisionHealth, start_s: float):
         self.config = config
         self.settings = settings
