@@ -183,22 +183,33 @@ def test_critical_cuts_the_less_urgent_and_its_own_wrong_words_but_waits_for_ano
     queue.done(None)
     person = queue.take(lambda: 0.1)
     assert person.text == "Person ahead, two."
+    # About the same obstacle, now nearer, with nothing else critical waiting: the words being said are wrong,
+    # they are cut and the newer ones said at once.
+    outcome, victim = queue.offer(utterance(obstacle("critical", key="p", distance=1.5), 0.15), 0.15)
+    assert outcome == INTERRUPT and victim is person
+    # Words being cut are not heard: the same words asked for again are not a duplicate of them.
+    assert queue.offer(utterance(obstacle("critical", key="p", distance=2.0), 0.16), 0.16)[0] == REPLACED
+    queue.done(None)
+    person = queue.take(lambda: 0.17)
+    assert person.text == "Person ahead, two."
     # About another obstacle: not cut (a short warning), said next -- before a later critical one.
     assert queue.offer(utterance(obstacle("critical", name="bicycle", key="b", direction="right"), 0.2), 0.2) \
         == (QUEUED, None)
     assert queue.offer(utterance(obstacle("critical", name="car", key="x", priority=50), 0.3), 0.3) == \
         (QUEUED, None)
-    # About the same obstacle, now nearer: the words being said are wrong, they are cut.
-    outcome, victim = queue.offer(utterance(obstacle("critical", key="p", distance=1.2), 0.4), 0.4)
-    assert outcome == INTERRUPT and victim is person
-    # Words being cut are not heard: the same words asked for again are not a duplicate of them.
-    assert queue.offer(utterance(obstacle("critical", key="p", distance=2.0), 0.4), 0.4)[0] == REPLACED
-    queue.done(None)
+    # About the same obstacle while others wait: cutting would not bring the newer words sooner (the bicycle and
+    # the car are first), so the sentence ends; the newer words wait their turn.
+    assert queue.offer(utterance(obstacle("critical", key="p", distance=1.2), 0.4), 0.4) == (QUEUED, None)
+    # A refreshed request keeps the place of the one it replaces: its deadline is the older one's.
+    assert queue.offer(utterance(obstacle("critical", name="bicycle", key="b", direction="right", distance=1.8),
+                                 0.45), 0.45) == (REPLACED, None)
+    queue.done(0.5)
     said = [queue.take(lambda: 0.5, timeout=1.0) for _ in range(3)]
-    assert [u.request.key for u in said] == ["b", "x", "p"] and said[2].text == "Person ahead, two."
+    assert [u.request.key for u in said] == ["b", "x", "p"] and said[0].text == "Bicycle right, one point eight."
+    assert said[2].text == "Person ahead, one point two."
     queue.done(0.6)
     # The same words while they are being said (not cut): a duplicate, not a restart.
-    assert queue.offer(utterance(obstacle("critical", key="p", distance=2.0), 0.7), 0.7)[0] == DUPLICATE
+    assert queue.offer(utterance(obstacle("critical", key="p", distance=1.2), 0.7), 0.7)[0] == DUPLICATE
 
 
 def streamed_wav(samples, rate=22050):
@@ -291,3 +302,45 @@ def test_speaker_interrupts_a_warning_for_a_critical_one(tmp_path):
     assert audio.channels == 2  # the earcon made it stereo
     tone = audio.samples[: int(0.1 * audio.sample_rate)].astype(float)
     assert np.sqrt(np.mean(tone[:, 0] ** 2)) > np.sqrt(np.mean(tone[:, 1] ** 2))  # panned left (-20 deg)
+
+
+@needs_espeak
+def test_speaker_cuts_its_own_wrong_words_only_when_the_newer_ones_come_next(tmp_path):
+    """Real espeak-ng audio into realtime WAV files. Critical warnings said slowly (80 wpm, several seconds each),
+    so that every request below arrives while the sentence it is about is still being said, however busy the
+    machine."""
+    records = []
+    speaker = Speaker(ENGLISH, "sides", EspeakEngine("en-us", 175), WavSink(tmp_path, realtime=True),
+                      SpeechQueue(max_age_s=30.0), time.monotonic, records.append, critical_words_per_minute=80)
+
+    def wait_for(condition, what):
+        deadline = time.monotonic() + 60.0
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert condition(), what
+
+    try:
+        assert speaker.say(obstacle("critical", distance=2.0, key="p")) == QUEUED
+        wait_for(lambda: speaker.queue.speaking is not None, "the person's warning began")
+        # Another critical waits: the person's now-wrong words are not cut (cutting would bring the newer words no
+        # sooner), the bicycle follows, then the newer words.
+        assert speaker.say(obstacle("critical", name="bicycle", direction="right", key="b", bearing=30.0)) == QUEUED
+        assert speaker.say(obstacle("critical", distance=1.2, key="p")) == QUEUED
+        wait_for(lambda: len(records) == 2, "the person's and the bicycle's warnings were said")
+        wait_for(lambda: speaker.queue.speaking is not None, "the newer words about the person began")
+        time.sleep(0.5)  # most likely heard by now (synthesis takes well under 0.1 s on an idle machine)
+        # Nothing else waits: words now wrong are cut, the newer ones said at once.
+        assert speaker.say(obstacle("critical", distance=0.8, key="p")) == INTERRUPT
+        wait_for(lambda: len(records) == 4, "the cut sentence and the newest words were reported")
+    finally:
+        speaker.close()
+    assert [(r.text, r.interrupted) for r in records] == [
+        ("Person ahead, two.", False), ("Bicycle right, two.", False), ("Person ahead, one point two.", True),
+        ("Person ahead, point eight.", False)]
+    first, bicycle, cut, newest = records
+    assert all(r.error is None for r in records) and first.audio_s > 1.0 and bicycle.audio_s > 1.0
+    assert first.ended_s <= bicycle.started_s and bicycle.ended_s - bicycle.started_s >= bicycle.audio_s - 0.05
+    assert first.ended_s - first.started_s >= first.audio_s - 0.05  # heard in full
+    if cut.started_s is not None:  # cut while it was heard (else while it was synthesized)
+        assert cut.ended_s - cut.started_s < cut.audio_s
+    assert newest.started_s >= cut.ended_s and newest.ended_s - newest.started_s >= newest.audio_s - 0.05

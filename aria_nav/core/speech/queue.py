@@ -5,13 +5,16 @@ after at most one other short critical warning; nothing is said twice that the w
   deadline after its arrival, so earliest deadline first: none waits behind a later one); the others by priority,
   then arrival.
 - Interrupting: a critical utterance cuts what is being said at once when that is less urgent, or when it is about
-  the same obstacle (key) and says something else (the older words are now wrong). A critical warning about
-  another obstacle is not cut (it is short, about one second) and the new one is said next: so a critical warning
-  waits behind at most one short critical sentence, never behind a long one. See docs/guidance.md. A description
-  (urgency describe, the lowest: the answer to "what is around me?") is cut by any other utterance, and by a
-  newer description.
-- Same obstacle: a newer request about the same key replaces the queued one (its words are newer); this happens
-  before the repetition check, so a refreshed request is never lost as a "duplicate" of the stale one.
+  the same obstacle (key), says something else (the older words are now wrong) and is said next: no other critical
+  warning waits. Where one waits, cutting would not bring the newer words sooner, it would only take the end of
+  the sentence being heard (at most one short critical warning): that one ends, the waiting one follows, then the
+  newer words. A critical warning about another obstacle is not cut (it is short, about one second) and the new one
+  is said next: so a critical warning waits behind at most one short critical sentence, never behind a long one.
+  See docs/guidance.md. A description (urgency describe, the lowest: the answer to "what is around me?") is cut by
+  any other utterance, and by a newer description.
+- Same obstacle: a newer request about the same key replaces the queued one and takes its place in the order
+  (its words are newer, its deadline is the older one's); this happens before the repetition check, so a
+  refreshed request is never lost as a "duplicate" of the stale one.
 - Repetition, judged against what the wearer heard: the same text about the same key whose hearing began less
   than `repeat_cooldown_s` ago, or that is being said now, is dropped unless the new request is more urgent (two
   people at the same distance are two warnings, not one said twice); a description asked for again is said again.
@@ -91,6 +94,7 @@ class SpeechQueue:
             outcome = QUEUED
             for old in [u for u in self._items if key and u.request.key == key]:
                 self._items.remove(old)
+                utterance.sequence = min(utterance.sequence, old.sequence)  # its place in the order
                 self.stats.replaced += 1
                 outcome = REPLACED
             speaking = self._speaking
@@ -102,7 +106,7 @@ class SpeechQueue:
                 self._items.remove(min(self._items, key=Utterance.order))
                 self.stats.overflow += 1
             self._cond.notify_all()
-            if speaking is not None and self._cuts(utterance, speaking):
+            if speaking is not None and self._cuts(utterance, speaking, self._said_next(utterance)):
                 self.stats.interrupts += 1
                 self._cut = True  # its words will not be heard: no longer a reason to drop a repeat
                 return INTERRUPT, speaking
@@ -154,14 +158,17 @@ class SpeechQueue:
             self._closed = True
             self._cond.notify_all()
 
+    def _said_next(self, utterance: Utterance) -> bool:
+        return max(self._items, key=Utterance.order) is utterance
+
     @staticmethod
-    def _cuts(new: Utterance, speaking: Utterance) -> bool:
+    def _cuts(new: Utterance, speaking: Utterance, said_next: bool) -> bool:
         if speaking.rank == DESCRIBE_RANK:  # yields to anything else, and to a newer answer
             return new.rank > speaking.rank or new.request.key == speaking.request.key
         if new.rank != CRITICAL_RANK:
             return False
         same_obstacle = bool(new.request.key) and new.request.key == speaking.request.key
-        return speaking.rank < new.rank or (same_obstacle and speaking.text != new.text)
+        return speaking.rank < new.rank or (same_obstacle and speaking.text != new.text and said_next)
 
     def _is_repeat(self, utterance: Utterance, now_s: float) -> bool:
         key, rank, text = utterance.request.key, utterance.rank, utterance.text
