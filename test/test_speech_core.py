@@ -60,20 +60,20 @@ def test_sentences_per_language_and_direction_style():
     assert ENGLISH.sentence(obstacle(urgency="critical", distance=1.2, direction="left", event="approaching")) \
         == "Person left, one point two."
     assert SPANISH.sentence(obstacle(urgency="critical", distance=1.2, direction="left")) == \
-        "Persona izquierda, uno veinte."
+        "Persona izquierda uno veinte."
     # The short form's numbers are metres, rounded as always; long names have a short one there.
     short = {0.3: ("under half", "menos de medio"), 0.7: ("point seven", "cero setenta"), 1.0: ("one", "uno"),
              2.6: ("two point six", "dos sesenta"), 4.5: ("four and a half", "cuatro y medio")}
     for metres, (english, spanish) in short.items():
         assert ENGLISH.sentence(obstacle(urgency="critical", distance=metres)) == f"Person ahead, {english}."
-        assert SPANISH.sentence(obstacle(urgency="critical", distance=metres)) == f"Persona delante, {spanish}."
+        assert SPANISH.sentence(obstacle(urgency="critical", distance=metres)) == f"Persona delante {spanish}."
     for name, english, spanish in (("motorcycle", "Motorbike", "Moto"), ("bicycle", "Bicycle", "Bici"),
                                    ("head-height obstacle", "Head height", "Cabeza"),
                                    ("step down", "Step down", "Desnivel")):
         assert ENGLISH.sentence(obstacle(urgency="critical", name=name, direction="right", distance=2.0)) == \
             f"{english} right, two."
         assert SPANISH.sentence(obstacle(urgency="critical", name=name, direction="right", distance=2.0)) == \
-            f"{spanish} derecha, dos."
+            f"{spanish} derecha dos."
     assert ENGLISH.sentence(obstacle(urgency="critical", distance=1.04), form=LONG) == \
         "Careful, person ahead, one meter"
     assert SPANISH.sentence(obstacle(event="approaching", name="car", distance=1.4, direction="right")) == \
@@ -85,7 +85,7 @@ def test_sentences_per_language_and_direction_style():
     approximate = dataclasses.replace(obstacle(urgency="critical", distance=1.2), distance_kind="approximate",
                                       band="very_close")
     assert ENGLISH.sentence(approximate) == "Person ahead, very close."
-    assert SPANISH.sentence(approximate) == "Persona delante, muy cerca."
+    assert SPANISH.sentence(approximate) == "Persona delante muy cerca."
     degraded = SpeechRequest(event="degraded", urgency="warning", priority=100, key="vision:depth", stamp_ns=0,
                              reason="depth")
     assert ENGLISH.sentence(degraded) == "Vision degraded: distances are not available."

@@ -4,14 +4,15 @@ after at most one other short critical warning; nothing is said twice that the w
 - Order: urgency (critical, warning, info, describe); critical ones in order of arrival (each has the same
   deadline after its arrival, so earliest deadline first: none waits behind a later one); the others by priority,
   then arrival.
-- Interrupting: a critical utterance cuts what is being said at once when that is less urgent, or when it is about
-  the same obstacle (key), says something else (the older words are now wrong) and is said next: no other critical
-  warning waits. Where one waits, cutting would not bring the newer words sooner, it would only take the end of
-  the sentence being heard (at most one short critical warning): that one ends, the waiting one follows, then the
-  newer words. A critical warning about another obstacle is not cut (it is short, about one second) and the new one
-  is said next: so a critical warning waits behind at most one short critical sentence, never behind a long one.
-  See docs/guidance.md. A description (urgency describe, the lowest: the answer to "what is around me?") is cut by
-  any other utterance, and by a newer description.
+- Interrupting: a critical utterance cuts what is being said at once when that is less urgent. A request about the
+  obstacle (key) being spoken of cuts it when it says something else (the older words are now wrong), is critical
+  or more urgent than it (a warning about the obstacle whose info sentence is being said), and is said next:
+  nothing more urgent waits. Where something waits, cutting would not bring the newer words sooner, it would only
+  take the end of the sentence being heard (at most one short critical warning): that one ends, the waiting one
+  follows, then the newer words. A critical warning about another obstacle is not cut (it is short, about one
+  second) and the new one is said next: so a critical warning waits behind at most one short critical sentence,
+  never behind a long one. See docs/guidance.md. A description (urgency describe, the lowest: the answer to "what
+  is around me?") is cut by any other utterance, and by a newer description.
 - Same obstacle: a newer request about the same key replaces the queued one and takes its place in the order
   (its words are newer, its deadline is the older one's); this happens before the repetition check, so a
   refreshed request is never lost as a "duplicate" of the stale one.
@@ -165,10 +166,12 @@ class SpeechQueue:
     def _cuts(new: Utterance, speaking: Utterance, said_next: bool) -> bool:
         if speaking.rank == DESCRIBE_RANK:  # yields to anything else, and to a newer answer
             return new.rank > speaking.rank or new.request.key == speaking.request.key
-        if new.rank != CRITICAL_RANK:
-            return False
+        if new.rank == CRITICAL_RANK and speaking.rank < new.rank:
+            return True
         same_obstacle = bool(new.request.key) and new.request.key == speaking.request.key
-        return speaking.rank < new.rank or (same_obstacle and speaking.text != new.text and said_next)
+        if not (same_obstacle and speaking.text != new.text and said_next):
+            return False
+        return new.rank == CRITICAL_RANK or new.rank > speaking.rank
 
     def _is_repeat(self, utterance: Utterance, now_s: float) -> bool:
         key, rank, text = utterance.request.key, utterance.rank, utterance.text
