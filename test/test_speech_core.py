@@ -323,24 +323,54 @@ def test_speaker_cuts_its_own_wrong_words_only_when_the_newer_ones_come_next(tmp
         assert speaker.say(obstacle("critical", distance=2.0, key="p")) == QUEUED
         wait_for(lambda: speaker.queue.speaking is not None, "the person's warning began")
         # Another critical waits: the person's now-wrong words are not cut (cutting would bring the newer words no
-        # sooner), the bicycle follows, then the newer words.
+        # sooner); the two waiting are then said together, the nearest first.
         assert speaker.say(obstacle("critical", name="bicycle", direction="right", key="b", bearing=30.0)) == QUEUED
         assert speaker.say(obstacle("critical", distance=1.2, key="p")) == QUEUED
-        wait_for(lambda: len(records) == 2, "the person's and the bicycle's warnings were said")
+        wait_for(lambda: len(records) == 3, "the person's warning and the two together were said")
+        assert speaker.say(obstacle("critical", distance=1.0, key="p")) == QUEUED
         wait_for(lambda: speaker.queue.speaking is not None, "the newer words about the person began")
         time.sleep(0.5)  # most likely heard by now (synthesis takes well under 0.1 s on an idle machine)
         # Nothing else waits: words now wrong are cut, the newer ones said at once.
         assert speaker.say(obstacle("critical", distance=0.8, key="p")) == INTERRUPT
-        wait_for(lambda: len(records) == 4, "the cut sentence and the newest words were reported")
+        wait_for(lambda: len(records) == 5, "the cut sentence and the newest words were reported")
     finally:
         speaker.close()
-    assert [(r.text, r.interrupted) for r in records] == [
-        ("Person ahead, two.", False), ("Bicycle right, two.", False), ("Person ahead, one point two.", True),
-        ("Person ahead, point eight.", False)]
-    first, bicycle, cut, newest = records
-    assert all(r.error is None for r in records) and first.audio_s > 1.0 and bicycle.audio_s > 1.0
-    assert first.ended_s <= bicycle.started_s and bicycle.ended_s - bicycle.started_s >= bicycle.audio_s - 0.05
+    together = "Person ahead, one point two; bicycle right."
+    assert [(r.text, r.request.key, r.interrupted) for r in records] == [
+        ("Person ahead, two.", "p", False), (together, "p", False), (together, "b", False),
+        ("Person ahead, one.", "p", True), ("Person ahead, point eight.", "p", False)]
+    assert speaker.queue.stats.merged == 2
+    first, merged, _, cut, newest = records
+    assert all(r.error is None for r in records) and first.audio_s > 1.0 and merged.audio_s > first.audio_s
+    assert first.ended_s <= merged.started_s and merged.ended_s - merged.started_s >= merged.audio_s - 0.05
     assert first.ended_s - first.started_s >= first.audio_s - 0.05  # heard in full
     if cut.started_s is not None:  # cut while it was heard (else while it was synthesized)
         assert cut.ended_s - cut.started_s < cut.audio_s
     assert newest.started_s >= cut.ended_s and newest.ended_s - newest.started_s >= newest.audio_s - 0.05
+
+
+def test_critical_warnings_waiting_together_are_said_as_one_nearest_first():
+    queue = SpeechQueue(max_size=8, max_age_s=10.0)
+    queue.offer(utterance(obstacle("critical", key="p", distance=2.0)), 0.0)
+    assert queue.take(lambda: 0.0, combine=ENGLISH.combined).text == "Person ahead, two."  # alone: as itself
+    for key, name, direction, distance in (("b", "bicycle", "right", 2.5), ("c", "car", "left", 1.5),
+                                           ("q", "person", "right", None)):
+        queue.offer(utterance(obstacle("critical", name=name, key=key, direction=direction, distance=distance)), 0.1)
+    queue.offer(utterance(obstacle("warning", name="chair", key="w")), 0.1)
+    queue.done(0.0)
+    together = queue.take(lambda: 0.2, combine=ENGLISH.combined)
+    assert together.text == "Car left, one and a half; bicycle right; person right."
+    assert [m.request.key for m in together.members] == ["c", "b", "q"] and together.request.key == "c"
+    assert [u.request.key for u in queue.pending()] == ["w"] and queue.stats.merged == 3
+    # Said together, not cut by news about one of them (the others would be lost). The first's words are being
+    # said (a repeat of them is dropped); the others' distances are not, so their words are no repeat.
+    car = obstacle("critical", name="car", key="c", direction="left", distance=1.5)
+    assert queue.offer(utterance(car), 0.3)[0] == DUPLICATE
+    outcome, _ = queue.offer(utterance(obstacle("critical", name="car", key="c", direction="left", distance=1.0)), 0.3)
+    assert outcome == QUEUED
+    queue.done(0.2)
+    assert queue.offer(utterance(obstacle("critical", name="bicycle", key="b", direction="right", distance=2.5)),
+                       0.4)[0] == QUEUED
+    assert queue.take(lambda: 0.4, combine=ENGLISH.combined).text == "Car left, one; bicycle right."
+    assert SPANISH.combined([m.request for m in together.members]) == \
+        "Coche izquierda uno y medio; bici derecha; persona derecha."

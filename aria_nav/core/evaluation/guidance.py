@@ -104,7 +104,7 @@ class SimulatedSpeaker:
             at = self._free_at
             if at > now_s:
                 return
-            utterance = self.queue.take(lambda: at)
+            utterance = self.queue.take(lambda: at, combine=ENGLISH.combined)
             if utterance is None:
                 return
             start = at + SYNTHESIS_S
@@ -133,7 +133,14 @@ class SimulatedSpeaker:
         utterance, requested, start, _ = self._current
         began = start if start <= at_s else None
         self.queue.done(began if not interrupted else None)
-        self.heard.append(Heard(utterance.text, utterance.request, requested, began, at_s, interrupted))
+        members = utterance.members or (utterance,)
+        parts = ENGLISH.combined_parts([m.request for m in members])
+        for index, member in enumerate(members):
+            # a merged sentence's later obstacles are heard once the words before theirs are said
+            onset = start + (self._duration_of(Utterance("; ".join(parts[:index]) + ";", utterance.request, 0.0))
+                             if index else 0.0)
+            self.heard.append(Heard(utterance.text, member.request, member.received_s if index else requested,
+                                    onset if onset <= at_s else None, at_s, interrupted))
         self._current = None
         self._free_at = at_s
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from aria_nav.core.speech.request import (APPROXIMATE, APPROACHING, CRITICAL, DEGRADED, DESCRIPTION, ENDED,
                                           HEALTH_EVENTS, OBSTACLE, RESTORED, SLOW, SpeechRequest)
@@ -132,6 +132,20 @@ class PhraseTable:
             name = self.class_name(request.class_name)
         text = template.format(name=name, where=self.direction(request, style, short), distance=distance or "")
         return self.critical_prefix + text if request.urgency == CRITICAL and not short else text
+
+    def combined_parts(self, requests: Sequence[SpeechRequest], style: str = SIDES) -> List[str]:
+        """Several critical warnings said as one sentence (aria_nav.core.speech.queue merges those that wait
+        together): the first (the nearest) in full, the others by what and where only ("Person ahead, one point
+        two; bicycle right; car left.": their distances follow in their own next warnings). One part each."""
+        parts = [self.sentence(requests[0], style, SHORT).rstrip(".")]
+        for request in requests[1:]:
+            name = self.short_class_names.get(request.class_name) or self.class_name(request.class_name)
+            parts.append(self.short_templates["critical"].format(
+                name=name, where=self.direction(request, style, short=True)).rstrip("."))
+        return parts
+
+    def combined(self, requests: Sequence[SpeechRequest], style: str = SIDES) -> str:
+        return "; ".join(self.combined_parts(requests, style)) + "."
 
 
 ENGLISH = PhraseTable(

@@ -34,7 +34,7 @@ import collections
 import itertools
 import threading
 from dataclasses import dataclass
-from typing import Deque, List, Optional, Tuple
+from typing import Callable, Deque, List, Optional, Sequence, Tuple
 
 from aria_nav.core.speech.request import CRITICAL, DESCRIBE, SYSTEM_EVENTS, SpeechRequest, urgency_rank
 
@@ -49,6 +49,8 @@ class Utterance:
     request: SpeechRequest
     received_s: float
     sequence: int = 0
+    # critical warnings said together in this one (merged by `take`), the first the one `request` is; empty: alone
+    members: Tuple["Utterance", ...] = ()
 
     @property
     def rank(self) -> int:
@@ -69,6 +71,17 @@ class QueueStats:
     overflow: int = 0
     replaced: int = 0
     interrupts: int = 0
+    merged: int = 0  # critical utterances said together with others
+
+
+def merged(together: Sequence[Utterance], combine: Callable[[Sequence[SpeechRequest]], str]) -> Utterance:
+    """Critical warnings waiting together, as one: nearest first (its distance is said; the others' what and where
+    follow), in the place of the first to arrive."""
+    nearest_first = sorted(together, key=lambda u: (u.request.distance_m is None, u.request.distance_m or 0.0,
+                                                    u.sequence))
+    first = nearest_first[0]
+    return Utterance(combine([u.request for u in nearest_first]), first.request, first.received_s,
+                     min(u.sequence for u in together), tuple(nearest_first))
 
 
 class SpeechQueue:
@@ -113,9 +126,11 @@ class SpeechQueue:
                 return INTERRUPT, speaking
             return outcome, None
 
-    def take(self, now_fn, timeout: Optional[float] = None) -> Optional[Utterance]:
+    def take(self, now_fn, timeout: Optional[float] = None,
+             combine: Optional[Callable[[Sequence[SpeechRequest]], str]] = None) -> Optional[Utterance]:
         """The next utterance to say (marked as being said), or None on timeout or once closed. `now_fn` gives
-        the current time, read after waiting."""
+        the current time, read after waiting. With `combine` (requests -> one sentence), critical warnings
+        waiting together are taken as one utterance, nearest first (see merged())."""
         with self._cond:
             if not self._cond.wait_for(lambda: self._items or self._closed, timeout) or self._closed:
                 return None
@@ -127,7 +142,14 @@ class SpeechQueue:
             if not fresh:
                 return None
             chosen = max(fresh, key=Utterance.order)
-            self._items.remove(chosen)
+            together = [u for u in fresh if u.rank == CRITICAL_RANK] if chosen.rank == CRITICAL_RANK else []
+            if combine is not None and len(together) > 1:
+                for utterance in together:
+                    self._items.remove(utterance)
+                chosen = merged(together, combine)
+                self.stats.merged += len(together)
+            else:
+                self._items.remove(chosen)
             self._speaking, self._cut = chosen, False
             return chosen
 
@@ -135,9 +157,12 @@ class SpeechQueue:
         """The utterance taken last is over: heard in full from `heard_from_s` (when its audio began), or None
         when it was interrupted or failed (the wearer did not hear it, so it is no repeat if asked again)."""
         with self._cond:
-            if self._speaking is not None and heard_from_s is not None:
-                self._heard.append((self._speaking.request.key, self._speaking.text, self._speaking.rank,
-                                    heard_from_s))
+            speaking = self._speaking
+            if speaking is not None and heard_from_s is not None:
+                self._heard.append((speaking.request.key, speaking.text, speaking.rank, heard_from_s))
+                if speaking.members:  # the first was said in full; the others' distances were not said
+                    first = speaking.members[0]
+                    self._heard.append((first.request.key, first.text, first.rank, heard_from_s))
             self._speaking = None
 
     @property
@@ -168,7 +193,8 @@ class SpeechQueue:
             return new.rank > speaking.rank or new.request.key == speaking.request.key
         if new.rank == CRITICAL_RANK and speaking.rank < new.rank:
             return True
-        same_obstacle = bool(new.request.key) and new.request.key == speaking.request.key
+        # a merged sentence is not cut by news about one of its obstacles: it would lose the others
+        same_obstacle = bool(new.request.key) and new.request.key == speaking.request.key and not speaking.members
         if not (same_obstacle and speaking.text != new.text and said_next):
             return False
         return new.rank == CRITICAL_RANK or new.rank > speaking.rank
@@ -176,7 +202,9 @@ class SpeechQueue:
     def _is_repeat(self, utterance: Utterance, now_s: float) -> bool:
         key, rank, text = utterance.request.key, utterance.rank, utterance.text
         speaking = None if self._cut else self._speaking
-        if speaking is not None and (speaking.request.key, speaking.text) == (key, text) and rank <= speaking.rank:
+        # said in full: a merged sentence's first obstacle (the others' distances are not in it)
+        being_said = () if speaking is None else (speaking,) + speaking.members[:1]
+        if any((said.request.key, said.text) == (key, text) and rank <= said.rank for said in being_said):
             return True
         if rank == DESCRIBE_RANK:  # asked for again once heard: said again
             return False
