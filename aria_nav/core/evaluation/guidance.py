@@ -67,8 +67,11 @@ class DurationCache:
             self._durations[key] = audio.duration_s
         return self._durations[key]
 
-    def longest_critical(self) -> Tuple[float, str]:
-        critical = [(d, text) for (text, urgency, _), d in self._durations.items() if urgency == CRITICAL]
+    def longest_critical(self, merged: bool = False) -> Tuple[float, str]:
+        """The longest critical sentence of one warning (`merged`: of several said together, phrased with ';' by
+        PhraseTable.combined)."""
+        critical = [(d, text) for (text, urgency, _), d in self._durations.items()
+                    if urgency == CRITICAL and (";" in text) == merged]
         return max(critical) if critical else (0.0, "")
 
 
@@ -415,9 +418,7 @@ def targets(results: Sequence[SceneResult]) -> List[str]:
     failures = []
     for result in results:
         name = result.scene.name
-        for critical in result.criticals:  # alone, or one of two; in a crowd of criticals: reported only
-            if critical.concurrent > 1:
-                continue
+        for critical in result.criticals:  # alone, or one of several (those waiting together are said as one)
             if critical.concurrent == 0 and (critical.to_request_s is None or critical.to_request_s > 1e-6):
                 failures.append(f"{name}: {critical.name} not requested on its first confirmed frame")
             limit = BOTH_HEARD_S if critical.concurrent else ALONE_HEARD_S
@@ -491,6 +492,11 @@ def summary(results: Sequence[SceneResult], duration_of: DurationCache) -> str:
         lines.append(f"head pitched or rolled: spoken distance within 10% of the floor distance: "
                      f"{floor[0]}/{floor[1]}")
     lines.append(f"longest critical audio (earcon included): {longest:.2f} s, '{text}'")
+    crowded = [c.to_heard_s for r in results for c in r.criticals if c.concurrent >= 2 and c.to_heard_s is not None]
+    if crowded:
+        longest, text = duration_of.longest_critical(merged=True)
+        lines.append(f"critical with two or more others: {len(crowded)}, heard at most {max(crowded):.2f} s after "
+                     f"confirmation; longest merged sentence {longest:.2f} s, '{text}'")
     if walking:
         lines.append(f"standing -> walking seen {max(walking):.2f} s after the first step")
     lines.append(f"modelled: {LATENCY_S * 1e3:.0f} ms frame -> request, {SYNTHESIS_S * 1e3:.0f} ms synthesis; "
