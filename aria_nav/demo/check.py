@@ -6,7 +6,8 @@
   spoken distance means), or, without the rendering, the median horizontal distance of its surface (`range_m`).
 - Scripted events: the wearer should hear about an object when it comes within the announcement range and again
   when it enters a nearer band (docs/guidance.md). For each such event of the script, the first sentence about
-  that object heard from then on is "on time" within ON_TIME_S of the event, "late" within LATE_S, else "missed".
+  that object heard from then on (to its end, or to more than half, as below) is "on time" within ON_TIME_S of the
+  event, "late" within LATE_S, else "missed".
 - Hazards (the hazard scene, `--scene hazards`): per episode, the first sentence heard to its end (or to more
   than half: what and where come first) that names its hazard ("step down", "head-height obstacle", ... ; "person" for the named one), the true distance of the frame it
   was about and the distance left when its first word was heard (the scene's wearer walks on at a known speed): "on
@@ -135,13 +136,14 @@ def scripted_events(truth: GroundTruthFile) -> List[Tuple[int, str, str, float]]
 
 
 def check_events(truth: GroundTruthFile, said: Sequence) -> List[EventCheck]:
-    heard = sorted((s for s in said if s.said_at_s is not None and _about_object(s)), key=lambda s: s.said_at_s)
+    answers = sorted((s for s in said if s.said_at_s is not None and _about_object(s) and heard(s)),
+                     key=lambda s: s.said_at_s)
     checks = []
     frame_s = 1.0 / truth.frame_rate_hz
     for track, name, band, t in scripted_events(truth):
         # About a frame this event's or later (one frame of slack: a measured distance crosses a band edge a frame
         # before or after the true one).
-        answer = next((s for s in heard if s.request.get("class_name") == name and s.t_s >= t - 1.5 * frame_s),
+        answer = next((s for s in answers if s.request.get("class_name") == name and s.t_s >= t - 1.5 * frame_s),
                       None)
         delay = None if answer is None else answer.said_at_s - t
         verdict = ("missed" if delay is None or delay > LATE_S else "on time" if delay <= ON_TIME_S else "late")
