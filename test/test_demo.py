@@ -182,12 +182,16 @@ def test_the_demo_on_the_hazard_scene_warns_of_every_hazard(tmp_path):
     assert summary["faults"] == [] and summary["end_of_recording_said"] == 1, summary["said"]
     hazards = {h["episode"]: h for h in summary["hazards"]}
     assert set(hazards) == set(HAZARD_PHRASES) | {"clear"}
-    # Every hazard is named in a sentence the wearer began to hear. Whether in time is reported per hazard (on time,
-    # late, missed: a first warning cut by a newer one about the same hazard does not count), not asserted: the
-    # speech arbitration decides it, and issue 21 keeps it open.
+    # Every hazard is named in a sentence the wearer began to hear. The critical ones with 2 m targets are heard in
+    # time (a first warning cut after more than half by the newer words about it counts: what and where were
+    # heard; about half a second of slack for a loaded machine); the person before the wearer reaches it. The
+    # others are reported (the wall's and the person's margins are about 0.1 s; the pole waits behind the wall's
+    # long warnings, docs/demo.md).
     heard = [s["text"].lower().replace("-", " ") for s in summary["said"] if s["said_at_s"] is not None]
     for episode, phrase in HAZARD_PHRASES.items():
         assert any(phrase.replace("-", " ") in text for text in heard), (episode, heard)
+    assert hazards["head_height"]["verdict"] == "on time" and hazards["step_down"]["verdict"] == "on time", hazards
+    assert hazards["named"]["verdict"] != "missed", hazards["named"]
     assert hazards["clear"]["false_warnings"] == []
     # The named obstacle is one thing: said as "person", never also as a corridor obstacle.
     assert hazards["named"]["false_warnings"] == [], hazards["named"]
