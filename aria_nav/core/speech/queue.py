@@ -16,6 +16,10 @@ after at most one other short critical warning; nothing is said twice that the w
 - Same obstacle: a newer request about the same key replaces the queued one and takes its place in the order
   (its words are newer, its deadline is the older one's); this happens before the repetition check, so a
   refreshed request is never lost as a "duplicate" of the stale one.
+- Together: when the worker takes a critical utterance and others wait too (`take` with a `combine` phrasing, the
+  speaker's short form), all of them are said as one sentence, nearest first with its distance, the others by
+  what and where: each waits about half a second more instead of a whole warning. Such a sentence is not cut by
+  news about one of its obstacles (the others would be lost); only its first one's words count as heard.
 - Repetition, judged against what the wearer heard: the same text about the same key whose hearing began less
   than `repeat_cooldown_s` ago, or that is being said now, is dropped unless the new request is more urgent (two
   people at the same distance are two warnings, not one said twice); a description asked for again is said again.
