@@ -182,12 +182,16 @@ def test_the_demo_on_the_hazard_scene_warns_of_every_hazard(tmp_path):
     assert summary["faults"] == [] and summary["end_of_recording_said"] == 1, summary["said"]
     hazards = {h["episode"]: h for h in summary["hazards"]}
     assert set(hazards) == set(HAZARD_PHRASES) | {"clear"}
-    # Every hazard is named in a sentence the wearer began to hear. Whether in time is reported per hazard (on time,
-    # late, missed: a first warning cut by a newer one about the same hazard does not count), not asserted: the
-    # speech arbitration decides it, and issue 21 keeps it open.
+    # Every hazard is named in a sentence the wearer began to hear. The critical ones with 2 m targets are heard in
+    # time (a first warning cut after more than half by the newer words about it counts: what and where were
+    # heard; about half a second of slack for a loaded machine); the person before the wearer reaches it. The
+    # others are reported (the wall's and the person's margins are about 0.1 s; the pole waits behind the wall's
+    # long warnings, docs/demo.md).
     heard = [s["text"].lower().replace("-", " ") for s in summary["said"] if s["said_at_s"] is not None]
     for episode, phrase in HAZARD_PHRASES.items():
         assert any(phrase.replace("-", " ") in text for text in heard), (episode, heard)
+    assert hazards["head_height"]["verdict"] == "on time" and hazards["step_down"]["verdict"] == "on time", hazards
+    assert hazards["named"]["verdict"] != "missed", hazards["named"]
     assert hazards["clear"]["false_warnings"] == []
     # The named obstacle is one thing: said as "person", never also as a corridor obstacle.
     assert hazards["named"]["false_warnings"] == [], hazards["named"]
@@ -204,8 +208,8 @@ def test_the_demo_on_the_hazard_scene_warns_of_every_hazard(tmp_path):
 
 
 def test_hazard_checks_judge_what_was_heard_against_the_scene():
-    """check_hazards on a made-up timeline: on time, late (heard nearer than the target), cut off (not a warning),
-    a false warning, and a distance off only by the spoken rounding."""
+    """check_hazards on a made-up timeline: on time, late (heard nearer than the target), cut off (not a warning,
+    unless more than half was heard), a false warning, and a distance off only by the spoken rounding."""
     from aria_nav.core.speech.request import OBSTACLE
     from aria_nav.demo.check import check_hazards, scene_distances
     from aria_nav.demo.hazard_scene_player import PlayedFrame
@@ -217,16 +221,18 @@ def test_hazard_checks_judge_what_was_heard_against_the_scene():
                 + [PlayedFrame((20 + i) * period, "step_down", "step_down", "step down", 4.0 - 0.12 * i)
                    for i in range(10)])
 
-    def said(frame, heard_after_s, name, distance, interrupted=False):
+    def said(frame, heard_after_s, name, distance, interrupted=False, heard=(1.0, 1.0)):
         t = timeline[frame].stamp_ns / 1e9
         return Said(t, t + heard_after_s, "warning", f"{name} ahead", None, interrupted, OBSTACLE,
+                    audio_s=heard[1], heard_s=heard[0],
                     request={"event": OBSTACLE, "class_name": name, "distance_m": distance, "camera": "rgb"},
                     stamp_ns=timeline[frame].stamp_ns)
 
     heard = [said(5, 0.1, "chair", 2.0),  # nothing on the clear corridor: a false warning
              said(12, 0.2, "obstacle", 3.4),  # about 3.4 m, heard 0.24 m nearer: on time (>= 2.5 m)
              said(19, 0.1, "obstacle", 1.12),  # "one point one" at 1.3 m: measured 13.8% off, spoken 15.4%
-             said(20, 0.0, "step down", 4.0, interrupted=True),  # cut off: not the warning
+             said(20, 0.0, "step down", 4.0, interrupted=True, heard=(0.05, 1.0)),  # cut off: not the warning
+             said(21, 0.1, "step down", 3.8, interrupted=True, heard=(0.4, 1.0)),  # cut after 0.4 of 1 s: neither
              said(25, 0.5, "step down", 3.4)]  # about 3.4 m, heard 0.6 m later at 2.8 m: on time
     checks = {c.episode: c for c in check_hazards(timeline, heard, speed_mps=1.2)}
     assert checks["clear"].false_warnings == ["chair ahead"] and checks["clear"].verdict == ""
@@ -239,5 +245,8 @@ def test_hazard_checks_judge_what_was_heard_against_the_scene():
     assert late.verdict == "late" and late.heard_at_m == pytest.approx(1.6)
     assert check_hazards(timeline, [said(25, 3.0, "step down", 3.4)], speed_mps=1.2)[2].verdict == "missed"
     assert check_hazards(timeline, [], speed_mps=1.2)[1].verdict == "missed"
+    # Cut after more than half (what and where were heard; a newer warning about it took the rest): the warning.
+    cut = check_hazards(timeline, [said(21, 0.1, "step down", 3.8, interrupted=True, heard=(0.6, 1.0))], 1.2)[2]
+    assert cut.verdict == "on time" and cut.first_warning_m == pytest.approx(3.88)
     rounded = [d for d in scene_distances(timeline, heard) if d.spoken_m == pytest.approx(1.1)]
     assert len(rounded) == 1 and rounded[0].off_by_rounding_only and rounded[0].error > 0.15

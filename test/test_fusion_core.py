@@ -226,11 +226,35 @@ def test_box_distance_is_the_object_not_a_person_in_front_of_it():
     boxes = np.stack([far_box, near_box])
     assert occluders_of(boxes, 0).tolist() == [near_box.tolist()] and len(occluders_of(boxes, 1)) == 0
     assert box_depth(depth, far_box, (640, 480)).depth_z == pytest.approx(2.0)  # blind to occlusion
-    assert box_depth(depth, far_box, (640, 480), occluders=occluders_of(boxes, 0)).depth_z == pytest.approx(6.0)
-    assert box_depth(depth, near_box, (640, 480), occluders=occluders_of(boxes, 1)).depth_z == pytest.approx(2.0)
+    in_front = [(other, box_depth(depth, other, (640, 480)).depth_z) for other in occluders_of(boxes, 0)]
+    assert box_depth(depth, far_box, (640, 480), occluders=in_front).depth_z == pytest.approx(6.0)
+    assert len(occluders_of(boxes, 1)) == 0 and box_depth(depth, near_box, (640, 480)).depth_z == pytest.approx(2.0)
     # Both cut by the image's bottom edge: the taller box is in front.
     cut = np.array([[0, 168, 64, 479], [0, 93, 251, 479]], np.float32)
     assert occluders_of(cut, 0).tolist() == [cut[1].tolist()] and len(occluders_of(cut, 1)) == 0
+
+
+def test_box_distance_of_a_person_seen_through_a_gap_between_two_in_front():
+    """The crowd scene's case: a person at 6 m between two at 2 m whose boxes (looser than the people) overlap its
+    box. Fusion measures a box in a crop of its own pixels; the occluders are measured in their own boxes, and
+    where one's box overlaps only the far person is seen: that is not the occluder's depth."""
+    depth = scene_depth(12.0)
+    far_box = np.array([300, 150, 340, 330], np.float32)
+    left_box = np.array([200, 100, 306, 479], np.float32)  # the person in it ends at x 300
+    right_box = np.array([318, 100, 420, 479], np.float32)
+    depth[160:330, 300:340] = 6.0
+    depth[110:479, 204:300] = 2.0
+    depth[110:479, 318:416] = 2.1
+    boxes = np.stack([far_box, left_box, right_box])
+    assert occluders_of(boxes, 0).tolist() == [left_box.tolist(), right_box.tolist()]
+    in_front = [(other, box_depth(depth, other, (640, 480)).depth_z) for other in occluders_of(boxes, 0)]
+    assert [d for _, d in in_front] == pytest.approx([2.0, 2.1])
+    assert box_depth(depth, far_box, (640, 480), occluders=in_front).depth_z == pytest.approx(6.0)
+    # In the far box's crop, as fusion measures it (the occluders' boxes in the crop's pixels).
+    crop = depth[150:330, 300:340]
+    shift = np.array([300, 150, 300, 150], np.float32)
+    in_crop = [(other - shift, own) for other, own in in_front]
+    assert box_depth(crop, far_box - shift, (40, 180), occluders=in_crop).depth_z == pytest.approx(6.0)
 
 
 def test_box_distance_prefers_the_nearest_large_cluster_and_measures_the_nearest_part():

@@ -38,6 +38,11 @@ def test_guidance_evaluation_meets_its_targets():
     assert by_name["static, standing"].criticals == [] and by_name["static, standing"].requests
     assert not by_name["depth flicker, 1 frame"].criticals
     assert by_name["standing -> walking"].walking_after_s < 0.5
+    # Four criticals at once: the three waiting behind the first are said together (one by one, the last would be
+    # heard 3.0 s after it became critical; together 2.3 s), and the crowd's person behind a gap is not critical.
+    four = by_name["four criticals"].criticals
+    assert len(four) == 4 and max(c.to_heard_s for c in four) < 2.5, four
+    assert len(by_name["crowd"].criticals) == 5
     # The pitched heads speak of both the person and the chair, every distance judged against the floor distance.
     tilted_results = [r for r in results if tilted(r.scene)]
     assert len(tilted_results) == len(PITCHED_HEADS)

@@ -60,20 +60,20 @@ def test_sentences_per_language_and_direction_style():
     assert ENGLISH.sentence(obstacle(urgency="critical", distance=1.2, direction="left", event="approaching")) \
         == "Person left, one point two."
     assert SPANISH.sentence(obstacle(urgency="critical", distance=1.2, direction="left")) == \
-        "Persona izquierda, uno veinte."
+        "Persona izquierda uno veinte."
     # The short form's numbers are metres, rounded as always; long names have a short one there.
     short = {0.3: ("under half", "menos de medio"), 0.7: ("point seven", "cero setenta"), 1.0: ("one", "uno"),
              2.6: ("two point six", "dos sesenta"), 4.5: ("four and a half", "cuatro y medio")}
     for metres, (english, spanish) in short.items():
         assert ENGLISH.sentence(obstacle(urgency="critical", distance=metres)) == f"Person ahead, {english}."
-        assert SPANISH.sentence(obstacle(urgency="critical", distance=metres)) == f"Persona delante, {spanish}."
+        assert SPANISH.sentence(obstacle(urgency="critical", distance=metres)) == f"Persona delante {spanish}."
     for name, english, spanish in (("motorcycle", "Motorbike", "Moto"), ("bicycle", "Bicycle", "Bici"),
                                    ("head-height obstacle", "Head height", "Cabeza"),
                                    ("step down", "Step down", "Desnivel")):
         assert ENGLISH.sentence(obstacle(urgency="critical", name=name, direction="right", distance=2.0)) == \
             f"{english} right, two."
         assert SPANISH.sentence(obstacle(urgency="critical", name=name, direction="right", distance=2.0)) == \
-            f"{spanish} derecha, dos."
+            f"{spanish} derecha dos."
     assert ENGLISH.sentence(obstacle(urgency="critical", distance=1.04), form=LONG) == \
         "Careful, person ahead, one meter"
     assert SPANISH.sentence(obstacle(event="approaching", name="car", distance=1.4, direction="right")) == \
@@ -85,7 +85,7 @@ def test_sentences_per_language_and_direction_style():
     approximate = dataclasses.replace(obstacle(urgency="critical", distance=1.2), distance_kind="approximate",
                                       band="very_close")
     assert ENGLISH.sentence(approximate) == "Person ahead, very close."
-    assert SPANISH.sentence(approximate) == "Persona delante, muy cerca."
+    assert SPANISH.sentence(approximate) == "Persona delante muy cerca."
     degraded = SpeechRequest(event="degraded", urgency="warning", priority=100, key="vision:depth", stamp_ns=0,
                              reason="depth")
     assert ENGLISH.sentence(degraded) == "Vision degraded: distances are not available."
@@ -183,22 +183,33 @@ def test_critical_cuts_the_less_urgent_and_its_own_wrong_words_but_waits_for_ano
     queue.done(None)
     person = queue.take(lambda: 0.1)
     assert person.text == "Person ahead, two."
+    # About the same obstacle, now nearer, with nothing else critical waiting: the words being said are wrong,
+    # they are cut and the newer ones said at once.
+    outcome, victim = queue.offer(utterance(obstacle("critical", key="p", distance=1.5), 0.15), 0.15)
+    assert outcome == INTERRUPT and victim is person
+    # Words being cut are not heard: the same words asked for again are not a duplicate of them.
+    assert queue.offer(utterance(obstacle("critical", key="p", distance=2.0), 0.16), 0.16)[0] == REPLACED
+    queue.done(None)
+    person = queue.take(lambda: 0.17)
+    assert person.text == "Person ahead, two."
     # About another obstacle: not cut (a short warning), said next -- before a later critical one.
     assert queue.offer(utterance(obstacle("critical", name="bicycle", key="b", direction="right"), 0.2), 0.2) \
         == (QUEUED, None)
     assert queue.offer(utterance(obstacle("critical", name="car", key="x", priority=50), 0.3), 0.3) == \
         (QUEUED, None)
-    # About the same obstacle, now nearer: the words being said are wrong, they are cut.
-    outcome, victim = queue.offer(utterance(obstacle("critical", key="p", distance=1.2), 0.4), 0.4)
-    assert outcome == INTERRUPT and victim is person
-    # Words being cut are not heard: the same words asked for again are not a duplicate of them.
-    assert queue.offer(utterance(obstacle("critical", key="p", distance=2.0), 0.4), 0.4)[0] == REPLACED
-    queue.done(None)
+    # About the same obstacle while others wait: cutting would not bring the newer words sooner (the bicycle and
+    # the car are first), so the sentence ends; the newer words wait their turn.
+    assert queue.offer(utterance(obstacle("critical", key="p", distance=1.2), 0.4), 0.4) == (QUEUED, None)
+    # A refreshed request keeps the place of the one it replaces: its deadline is the older one's.
+    assert queue.offer(utterance(obstacle("critical", name="bicycle", key="b", direction="right", distance=1.8),
+                                 0.45), 0.45) == (REPLACED, None)
+    queue.done(0.5)
     said = [queue.take(lambda: 0.5, timeout=1.0) for _ in range(3)]
-    assert [u.request.key for u in said] == ["b", "x", "p"] and said[2].text == "Person ahead, two."
+    assert [u.request.key for u in said] == ["b", "x", "p"] and said[0].text == "Bicycle right, one point eight."
+    assert said[2].text == "Person ahead, one point two."
     queue.done(0.6)
     # The same words while they are being said (not cut): a duplicate, not a restart.
-    assert queue.offer(utterance(obstacle("critical", key="p", distance=2.0), 0.7), 0.7)[0] == DUPLICATE
+    assert queue.offer(utterance(obstacle("critical", key="p", distance=1.2), 0.7), 0.7)[0] == DUPLICATE
 
 
 def streamed_wav(samples, rate=22050):
@@ -291,3 +302,75 @@ def test_speaker_interrupts_a_warning_for_a_critical_one(tmp_path):
     assert audio.channels == 2  # the earcon made it stereo
     tone = audio.samples[: int(0.1 * audio.sample_rate)].astype(float)
     assert np.sqrt(np.mean(tone[:, 0] ** 2)) > np.sqrt(np.mean(tone[:, 1] ** 2))  # panned left (-20 deg)
+
+
+@needs_espeak
+def test_speaker_cuts_its_own_wrong_words_only_when_the_newer_ones_come_next(tmp_path):
+    """Real espeak-ng audio into realtime WAV files. Critical warnings said slowly (80 wpm, several seconds each),
+    so that every request below arrives while the sentence it is about is still being said, however busy the
+    machine."""
+    records = []
+    speaker = Speaker(ENGLISH, "sides", EspeakEngine("en-us", 175), WavSink(tmp_path, realtime=True),
+                      SpeechQueue(max_age_s=30.0), time.monotonic, records.append, critical_words_per_minute=80)
+
+    def wait_for(condition, what):
+        deadline = time.monotonic() + 60.0
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert condition(), what
+
+    try:
+        assert speaker.say(obstacle("critical", distance=2.0, key="p")) == QUEUED
+        wait_for(lambda: speaker.queue.speaking is not None, "the person's warning began")
+        # Another critical waits: the person's now-wrong words are not cut (cutting would bring the newer words no
+        # sooner); the two waiting are then said together, the nearest first.
+        assert speaker.say(obstacle("critical", name="bicycle", direction="right", key="b", bearing=30.0)) == QUEUED
+        assert speaker.say(obstacle("critical", distance=1.2, key="p")) == QUEUED
+        wait_for(lambda: len(records) == 3, "the person's warning and the two together were said")
+        assert speaker.say(obstacle("critical", distance=1.0, key="p")) == QUEUED
+        wait_for(lambda: speaker.queue.speaking is not None, "the newer words about the person began")
+        time.sleep(0.5)  # most likely heard by now (synthesis takes well under 0.1 s on an idle machine)
+        # Nothing else waits: words now wrong are cut, the newer ones said at once.
+        assert speaker.say(obstacle("critical", distance=0.8, key="p")) == INTERRUPT
+        wait_for(lambda: len(records) == 5, "the cut sentence and the newest words were reported")
+    finally:
+        speaker.close()
+    together = "Person ahead, one point two; bicycle right."
+    assert [(r.text, r.request.key, r.interrupted) for r in records] == [
+        ("Person ahead, two.", "p", False), (together, "p", False), (together, "b", False),
+        ("Person ahead, one.", "p", True), ("Person ahead, point eight.", "p", False)]
+    assert speaker.queue.stats.merged == 2
+    first, merged, _, cut, newest = records
+    assert all(r.error is None for r in records) and first.audio_s > 1.0 and merged.audio_s > first.audio_s
+    assert first.ended_s <= merged.started_s and merged.ended_s - merged.started_s >= merged.audio_s - 0.05
+    assert first.ended_s - first.started_s >= first.audio_s - 0.05  # heard in full
+    if cut.started_s is not None:  # cut while it was heard (else while it was synthesized)
+        assert cut.ended_s - cut.started_s < cut.audio_s
+    assert newest.started_s >= cut.ended_s and newest.ended_s - newest.started_s >= newest.audio_s - 0.05
+
+
+def test_critical_warnings_waiting_together_are_said_as_one_nearest_first():
+    queue = SpeechQueue(max_size=8, max_age_s=10.0)
+    queue.offer(utterance(obstacle("critical", key="p", distance=2.0)), 0.0)
+    assert queue.take(lambda: 0.0, combine=ENGLISH.combined).text == "Person ahead, two."  # alone: as itself
+    for key, name, direction, distance in (("b", "bicycle", "right", 2.5), ("c", "car", "left", 1.5),
+                                           ("q", "person", "right", None)):
+        queue.offer(utterance(obstacle("critical", name=name, key=key, direction=direction, distance=distance)), 0.1)
+    queue.offer(utterance(obstacle("warning", name="chair", key="w")), 0.1)
+    queue.done(0.0)
+    together = queue.take(lambda: 0.2, combine=ENGLISH.combined)
+    assert together.text == "Car left, one and a half; bicycle right; person right."
+    assert [m.request.key for m in together.members] == ["c", "b", "q"] and together.request.key == "c"
+    assert [u.request.key for u in queue.pending()] == ["w"] and queue.stats.merged == 3
+    # Said together, not cut by news about one of them (the others would be lost). The first's words are being
+    # said (a repeat of them is dropped); the others' distances are not, so their words are no repeat.
+    car = obstacle("critical", name="car", key="c", direction="left", distance=1.5)
+    assert queue.offer(utterance(car), 0.3)[0] == DUPLICATE
+    outcome, _ = queue.offer(utterance(obstacle("critical", name="car", key="c", direction="left", distance=1.0)), 0.3)
+    assert outcome == QUEUED
+    queue.done(0.2)
+    assert queue.offer(utterance(obstacle("critical", name="bicycle", key="b", direction="right", distance=2.5)),
+                       0.4)[0] == QUEUED
+    assert queue.take(lambda: 0.4, combine=ENGLISH.combined).text == "Car left, one; bicycle right."
+    assert SPANISH.combined([m.request for m in together.members]) == \
+        "Coche izquierda uno y medio; bici derecha; persona derecha."

@@ -115,7 +115,7 @@ def test_critical_interrupts_a_long_sentence_and_the_executor_stays_responsive(s
     # for a loaded 2-core CI machine. The measured values are printed above.
     assert start_latency < 1.0 and stop_latency < 1.0
     assert rms > RMS_FLOOR and audio.channels == 2  # with the panned earcon
-    assert finished - speaking_since > 2.0 and gaps.max() < 1.0
+    assert finished - speaking_since > 1.5 and gaps.max() < 1.0  # 1 s of the long sentence, then a ~1 s warning
     assert len(window) > 0.25 * (finished - speaking_since) / PROBE_PERIOD_S
     assert time.monotonic() - sent < 15
 
@@ -166,6 +166,6 @@ def test_speech_node_spanish_and_bad_parameters(ros_domain, tmp_path):
         code = stop_node(process)
         probe.destroy_node()
         rclpy.shutdown()
-    assert spoken and spoken[0]["text"] == "Persona delante, uno diez." and spoken[0]["language"] == "es"
+    assert spoken and spoken[0]["text"] == "Persona delante uno diez." and spoken[0]["language"] == "es"
     assert parse_wav(open(spoken[0]["wav"], "rb").read()).rms() > RMS_FLOOR
     assert code == 0 and (BIN / "speech").exists()

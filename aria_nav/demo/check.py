@@ -6,9 +6,10 @@
   spoken distance means), or, without the rendering, the median horizontal distance of its surface (`range_m`).
 - Scripted events: the wearer should hear about an object when it comes within the announcement range and again
   when it enters a nearer band (docs/guidance.md). For each such event of the script, the first sentence about
-  that object heard from then on is "on time" within ON_TIME_S of the event, "late" within LATE_S, else "missed".
-- Hazards (the hazard scene, `--scene hazards`): per episode, the first sentence heard to its end that names its
-  hazard ("step down", "head-height obstacle", ... ; "person" for the named one), the true distance of the frame it
+  that object heard from then on (to its end, or to more than half, as below) is "on time" within ON_TIME_S of the
+  event, "late" within LATE_S, else "missed".
+- Hazards (the hazard scene, `--scene hazards`): per episode, the first sentence heard to its end (or to more
+  than half: what and where come first) that names its hazard ("step down", "head-height obstacle", ... ; "person" for the named one), the true distance of the frame it
   was about and the distance left when its first word was heard (the scene's wearer walks on at a known speed): "on
   time" when that is at least the hazards evaluation's target (2.5 m; 2 m for head height and drop-offs), "late"
   before the wearer reaches it, else "missed"; every spoken distance about it against the truth; and sentences
@@ -31,6 +32,7 @@ from aria_nav.core.speech.request import APPROACHING, DEGRADED, ENDED, METRIC, O
 ON_TIME_S = 1.0  # from the event's frame to the first word
 LATE_S = 3.0
 ANNOUNCED_BANDS = ("mid", "near", "close")  # within 5 m: what the guidance policy announces
+HEARD_SHARE = 0.5  # of a cut sentence heard: what and where were (aria_nav.core.speech.phrases puts them first)
 
 
 @dataclass(frozen=True)
@@ -134,13 +136,14 @@ def scripted_events(truth: GroundTruthFile) -> List[Tuple[int, str, str, float]]
 
 
 def check_events(truth: GroundTruthFile, said: Sequence) -> List[EventCheck]:
-    heard = sorted((s for s in said if s.said_at_s is not None and _about_object(s)), key=lambda s: s.said_at_s)
+    answers = sorted((s for s in said if s.said_at_s is not None and _about_object(s) and heard(s)),
+                     key=lambda s: s.said_at_s)
     checks = []
     frame_s = 1.0 / truth.frame_rate_hz
     for track, name, band, t in scripted_events(truth):
         # About a frame this event's or later (one frame of slack: a measured distance crosses a band edge a frame
         # before or after the true one).
-        answer = next((s for s in heard if s.request.get("class_name") == name and s.t_s >= t - 1.5 * frame_s),
+        answer = next((s for s in answers if s.request.get("class_name") == name and s.t_s >= t - 1.5 * frame_s),
                       None)
         delay = None if answer is None else answer.said_at_s - t
         verdict = ("missed" if delay is None or delay > LATE_S else "on time" if delay <= ON_TIME_S else "late")
@@ -184,6 +187,11 @@ def scene_distances(timeline: Sequence, said: Sequence) -> List[DistanceCheck]:
     return checks
 
 
+def heard(said) -> bool:
+    """Heard to its end, or cut off after more than HEARD_SHARE of its audio."""
+    return not said.interrupted or (said.audio_s > 0 and said.heard_s > HEARD_SHARE * said.audio_s)
+
+
 def check_hazards(timeline: Sequence, said: Sequence, speed_mps: float) -> List[HazardCheck]:
     sentences = _scene_sentences(timeline, said)
     distances = scene_distances(timeline, said)
@@ -194,9 +202,9 @@ def check_hazards(timeline: Sequence, said: Sequence, speed_mps: float) -> List[
         expected, kind = frames[0].expected, frames[0].kind
         target = warning_target_m(kind)
         # A sentence cut off by the next one may have said no more than its first word: the warning is the first
-        # one heard to its end.
-        named = [(f, s) for f, s in about if expected and s.request.get("class_name") == expected
-                 and not s.interrupted]
+        # one heard to its end, or to more than half (what and where come first; a newer warning about the same
+        # hazard cuts the end of the older one, whose distance is then wrong).
+        named = [(f, s) for f, s in about if expected and s.request.get("class_name") == expected and heard(s)]
         false = [s.text for f, s in about if not expected or s.request.get("class_name") != expected]
         errors = [d.error for d in distances if timeline[d.frame].episode == episode]
         first_m = heard_m = spoken = None

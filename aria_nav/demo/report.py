@@ -107,6 +107,8 @@ def format_summary(result) -> str:
     if not result.said:
         lines.append("    nothing")
     for index, said in enumerate(result.said):
+        if index and said.wav is not None and said.wav == result.said[index - 1].wav:
+            continue  # one sentence saying several critical warnings together: one report each, one line
         if said.said_at_s is None:
             when = "not said (cut off before it began)"
         else:

@@ -145,7 +145,7 @@ class SpeechNode(AriaNode):
         stats = self.speaker.queue.stats
         for key, value in self._counts.items():
             self.diag.set_value(key, value)
-        for key in ("duplicates", "stale", "overflow", "replaced", "interrupts"):
+        for key in ("duplicates", "stale", "overflow", "replaced", "interrupts", "merged"):
             self.diag.set_value(f"queue_{key}", getattr(stats, key))
         self.diag.set_value("queued", len(self.speaker.queue))
         if self.guidance is not None:

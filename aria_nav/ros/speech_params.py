@@ -16,7 +16,7 @@ PARAMS = [
     Param("voice", "", "espeak-ng voice; empty: the language's default (en-us, es)."),
     Param("words_per_minute", 175, "espeak-ng speaking rate.", min=80, max=450),
     Param("critical_words_per_minute", 0, "espeak-ng speaking rate of critical warnings (faster: at walking "
-          "speed every second of audio is more than a metre walked); 0: the language's own (en 350, es 420: the "
+          "speed every second of audio is more than a metre walked); 0: the language's own (en 350, es 445: the "
           "longest short warning, earcon included, lasts at most 1.2 s).", min=0, max=450),
     Param("critical_form", SHORT, "short: critical warnings say only what, where and how far ('Person ahead, one "
           "meter.'); long: 'Careful, person approaching ahead, one meter'.", choices=FORMS),

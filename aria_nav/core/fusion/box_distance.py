@@ -11,8 +11,9 @@ whatever is nearest in its rectangle.
    largest.
 3. Occluders out: another detection overlapping this box and standing in front of it (its box reaches lower in
    the image: its foot point is nearer on the floor; both cut by the image's bottom edge: the taller one) covers
-   part of it (a crowd: the person in front covers the one behind). Clusters at that occluder's own depth (within
-   `occluder_margin`) are not this object's, and are left out before choosing; if nothing is left, they stay.
+   part of it (a crowd: the person in front covers the one behind). Clusters at that occluder's depth where it
+   overlaps this box (within `occluder_margin`; the occluder measured in its own box, then found in the overlap)
+   are not this object's, and are left out before choosing; if nothing is left, they stay.
 4. The nearest part: the `percentile` (10th) of the cluster's values. Fusion passes each pixel's horizontal range
    in the gravity-aligned wearer frame (core.wearer_frame), so a wide or off-axis object (a car beside the path)
    is measured where it is nearest to the wearer along the floor, not at its centre column; the low percentile
@@ -29,6 +30,9 @@ from typing import Sequence, Tuple
 import numpy as np
 
 MAX_DEPTH_M = 1000.0
+# An occluder's surface where it overlaps another box is within this factor of its own (nearest-part) depth: a
+# person 1 m away and 0.5 m to the side of the axis is 1.12 m away there; one behind it in a crowd is farther.
+OCCLUDER_REACH = 1.5
 
 
 @dataclass(frozen=True)
@@ -58,16 +62,21 @@ def core_region(box: np.ndarray, core_fraction: float) -> Tuple[float, float, fl
     return cx - half_w, cy - half_h, cx + half_w, cy + half_h
 
 
-def occluders_of(boxes: np.ndarray, index: int) -> np.ndarray:
-    """The boxes (N, 4) that overlap box `index` and stand in front of it on a common floor: their bottom edge is
-    lower in the image (one pixel of slack), or, with both bottoms equal (cut by the image's edge), they are
+def occluder_indices(boxes: np.ndarray, index: int) -> np.ndarray:
+    """Indices of the boxes (N, 4) that overlap box `index` and stand in front of it on a common floor: their bottom
+    edge is lower in the image (one pixel of slack), or, with both bottoms equal (cut by the image's edge), they are
     taller."""
     box = boxes[index]
     overlapping = ((boxes[:, 0] < box[2]) & (boxes[:, 2] > box[0]) & (boxes[:, 1] < box[3]) & (boxes[:, 3] > box[1]))
     level = np.abs(boxes[:, 3] - box[3]) <= 1.0
     in_front = (~level & (boxes[:, 3] > box[3])) | (level & (boxes[:, 1] < box[1] - 1.0))
     in_front[index] = False
-    return boxes[overlapping & in_front]
+    return np.flatnonzero(overlapping & in_front)
+
+
+def occluders_of(boxes: np.ndarray, index: int) -> np.ndarray:
+    """The boxes of occluder_indices."""
+    return boxes[occluder_indices(boxes, index)]
 
 
 def clusters(values: np.ndarray, bin_width: float, min_share: float):
@@ -86,29 +95,55 @@ def clusters(values: np.ndarray, bin_width: float, min_share: float):
     return found
 
 
-def box_depth(depth: np.ndarray, box: np.ndarray, image_size: Tuple[int, int],
-              config: BoxDistanceConfig = BoxDistanceConfig(), occluders: Sequence[np.ndarray] = ()) -> BoxDepth:
-    """Depth of the nearest part of the object in `box` (pixels of an image of `image_size` = (width, height));
-    the depth image may have another resolution of the same camera (boxes are scaled to it); `occluders`: boxes in
-    front of it."""
-    width, height = image_size
+def _valid_region(depth: np.ndarray, region: Tuple[float, float, float, float], scale: Tuple[float, float]):
+    """(values, valid mask, first depth column) of the whole depth pixels covering `region` (image pixels), at
+    least one, clipped to the image."""
     depth_h, depth_w = depth.shape[:2]
-    x1, y1, x2, y2 = core_region(box, config.core_fraction)
-    u, v = (x1 + x2) / 2.0, (y1 + y2) / 2.0
-    sx, sy = depth_w / width, depth_h / height
-    if box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height:  # nothing of the box in view
-        return BoxDepth(float("nan"), u, v, 0.0)
-    # Whole depth pixels covered by the region, at least one, clipped to the image.
+    (x1, y1, x2, y2), (sx, sy) = region, scale
     c1 = int(np.clip(np.floor(x1 * sx), 0, depth_w - 1))
     r1 = int(np.clip(np.floor(y1 * sy), 0, depth_h - 1))
     c2 = int(np.clip(np.ceil(x2 * sx), c1 + 1, depth_w))
     r2 = int(np.clip(np.ceil(y2 * sy), r1 + 1, depth_h))
-    region = np.asarray(depth[r1:r2, c1:c2], dtype=np.float32)
-    valid = np.isfinite(region) & (region > 0) & (region <= MAX_DEPTH_M)
+    values = np.asarray(depth[r1:r2, c1:c2], dtype=np.float32)
+    return values, np.isfinite(values) & (values > 0) & (values <= MAX_DEPTH_M), c1
+
+
+def _occluder_depth(depth: np.ndarray, box: np.ndarray, occluder: np.ndarray, own_depth: float,
+                    scale: Tuple[float, float], config: BoxDistanceConfig) -> float:
+    """The occluder's depth where it overlaps `box`: of the clusters in the overlap, the one nearest its own
+    measured depth (an off-axis surface's range grows away from its nearest part), NaN where none is within
+    OCCLUDER_REACH of it: the occluder's box is looser than the person, and the overlap shows only what is behind
+    (the person seen through a gap)."""
+    overlap = (max(box[0], occluder[0]), max(box[1], occluder[1]), min(box[2], occluder[2]), min(box[3], occluder[3]))
+    values, valid, _ = _valid_region(depth, overlap, scale)
+    if not np.isfinite(own_depth) or not valid.any():
+        return own_depth
+    z = np.sort(values[valid])
+    found = clusters(z, config.cluster_bin, config.min_bin_share) or [(0, z.size)]
+    nearest = min((float(np.median(z[first:last])) for first, last in found),
+                  key=lambda m: abs(np.log(m / own_depth)))
+    return nearest if abs(np.log(nearest / own_depth)) <= np.log(OCCLUDER_REACH) else float("nan")
+
+
+def box_depth(depth: np.ndarray, box: np.ndarray, image_size: Tuple[int, int],
+              config: BoxDistanceConfig = BoxDistanceConfig(),
+              occluders: Sequence[Tuple[np.ndarray, float]] = ()) -> BoxDepth:
+    """Depth of the nearest part of the object in `box` (pixels of an image of `image_size` = (width, height));
+    the depth image may have another resolution of the same camera (boxes are scaled to it); `occluders`: (box,
+    its own depth) of each box in front of it, measured in its own box without occluders (one level is enough for
+    people in front of people)."""
+    width, height = image_size
+    depth_h, depth_w = depth.shape[:2]
+    x1, y1, x2, y2 = core_region(box, config.core_fraction)
+    u, v = (x1 + x2) / 2.0, (y1 + y2) / 2.0
+    scale = sx, _ = depth_w / width, depth_h / height
+    if box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height:  # nothing of the box in view
+        return BoxDepth(float("nan"), u, v, 0.0)
+    region, valid, c1 = _valid_region(depth, (x1, y1, x2, y2), scale)
     valid_fraction = float(valid.mean()) if region.size else 0.0
     if not valid.any() or valid_fraction < config.min_valid_fraction:
         return BoxDepth(float("nan"), u, v, valid_fraction)
-    columns = (np.arange(c1, c2) + 0.5) / sx  # source image column of each depth column
+    columns = (np.arange(c1, c1 + region.shape[1]) + 0.5) / sx  # source image column of each depth column
     z = region[valid]
     u_of = np.broadcast_to(columns[None, :], region.shape)[valid]
     order = np.argsort(z, kind="stable")
@@ -116,8 +151,7 @@ def box_depth(depth: np.ndarray, box: np.ndarray, image_size: Tuple[int, int],
     found = clusters(z, config.cluster_bin, config.min_bin_share)
     if not found:  # no bin dense enough (very few, scattered pixels): all of them
         found = [(0, z.size)]
-    # The occluders' own depths (measured without theirs: one level is enough for people in front of people).
-    blocked = [box_depth(depth, other, image_size, config).depth_z for other in occluders]
+    blocked = [_occluder_depth(depth, box, other, own, scale, config) for other, own in occluders]
     own = [(first, last) for first, last in found
            if not any(abs(float(np.median(z[first:last])) / b - 1.0) <= config.occluder_margin
                       for b in blocked if np.isfinite(b))]

@@ -20,7 +20,7 @@ import numpy as np
 from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.detection.detections import Detections
 from aria_nav.core.fusion.bands import band_of
-from aria_nav.core.fusion.box_distance import BoxDistanceConfig, box_depth, occluders_of
+from aria_nav.core.fusion.box_distance import BoxDistanceConfig, box_depth, occluder_indices
 from aria_nav.core.fusion.geometry import LEFT, RIGHT, clock_of_bearing, direction_of_bearing
 from aria_nav.core.fusion.motion import MotionConfig, MotionDetector
 from aria_nav.core.fusion.vio_motion import VioMotion, VioMotionConfig
@@ -116,7 +116,7 @@ class FusionPipeline:
             self._rgb_half_fov_deg = min(-intrinsics.bearing_deg(-0.5), intrinsics.bearing_deg(width - 0.5))
             tilt = self.wearer.tilt_at(time_s)
         rgb_depth = depth if camera == RGB else None
-        measured = [self._measure(i, detections, intrinsics, tilt, rgb_depth) for i in range(len(detections))]
+        measured = self._measure_all(detections, intrinsics, tilt, rgb_depth)
         seen, left = self.trackers[camera].update([m for m, _ in measured], time_s)
         obstacles = [self._obstacle(camera, track, placement, class_names, intrinsics, tilt, stamp_ns)
                      for track, (_, placement) in zip(seen, measured)]
@@ -178,35 +178,55 @@ class FusionPipeline:
                 height_band=HAZARD_HEIGHT_BANDS[sighting.kind], kind=sighting.kind))
         return obstacles, left
 
-    def _measure(self, index: int, detections: Detections, intrinsics: PinholeIntrinsics, tilt: Optional[Tilt],
-                 depth: Optional[np.ndarray]):
-        """(tracker measurement, placement) of detection `index`. With depth (RGB camera only): the box's depth
+    def _measure_all(self, detections: Detections, intrinsics: PinholeIntrinsics, tilt: Optional[Tilt],
+                     depth: Optional[np.ndarray]):
+        """(tracker measurement, placement) of each detection. With depth (RGB camera only): each box's depth
         pixels are put into the wearer frame (only the box's: a frame's boxes rarely cover the image) and the
         box's robust in-box statistic (box_depth) is taken over their horizontal ranges, i.e. the distance along
-        the floor to the object's nearest part; then its point, height band and bearing."""
-        box = detections.boxes[index]
-        distance, placement = math.nan, Placement(NAN3, UNKNOWN_HEIGHT)
-        if depth is not None:
-            region = box_region(box, (intrinsics.width, intrinsics.height), depth.shape)
-            r1, r2, c1, c2 = region
-            crop = crop_intrinsics(intrinsics, depth.shape, region)
-            cloud = WearerCloud.of(depth[r1:r2, c1:c2], crop, tilt, self.camera_height_m)
-            sx, sy = depth.shape[1] / intrinsics.width, depth.shape[0] / intrinsics.height
-            crop_box = np.array([box[0] * sx - c1, box[1] * sy - r1, box[2] * sx - c1, box[3] * sy - r1])
-            # Other detections in front of this one, in the crop's pixels: their own clusters are not this object.
-            occluders = [np.array([o[0] * sx - c1, o[1] * sy - r1, o[2] * sx - c1, o[3] * sy - r1])
-                         for o in occluders_of(detections.boxes, index)]
-            found = box_depth(cloud.range, crop_box, (crop.width, crop.height), self.config.box_distance,
-                              occluders=occluders)
-            if math.isfinite(found.depth_z):
-                distance = found.depth_z
-                whole = (0, crop.height, 0, crop.width)
-                placement = Placement(floor_point(crop, tilt, found.u, found.v, distance),
-                                      height_band(cloud, whole, distance, self.config.height_bands),
-                                      surface_bearing_deg(cloud, whole, distance, self.config.height_bands))
-        measurement = Measurement(box=box, class_id=int(detections.class_ids[index]),
-                                  score=float(detections.scores[index]), distance_m=distance)
-        return measurement, placement
+        the floor to the object's nearest part; then its point, height band and bearing. A box with other
+        detections in front of it is measured again without their clusters, at their depths as each was measured
+        in its own box."""
+        clouds = [None if depth is None else self._cloud(box, intrinsics, tilt, depth) for box in detections.boxes]
+        alone = [None if cloud is None else box_depth(cloud[0].range, cloud[2], (cloud[1].width, cloud[1].height),
+                                                      self.config.box_distance) for cloud in clouds]
+        measured = []
+        for index, box in enumerate(detections.boxes):
+            distance, placement = math.nan, Placement(NAN3, UNKNOWN_HEIGHT)
+            found = alone[index]
+            if found is not None:
+                cloud, crop, crop_box = clouds[index]
+                occluders = occluder_indices(detections.boxes, index)
+                if len(occluders):
+                    in_front = [(self._in_crop(detections.boxes[o], box, crop_box), alone[o].depth_z)
+                                for o in occluders]
+                    found = box_depth(cloud.range, crop_box, (crop.width, crop.height), self.config.box_distance,
+                                      occluders=in_front)
+                if math.isfinite(found.depth_z):
+                    distance = found.depth_z
+                    whole = (0, crop.height, 0, crop.width)
+                    placement = Placement(floor_point(crop, tilt, found.u, found.v, distance),
+                                          height_band(cloud, whole, distance, self.config.height_bands),
+                                          surface_bearing_deg(cloud, whole, distance, self.config.height_bands))
+            measured.append((Measurement(box=box, class_id=int(detections.class_ids[index]),
+                                         score=float(detections.scores[index]), distance_m=distance), placement))
+        return measured
+
+    @staticmethod
+    def _in_crop(other: np.ndarray, box: np.ndarray, crop_box: np.ndarray) -> np.ndarray:
+        """`other` (image pixels) in the pixels of the crop where `box` is `crop_box`."""
+        sx = (crop_box[2] - crop_box[0]) / max(float(box[2] - box[0]), 1e-9)
+        sy = (crop_box[3] - crop_box[1]) / max(float(box[3] - box[1]), 1e-9)
+        return np.array([(other[0] - box[0]) * sx + crop_box[0], (other[1] - box[1]) * sy + crop_box[1],
+                         (other[2] - box[0]) * sx + crop_box[0], (other[3] - box[1]) * sy + crop_box[1]])
+
+    def _cloud(self, box: np.ndarray, intrinsics: PinholeIntrinsics, tilt: Optional[Tilt], depth: np.ndarray):
+        """(wearer-frame cloud, crop intrinsics, box in the crop's pixels) of the box's depth pixels."""
+        region = box_region(box, (intrinsics.width, intrinsics.height), depth.shape)
+        r1, r2, c1, c2 = region
+        crop = crop_intrinsics(intrinsics, depth.shape, region)
+        cloud = WearerCloud.of(depth[r1:r2, c1:c2], crop, tilt, self.camera_height_m)
+        sx, sy = depth.shape[1] / intrinsics.width, depth.shape[0] / intrinsics.height
+        return cloud, crop, np.array([box[0] * sx - c1, box[1] * sy - r1, box[2] * sx - c1, box[3] * sy - r1])
 
     def _obstacle(self, camera: str, track: Track, placement: Placement, class_names: Sequence[str],
                   intrinsics: PinholeIntrinsics, tilt: Optional[Tilt], stamp_ns: int) -> Obstacle:

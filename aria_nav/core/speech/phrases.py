@@ -8,7 +8,7 @@ meters"); to the metre up to 20 m, "more than twenty meters" beyond. The worst r
 "1.5" as "one point five").
 
 Two forms of a critical warning (FORMS): `short` (default) names the thing, the side and the distance, nothing
-else: "Person ahead, one point two.", "Persona izquierda, cero setenta." The distance is a number of metres without
+else: "Person ahead, one point two.", "Persona izquierda cero setenta." The distance is a number of metres without
 the unit (`short_metres`), long names have a short one (`short_class_names`: "motorbike", "head height"; "bici",
 "cabeza"), and it is said at the language's `critical_words_per_minute`, so that the longest lasts about
 CRITICAL_AUDIO_S with the earcon (aria_nav.core.evaluation.critical_audio measures it). The panned earcon before it
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from aria_nav.core.speech.request import (APPROXIMATE, APPROACHING, CRITICAL, DEGRADED, DESCRIPTION, ENDED,
                                           HEALTH_EVENTS, OBSTACLE, RESTORED, SLOW, SpeechRequest)
@@ -133,6 +133,20 @@ class PhraseTable:
         text = template.format(name=name, where=self.direction(request, style, short), distance=distance or "")
         return self.critical_prefix + text if request.urgency == CRITICAL and not short else text
 
+    def combined_parts(self, requests: Sequence[SpeechRequest], style: str = SIDES) -> List[str]:
+        """Several critical warnings said as one sentence (aria_nav.core.speech.queue merges those that wait
+        together): the first (the nearest) in full, the others by what and where only ("Person ahead, one point
+        two; bicycle right; car left.": their distances follow in their own next warnings). One part each."""
+        parts = [self.sentence(requests[0], style, SHORT).rstrip(".")]
+        for request in requests[1:]:
+            name = self.short_class_names.get(request.class_name) or self.class_name(request.class_name)
+            parts.append(self.short_templates["critical"].format(
+                name=name, where=self.direction(request, style, short=True)).rstrip("."))
+        return parts
+
+    def combined(self, requests: Sequence[SpeechRequest], style: str = SIDES) -> str:
+        return "; ".join(self.combined_parts(requests, style)) + "."
+
 
 ENGLISH = PhraseTable(
     language="en", espeak_voice="en-us",
@@ -223,7 +237,8 @@ SPANISH = PhraseTable(
         f"{SLOW}_other": "La guía va lenta.",
     },
     critical_prefix="Cuidado, ",
-    short_templates={"critical_distance": "{name} {where}, {distance}.", "critical": "{name} {where}."},
+    # no comma before the distance: its pause is what made "Persona izquierda, cuatro y medio." 1.24 s
+    short_templates={"critical_distance": "{name} {where} {distance}.", "critical": "{name} {where}."},
     class_names={
         "person": "persona", "bicycle": "bicicleta", "car": "coche", "motorcycle": "moto", "bus": "autobús",
         "truck": "camión", "train": "tren", "traffic light": "semáforo", "fire hydrant": "boca de incendios",
@@ -237,7 +252,7 @@ SPANISH = PhraseTable(
         "step down": "escalón hacia abajo", "steps up": "escalones hacia arriba",
     },
     short_class_names={"bicycle": "bici", "bus": "bus", "head-height obstacle": "cabeza", "step down": "desnivel"},
-    critical_words_per_minute=420,
+    critical_words_per_minute=445,  # 450 and above: espeak-ng time-compresses the voice
 )
 
 TABLES: Dict[str, PhraseTable] = {table.language: table for table in (ENGLISH, SPANISH)}

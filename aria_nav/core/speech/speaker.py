@@ -90,9 +90,14 @@ class Speaker:
             self._runner.cancel()
         self._thread.join(timeout)
 
+    def combined(self, requests) -> str:
+        """Critical warnings waiting together, phrased as one sentence (SpeechQueue.take merges them)."""
+        return self.phrases.combined(requests, self._direction_style)
+
     def _run(self) -> None:
+        combine = self.combined if self._form == SHORT else None  # the long form is said one by one
         while not self._stopping:
-            utterance = self.queue.take(self._now, timeout=0.2)
+            utterance = self.queue.take(self._now, timeout=0.2, combine=combine)
             if utterance is not None:
                 self._speak(utterance)
 
@@ -124,5 +129,7 @@ class Speaker:
             with self._lock:
                 self._current = None
             self.queue.done(started if not interrupted and error is None else None)
-        self._on_spoken(SpokenRecord(utterance.text, utterance.request, utterance.received_s, started,
-                                     self._now(), interrupted, wav_path, audio_s, error))
+        ended = self._now()
+        for said in utterance.members or (utterance,):  # each request's fate, a merged one's too
+            self._on_spoken(SpokenRecord(utterance.text, said.request, said.received_s, started, ended, interrupted,
+                                         wav_path, audio_s, error))
