@@ -336,8 +336,8 @@ RGB_CACHE = 8  # RGB frames kept for the annotated image (detection latency, in 
 
 
 class FusionNode(AriaNode):
-    def __init__(self):
-        super().__init__("fusion")
+    def __init__(self, **node_options):  # node_options: rclpy Node's (aria_nav.nodes.composed passes cli_args)
+        super().__init__("fusion", **node_options)
         self.cfg = declare_parameters(self, PARAMS)
         cfg = self.cfg
         extrinsics, calibrated_yaw, extrinsics_origin = source_calibration(cfg.camera_source, cfg.camera_path)
