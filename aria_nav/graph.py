@@ -21,6 +21,7 @@ from aria_nav import paths, topics
 PACKAGE = paths.PACKAGE
 BOOL_CHOICES = ("true", "false")
 # Values of the `composed` launch argument; the NodeSpecs' composed_in says which ones host a node in COMPOSED.
+COMPOSED_ARGUMENT = "composed"
 COMPOSED_MODES = ("false", "true", "with_camera")
 
 # Shutdown: nodes get SIGINT, then SIGTERM after STOP_SIGINT_TIMEOUT_S, then SIGKILL after STOP_SIGTERM_TIMEOUT_S
@@ -100,7 +101,7 @@ def launch_arguments() -> Tuple[LaunchArgument, ...]:
                        "always the newest frame.", BOOL_CHOICES),
         LaunchArgument("use_sim_time", "false", "Use the /clock topic (bag playback with --clock).", BOOL_CHOICES),
         LaunchArgument("log_level", "info", "Log level of every node.", ("debug", "info", "warn", "error", "fatal")),
-        LaunchArgument("composed", "false",
+        LaunchArgument(COMPOSED_ARGUMENT, "false",
                        "Run the detector, depth and fusion nodes (with_camera: and the camera) in one process, one "
                        "executor, instead of one process each; the topics stay the same.", COMPOSED_MODES),
     )
@@ -181,7 +182,7 @@ COMPOSED = NodeSpec("perception", "composed")
 
 def composed_members(values: Mapping[str, Any]) -> List[NodeSpec]:
     """The nodes the resolved launch arguments put inside the COMPOSED process (none: composed:=false)."""
-    return [spec for spec in NODES if values["composed"] in spec.composed_in]
+    return [spec for spec in NODES if values[COMPOSED_ARGUMENT] in spec.composed_in]
 
 
 def node(name: str) -> NodeSpec:
