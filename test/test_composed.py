@@ -131,3 +131,35 @@ def test_composed_graph_runs_over_dds_with_the_members_names_and_stops_cleanly(r
     assert f"[launch] {graph.COMPOSED.name}: exited with code 0\n" in text, text
     assert "SIGTERM" not in text and "SIGKILL" not in text, text
     assert not Path(f"/proc/{pid}").exists()
+
+
+def test_a_members_own_arguments_reach_it_alone(ros_domain, tmp_path):
+    """What the composed process builds each member with: node-local arguments (its params file section, -p rules,
+    name) and no global ones, so two members with the same parameter name keep their own values."""
+    import rclpy
+
+    from aria_nav.nodes.composed import member_class
+
+    params = tmp_path / "params.yaml"
+    params.write_text("detector:\n  ros__parameters:\n    conf_threshold: 0.61\n"
+                      "slam_detector_left:\n  ros__parameters:\n    conf_threshold: 0.37\n")
+    model = Path(graph.resolve_arguments({})["slam_yolo_model"])
+    if not model.exists():
+        pytest.skip(f"{model} missing: run `aria-nav models build-test`")
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=ros_domain)
+    nodes = []
+    try:
+        for name, camera in (("detector", "rgb"), ("slam_detector_left", "slam_left")):
+            nodes.append(member_class(name)(
+                context=context, use_global_arguments=False,
+                cli_args=["--ros-args", "-r", f"__node:={name}", "--params-file", str(params), "-p",
+                          f'model:="{model}"', "-p", f'camera:="{camera}"']))
+        assert [node.get_name() for node in nodes] == ["detector", "slam_detector_left"]
+        assert [node.cfg.conf_threshold for node in nodes] == [0.61, 0.37]
+        assert [node.cfg.camera for node in nodes] == ["rgb", "slam_left"]
+    finally:
+        for node in nodes:
+            node.close()
+            node.destroy_node()
+        rclpy.shutdown(context=context)
