@@ -17,6 +17,8 @@
 #   tools/gpu_bench.sh composed [MODES]  "after" (pooled) with the nodes as separate processes and composed
 #                              (composed:=true: detector, depth, fusion in one process; with_camera: the camera too);
 #                              MODES: which of false true with_camera (default all three)
+#   tools/gpu_bench.sh fusion-rgb  "after" (pooled) with fusion.publish_annotated=false: fusion then does not
+#                              subscribe to the RGB images (the camera sends each frame to two processes, not three)
 # Results go to $OUT (or ./bench-out); docs/bench/ keeps them, `aria-nav bench table` makes the README table.
 set -euo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
@@ -115,5 +117,12 @@ PY
         composed:=$mode --json "$out/graph30_composed_$mode.json" 2>&1 | tee "$out/graph30_composed_$mode.txt"
     done
     ;;
-  *) echo "usage: $0 setup|floors|graphs|graphs-pool|diagnose|sweep|transport|composed [MODES]" >&2; exit 2 ;;
+  fusion-rgb)
+    gpu_env
+    aria-nav bench graph --device cuda --rate 30 --duration 20 "${DEPTH518[@]}" "${POOL2[@]}" "${FP16[@]}" \
+      --set fusion.publish_annotated=false --json "$out/graph30_after_pool2_fusion_no_rgb.json" 2>&1 \
+      | tee "$out/graph30_after_pool2_fusion_no_rgb.txt"
+    ;;
+  *) echo "usage: $0 setup|floors|graphs|graphs-pool|diagnose|sweep|transport|composed [MODES]|fusion-rgb" >&2
+     exit 2 ;;
 esac
