@@ -11,6 +11,7 @@ NODES = {
     "fusion": "aria_nav.nodes.fusion:main",
     "speech": "aria_nav.nodes.speech:main",
     "describe": "aria_nav.nodes.describe:main",
+    "composed": "aria_nav.nodes.composed:main",  # several nodes in one process (aria_nav.graph.COMPOSED)
 }
 
 setup(

@@ -20,6 +20,9 @@ from aria_nav import paths, topics
 
 PACKAGE = paths.PACKAGE
 BOOL_CHOICES = ("true", "false")
+# Values of the `composed` launch argument; the NodeSpecs' composed_in says which ones host a node in COMPOSED.
+COMPOSED_ARGUMENT = "composed"
+COMPOSED_MODES = ("false", "true", "with_camera")
 
 # Shutdown: nodes get SIGINT, then SIGTERM after STOP_SIGINT_TIMEOUT_S, then SIGKILL after STOP_SIGTERM_TIMEOUT_S
 # more (both launchers).
@@ -100,6 +103,9 @@ def launch_arguments() -> Tuple[LaunchArgument, ...]:
                        "always the newest frame.", BOOL_CHOICES),
         LaunchArgument("use_sim_time", "false", "Use the /clock topic (bag playback with --clock).", BOOL_CHOICES),
         LaunchArgument("log_level", "info", "Log level of every node.", ("debug", "info", "warn", "error", "fatal")),
+        LaunchArgument(COMPOSED_ARGUMENT, "false",
+                       "Run the detector, depth and fusion nodes (with_camera: and the camera) in one process, one "
+                       "executor, instead of one process each; the topics stay the same.", COMPOSED_MODES),
     )
 
 
@@ -117,6 +123,7 @@ class NodeSpec:
     respawn: bool = True
     respawn_delay: float = RESPAWN_DELAY_S
     arguments: Tuple[str, ...] = ()  # command line arguments before --ros-args
+    composed_in: Tuple[str, ...] = ()  # `composed` values under which it runs inside the COMPOSED process
 
     @property
     def is_aria_nav(self) -> bool:
@@ -138,10 +145,14 @@ def _detector_remappings(image: str, detections: str) -> Tuple[Tuple[str, str], 
 
 _INFERENCE_PARAMETERS = (("device", "device"),)
 
+_COMPOSED = ("true", "with_camera")
+
 NODES: Tuple[NodeSpec, ...] = (
     NodeSpec("camera", "camera", argument_parameters=(("source", "source"), ("path", "input"), ("loop", "loop"),
-                                                      ("pacing", "pacing"), ("rate_hz", "rate_hz"))),
-    NodeSpec("detector", "detector", argument_parameters=(("model", "yolo_model"),) + _INFERENCE_PARAMETERS),
+                                                      ("pacing", "pacing"), ("rate_hz", "rate_hz")),
+             composed_in=("with_camera",)),
+    NodeSpec("detector", "detector", argument_parameters=(("model", "yolo_model"),) + _INFERENCE_PARAMETERS,
+             composed_in=_COMPOSED),
     NodeSpec("slam_detector_left", "detector",
              argument_parameters=(("model", "slam_yolo_model"),) + _INFERENCE_PARAMETERS,
              remappings=_detector_remappings(topics.SLAM_LEFT_IMAGE, topics.SLAM_LEFT_DETECTIONS),
@@ -152,15 +163,28 @@ NODES: Tuple[NodeSpec, ...] = (
              enabled_by="slam"),
     # rviz:=true also turns on the depth views it displays.
     NodeSpec("depth", "depth", argument_parameters=(("model", "depth_model"), ("publish_colored", "rviz"),
-                                                    ("publish_points", "rviz")) + _INFERENCE_PARAMETERS),
+                                                    ("publish_points", "rviz")) + _INFERENCE_PARAMETERS,
+             composed_in=_COMPOSED),
     # The camera's source and input tell fusion which calibration holds the IMU-to-camera extrinsics.
-    NodeSpec("fusion", "fusion", argument_parameters=(("camera_source", "source"), ("camera_path", "input"))),
+    NodeSpec("fusion", "fusion", argument_parameters=(("camera_source", "source"), ("camera_path", "input")),
+             composed_in=_COMPOSED),
     NodeSpec("speech", "speech", enabled_by="speech"),
     NodeSpec("describe", "describe", enabled_by="describe"),
     # A viewer: restarting it after the user closed its window would be wrong.
     NodeSpec("rviz", "rviz2", package="rviz2", enabled_by="rviz", respawn=False,
              arguments=("-d", str(paths.config_file("nav.rviz")))),
 )
+
+
+# The one process of composed:=true|with_camera (aria_nav.nodes.composed): its members are the nodes whose
+# composed_in holds the mode, each with its own name, parameters and remappings, over one executor. Separate
+# processes stay the default: docs/bench/ has the comparison.
+COMPOSED = NodeSpec("perception", "composed")
+
+
+def composed_members(values: Mapping[str, Any]) -> List[NodeSpec]:
+    """The nodes the resolved launch arguments put inside the COMPOSED process (none: composed:=false)."""
+    return [spec for spec in NODES if values[COMPOSED_ARGUMENT] in spec.composed_in]
 
 
 def node(name: str) -> NodeSpec:
@@ -193,8 +217,17 @@ def resolve_arguments(given: Mapping[str, str]) -> Dict[str, Union[str, bool]]:
 
 
 def enabled_nodes(values: Mapping[str, Any]) -> List[NodeSpec]:
-    """The nodes the resolved launch arguments turn on, in start order."""
-    return [spec for spec in NODES if spec.enabled_by is None or values[spec.enabled_by]]
+    """The node processes the resolved launch arguments turn on, in start order: COMPOSED in place of its first
+    member when composed is on."""
+    members = composed_members(values)
+    enabled: List[NodeSpec] = []
+    for spec in NODES:
+        if spec in members:
+            if spec is members[0]:
+                enabled.append(COMPOSED)
+        elif spec.enabled_by is None or values[spec.enabled_by]:
+            enabled.append(spec)
+    return enabled
 
 
 def node_parameters(spec: NodeSpec, values: Mapping[str, Any]) -> Dict[str, Any]:

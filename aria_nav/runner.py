@@ -124,16 +124,32 @@ def parameter_value_text(node: str, name: str, value: Any) -> str:
     return json.dumps(list(value) if isinstance(value, tuple) else value)
 
 
-def node_command(spec: graph.NodeSpec, executable: Path, params_file: str, parameters: Mapping[str, Any],
-                 log_level: str) -> List[str]:
-    argv = [str(executable), *spec.arguments, "--ros-args", "-r", f"__node:={spec.name}"]
+def node_ros_arguments(spec: graph.NodeSpec, params_file: str, parameters: Mapping[str, Any]) -> List[str]:
+    """`--ros-args` and the node's name, params file, parameters and remappings (no log level)."""
+    argv = ["--ros-args", "-r", f"__node:={spec.name}"]
     if spec.is_aria_nav:  # other packages' nodes have no section in the project's params file
         argv += ["--params-file", params_file]
     for name, value in parameters.items():
         argv += ["-p", f"{name}:={parameter_value_text(spec.name, name, value)}"]
     for source, target in spec.remappings:
         argv += ["-r", f"{source}:={target}"]
-    return argv + ["--log-level", log_level]
+    return argv
+
+
+def node_command(spec: graph.NodeSpec, executable: Path, params_file: str, parameters: Mapping[str, Any],
+                 log_level: str) -> List[str]:
+    return [str(executable), *spec.arguments, *node_ros_arguments(spec, params_file, parameters),
+            "--log-level", log_level]
+
+
+def composed_command(members: Sequence[graph.NodeSpec], params_file: str,
+                     parameters: Mapping[str, Mapping[str, Any]], log_level: str) -> List[str]:
+    """The command line of graph.COMPOSED: each member as `--node <name> <its node_ros_arguments> --`. It runs as
+    a module of this interpreter, like the node scripts (which are this interpreter's too)."""
+    argv = [sys.executable, "-m", "aria_nav.nodes.composed"]
+    for spec in members:
+        argv += ["--node", spec.name, *node_ros_arguments(spec, params_file, parameters[spec.name]), "--"]
+    return argv + ["--ros-args", "--log-level", log_level]
 
 
 def check_params_file(path: str) -> None:
@@ -218,17 +234,25 @@ class Runner:
         repeated = sorted({spec.name for spec in specs if specs.count(spec) > 1})
         if repeated:
             raise LaunchError(f"node{'s' if len(repeated) > 1 else ''} {', '.join(repeated)} listed more than once")
+        members = graph.composed_members(self.values) if graph.COMPOSED in specs else []
         overrides = dict(overrides or {})
+        started = [spec.name for spec in specs + members if spec is not graph.COMPOSED]
         for name in overrides:
-            if name not in [spec.name for spec in specs]:
+            if name not in started:
                 raise LaunchError(f"parameter overrides for node '{name}', which is not started "
-                                  f"(started: {', '.join(spec.name for spec in specs)})")
+                                  f"(started: {', '.join(started)})")
         params_file = str(self.values["params_file"])
         check_params_file(params_file)
         self._output = output
         self._nodes: List[_ManagedNode] = []
         self.not_installed: List[str] = []  # nodes of other packages whose executable is not installed here
         for spec in specs:
+            if spec is graph.COMPOSED:
+                parameters = {member.name: {**graph.node_parameters(member, self.values),
+                                            **overrides.get(member.name, {})} for member in members}
+                argv = composed_command(members, params_file, parameters, str(self.values["log_level"]))
+                self._nodes.append(_ManagedNode(spec, argv))
+                continue
             executable = find_executable(spec)
             if executable is None and not spec.is_aria_nav:
                 self.not_installed.append(spec.name)

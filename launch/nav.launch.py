@@ -6,7 +6,7 @@ reads too, so the two launchers cannot drift apart. Arguments and behaviour: doc
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration
+from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
@@ -36,7 +36,52 @@ def _node_action(spec: graph.NodeSpec, arguments) -> Node:
         respawn_max_retries=graph.RESPAWN_MAX_RETRIES,
         sigterm_timeout=str(graph.STOP_SIGINT_TIMEOUT_S),
         sigkill_timeout=str(graph.STOP_SIGTERM_TIMEOUT_S),
-        condition=IfCondition(LaunchConfiguration(spec.enabled_by)) if spec.enabled_by else None,
+        condition=_condition(spec),
+        output="screen",
+    )
+
+
+def _condition(spec: graph.NodeSpec):
+    if spec.composed_in:  # its own process unless the composed mode puts it in the composed one
+        return IfCondition(PythonExpression(["'", LaunchConfiguration(graph.COMPOSED_ARGUMENT), "' not in ",
+                                             repr(spec.composed_in)]))
+    return IfCondition(LaunchConfiguration(spec.enabled_by)) if spec.enabled_by else None
+
+
+def _parameter_text(argument):
+    """A launch argument as the YAML text of a `-p name:=value` rule: strings quoted, numbers as floats."""
+    value = LaunchConfiguration(argument.name)
+    if argument.is_bool:
+        return [value]
+    if argument.is_number:
+        return [PythonExpression(["float(", value, ")"])]
+    return ['"', value, '"']
+
+
+def _composed_action(mode: str, arguments) -> Node:
+    """graph.COMPOSED for one composed mode: each member `--node <name> --ros-args ... --`, as aria-nav launch
+    writes it (aria_nav.runner.composed_command). No node name of its own: a __node rule would rename every member."""
+    argv = []
+    for spec in graph.composed_members({graph.COMPOSED_ARGUMENT: mode}):
+        argv += ["--node", spec.name, "--ros-args", "-r", f"__node:={spec.name}", "--params-file",
+                 LaunchConfiguration("params_file")]
+        for parameter, argument in spec.all_argument_parameters():
+            argv += ["-p", [f"{parameter}:=", *_parameter_text(arguments[argument])]]
+        for source, target in spec.remappings:
+            argv += ["-r", f"{source}:={target}"]
+        argv.append("--")
+    return Node(
+        package=graph.COMPOSED.package,
+        executable=graph.COMPOSED.executable,
+        arguments=argv,
+        ros_arguments=["--log-level", LaunchConfiguration("log_level")],
+        respawn=graph.COMPOSED.respawn,
+        respawn_delay=graph.COMPOSED.respawn_delay,
+        respawn_max_retries=graph.RESPAWN_MAX_RETRIES,
+        sigterm_timeout=str(graph.STOP_SIGINT_TIMEOUT_S),
+        sigkill_timeout=str(graph.STOP_SIGTERM_TIMEOUT_S),
+        condition=IfCondition(PythonExpression(["'", LaunchConfiguration(graph.COMPOSED_ARGUMENT), "' == ",
+                                                repr(mode)])),
         output="screen",
     )
 
@@ -48,4 +93,5 @@ def generate_launch_description() -> LaunchDescription:
                               choices=list(arg.choices) or None)
         for arg in arguments.values()
     ]
-    return LaunchDescription(declarations + [_node_action(spec, arguments) for spec in graph.NODES])
+    return LaunchDescription(declarations + [_node_action(spec, arguments) for spec in graph.NODES]
+                             + [_composed_action(mode, arguments) for mode in graph.COMPOSED_MODES if mode != "false"])

@@ -23,7 +23,7 @@ def test_node_names_are_unique_and_aria_nav_executables_are_console_scripts():
 
 def test_every_reference_to_a_launch_argument_exists_and_toggles_are_booleans():
     arguments = {arg.name: arg for arg in graph.launch_arguments()}
-    used = {"params_file", "log_level"}  # read by the launchers themselves
+    used = {"params_file", "log_level", graph.COMPOSED_ARGUMENT}  # read by the launchers themselves
     for spec in graph.NODES:
         for _parameter, argument in spec.all_argument_parameters():
             assert argument in arguments, f"{spec.name}: unknown launch argument '{argument}'"
@@ -31,6 +31,9 @@ def test_every_reference_to_a_launch_argument_exists_and_toggles_are_booleans():
         if spec.enabled_by is not None:
             assert arguments[spec.enabled_by].is_bool, f"{spec.name} toggled by non-boolean '{spec.enabled_by}'"
             used.add(spec.enabled_by)
+        # A composed member is always on (nav.launch.py's condition for it is the composed mode alone).
+        assert not (spec.composed_in and spec.enabled_by), spec.name
+        assert set(spec.composed_in) <= set(graph.COMPOSED_MODES) - {"false"}, spec.name
     assert used == set(arguments), f"launch arguments nothing uses: {set(arguments) - used}"
     for arg in arguments.values():
         arg.parse(arg.default)  # a default outside its own choices raises

@@ -48,6 +48,8 @@ def test_generate_launch_description_mirrors_the_graph():
     for action, arg in zip(declared, graph.launch_arguments()):
         assert list(action.choices or []) == list(arg.choices)
     nodes = [entity for entity in description.entities if isinstance(entity, Node)]
-    assert len(nodes) == len(graph.NODES)
+    composed_modes = [mode for mode in graph.COMPOSED_MODES if mode != "false"]
+    assert len(nodes) == len(graph.NODES) + len(composed_modes)  # one composed process per composed mode
     for action, spec in zip(nodes, graph.NODES):
-        assert (action.condition is None) == (spec.enabled_by is None), spec.name
+        assert (action.condition is None) == (spec.enabled_by is None and not spec.composed_in), spec.name
+    assert all(action.condition is not None for action in nodes[len(graph.NODES):])

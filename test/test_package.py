@@ -94,7 +94,8 @@ def test_install_layout_is_what_ros2_tools_expect(colcon_style_install):
     for path in (share / "package.xml", share / "launch" / "nav.launch.py", share / "config" / "nav.yaml",
                  prefix / "share" / "ament_index" / "resource_index" / "packages" / graph.PACKAGE):
         assert path.is_file(), f"not installed: {path.relative_to(prefix)}"
-    for executable in sorted({spec.executable for spec in graph.NODES if spec.is_aria_nav} | {"aria-nav"}):
+    for executable in sorted({spec.executable for spec in graph.NODES if spec.is_aria_nav}
+                             | {graph.COMPOSED.executable, "aria-nav"}):
         script = prefix / "lib" / graph.PACKAGE / executable
         assert script.is_file() and os.access(script, os.X_OK), f"`ros2 run {graph.PACKAGE} {executable}` " \
                                                                   f"would not find {script}"

@@ -2,7 +2,8 @@
 # Benchmarks on the lent GPU machine (H200/H100, Python 3.12 with torch + CUDA 13, no network), as recorded in the
 # README. Usage, from the repository root there:
 #   tools/gpu_bench.sh setup   install carried wheels (/root/whl and .whl: ROS 2 wheels, ultralytics, rosbags, ...
-#                              for cp312; /root/parts: onnxruntime-gpu 1.31.1 in parts, see ../shared/GPU.md), the
+#                              for cp312; /root/parts: onnxruntime-gpu 1.31.1 in parts, see ../shared/GPU.md, or its
+#                              files as ortx.* parts of one tar.xz), the
 #                              project, and build the fp32 and fp16 models into $ARIA_NAV_MODELS (/root/models)
 #   tools/gpu_bench.sh floors  the models alone (bare loop, 500 frames): host path, GPU-resident without and with
 #                              CUDA graphs, fp16
@@ -13,6 +14,11 @@
 #                              with RGB published at 640x640 (the camera -> detector/depth hop)
 #   tools/gpu_bench.sh sweep   the highest input rate the "after" (pooled) graph sustains with <= 1% drops
 #   tools/gpu_bench.sh transport  one image hop per size
+#   tools/gpu_bench.sh composed [MODES]  "after" (pooled) with the nodes as separate processes and composed
+#                              (composed:=true: detector, depth, fusion in one process; with_camera: the camera too);
+#                              MODES: which of false true with_camera (default all three)
+#   tools/gpu_bench.sh fusion-rgb  "after" (pooled) with fusion.publish_annotated=false: fusion then does not
+#                              subscribe to the RGB images (the camera sends each frame to two processes, not three)
 # Results go to $OUT (or ./bench-out); docs/bench/ keeps them, `aria-nav bench table` makes the README table.
 set -euo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
@@ -41,8 +47,13 @@ case ${1:-} in
   setup)
     mkdir -p /root/whl; cp .whl/*.whl /root/whl/ 2>/dev/null || true
     $py -m pip install -q --no-index --no-deps --no-compile /root/whl/*.whl
-    cat /root/parts/part* > /root/onnxruntime_gpu-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl
-    $py -m pip install -q --no-index --no-deps --target /root/site /root/onnxruntime_gpu-*.whl
+    if ls /root/parts/ortx.* >/dev/null 2>&1; then
+      # The wheel's files, unpacked (TensorRT provider left out) and xz-compressed: 204 MB in 4 parts, not 256 in 6.
+      mkdir -p /root/site; cat /root/parts/ortx.* | xz -dc -T0 | tar -xf - -C /root/site
+    else
+      cat /root/parts/part* > /root/onnxruntime_gpu-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl
+      $py -m pip install -q --no-index --no-deps --target /root/site /root/onnxruntime_gpu-*.whl
+    fi
     $py -m pip install -q --no-index --no-deps --no-build-isolation .
     gpu_env
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
@@ -98,5 +109,20 @@ PY
     gpu_env
     aria-nav bench transport --count 100 --json "$out/transport.json" 2>&1 | tee "$out/transport.txt"
     ;;
-  *) echo "usage: $0 setup|floors|graphs|graphs-pool|diagnose|sweep|transport" >&2; exit 2 ;;
+  composed)
+    gpu_env
+    shift
+    for mode in ${*:-false true with_camera}; do
+      aria-nav bench graph --device cuda --rate 30 --duration 20 "${DEPTH518[@]}" "${POOL2[@]}" "${FP16[@]}" \
+        composed:=$mode --json "$out/graph30_composed_$mode.json" 2>&1 | tee "$out/graph30_composed_$mode.txt"
+    done
+    ;;
+  fusion-rgb)
+    gpu_env
+    aria-nav bench graph --device cuda --rate 30 --duration 20 "${DEPTH518[@]}" "${POOL2[@]}" "${FP16[@]}" \
+      --set fusion.publish_annotated=false --json "$out/graph30_after_pool2_fusion_no_rgb.json" 2>&1 \
+      | tee "$out/graph30_after_pool2_fusion_no_rgb.txt"
+    ;;
+  *) echo "usage: $0 setup|floors|graphs|graphs-pool|diagnose|sweep|transport|composed [MODES]|fusion-rgb" >&2
+     exit 2 ;;
 esac

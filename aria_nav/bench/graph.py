@@ -235,7 +235,8 @@ def _report(config: BenchConfig, collector: Collector, processes: dict, diagnost
     for name, status in diagnostics.items():
         short = name.split("/", 1)[-1]
         nodes[short] = {key: status.get(key) for key in ("rate_hz", "dropped", "processed", "errors", "backend",
-                                                           "provider", "latency_ms_p50", "latency_ms_p95")
+                                                           "provider", "gpu_resident", "latency_ms_p50",
+                                                           "latency_ms_p95")
                         if key in status}
     return {"config": {"rate_hz": config.rate_hz, "duration_s": config.duration_s, "device": config.device,
                        "arguments": config.arguments, "rgb_size": config.rgb_size,
@@ -315,6 +316,7 @@ def format_report(report: dict, floor: Optional[dict] = None) -> str:
     cfg = report["config"]
     lines = [f"graph at {cfg['rate_hz']:g} Hz input for {cfg['duration_s']:g} s, device {cfg['device']}, "
              f"published RGB size {cfg['rgb_size'] or 'default'}"
+             + (f", composed:={cfg['arguments']['composed']}" if "composed" in cfg.get("arguments", {}) else "")
              + "".join(f", {node}.{k}={v}" for node, params in cfg.get("node_parameters", {}).items()
                        for k, v in params.items()),
              f"{'stage (from camera stamp)':<26} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'out/s':>7} "
@@ -327,11 +329,17 @@ def format_report(report: dict, floor: Optional[dict] = None) -> str:
                      f"{lat['p50'] - floor_p50:>12.1f}")
     lines.append(f"{'process':<22} {'CPU %':>7} {'RSS MiB':>8} {'GPU MiB':>8}  diagnostics")
     for name, proc in report["processes"].items():
-        diag = report["nodes"].get(name, {})
-        extra = ", ".join(f"{k}={v}" for k, v in diag.items() if k in ("rate_hz", "dropped", "backend", "provider"))
         lines.append(f"{name:<22} {proc['cpu_percent']:>7.0f} {proc['rss_mib_max']:>8.0f} {proc['gpu_mib']:>8.0f}"
-                     f"  {extra}")
+                     f"  {_diagnostics_text(report['nodes'].get(name, {}))}")
+    # The members of a composed process (aria_nav.graph.COMPOSED) report under their own node names.
+    for name in sorted(set(report["nodes"]) - set(report["processes"])):
+        lines.append(f"  {name:<20} {'':>7} {'':>8} {'':>8}  {_diagnostics_text(report['nodes'][name])}")
     return "\n".join(lines)
+
+
+def _diagnostics_text(diag: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in diag.items()
+                     if k in ("rate_hz", "dropped", "backend", "provider", "gpu_resident"))
 
 
 def sweep(config: BenchConfig, rates: Sequence[float], max_drop_percent: float = 1.0, log=print) -> dict:

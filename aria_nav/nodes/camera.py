@@ -38,8 +38,8 @@ ACK_TIMEOUT_S = 5.0  # replay mode, end of input: how long to wait for subscribe
 
 
 class CameraNode(AriaNode):
-    def __init__(self):
-        super().__init__("camera")
+    def __init__(self, **node_options):  # node_options: rclpy Node's (aria_nav.nodes.composed passes cli_args)
+        super().__init__("camera", **node_options)
         self.cfg = cfg = declare_parameters(self, PARAMS)
         self._sizes = self._published_sizes()
         other_pair = [f"slam_{p}_{side}" for p in SLAM_PAIRS if p != cfg.slam_pair for side in ("left", "right")]

@@ -45,8 +45,8 @@ def points_to_cloud(points: np.ndarray, header: Header) -> PointCloud2:
 
 
 class DepthNode(AriaNode):
-    def __init__(self):
-        super().__init__("depth")
+    def __init__(self, **node_options):  # node_options: rclpy Node's (aria_nav.nodes.composed passes cli_args)
+        super().__init__("depth", **node_options)
         self.cfg = cfg = declare_parameters(self, PARAMS)
         if (cfg.output_width == 0) != (cfg.output_height == 0):
             raise ParameterError("output_width", "output_width and output_height must both be 0 (source size) "

@@ -54,8 +54,8 @@ def detection_frame(msg: Image) -> np.ndarray:
 
 
 class DetectorNode(AriaNode):
-    def __init__(self):
-        super().__init__("detector")
+    def __init__(self, **node_options):  # node_options: rclpy Node's (aria_nav.nodes.composed passes cli_args)
+        super().__init__("detector", **node_options)
         self.cfg = cfg = declare_parameters(self, PARAMS)
         self.detector = self._open_detector(cfg)
         runner = self.detector.runner

@@ -54,8 +54,8 @@ DIAGNOSTIC_LEVELS = {OK: diagnostics.OK, WARN: diagnostics.WARN, ERROR: diagnost
 
 
 class FusionNode(AriaNode):
-    def __init__(self):
-        super().__init__("fusion")
+    def __init__(self, **node_options):  # node_options: rclpy Node's (aria_nav.nodes.composed passes cli_args)
+        super().__init__("fusion", **node_options)
         self.cfg = cfg = declare_parameters(self, PARAMS)
         extrinsics, calibrated_yaw, extrinsics_origin = source_calibration(cfg.camera_source, cfg.camera_path)
         yaw = cfg.peripheral_yaw_deg or calibrated_yaw or GEN1_PERIPHERAL_YAW_DEG
