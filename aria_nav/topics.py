@@ -60,6 +60,7 @@ DESCRIBE_REQUEST = "/aria_nav/describe/request"  # std_msgs/Empty: a button, a p
 DESCRIPTION = "/aria_nav/describe/description"  # std_msgs/String: the sentence said
 
 DIAGNOSTICS = "/diagnostics"
+TF_STATIC = "/tf_static"  # tf2_msgs/TFMessage, latched: the camera node's mounts (aria_nav.ros.static_tf)
 
 # Frame ids (optical frames: x right, y down, z forward).
 DEVICE_FRAME = "aria_device"
