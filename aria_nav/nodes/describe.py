@@ -19,6 +19,7 @@ from typing import Dict, List, Optional, Tuple
 from sensor_msgs.msg import Image, PointCloud2
 from std_msgs.msg import Empty, String
 from std_srvs.srv import Trigger
+from vision_msgs.msg import LabelInfo
 
 from aria_nav import topics
 from aria_nav.core.describe.budget import FAILED, FALLBACK, MODEL, SUMMARY, Description, DescriptionJob, run_model
@@ -92,7 +93,7 @@ class DescribeNode(AriaNode):
         for camera, detections in zip(CAMERAS, (topics.DETECTIONS, topics.SLAM_LEFT_DETECTIONS,
                                                 topics.SLAM_RIGHT_DETECTIONS)):
             code = CAMERAS.index(camera)
-            self.create_subscription(String, self.resolve_topic_name(detections) + topics.CLASS_NAMES_SUFFIX,
+            self.create_subscription(LabelInfo, self.resolve_topic_name(detections) + topics.CLASS_NAMES_SUFFIX,
                                      lambda msg, code=code: self._on_class_names(code, msg), latched_qos())
         self.create_subscription(PointCloud2, topics.OBSTACLES, self._on_obstacles, sensor_qos(depth=5))
         self.create_subscription(String, topics.DEPTH_MODE, self._on_depth_mode, latched_qos())
@@ -107,7 +108,7 @@ class DescribeNode(AriaNode):
 
     # ---- inputs --------------------------------------------------------------------------------------------
 
-    def _on_class_names(self, code: int, msg: String) -> None:
+    def _on_class_names(self, code: int, msg: LabelInfo) -> None:
         try:
             self._class_names[code] = msg_to_class_names(msg)
         except DetectionFormatError as exc:

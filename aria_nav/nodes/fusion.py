@@ -1,7 +1,7 @@
 """Fusion node: detections + depth + IMU -> tracked obstacles with distance, direction and priority, and the
 speech requests the guidance policy decides on (docs/guidance.md).
 
-Subscribes: detections (RGB) with their class names, depth image, RGB camera_info, the two SLAM cameras'
+Subscribes: detections (RGB, vision_msgs/Detection2DArray) with their class names (LabelInfo), depth image, RGB camera_info, the two SLAM cameras'
 detections and camera_info (peripheral obstacles), IMU (walking/standing, and the camera's tilt), device odometry
 (Aria Gen2's VIO on /aria/odom: walking/standing from the wearer's speed, preferred to the IMU while it flows), RGB
 image (annotated view only).
@@ -25,6 +25,7 @@ from geometry_msgs.msg import TransformStamped
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
 from std_msgs.msg import Header, String
+from vision_msgs.msg import Detection2DArray, LabelInfo
 from visualization_msgs.msg import MarkerArray
 
 from aria_nav import topics
@@ -378,7 +379,7 @@ class FusionNode(AriaNode):
         if cfg.use_slam_cameras:
             self._subscribe_camera(SLAM_LEFT, topics.SLAM_LEFT_DETECTIONS, topics.SLAM_LEFT_INFO)
             self._subscribe_camera(SLAM_RIGHT, topics.SLAM_RIGHT_DETECTIONS, topics.SLAM_RIGHT_INFO)
-        self.create_subscription(PointCloud2, topics.DETECTIONS, self._on_detections, per_frame)
+        self.create_subscription(Detection2DArray, topics.DETECTIONS, self._on_detections, per_frame)
         self.create_subscription(Image, topics.DEPTH_IMAGE, self._on_depth, per_frame)
         self.create_subscription(Imu, topics.IMU, self._on_imu, sensor_qos(depth=200))
         self.create_subscription(Odometry, topics.ODOM, self._on_odometry, sensor_qos(depth=200))
@@ -414,14 +415,14 @@ class FusionNode(AriaNode):
     def _subscribe_camera(self, camera: str, detections_topic: str, info_topic: str,
                           with_detections: bool = True) -> None:
         names_topic = self.resolve_topic_name(detections_topic) + topics.CLASS_NAMES_SUFFIX
-        self.create_subscription(String, names_topic, lambda msg: self._on_class_names(camera, msg), latched_qos())
+        self.create_subscription(LabelInfo, names_topic, lambda msg: self._on_class_names(camera, msg), latched_qos())
         self.create_subscription(CameraInfo, info_topic, lambda msg: self._on_info(camera, msg), sensor_qos())
         if with_detections:
-            self.create_subscription(PointCloud2, detections_topic,
+            self.create_subscription(Detection2DArray, detections_topic,
                                      lambda msg: self._on_peripheral(camera, msg),
                                      frame_qos(self.cfg.process_every_frame, depth=5))
 
-    def _on_class_names(self, camera: str, msg: String) -> None:
+    def _on_class_names(self, camera: str, msg: LabelInfo) -> None:
         try:
             self._class_names[camera] = msg_to_class_names(msg)
         except DetectionFormatError as exc:
@@ -483,7 +484,7 @@ class FusionNode(AriaNode):
             self._last_motion = state
             self.diag.set_value("motion_state", state)
 
-    def _on_detections(self, msg: PointCloud2) -> None:
+    def _on_detections(self, msg: Detection2DArray) -> None:
         detections = self._decode(msg, "detections")
         if detections is None:
             return
@@ -507,7 +508,7 @@ class FusionNode(AriaNode):
         self.health.seen(DEPTH, now)
         self._process_pairings(self.pairer.add_depth(stamp_to_ns(msg.header.stamp), depth, now))
 
-    def _on_peripheral(self, camera: str, msg: PointCloud2) -> None:
+    def _on_peripheral(self, camera: str, msg: Detection2DArray) -> None:
         detections = self._decode(msg, f"{camera} detections")
         if detections is not None:
             self._counts["slam_frames"] += 1
@@ -646,7 +647,7 @@ class FusionNode(AriaNode):
 
     # ---- errors and diagnostics ----------------------------------------------------------------------------
 
-    def _decode(self, msg: PointCloud2, what: str) -> Optional[Detections]:
+    def _decode(self, msg: Detection2DArray, what: str) -> Optional[Detections]:
         try:
             return msg_to_detections(msg)
         except DetectionFormatError as exc:

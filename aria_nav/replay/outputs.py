@@ -13,6 +13,7 @@ import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import Image, PointCloud2
 from std_msgs.msg import String
+from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from aria_nav import topics
 from aria_nav.core.detections import Detections
@@ -20,7 +21,7 @@ from aria_nav.core.replay import DepthStats, DetectionRecord, ObstacleRecord, de
 from aria_nav.core.sources.base import RGB, SLAM_LEFT, SLAM_RIGHT
 from aria_nav.core.speech.request import URGENCIES, SpeechRequest, SpeechRequestError
 from aria_nav.ros.conversions import ImageFormatError, image_to_array
-from aria_nav.ros.detections import DetectionFormatError, msg_to_detections
+from aria_nav.ros.detections import DetectionFormatError, msg_to_class_names, msg_to_detections
 from aria_nav.ros.diagnostics import stamp_to_ns
 from aria_nav.ros.obstacles import ObstacleFormatError, band_name, direction_name, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, replay_qos
@@ -48,8 +49,8 @@ class OutputCollector:
         for camera in self.cameras:
             topic = DETECTION_TOPICS[camera]
             self.subscriptions.append(node.create_subscription(
-                PointCloud2, topic, lambda msg, c=camera: self._on_detections(c, msg), replay_qos()))
-            node.create_subscription(String, topic + topics.CLASS_NAMES_SUFFIX,
+                Detection2DArray, topic, lambda msg, c=camera: self._on_detections(c, msg), replay_qos()))
+            node.create_subscription(LabelInfo, topic + topics.CLASS_NAMES_SUFFIX,
                                      lambda msg, c=camera: self._on_class_names(c, msg), latched_qos())
         self.subscriptions += [
             node.create_subscription(Image, topics.DEPTH_IMAGE, self._on_depth, replay_qos()),
@@ -68,17 +69,17 @@ class OutputCollector:
             self.errors.append(message)
             self._condition.notify_all()
 
-    def _on_class_names(self, camera: str, msg: String) -> None:
+    def _on_class_names(self, camera: str, msg: LabelInfo) -> None:
         try:
-            names = json.loads(msg.data)
-        except ValueError as exc:
-            self._error(f"class names of {camera} are not JSON: {exc}")
+            names = msg_to_class_names(msg)
+        except DetectionFormatError as exc:
+            self._error(f"class names of {camera}: {exc}")
             return
         with self._condition:
-            self.class_names[camera] = [str(name) for name in names]
+            self.class_names[camera] = names
             self._condition.notify_all()
 
-    def _on_detections(self, camera: str, msg: PointCloud2) -> None:
+    def _on_detections(self, camera: str, msg: Detection2DArray) -> None:
         stamp = stamp_to_ns(msg.header.stamp)
         try:
             detections = msg_to_detections(msg)
