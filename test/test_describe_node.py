@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sensor_msgs.msg import Image, PointCloud2
 from std_msgs.msg import Empty, Header, String
+from vision_msgs.msg import LabelInfo
 from std_srvs.srv import Trigger
 
 from aria_nav import topics
@@ -18,6 +19,7 @@ from aria_nav.core.fusion.obstacle import Obstacle
 from aria_nav.core.speech.audio import parse_wav
 from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.ros.conversions import array_to_image
+from aria_nav.ros.detections import class_names_to_msg
 from aria_nav.ros.obstacles import obstacles_to_msg
 from aria_nav.ros.qos import latched_qos, reliable_qos, sensor_qos
 from aria_nav.ros.speech_msgs import request_to_msg
@@ -45,8 +47,8 @@ class FusionStandIn:
 
     def __init__(self, probe: Probe, with_image: bool = False):
         self.probe = probe
-        probe.publisher(String, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos()).publish(
-            String(data=json.dumps(NAMES)))
+        probe.publisher(LabelInfo, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos()).publish(
+            class_names_to_msg(NAMES, 0.25))
         probe.publisher(String, topics.DEPTH_MODE, latched_qos()).publish(String(data=json.dumps({"mode": "metric"})))
         self.obstacles = probe.publisher(PointCloud2, topics.OBSTACLES, sensor_qos(depth=5))
         self.image = probe.publisher(Image, topics.RGB_IMAGE, sensor_qos()) if with_image else None

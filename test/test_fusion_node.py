@@ -12,12 +12,13 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import TransformStamped
 from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
 from std_msgs.msg import Header, String
+from vision_msgs.msg import Detection2DArray, LabelInfo
 from visualization_msgs.msg import MarkerArray
 
 from aria_nav import topics
 from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.ros.conversions import array_to_image, image_to_array, intrinsics_to_camera_info
-from aria_nav.ros.detections import detections_to_msg
+from aria_nav.ros.detections import class_names_to_msg, detections_to_msg
 from aria_nav.ros.obstacles import band_name, direction_name, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, result_qos, sensor_qos
 from aria_nav.ros.diagnostics import stamp_to_ns
@@ -31,13 +32,13 @@ class Feeder:
 
     def __init__(self, node):
         self.node = node
-        self.detections = node.create_publisher(PointCloud2, topics.DETECTIONS, result_qos())
+        self.detections = node.create_publisher(Detection2DArray, topics.DETECTIONS, result_qos())
         self.depth = node.create_publisher(Image, topics.DEPTH_IMAGE, result_qos())
         self.info = node.create_publisher(CameraInfo, topics.RGB_INFO, sensor_qos())
         self.rgb = node.create_publisher(Image, topics.RGB_IMAGE, sensor_qos())
         self.imu = node.create_publisher(Imu, topics.IMU, sensor_qos())
-        self.names = node.create_publisher(String, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos())
-        self.names.publish(String(data=json.dumps(NAMES)))
+        self.names = node.create_publisher(LabelInfo, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos())
+        self.names.publish(class_names_to_msg(NAMES, 0.25))
         self.stamps = []
 
     def frame(self, objects, with_depth=True, with_detections=True):

@@ -14,6 +14,7 @@ import pytest
 from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
 from std_msgs.msg import Header, String
+from vision_msgs.msg import Detection2DArray, LabelInfo
 
 import ros_fuzz
 from aria_nav import paths, topics
@@ -25,7 +26,7 @@ from aria_nav.core.detection.synthetic import synthetic_scene
 from aria_nav.core.inference.runner import InferenceConfig
 from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.ros.conversions import array_to_image, image_to_array, intrinsics_to_camera_info
-from aria_nav.ros.detections import detections_to_msg, msg_to_detections
+from aria_nav.ros.detections import class_names_to_msg, detections_to_msg, msg_to_detections
 from aria_nav.ros.obstacles import msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, sensor_qos
 from aria_nav.ros.speech_msgs import request_to_msg
@@ -128,8 +129,8 @@ def started(tmp_path):
 def test_detector_survives_malformed_images_and_still_detects_correctly(probe, started):
     _require(YOLO_MODEL)
     detector = started("detector", parameters=[f"model:={YOLO_MODEL}", "classes:=[all]", "conf_threshold:=0.05"])
-    probe.subscribe("detections", PointCloud2, topics.DETECTIONS, sensor_qos(50))
-    probe.subscribe("names", String, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos())
+    probe.subscribe("detections", Detection2DArray, topics.DETECTIONS, sensor_qos(50))
+    probe.subscribe("names", LabelInfo, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos())
     images = probe.publisher(Image, topics.RGB_IMAGE, sensor_qos())
     wait_until(lambda: probe.count("names") and images.get_subscription_count(), START_TIMEOUT_S,
                "the detector", alive=[detector])
@@ -186,14 +187,14 @@ def test_fusion_survives_malformed_inputs_and_still_places_obstacles_correctly(p
     probe.subscribe("obstacles", PointCloud2, topics.OBSTACLES, sensor_qos(50))
     probe.subscribe("annotated", Image, topics.ANNOTATED_IMAGE, sensor_qos())  # so fusion draws, fuzzed RGB too
     publishers = {
-        "detections": probe.publisher(PointCloud2, topics.DETECTIONS, sensor_qos()),
+        "detections": probe.publisher(Detection2DArray, topics.DETECTIONS, sensor_qos()),
         "depth": probe.publisher(Image, topics.DEPTH_IMAGE, sensor_qos()),
         "info": probe.publisher(CameraInfo, topics.RGB_INFO, sensor_qos()),
-        "names": probe.publisher(String, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos()),
+        "names": probe.publisher(LabelInfo, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos()),
     }
     inputs = [(publishers["detections"], ros_fuzz.detections), (publishers["depth"], ros_fuzz.depth_image),
               (publishers["info"], ros_fuzz.camera_info), (publishers["names"], ros_fuzz.class_names),
-              (probe.publisher(PointCloud2, topics.SLAM_LEFT_DETECTIONS, sensor_qos()), ros_fuzz.detections),
+              (probe.publisher(Detection2DArray, topics.SLAM_LEFT_DETECTIONS, sensor_qos()), ros_fuzz.detections),
               (probe.publisher(CameraInfo, topics.SLAM_LEFT_INFO, sensor_qos()), ros_fuzz.camera_info),
               (probe.publisher(Imu, topics.IMU, sensor_qos()), ros_fuzz.imu),
               (probe.publisher(Image, topics.RGB_IMAGE, sensor_qos()), ros_fuzz.image),
@@ -205,7 +206,7 @@ def test_fusion_survives_malformed_inputs_and_still_places_obstacles_correctly(p
     check_survived(fusion, probe, sent, min_errors=sent // 10)
 
     detections, depth = render([(PERSON, -20.0, 2.0)])
-    publishers["names"].publish(String(data=json.dumps(NAMES)))
+    publishers["names"].publish(class_names_to_msg(NAMES, 0.25))
     # Valid frames at 10 Hz, as from the camera. Depth went quiet after the storm (fusion said so): the first
     # frames after it may be placed before the depth image is back, without a distance; none may be wrong.
     sent_stamps = []

@@ -18,6 +18,7 @@ import pytest
 import rclpy
 from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
 from std_msgs.msg import Header, String
+from vision_msgs.msg import LabelInfo
 
 from aria_nav import topics
 from aria_nav.core.camera_model import PinholeIntrinsics
@@ -33,7 +34,7 @@ from aria_nav.core.fusion.policy import PolicyConfig
 from aria_nav.core.speech.phrases import ENGLISH
 from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
-from aria_nav.ros.detections import detections_to_msg
+from aria_nav.ros.detections import class_names_to_msg, detections_to_msg
 from aria_nav.ros.obstacles import direction_name, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, replay_qos, sensor_qos
 from test_guidance_support import domain_id, start_node, stop_node, write_params
@@ -68,10 +69,10 @@ class GroundTruthPublisher:
                            for name, topic in DETECTION_TOPICS.items()}
         self.infos = {name: node.create_publisher(CameraInfo, topic, sensor_qos())
                       for name, topic in INFO_TOPICS.items()}
-        self.names = [node.create_publisher(String, topic + topics.CLASS_NAMES_SUFFIX, latched_qos())
+        self.names = [node.create_publisher(LabelInfo, topic + topics.CLASS_NAMES_SUFFIX, latched_qos())
                       for topic in DETECTION_TOPICS.values()]
         for publisher in self.names:
-            publisher.publish(String(data=json.dumps(list(COCO_NAMES))))
+            publisher.publish(class_names_to_msg(list(COCO_NAMES), 0.25))
         self.depth = node.create_publisher(Image, topics.DEPTH_IMAGE, replay_qos())
         self.depth_mode = node.create_publisher(String, topics.DEPTH_MODE, latched_qos())
         self.depth_mode.publish(String(data=json.dumps({"mode": "metric", "model": "ground truth (ray cast)"})))

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from diagnostic_msgs.msg import DiagnosticStatus
-from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import String
+from vision_msgs.msg import Detection2DArray
 
 from aria_nav import graph, paths, runner, topics
 from aria_nav.core.speech.request import DEGRADED, RESTORED, SpeechRequest
@@ -53,7 +53,7 @@ def test_killed_detector_is_restarted_others_keep_running_and_the_wearer_is_told
                                      "fusion": {"use_slam_cameras": False},
                                      "speech": {"output": "wav", "wav_dir": str(tmp_path / "wav")}})
     probe = Probe(ros_domain)
-    probe.subscribe("detections", PointCloud2, topics.DETECTIONS, sensor_qos(50))
+    probe.subscribe("detections", Detection2DArray, topics.DETECTIONS, sensor_qos(50))
     probe.subscribe("requests", String, topics.SPEECH_REQUEST, reliable_qos(50))
     probe.subscribe("spoken", String, topics.SPEECH_SPOKEN, reliable_qos(50))
     probe.subscribe_diagnostics()

@@ -4,7 +4,6 @@ reliably under process_every_frame), and callbacks only decode and store, so not
 """
 from __future__ import annotations
 
-import json
 import threading
 import time
 from typing import Dict, Iterable, List, Set, Tuple

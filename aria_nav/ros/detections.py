@@ -12,6 +12,7 @@ rotated box becomes the upright box that encloses it.
 from __future__ import annotations
 
 import math
+import re
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -62,18 +63,21 @@ def detections_to_msg(detections: Detections, header: Header) -> Detection2DArra
 
 
 def _class_index(class_id: str) -> int:
-    try:
-        index = int(class_id)
-    except ValueError:
-        raise DetectionFormatError(f"class id '{class_id}' is not a class index (an integer string)") from None
+    if not re.fullmatch(r"-?[0-9]{1,10}", class_id):
+        raise DetectionFormatError(f"class id '{class_id[:40]}' is not a class index (an integer string)")
+    index = int(class_id)
     if index < 0:
         raise DetectionFormatError(f"negative class id {index}")
+    if index > np.iinfo(np.int32).max:
+        raise DetectionFormatError(f"class id {index} beyond any detector's classes")
     return index
 
 
 def _corners(box: BoundingBox2D):
     """x1, y1, x2, y2 of the upright box that encloses `box` (itself when theta is 0)."""
     cx, cy, theta = box.center.position.x, box.center.position.y, box.center.theta
+    if not math.isfinite(theta):
+        raise DetectionFormatError(f"a box rotated by {theta} radians")
     half_w, half_h = box.size_x / 2.0, box.size_y / 2.0
     if theta:
         c, s = abs(math.cos(theta)), abs(math.sin(theta))
@@ -83,9 +87,10 @@ def _corners(box: BoundingBox2D):
 
 def msg_to_detections(msg: Detection2DArray) -> Detections:
     """The detection set of `msg`; DetectionFormatError names values no detector produces: more than MAX_DETECTIONS,
-    a detection without a hypothesis, coordinates that are not finite or beyond MAX_COORDINATE_PX, negative sizes,
-    scores outside [0, 1], class ids that are not non-negative integers. Boxes are not checked against an image size
-    (the message does not carry one): consumers clip them; class ids are checked by consumers against the names."""
+    a detection without a hypothesis, coordinates or a rotation that are not finite (or beyond MAX_COORDINATE_PX),
+    negative sizes, scores outside [0, 1], class ids that are not non-negative integers. Boxes are not checked
+    against an image size (the message does not carry one): consumers clip them; class ids are checked by consumers
+    against the class names."""
     count = len(msg.detections)
     if count > MAX_DETECTIONS:
         raise DetectionFormatError(f"{count} detections: more than a detector publishes ({MAX_DETECTIONS})")
@@ -102,6 +107,4 @@ def msg_to_detections(msg: Detection2DArray) -> Detections:
         raise DetectionFormatError(f"a box coordinate is not a number within ±{MAX_COORDINATE_PX:g} pixels")
     if not ((scores >= 0.0) & (scores <= 1.0)).all():
         raise DetectionFormatError("a score outside [0, 1]")
-    if (class_ids > np.iinfo(np.int32).max).any():
-        raise DetectionFormatError(f"class id {int(class_ids.max())} beyond any detector's classes")
     return Detections(boxes, scores, class_ids)
