@@ -12,7 +12,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import TransformStamped
 from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
 from std_msgs.msg import Header, String
-from vision_msgs.msg import Detection2DArray, LabelInfo
+from vision_msgs.msg import Detection2D, Detection2DArray, LabelInfo
 from visualization_msgs.msg import MarkerArray
 
 from aria_nav import topics
@@ -147,8 +147,8 @@ def test_obstacles_markers_annotation_requests_and_degraded_inputs(graph):
     assert received["requests"][0].distance_kind == "approximate"
 
     # A malformed detection message: reported, nothing breaks.
-    bad = PointCloud2(header=Header(stamp=node.get_clock().now().to_msg(), frame_id=topics.RGB_FRAME), width=1,
-                      height=1, point_step=4, data=b"abcd")
+    bad = Detection2DArray(header=Header(stamp=node.get_clock().now().to_msg(), frame_id=topics.RGB_FRAME),
+                           detections=[Detection2D()])  # no class hypothesis
     feeder.detections.publish(bad)
 
     # Depth stops: one "degraded (depth)" request; obstacles keep coming, without distance.
@@ -180,7 +180,7 @@ def test_obstacles_markers_annotation_requests_and_degraded_inputs(graph):
     errors = [s for s in received["diagnostics"] if s.level == DiagnosticStatus.ERROR]
     assert errors and "no detections" in errors[-1].message
     values = {kv.key: kv.value for kv in errors[-1].values}
-    assert int(values["errors"]) >= 1 and "not a detection set" in values["last_error"]
+    assert int(values["errors"]) >= 1 and "without a class hypothesis" in values["last_error"]
     assert values["motion_state"] == "standing" and int(values["pairs"]) >= 15
     assert process.poll() is None
 
