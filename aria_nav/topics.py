@@ -30,7 +30,7 @@ def camera_info_topic(stream: str) -> str:
 def camera_frame(stream: str) -> str:
     return f"aria_{stream}_optical"
 
-# Detection (sensor_msgs/PointCloud2, one point per detection; class names beside it, latched).
+# Detection (vision_msgs/Detection2DArray; class names beside it as vision_msgs/LabelInfo, latched).
 DETECTIONS = "/aria_nav/detections"
 SLAM_LEFT_DETECTIONS = "/aria_nav/slam_left/detections"
 SLAM_RIGHT_DETECTIONS = "/aria_nav/slam_right/detections"

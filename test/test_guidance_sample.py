@@ -18,7 +18,7 @@ import pytest
 import rclpy
 from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
 from std_msgs.msg import Header, String
-from vision_msgs.msg import LabelInfo
+from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from aria_nav import topics
 from aria_nav.core.camera_model import PinholeIntrinsics
@@ -65,7 +65,7 @@ class GroundTruthPublisher:
         self.node, self.truth, self.depth_frames = node, truth, depth_frames
         self.intrinsics = {name: PinholeIntrinsics(c["width"], c["height"], c["fx"], c["fy"], c["cx"], c["cy"])
                            for name, c in truth.cameras.items()}
-        self.detections = {name: node.create_publisher(PointCloud2, topic, replay_qos())
+        self.detections = {name: node.create_publisher(Detection2DArray, topic, replay_qos())
                            for name, topic in DETECTION_TOPICS.items()}
         self.infos = {name: node.create_publisher(CameraInfo, topic, sensor_qos())
                       for name, topic in INFO_TOPICS.items()}

@@ -71,6 +71,7 @@ class Collector:
         from diagnostic_msgs.msg import DiagnosticArray
         from sensor_msgs.msg import CameraInfo, Image, PointCloud2
         from std_msgs.msg import String
+        from vision_msgs.msg import Detection2DArray
 
         from aria_nav.ros.qos import reliable_qos, result_qos, sensor_qos
 
@@ -82,7 +83,8 @@ class Collector:
         self.answered: Dict[str, set] = defaultdict(set)
         self.diagnostics: Dict[str, Dict[str, str]] = {}
         self.first_output = threading.Event()
-        types = {topics.DEPTH_IMAGE: Image, topics.SPEECH_REQUEST: String}
+        types = {topics.DEPTH_IMAGE: Image, topics.SPEECH_REQUEST: String, topics.DETECTIONS: Detection2DArray,
+                 topics.SLAM_LEFT_DETECTIONS: Detection2DArray, topics.SLAM_RIGHT_DETECTIONS: Detection2DArray}
         for stage, (topic, _stream) in STAGES.items():
             msg_type = types.get(topic, PointCloud2)
             qos = reliable_qos(50) if msg_type is String else result_qos()

@@ -29,7 +29,7 @@ import yaml
 from aria_nav import graph, paths, topics
 from aria_nav.bench.bench_node import BenchNode
 
-RECORDED = {topics.DETECTIONS: "sensor_msgs/msg/PointCloud2", topics.OBSTACLES: "sensor_msgs/msg/PointCloud2",
+RECORDED = {topics.DETECTIONS: "vision_msgs/msg/Detection2DArray", topics.OBSTACLES: "sensor_msgs/msg/PointCloud2",
             topics.SPEECH_SPOKEN: "std_msgs/msg/String"}
 WAV_HEADER_BYTES = 44
 START_TIMEOUT_S = 180.0  # a whole graph loading its models on a loaded 2-core machine
@@ -175,8 +175,8 @@ class _Driver(BenchNode):
 
     def __init__(self, nodes: Sequence[str]):
         from diagnostic_msgs.msg import DiagnosticArray
-        from sensor_msgs.msg import PointCloud2
         from std_msgs.msg import String
+        from vision_msgs.msg import Detection2DArray
 
         from aria_nav.ros.qos import reliable_qos, sensor_qos
 
@@ -184,7 +184,7 @@ class _Driver(BenchNode):
         self.detections = 0
         self.reporting = set()
         self._names = {f"aria_nav/{name}" for name in nodes}
-        self.node.create_subscription(PointCloud2, topics.DETECTIONS, self._on_detections, sensor_qos(10))
+        self.node.create_subscription(Detection2DArray, topics.DETECTIONS, self._on_detections, sensor_qos(10))
         self.node.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, reliable_qos(50))
         self.requests = self.node.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
         self.start()
