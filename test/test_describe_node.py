@@ -9,7 +9,9 @@ import time
 
 import numpy as np
 import pytest
-from sensor_msgs.msg import Image, PointCloud2
+from aria_nav_msgs.msg import Obstacle as ObstacleMsg
+from aria_nav_msgs.msg import ObstacleArray
+from sensor_msgs.msg import Image
 from std_msgs.msg import Empty, Header, String
 from vision_msgs.msg import LabelInfo
 from std_srvs.srv import Trigger
@@ -50,7 +52,7 @@ class FusionStandIn:
         probe.publisher(LabelInfo, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos()).publish(
             class_names_to_msg(NAMES, 0.25))
         probe.publisher(String, topics.DEPTH_MODE, latched_qos()).publish(String(data=json.dumps({"mode": "metric"})))
-        self.obstacles = probe.publisher(PointCloud2, topics.OBSTACLES, sensor_qos(depth=5))
+        self.obstacles = probe.publisher(ObstacleArray, topics.OBSTACLES, sensor_qos(depth=5))
         self.image = probe.publisher(Image, topics.RGB_IMAGE, sensor_qos()) if with_image else None
         self.frame = np.random.default_rng(1).integers(0, 255, (240, 320, 3), dtype=np.uint8)
         probe.node.create_timer(0.1, self._tick)
@@ -155,12 +157,12 @@ def test_random_weight_vlm_through_the_node_in_time_and_past_its_budget(ros_doma
     with stopped_at_end(probe, nodes):
         FusionStandIn(probe, with_image=True)
         clients = [probe.node.create_client(Trigger, name) for name in (topics.DESCRIBE_SERVICE, slow_service)]
-        malformed = probe.publisher(PointCloud2, topics.OBSTACLES, sensor_qos(depth=5))
+        malformed = probe.publisher(ObstacleArray, topics.OBSTACLES, sensor_qos(depth=5))
         wait_until(lambda: all(c.service_is_ready() for c in clients) and malformed.get_subscription_count() == 2,
                    START_S, "both describe services and obstacle subscriptions", alive=nodes)
         # A malformed obstacle set is dropped and counted; the node goes on.
-        malformed.publish(PointCloud2(header=Header(frame_id=topics.RGB_FRAME), width=3, height=1, point_step=4,
-                                      data=b"x" * 12))
+        malformed.publish(ObstacleArray(header=Header(frame_id=topics.RGB_FRAME),
+                                        obstacles=[ObstacleMsg(id=4, camera=7)]))  # no such camera
         prefix = SUMMARY + " Test model, meaningless words: "
         wait_until(lambda: trigger(probe, clients[0]).message.startswith(prefix), 60,
                    "the summary and the model's sentence", alive=nodes)
@@ -169,7 +171,7 @@ def test_random_weight_vlm_through_the_node_in_time_and_past_its_budget(ros_doma
         wait_until(lambda: trigger(probe, clients[1]).message == SUMMARY, 60, "the summary alone", alive=nodes)
         assert "fallback (the model took longer than 0.001 s)" in too_slow.output()
         assert "[model]" in in_time.output() and "words mean nothing" in in_time.output()
-        assert f"{topics.OBSTACLES}: not an obstacle set" in in_time.output()
+        assert f"{topics.OBSTACLES}: obstacle 4: camera 7 is not one of 0..2" in in_time.output()
 
 
 @pytest.mark.parametrize("parameter, problem", [

@@ -8,9 +8,10 @@ import time
 import numpy as np
 import pytest
 import rclpy
+from aria_nav_msgs.msg import ObstacleArray
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import TransformStamped
-from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
+from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import Header, String
 from vision_msgs.msg import Detection2D, Detection2DArray, LabelInfo
 from visualization_msgs.msg import MarkerArray
@@ -65,7 +66,7 @@ def graph(tmp_path):
     node = rclpy.create_node("fusion_test")
     received = {"obstacles": [], "markers": [], "annotated": [], "requests": [], "diagnostics": [], "tilt": []}
     node.create_subscription(TransformStamped, topics.WEARER_TILT, received["tilt"].append, result_qos())
-    node.create_subscription(PointCloud2, topics.OBSTACLES, received["obstacles"].append, result_qos())
+    node.create_subscription(ObstacleArray, topics.OBSTACLES, received["obstacles"].append, result_qos())
     node.create_subscription(MarkerArray, topics.OBSTACLE_MARKERS, received["markers"].append, result_qos())
     node.create_subscription(Image, topics.ANNOTATED_IMAGE, received["annotated"].append, sensor_qos())
     node.create_subscription(String, topics.SPEECH_REQUEST,

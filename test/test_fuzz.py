@@ -11,8 +11,9 @@ from typing import Sequence
 
 import numpy as np
 import pytest
+from aria_nav_msgs.msg import ObstacleArray
 from builtin_interfaces.msg import Time
-from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
+from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import Header, String
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
@@ -184,7 +185,7 @@ def test_depth_survives_malformed_images_and_camera_info_and_still_estimates_cor
 
 def test_fusion_survives_malformed_inputs_and_still_places_obstacles_correctly(probe, started, tmp_path):
     fusion = started("fusion", parameters=["startup_grace_s:=600.0"])
-    probe.subscribe("obstacles", PointCloud2, topics.OBSTACLES, sensor_qos(50))
+    probe.subscribe("obstacles", ObstacleArray, topics.OBSTACLES, sensor_qos(50))
     probe.subscribe("annotated", Image, topics.ANNOTATED_IMAGE, sensor_qos())  # so fusion draws, fuzzed RGB too
     publishers = {
         "detections": probe.publisher(Detection2DArray, topics.DETECTIONS, sensor_qos()),

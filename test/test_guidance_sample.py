@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rclpy
-from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
+from aria_nav_msgs.msg import ObstacleArray
+from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import Header, String
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
@@ -154,7 +155,7 @@ def run(tmp_path_factory):
         (time.time_ns(), SpeechRequest.from_json(m.data))), reliable_qos())
     node.create_subscription(String, topics.SPEECH_SPOKEN, lambda m: got["spoken"].append(json.loads(m.data)),
                              reliable_qos())
-    node.create_subscription(PointCloud2, topics.OBSTACLES, got["obstacles"].append, replay_qos())
+    node.create_subscription(ObstacleArray, topics.OBSTACLES, got["obstacles"].append, replay_qos())
     player = GroundTruthPublisher(node, truth, depth_frames)
     logs = {"fusion": tmp / "fusion.log", "speech": tmp / "speech.log"}
     processes = {"fusion": start_node("fusion", "fusion", fusion_params, logs["fusion"]),

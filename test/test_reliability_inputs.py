@@ -15,9 +15,10 @@ import cv2
 import numpy as np
 import onnx
 import pytest
+from aria_nav_msgs.msg import ObstacleArray
 from builtin_interfaces.msg import Time
 from onnx import TensorProto, helper
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
@@ -234,7 +235,7 @@ def _stamp(seconds: float) -> Time:
 def test_fusion_takes_odd_detections_depth_and_stamps_without_harm(ros_domain, tmp_path):
     fusion = NodeProcess("fusion", tmp_path, ["use_slam_cameras:=false", "startup_grace_s:=600.0"])
     probe = Probe(ros_domain, "fusion_inputs_probe")
-    probe.subscribe("obstacles", PointCloud2, topics.OBSTACLES, sensor_qos(100))
+    probe.subscribe("obstacles", ObstacleArray, topics.OBSTACLES, sensor_qos(100))
     probe.subscribe_diagnostics()
     try:
         scene = Scene(probe)

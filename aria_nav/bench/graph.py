@@ -68,8 +68,9 @@ class Collector:
     """Subscribes to every stage's output and the cameras' CameraInfo; records arrival - source stamp."""
 
     def __init__(self, node):
+        from aria_nav_msgs.msg import ObstacleArray
         from diagnostic_msgs.msg import DiagnosticArray
-        from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+        from sensor_msgs.msg import CameraInfo, Image
         from std_msgs.msg import String
         from vision_msgs.msg import Detection2DArray
 
@@ -83,10 +84,9 @@ class Collector:
         self.answered: Dict[str, set] = defaultdict(set)
         self.diagnostics: Dict[str, Dict[str, str]] = {}
         self.first_output = threading.Event()
-        types = {topics.DEPTH_IMAGE: Image, topics.SPEECH_REQUEST: String, topics.DETECTIONS: Detection2DArray,
-                 topics.SLAM_LEFT_DETECTIONS: Detection2DArray, topics.SLAM_RIGHT_DETECTIONS: Detection2DArray}
+        types = {topics.DEPTH_IMAGE: Image, topics.SPEECH_REQUEST: String, topics.OBSTACLES: ObstacleArray}
         for stage, (topic, _stream) in STAGES.items():
-            msg_type = types.get(topic, PointCloud2)
+            msg_type = types.get(topic, Detection2DArray)
             qos = reliable_qos(50) if msg_type is String else result_qos()
             node.create_subscription(msg_type, topic, self._on_output(stage), qos)
         for stream, topic in INPUTS.items():

@@ -29,7 +29,7 @@ import yaml
 from aria_nav import graph, paths, topics
 from aria_nav.bench.bench_node import BenchNode
 
-RECORDED = {topics.DETECTIONS: "vision_msgs/msg/Detection2DArray", topics.OBSTACLES: "sensor_msgs/msg/PointCloud2",
+RECORDED = {topics.DETECTIONS: "vision_msgs/msg/Detection2DArray", topics.OBSTACLES: "aria_nav_msgs/msg/ObstacleArray",
             topics.SPEECH_SPOKEN: "std_msgs/msg/String"}
 WAV_HEADER_BYTES = 44
 START_TIMEOUT_S = 180.0  # a whole graph loading its models on a loaded 2-core machine

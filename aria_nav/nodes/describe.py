@@ -16,7 +16,8 @@ import threading
 import time
 from typing import Dict, List, Optional, Tuple
 
-from sensor_msgs.msg import Image, PointCloud2
+from aria_nav_msgs.msg import ObstacleArray
+from sensor_msgs.msg import Image
 from std_msgs.msg import Empty, String
 from std_srvs.srv import Trigger
 from vision_msgs.msg import LabelInfo
@@ -95,7 +96,7 @@ class DescribeNode(AriaNode):
             code = CAMERAS.index(camera)
             self.create_subscription(LabelInfo, self.resolve_topic_name(detections) + topics.CLASS_NAMES_SUFFIX,
                                      lambda msg, code=code: self._on_class_names(code, msg), latched_qos())
-        self.create_subscription(PointCloud2, topics.OBSTACLES, self._on_obstacles, sensor_qos(depth=5))
+        self.create_subscription(ObstacleArray, topics.OBSTACLES, self._on_obstacles, sensor_qos(depth=5))
         self.create_subscription(String, topics.DEPTH_MODE, self._on_depth_mode, latched_qos())
         self.create_subscription(Empty, topics.DESCRIBE_REQUEST, lambda _msg: self.request(), reliable_qos())
         self.create_service(Trigger, topics.DESCRIBE_SERVICE, self._on_trigger)
@@ -114,7 +115,7 @@ class DescribeNode(AriaNode):
         except DetectionFormatError as exc:
             self._input_error(f"{CAMERAS[code]}: {exc}")
 
-    def _on_obstacles(self, msg: PointCloud2) -> None:
+    def _on_obstacles(self, msg: ObstacleArray) -> None:
         try:
             records = msg_to_records(msg)
         except ObstacleFormatError as exc:

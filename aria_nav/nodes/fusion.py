@@ -5,7 +5,7 @@ Subscribes: detections (RGB, vision_msgs/Detection2DArray) with their class name
 detections and camera_info (peripheral obstacles), IMU (walking/standing, and the camera's tilt), device odometry
 (Aria Gen2's VIO on /aria/odom: walking/standing from the wearer's speed, preferred to the IMU while it flows), RGB
 image (annotated view only).
-Publishes: obstacles (PointCloud2, aria_nav.ros.obstacles), markers, annotated image, speech requests
+Publishes: obstacles (aria_nav_msgs/ObstacleArray, aria_nav.ros.obstacles), markers, annotated image, speech requests
 (std_msgs/String JSON, reliable), the RGB camera's tilt in the gravity-aligned wearer frame (TransformStamped, one per
 fused RGB frame, aria_nav.core.wearer_frame), /diagnostics.
 All message work runs on the executor thread (it is light: a few percentiles per frame); only drawing the annotated
@@ -20,10 +20,11 @@ import time
 from typing import Dict, List, Optional
 
 import numpy as np
+from aria_nav_msgs.msg import ObstacleArray
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import TransformStamped
 from nav_msgs.msg import Odometry
-from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
+from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import Header, String
 from vision_msgs.msg import Detection2DArray, LabelInfo
 from visualization_msgs.msg import MarkerArray
@@ -368,7 +369,7 @@ class FusionNode(AriaNode):
         self._distance_kind = APPROXIMATE
 
         per_frame = frame_qos(cfg.process_every_frame, depth=5)
-        self._obstacles_pub = self.create_publisher(PointCloud2, topics.OBSTACLES, per_frame)
+        self._obstacles_pub = self.create_publisher(ObstacleArray, topics.OBSTACLES, per_frame)
         self._markers_pub = self.create_publisher(MarkerArray, topics.OBSTACLE_MARKERS, result_qos())
         self._speech_pub = self.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
         self._tilt_pub = self.create_publisher(TransformStamped, topics.WEARER_TILT, result_qos())

@@ -9,8 +9,9 @@ import time
 from typing import Dict, Iterable, List, Set, Tuple
 
 import numpy as np
+from aria_nav_msgs.msg import ObstacleArray
 from rclpy.node import Node
-from sensor_msgs.msg import Image, PointCloud2
+from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
@@ -53,7 +54,7 @@ class OutputCollector:
                                      lambda msg, c=camera: self._on_class_names(c, msg), latched_qos())
         self.subscriptions += [
             node.create_subscription(Image, topics.DEPTH_IMAGE, self._on_depth, replay_qos()),
-            node.create_subscription(PointCloud2, topics.OBSTACLES, self._on_obstacles, replay_qos()),
+            node.create_subscription(ObstacleArray, topics.OBSTACLES, self._on_obstacles, replay_qos()),
             node.create_subscription(String, topics.SPEECH_REQUEST, self._on_request, reliable_qos(100))]
 
     # -- callbacks (executor thread) ----------------------------------------------------------------------------
@@ -96,7 +97,7 @@ class OutputCollector:
         stamp = stamp_to_ns(msg.header.stamp)
         self._store((DEPTH, RGB, stamp), self._depth, stamp, stats)
 
-    def _on_obstacles(self, msg: PointCloud2) -> None:
+    def _on_obstacles(self, msg: ObstacleArray) -> None:
         try:
             records = msg_to_records(msg).copy()
         except ObstacleFormatError as exc:
