@@ -14,7 +14,10 @@ import math
 from typing import Dict, List
 
 import numpy as np
+from aria_nav_msgs.msg import Obstacle as ObstacleMsg
+from aria_nav_msgs.msg import ObstacleArray
 from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Point
 from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import Header, String
 from vision_msgs.msg import (Detection2D, Detection2DArray, LabelInfo, ObjectHypothesis, ObjectHypothesisWithPose,
@@ -122,6 +125,24 @@ def detections(rng: Rng) -> Detection2DArray:
         detection.results = [ObjectHypothesisWithPose(hypothesis=ObjectHypothesis(class_id=c, score=s))
                              for c, s in hypotheses]
         msg.detections.append(detection)
+    return msg
+
+
+def obstacles(rng: Rng) -> ObstacleArray:
+    """An obstacle set (aria_nav_msgs/ObstacleArray) whose codes may be out of range and whose numbers may be NaN,
+    infinite or huge (float32), with odd class names."""
+    msg = ObstacleArray(header=odd_header(rng))
+    for i in range(int(_pick(rng, [0, 1, 3, 200]))):
+        floats = {name: float(np.float32(odd_float(rng)) if rng.random() < 0.5 else rng.uniform(-10, 10))
+                  for name in ("distance_m", "bearing_deg", "approach_mps", "priority", "score",
+                               "x1_px", "y1_px", "x2_px", "y2_px")}
+        codes = {name: int(rng.integers(low, high)) for name, (low, high) in
+                 {"band": (-3, 6), "direction": (-3, 3), "clock": (0, 20), "camera": (0, 5), "urgency": (0, 5),
+                  "height_band": (-3, 5), "kind": (0, 8)}.items()}
+        msg.obstacles.append(ObstacleMsg(
+            id=int(rng.integers(-INT32_MAX, INT32_MAX)), class_id=int(rng.integers(-2, 100)),
+            class_name=_pick(rng, ["person", "", "\u2603" * 3, "x" * 500]),
+            position=Point(x=odd_float(rng), y=odd_float(rng), z=odd_float(rng)), **floats, **codes))
     return msg
 
 

@@ -101,7 +101,8 @@ def msg_to_records(msg: ObstacleArray) -> np.ndarray:
             if getattr(o, name) not in codes:
                 raise ObstacleFormatError(f"obstacle {o.id}: {name} {getattr(o, name)} is not one of "
                                           f"{codes.start}..{codes.stop - 1}")
-        row["x"], row["y"], row["z"] = o.position.x, o.position.y, o.position.z
+        with np.errstate(over="ignore"):  # a position beyond float32 is infinitely far: no position
+            row["x"], row["y"], row["z"] = o.position.x, o.position.y, o.position.z
         for name in _SCALARS:
             row[name] = getattr(o, name)
         for name, field in _BOX.items():
