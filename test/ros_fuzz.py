@@ -133,9 +133,10 @@ def obstacles(rng: Rng) -> ObstacleArray:
     infinite or huge (float32), with odd class names."""
     msg = ObstacleArray(header=odd_header(rng))
     for i in range(int(_pick(rng, [0, 1, 3, 200]))):
-        floats = {name: float(np.float32(odd_float(rng)) if rng.random() < 0.5 else rng.uniform(-10, 10))
-                  for name in ("distance_m", "bearing_deg", "approach_mps", "priority", "score",
-                               "x1_px", "y1_px", "x2_px", "y2_px")}
+        with np.errstate(over="ignore"):  # float64 extremes become float32 infinities: on purpose
+            floats = {name: float(np.float32(odd_float(rng)) if rng.random() < 0.5 else rng.uniform(-10, 10))
+                      for name in ("distance_m", "bearing_deg", "approach_mps", "priority", "score",
+                                   "x1_px", "y1_px", "x2_px", "y2_px")}
         codes = {name: int(rng.integers(low, high)) for name, (low, high) in
                  {"band": (-3, 6), "direction": (-3, 3), "clock": (0, 20), "camera": (0, 5), "urgency": (0, 5),
                   "height_band": (-3, 5), "kind": (0, 8)}.items()}
