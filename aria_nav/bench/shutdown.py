@@ -175,7 +175,7 @@ class _Driver(BenchNode):
 
     def __init__(self, nodes: Sequence[str]):
         from diagnostic_msgs.msg import DiagnosticArray
-        from std_msgs.msg import String
+        from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
         from vision_msgs.msg import Detection2DArray
 
         from aria_nav.ros.qos import reliable_qos, sensor_qos
@@ -186,7 +186,7 @@ class _Driver(BenchNode):
         self._names = {f"aria_nav/{name}" for name in nodes}
         self.node.create_subscription(Detection2DArray, topics.DETECTIONS, self._on_detections, sensor_qos(10))
         self.node.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, reliable_qos(50))
-        self.requests = self.node.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
+        self.requests = self.node.create_publisher(SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos())
         self.start()
 
     def _on_detections(self, _msg) -> None:

@@ -17,6 +17,7 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 from aria_nav_msgs.msg import ObstacleArray
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
 from sensor_msgs.msg import Image
 from std_msgs.msg import Empty, String
 from std_srvs.srv import Trigger
@@ -89,7 +90,7 @@ class DescribeNode(AriaNode):
             if self.describer.test_model:
                 self.get_logger().warning(f"{self.describer.name} is a test model with random weights: its words "
                                           f"mean nothing (said as such)")
-        self._speech_pub = self.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
+        self._speech_pub = self.create_publisher(SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos())
         self._description_pub = self.create_publisher(String, topics.DESCRIPTION, reliable_qos())
         for camera, detections in zip(CAMERAS, (topics.DETECTIONS, topics.SLAM_LEFT_DETECTIONS,
                                                 topics.SLAM_RIGHT_DETECTIONS)):

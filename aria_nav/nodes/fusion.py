@@ -6,7 +6,7 @@ detections and camera_info (peripheral obstacles), IMU (walking/standing, and th
 (Aria Gen2's VIO on /aria/odom: walking/standing from the wearer's speed, preferred to the IMU while it flows), RGB
 image (annotated view only).
 Publishes: obstacles (aria_nav_msgs/ObstacleArray, aria_nav.ros.obstacles), markers, annotated image, speech requests
-(std_msgs/String JSON, reliable), the RGB camera's tilt in the gravity-aligned wearer frame (TransformStamped, one per
+(aria_nav_msgs/SpeechRequest, reliable), the RGB camera's tilt in the gravity-aligned wearer frame (TransformStamped, one per
 fused RGB frame, aria_nav.core.wearer_frame), /diagnostics.
 All message work runs on the executor thread (it is light: a few percentiles per frame); only drawing the annotated
 image runs on a worker.
@@ -21,6 +21,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 from aria_nav_msgs.msg import ObstacleArray
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import TransformStamped
 from nav_msgs.msg import Odometry
@@ -371,7 +372,7 @@ class FusionNode(AriaNode):
         per_frame = frame_qos(cfg.process_every_frame, depth=5)
         self._obstacles_pub = self.create_publisher(ObstacleArray, topics.OBSTACLES, per_frame)
         self._markers_pub = self.create_publisher(MarkerArray, topics.OBSTACLE_MARKERS, result_qos())
-        self._speech_pub = self.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
+        self._speech_pub = self.create_publisher(SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos())
         self._tilt_pub = self.create_publisher(TransformStamped, topics.WEARER_TILT, result_qos())
         # Each camera's camera_info is subscribed before its detections and depth: the executor serves ready
         # subscriptions in creation order, so a frame whose camera_info, depth and detections arrive together is

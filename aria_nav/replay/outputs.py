@@ -10,9 +10,9 @@ from typing import Dict, Iterable, List, Set, Tuple
 
 import numpy as np
 from aria_nav_msgs.msg import ObstacleArray
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
 from rclpy.node import Node
 from sensor_msgs.msg import Image
-from std_msgs.msg import String
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from aria_nav import topics
@@ -25,6 +25,7 @@ from aria_nav.ros.detections import DetectionFormatError, msg_to_class_names, ms
 from aria_nav.ros.diagnostics import stamp_to_ns
 from aria_nav.ros.obstacles import ObstacleFormatError, band_name, direction_name, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, replay_qos
+from aria_nav.ros.speech_msgs import msg_to_request
 
 DETECTION_TOPICS = {RGB: topics.DETECTIONS, SLAM_LEFT: topics.SLAM_LEFT_DETECTIONS,
                     SLAM_RIGHT: topics.SLAM_RIGHT_DETECTIONS}
@@ -55,7 +56,7 @@ class OutputCollector:
         self.subscriptions += [
             node.create_subscription(Image, topics.DEPTH_IMAGE, self._on_depth, replay_qos()),
             node.create_subscription(ObstacleArray, topics.OBSTACLES, self._on_obstacles, replay_qos()),
-            node.create_subscription(String, topics.SPEECH_REQUEST, self._on_request, reliable_qos(100))]
+            node.create_subscription(SpeechRequestMsg, topics.SPEECH_REQUEST, self._on_request, reliable_qos(100))]
 
     # -- callbacks (executor thread) ----------------------------------------------------------------------------
     def _store(self, key: Key, table: dict, table_key, value) -> None:
@@ -111,9 +112,9 @@ class OutputCollector:
         stamp = stamp_to_ns(msg.header.stamp)
         self._store((OBSTACLES, camera, stamp), self._obstacles, (camera, stamp), records)
 
-    def _on_request(self, msg: String) -> None:
+    def _on_request(self, msg: SpeechRequestMsg) -> None:
         try:
-            request = SpeechRequest.from_json(msg.data)
+            request = msg_to_request(msg)
         except SpeechRequestError as exc:
             self._error(f"{topics.SPEECH_REQUEST}: {exc}")
             return

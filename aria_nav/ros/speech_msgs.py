@@ -1,25 +1,53 @@
-"""Speech requests and spoken reports as std_msgs/String JSON (standard types only, readable with `ros2 topic
-echo`). The request's fields are documented in aria_nav.core.speech.request; the spoken report is
-{text, urgency, event, key, language, requested_stamp {sec, nanosec}, received, started, ended (seconds, node
-clock; started null when interrupted before it began), capture_to_ear_ms (source frame stamp to audio start;
-null when it never started), interrupted, wav (path or null), audio_s, error}."""
+"""Speech requests as aria_nav_msgs/SpeechRequest (its .msg file documents each field; the ROS-free model and its
+validation are aria_nav.core.speech.request), and spoken reports as std_msgs/String JSON: {text, urgency, event, key,
+language, requested_stamp {sec, nanosec}, received, started, ended (seconds, node clock; started null when
+interrupted before it began), capture_to_ear_ms (source frame stamp to audio start; null when it never started),
+interrupted, wav (path or null), audio_s, error}.
+
+A request carries the precision the speech node phrases with: priority to 3 decimals, distance to 2, bearing to 1;
+a value not given is NaN (distance, bearing), 0 (clock) or empty (distance_kind: metric)."""
 from __future__ import annotations
 
 import json
+import math
+from typing import Optional
 
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
+from builtin_interfaces.msg import Time
 from std_msgs.msg import String
 
-from aria_nav.core.speech.request import SpeechRequest
+from aria_nav.core.speech.request import METRIC, SpeechRequest, SpeechRequestError
 from aria_nav.core.speech.speaker import SpokenRecord
 
 
-def request_to_msg(request: SpeechRequest) -> String:
-    return String(data=request.to_json())
+def _given(value: Optional[float], digits: int) -> float:
+    return math.nan if value is None else round(value, digits)
 
 
-def msg_to_request(msg: String) -> SpeechRequest:
+def _optional(value: float, digits: int) -> Optional[float]:
+    return None if math.isnan(value) else round(value, digits)
+
+
+def request_to_msg(request: SpeechRequest) -> SpeechRequestMsg:
+    sec, nanosec = divmod(request.stamp_ns, 1_000_000_000)
+    return SpeechRequestMsg(
+        event=request.event, urgency=request.urgency, priority=round(request.priority, 3), key=request.key,
+        stamp=Time(sec=sec, nanosec=nanosec), class_name=request.class_name,
+        distance_m=_given(request.distance_m, 2), distance_kind=request.distance_kind, band=request.band,
+        direction=request.direction, clock=request.clock, bearing_deg=_given(request.bearing_deg, 1),
+        camera=request.camera, reason=request.reason, text=request.text)
+
+
+def msg_to_request(msg: SpeechRequestMsg) -> SpeechRequest:
     """Raises SpeechRequestError naming the problem."""
-    return SpeechRequest.from_json(msg.data)
+    if not 0 <= msg.stamp.nanosec < 1_000_000_000:
+        raise SpeechRequestError(f"stamp nanosec {msg.stamp.nanosec} is not 0..999999999")
+    return SpeechRequest(
+        event=msg.event, urgency=msg.urgency, priority=round(msg.priority, 3), key=msg.key,
+        stamp_ns=msg.stamp.sec * 1_000_000_000 + msg.stamp.nanosec, class_name=msg.class_name,
+        distance_m=_optional(msg.distance_m, 2), distance_kind=msg.distance_kind or METRIC, band=msg.band,
+        direction=msg.direction, clock=msg.clock, bearing_deg=_optional(msg.bearing_deg, 1), camera=msg.camera,
+        reason=msg.reason, text=msg.text)
 
 
 def spoken_to_msg(record: SpokenRecord, language: str) -> String:
