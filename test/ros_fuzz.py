@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Dict, List
+from typing import List
 
 import numpy as np
 from aria_nav_msgs.msg import Obstacle as ObstacleMsg
 from aria_nav_msgs.msg import ObstacleArray
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point
 from sensor_msgs.msg import CameraInfo, Image, Imu
@@ -168,22 +169,25 @@ def _text(rng: Rng, value) -> String:
     return String(data=json.dumps(value, allow_nan=True))
 
 
-def speech_request(rng: Rng) -> String:
-    """A request with one to three fields missing or of a wrong type or value, or text that is not JSON."""
-    if rng.random() < 0.15:
-        return String(data=_pick(rng, ["", "{", "null", "[]", "\u0000", "{\"event\": }", "x" * 100_000]))
-    body: Dict[str, object] = {
-        "event": "obstacle", "urgency": "warning", "priority": 3.0, "key": "rgb:1",
-        "stamp": {"sec": 1, "nanosec": 2}, "class_name": "chair", "distance_m": 2.0, "distance_kind": "metric",
-        "band": "close", "direction": "left", "clock": 10, "bearing_deg": -40.0, "camera": "rgb", "reason": ""}
-    for _ in range(int(rng.integers(1, 4))):
-        field = _pick(rng, sorted(body))
-        if rng.random() < 0.25:
-            body.pop(field, None)
+def speech_request(rng: Rng) -> SpeechRequestMsg:
+    """A request (aria_nav_msgs/SpeechRequest) with two to four fields of a wrong value: unknown events, urgencies,
+    directions or reasons, empty or huge strings, NaN or infinite numbers, clocks beyond 12, stamps out of range."""
+    msg = SpeechRequestMsg(event="obstacle", urgency="warning", priority=3.0, key="rgb:1", stamp=Time(sec=1, nanosec=2),
+                           class_name="chair", distance_m=2.0, distance_kind="metric", band="close", direction="left",
+                           clock=10, bearing_deg=-40.0, camera="rgb")
+    strings = ["degraded", "critical", "restored", "approaching", "clock", "up", "nowhere", "", "\u0000", "x" * 10_000]
+    for _ in range(int(rng.integers(2, 5))):
+        field = _pick(rng, ["event", "urgency", "key", "class_name", "distance_kind", "band", "direction", "camera",
+                            "reason", "text", "priority", "distance_m", "bearing_deg", "clock", "stamp"])
+        if field in ("priority", "distance_m", "bearing_deg"):
+            setattr(msg, field, float(np.float32(_pick(rng, [math.nan, math.inf, -math.inf, -1.0, 0.0, 3e38]))))
+        elif field == "clock":
+            msg.clock = int(rng.integers(0, 256))
+        elif field == "stamp":
+            msg.stamp = Time(sec=int(rng.integers(-2 ** 31, 2 ** 31)), nanosec=int(rng.integers(0, UINT32_MAX)))
         else:
-            body[field] = _pick(rng, ["degraded", "critical", "restored", "approaching", "clock", "up", "nowhere",
-                                      _json_value(rng)])
-    return _text(rng, body)
+            setattr(msg, field, _pick(rng, strings))
+    return msg
 
 
 def class_names(rng: Rng) -> LabelInfo:

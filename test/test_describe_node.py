@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from aria_nav_msgs.msg import Obstacle as ObstacleMsg
 from aria_nav_msgs.msg import ObstacleArray
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
 from sensor_msgs.msg import Image
 from std_msgs.msg import Empty, Header, String
 from vision_msgs.msg import LabelInfo
@@ -102,7 +103,7 @@ def test_trigger_speaks_the_summary_and_a_critical_warning_interrupts_it(ros_dom
     with stopped_at_end(probe, nodes):
         fusion = FusionStandIn(probe)
         client = probe.node.create_client(Trigger, topics.DESCRIBE_SERVICE)
-        warnings = probe.publisher(String, topics.SPEECH_REQUEST, reliable_qos())
+        warnings = probe.publisher(SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos())
         button = probe.publisher(Empty, topics.DESCRIBE_REQUEST, reliable_qos())
         wait_until(lambda: client.service_is_ready() and all(
             p.get_subscription_count() > 0 for p in (warnings, button, fusion.obstacles)), START_S,

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import rclpy
 from aria_nav_msgs.msg import ObstacleArray
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import TransformStamped
 from sensor_msgs.msg import CameraInfo, Image, Imu
@@ -17,12 +18,12 @@ from vision_msgs.msg import Detection2D, Detection2DArray, LabelInfo
 from visualization_msgs.msg import MarkerArray
 
 from aria_nav import topics
-from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.ros.conversions import array_to_image, image_to_array, intrinsics_to_camera_info
 from aria_nav.ros.detections import class_names_to_msg, detections_to_msg
 from aria_nav.ros.obstacles import band_name, direction_name, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, result_qos, sensor_qos
 from aria_nav.ros.diagnostics import stamp_to_ns
+from aria_nav.ros.speech_msgs import msg_to_request
 from test_guidance_support import CHAIR, INTR, NAMES, PERSON, domain_id, render, start_node, stop_node, write_params
 
 STALE_S = 0.6
@@ -69,8 +70,8 @@ def graph(tmp_path):
     node.create_subscription(ObstacleArray, topics.OBSTACLES, received["obstacles"].append, result_qos())
     node.create_subscription(MarkerArray, topics.OBSTACLE_MARKERS, received["markers"].append, result_qos())
     node.create_subscription(Image, topics.ANNOTATED_IMAGE, received["annotated"].append, sensor_qos())
-    node.create_subscription(String, topics.SPEECH_REQUEST,
-                             lambda m: received["requests"].append(SpeechRequest.from_json(m.data)), reliable_qos())
+    node.create_subscription(SpeechRequestMsg, topics.SPEECH_REQUEST,
+                             lambda m: received["requests"].append(msg_to_request(m)), reliable_qos())
     node.create_subscription(DiagnosticArray, topics.DIAGNOSTICS,
                              lambda m: received["diagnostics"].extend(
                                  s for s in m.status if s.name == "aria_nav/fusion"), reliable_qos())

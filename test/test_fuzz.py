@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 import pytest
 from aria_nav_msgs.msg import ObstacleArray
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
 from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import Header, String
@@ -25,13 +26,13 @@ from aria_nav.core.detection.backends import open_detection_runner
 from aria_nav.core.detection.detector import DetectorConfig, YoloDetector
 from aria_nav.core.detection.synthetic import synthetic_scene
 from aria_nav.core.inference.runner import InferenceConfig
-from aria_nav.core.speech.request import SpeechRequest
+from aria_nav.core.speech.request import SpeechRequest, SpeechRequestError
 from aria_nav.ros.conversions import array_to_image, image_to_array, intrinsics_to_camera_info
 from aria_nav.ros.detections import (DetectionFormatError, class_names_to_msg, detections_to_msg,
                                      msg_to_class_names, msg_to_detections)
 from aria_nav.ros.obstacles import ObstacleFormatError, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, sensor_qos
-from aria_nav.ros.speech_msgs import request_to_msg
+from aria_nav.ros.speech_msgs import msg_to_request, request_to_msg
 from aria_nav.ros.runtime import CALLBACK_ERROR
 from ros_probe import NodeProcess, Probe, wait_until
 from test_guidance_support import INTR, NAMES, PERSON, render
@@ -132,6 +133,7 @@ def started(tmp_path):
     (ros_fuzz.detections, msg_to_detections, DetectionFormatError),
     (ros_fuzz.class_names, msg_to_class_names, DetectionFormatError),
     (ros_fuzz.obstacles, msg_to_records, ObstacleFormatError),
+    (ros_fuzz.speech_request, msg_to_request, SpeechRequestError),
 ])
 def test_typed_messages_decode_or_name_what_is_wrong(generate, decode, error):
     """The typed messages' decoders, on a hundred malformed messages each: a value or the documented error,
@@ -254,7 +256,7 @@ def test_fusion_survives_malformed_inputs_and_still_places_obstacles_correctly(p
 def test_speech_survives_malformed_requests_and_still_says_the_right_sentence(probe, started, tmp_path):
     speech = started("speech", parameters=["output:=wav", f"wav_dir:={tmp_path / 'wav'}", "wav_realtime:=false"])
     probe.subscribe("spoken", String, topics.SPEECH_SPOKEN, reliable_qos(100))
-    requests = probe.publisher(String, topics.SPEECH_REQUEST, reliable_qos())
+    requests = probe.publisher(SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos())
     wait_until(lambda: requests.get_subscription_count(), START_TIMEOUT_S, "the speech node", alive=[speech])
 
     sent = storm(probe, speech, [(requests, ros_fuzz.speech_request)])

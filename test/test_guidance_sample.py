@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import rclpy
 from aria_nav_msgs.msg import ObstacleArray
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
 from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import Header, String
 from vision_msgs.msg import Detection2DArray, LabelInfo
@@ -33,11 +34,11 @@ from aria_nav.core.sample.truth import AHEAD_HALF_ANGLE_DEG
 from aria_nav.core.speech.audio import parse_wav
 from aria_nav.core.fusion.policy import PolicyConfig
 from aria_nav.core.speech.phrases import ENGLISH
-from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
 from aria_nav.ros.detections import class_names_to_msg, detections_to_msg
 from aria_nav.ros.obstacles import direction_name, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, replay_qos, sensor_qos
+from aria_nav.ros.speech_msgs import msg_to_request
 from test_guidance_support import domain_id, start_node, stop_node, write_params
 
 DEPTH_SIZE = TRUE_DEPTH_SIZE
@@ -151,8 +152,8 @@ def run(tmp_path_factory):
     rclpy.init(domain_id=domain_id())
     node = rclpy.create_node("ground_truth_player")
     got = {"requests": [], "spoken": [], "obstacles": []}
-    node.create_subscription(String, topics.SPEECH_REQUEST, lambda m: got["requests"].append(
-        (time.time_ns(), SpeechRequest.from_json(m.data))), reliable_qos())
+    node.create_subscription(SpeechRequestMsg, topics.SPEECH_REQUEST, lambda m: got["requests"].append(
+        (time.time_ns(), msg_to_request(m))), reliable_qos())
     node.create_subscription(String, topics.SPEECH_SPOKEN, lambda m: got["spoken"].append(json.loads(m.data)),
                              reliable_qos())
     node.create_subscription(ObstacleArray, topics.OBSTACLES, got["obstacles"].append, replay_qos())

@@ -9,13 +9,15 @@ import time
 from pathlib import Path
 
 import pytest
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
 from diagnostic_msgs.msg import DiagnosticStatus
 from std_msgs.msg import String
 from vision_msgs.msg import Detection2DArray
 
 from aria_nav import graph, paths, runner, topics
-from aria_nav.core.speech.request import DEGRADED, RESTORED, SpeechRequest
+from aria_nav.core.speech.request import DEGRADED, RESTORED
 from aria_nav.ros.qos import reliable_qos, sensor_qos
+from aria_nav.ros.speech_msgs import msg_to_request
 from aria_nav.runner import Runner
 from ros_probe import Probe, TimedLines, wait_until
 
@@ -41,7 +43,7 @@ def _require_pieces():
 
 def _health_requests(probe, reason, since):
     """Degraded/restored speech requests about `reason` that arrived after `since`, in order."""
-    requests = [(t, SpeechRequest.from_json(msg.data)) for t, msg in probe.timed("requests")]
+    requests = [(t, msg_to_request(msg)) for t, msg in probe.timed("requests")]
     return [(t, r.event) for t, r in requests if t > since and r.event in (DEGRADED, RESTORED) and r.reason == reason]
 
 
@@ -54,7 +56,7 @@ def test_killed_detector_is_restarted_others_keep_running_and_the_wearer_is_told
                                      "speech": {"output": "wav", "wav_dir": str(tmp_path / "wav")}})
     probe = Probe(ros_domain)
     probe.subscribe("detections", Detection2DArray, topics.DETECTIONS, sensor_qos(50))
-    probe.subscribe("requests", String, topics.SPEECH_REQUEST, reliable_qos(50))
+    probe.subscribe("requests", SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos(50))
     probe.subscribe("spoken", String, topics.SPEECH_SPOKEN, reliable_qos(50))
     probe.subscribe_diagnostics()
     graph_runner.start()

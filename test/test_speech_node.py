@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
 from std_msgs.msg import String
 
 from aria_nav import topics
@@ -50,7 +51,7 @@ def speech_graph(tmp_path):
     probe.create_subscription(String, topics.SPEECH_SPOKEN, lambda m: spoken.append(json.loads(m.data)),
                               reliable_qos())
     probe.create_timer(PROBE_PERIOD_S, lambda: ticks.append(time.monotonic()))
-    publisher = probe.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
+    publisher = probe.create_publisher(SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos())
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     executor.add_node(probe)
@@ -122,8 +123,8 @@ def test_critical_interrupts_a_long_sentence_and_the_executor_stays_responsive(s
 
 def test_speech_is_deduplicated_and_bad_requests_are_rejected(speech_graph):
     node, publisher, spoken, _ = speech_graph
-    publisher.publish(String(data="{not json"))
-    publisher.publish(String(data=json.dumps({"event": "obstacle", "urgency": "warning"})))
+    publisher.publish(SpeechRequestMsg(event="shout", urgency="warning"))
+    publisher.publish(SpeechRequestMsg(event="obstacle", urgency="warning"))  # no class name
     request = SpeechRequest(event="obstacle", urgency="warning", priority=3.0, key="rgb:3", stamp_ns=time.time_ns(),
                             class_name="chair", distance_m=2.0, band="close", direction="left", clock=10,
                             bearing_deg=-40.0, camera="rgb")
@@ -153,7 +154,7 @@ def test_speech_node_spanish_and_bad_parameters(tmp_path):
     spoken = []
     probe.create_subscription(String, topics.SPEECH_SPOKEN, lambda m: spoken.append(json.loads(m.data)),
                               reliable_qos())
-    publisher = probe.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
+    publisher = probe.create_publisher(SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos())
     process = start_node("speech", "speech", params, log)
     try:
         deadline = time.monotonic() + 30
