@@ -12,6 +12,7 @@ import pytest
 from aria_nav_msgs.msg import Obstacle as ObstacleMsg
 from aria_nav_msgs.msg import ObstacleArray
 from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
+from aria_nav_msgs.msg import Utterance as UtteranceMsg
 from sensor_msgs.msg import Image
 from std_msgs.msg import Empty, Header, String
 from vision_msgs.msg import LabelInfo
@@ -25,7 +26,7 @@ from aria_nav.ros.conversions import array_to_image
 from aria_nav.ros.detections import class_names_to_msg
 from aria_nav.ros.obstacles import obstacles_to_msg
 from aria_nav.ros.qos import latched_qos, reliable_qos, sensor_qos
-from aria_nav.ros.speech_msgs import request_to_msg
+from aria_nav.ros.speech_msgs import msg_to_spoken, request_to_msg
 from ros_probe import NodeProcess, Probe, wait_until
 
 NAMES = ["person", "bicycle", "car", "chair"]
@@ -94,7 +95,7 @@ def critical_person():
 def test_trigger_speaks_the_summary_and_a_critical_warning_interrupts_it(ros_domain, tmp_path):
     wav_dir = tmp_path / "wav"
     probe = Probe(ros_domain, "describe_probe")
-    probe.subscribe("spoken", String, topics.SPEECH_SPOKEN, reliable_qos(50))
+    probe.subscribe("spoken", UtteranceMsg, topics.SPEECH_SPOKEN, reliable_qos(50))
     probe.subscribe("description", String, topics.DESCRIPTION, reliable_qos(50))
     describe = NodeProcess("describe", tmp_path)
     # Slow speech: the summary lasts several seconds, time enough to cut it.
@@ -108,7 +109,7 @@ def test_trigger_speaks_the_summary_and_a_critical_warning_interrupts_it(ros_dom
         wait_until(lambda: client.service_is_ready() and all(
             p.get_subscription_count() > 0 for p in (warnings, button, fusion.obstacles)), START_S,
                    "the describe service and subscriptions, and the speech node", alive=nodes)
-        spoken = lambda: [json.loads(m.data) for m in probe.messages("spoken")]  # noqa: E731
+        spoken = lambda: [msg_to_spoken(m) for m in probe.messages("spoken")]  # noqa: E731
 
         # 1. "What is around me?": the summary of the tracked obstacles, spoken to the end.
         # (The first call may come before the first obstacle set arrived: "obstacle detection is not running",

@@ -3,7 +3,6 @@ randomised malformed messages on every topic it reads (seeded, FUZZ_SECONDS long
 input. It must still be running, have counted the bad input in its diagnostics, have logged it throttled (a
 bounded number of lines, no traceback), and produce the right output for the valid input: the same detections and
 depth as the models give in this process, the obstacle where the synthetic scene put it, the exact sentence."""
-import json
 import time
 import wave
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 from aria_nav_msgs.msg import ObstacleArray
 from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
+from aria_nav_msgs.msg import Utterance as UtteranceMsg
 from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import Header, String
@@ -32,7 +32,7 @@ from aria_nav.ros.detections import (DetectionFormatError, class_names_to_msg, d
                                      msg_to_class_names, msg_to_detections)
 from aria_nav.ros.obstacles import ObstacleFormatError, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, sensor_qos
-from aria_nav.ros.speech_msgs import msg_to_request, request_to_msg
+from aria_nav.ros.speech_msgs import msg_to_request, msg_to_spoken, request_to_msg
 from aria_nav.ros.runtime import CALLBACK_ERROR
 from ros_probe import NodeProcess, Probe, wait_until
 from test_guidance_support import INTR, NAMES, PERSON, render
@@ -255,7 +255,7 @@ def test_fusion_survives_malformed_inputs_and_still_places_obstacles_correctly(p
 
 def test_speech_survives_malformed_requests_and_still_says_the_right_sentence(probe, started, tmp_path):
     speech = started("speech", parameters=["output:=wav", f"wav_dir:={tmp_path / 'wav'}", "wav_realtime:=false"])
-    probe.subscribe("spoken", String, topics.SPEECH_SPOKEN, reliable_qos(100))
+    probe.subscribe("spoken", UtteranceMsg, topics.SPEECH_SPOKEN, reliable_qos(100))
     requests = probe.publisher(SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos())
     wait_until(lambda: requests.get_subscription_count(), START_TIMEOUT_S, "the speech node", alive=[speech])
 
@@ -270,9 +270,9 @@ def test_speech_survives_malformed_requests_and_still_says_the_right_sentence(pr
                             stamp_ns=time.time_ns(), class_name="bicycle", distance_m=3.0, band="close",
                             direction="right", clock=2, bearing_deg=40.0, camera="rgb")
     requests.publish(request_to_msg(request))
-    wait_until(lambda: any(json.loads(m.data)["key"] == request.key for m in probe.messages("spoken")), 15.0,
+    wait_until(lambda: any(msg_to_spoken(m)["key"] == request.key for m in probe.messages("spoken")), 15.0,
                "the valid request spoken", alive=[speech])
-    said = next(json.loads(m.data) for m in probe.messages("spoken") if json.loads(m.data)["key"] == request.key)
+    said = next(msg_to_spoken(m) for m in probe.messages("spoken") if msg_to_spoken(m)["key"] == request.key)
     assert said["text"] == "bicycle on your right, three meters" and not said["error"], said
     with wave.open(said["wav"], "rb") as audio:
         assert audio.getnframes() > 1000

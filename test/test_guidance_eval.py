@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 import rclpy
+from aria_nav_msgs.msg import Utterance as UtteranceMsg
 from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import Header, String
 from vision_msgs.msg import Detection2DArray, LabelInfo
@@ -22,6 +23,7 @@ from aria_nav.core.speech.engines import EspeakEngine
 from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
 from aria_nav.ros.detections import class_names_to_msg, detections_to_msg
 from aria_nav.ros.qos import latched_qos, reliable_qos, result_qos, sensor_qos
+from aria_nav.ros.speech_msgs import msg_to_spoken
 from test_guidance_support import domain_id, start_node, stop_node, write_params
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed: the "
@@ -95,7 +97,7 @@ def test_two_simultaneous_criticals_through_the_fusion_and_speech_processes(tmp_
     rclpy.init(domain_id=domain_id())
     node = rclpy.create_node("guidance_eval_feeder")
     spoken = []
-    node.create_subscription(String, topics.SPEECH_SPOKEN, lambda m: spoken.append(json.loads(m.data)),
+    node.create_subscription(UtteranceMsg, topics.SPEECH_SPOKEN, lambda m: spoken.append(msg_to_spoken(m)),
                              reliable_qos())
     detections_pub = node.create_publisher(Detection2DArray, topics.DETECTIONS, result_qos())
     depth_pub = node.create_publisher(Image, topics.DEPTH_IMAGE, result_qos())

@@ -18,6 +18,7 @@ import pytest
 import rclpy
 from aria_nav_msgs.msg import ObstacleArray
 from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
+from aria_nav_msgs.msg import Utterance as UtteranceMsg
 from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import Header, String
 from vision_msgs.msg import Detection2DArray, LabelInfo
@@ -38,7 +39,7 @@ from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
 from aria_nav.ros.detections import class_names_to_msg, detections_to_msg
 from aria_nav.ros.obstacles import direction_name, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, replay_qos, sensor_qos
-from aria_nav.ros.speech_msgs import msg_to_request
+from aria_nav.ros.speech_msgs import msg_to_request, msg_to_spoken
 from test_guidance_support import domain_id, start_node, stop_node, write_params
 
 DEPTH_SIZE = TRUE_DEPTH_SIZE
@@ -154,7 +155,7 @@ def run(tmp_path_factory):
     got = {"requests": [], "spoken": [], "obstacles": []}
     node.create_subscription(SpeechRequestMsg, topics.SPEECH_REQUEST, lambda m: got["requests"].append(
         (time.time_ns(), msg_to_request(m))), reliable_qos())
-    node.create_subscription(String, topics.SPEECH_SPOKEN, lambda m: got["spoken"].append(json.loads(m.data)),
+    node.create_subscription(UtteranceMsg, topics.SPEECH_SPOKEN, lambda m: got["spoken"].append(msg_to_spoken(m)),
                              reliable_qos())
     node.create_subscription(ObstacleArray, topics.OBSTACLES, got["obstacles"].append, replay_qos())
     player = GroundTruthPublisher(node, truth, depth_frames)

@@ -1,7 +1,6 @@
 """The speech node over real DDS with the real espeak-ng writing WAV files: audible output, a critical request
 cutting a long sentence (start latency measured), the executor serving callbacks while speaking (timer gaps
 measured), malformed requests rejected without harm."""
-import json
 import shutil
 import threading
 import time
@@ -11,13 +10,13 @@ import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
-from std_msgs.msg import String
+from aria_nav_msgs.msg import Utterance as UtteranceMsg
 
 from aria_nav import topics
 from aria_nav.core.speech.audio import parse_wav
 from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.ros.qos import reliable_qos
-from aria_nav.ros.speech_msgs import request_to_msg
+from aria_nav.ros.speech_msgs import msg_to_spoken, request_to_msg
 from test_guidance_support import BIN, domain_id, start_node, stop_node, write_params
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
@@ -48,7 +47,7 @@ def speech_graph(tmp_path):
     node = SpeechNode()
     probe = rclpy.create_node("speech_probe")
     spoken, ticks = [], []
-    probe.create_subscription(String, topics.SPEECH_SPOKEN, lambda m: spoken.append(json.loads(m.data)),
+    probe.create_subscription(UtteranceMsg, topics.SPEECH_SPOKEN, lambda m: spoken.append(msg_to_spoken(m)),
                               reliable_qos())
     probe.create_timer(PROBE_PERIOD_S, lambda: ticks.append(time.monotonic()))
     publisher = probe.create_publisher(SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos())
@@ -152,7 +151,7 @@ def test_speech_node_spanish_and_bad_parameters(tmp_path):
     rclpy.init(domain_id=domain_id())
     probe = rclpy.create_node("speech_es_probe")
     spoken = []
-    probe.create_subscription(String, topics.SPEECH_SPOKEN, lambda m: spoken.append(json.loads(m.data)),
+    probe.create_subscription(UtteranceMsg, topics.SPEECH_SPOKEN, lambda m: spoken.append(msg_to_spoken(m)),
                               reliable_qos())
     publisher = probe.create_publisher(SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos())
     process = start_node("speech", "speech", params, log)

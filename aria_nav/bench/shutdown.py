@@ -30,7 +30,7 @@ from aria_nav import graph, paths, topics
 from aria_nav.bench.bench_node import BenchNode
 
 RECORDED = {topics.DETECTIONS: "vision_msgs/msg/Detection2DArray", topics.OBSTACLES: "aria_nav_msgs/msg/ObstacleArray",
-            topics.SPEECH_SPOKEN: "std_msgs/msg/String"}
+            topics.SPEECH_SPOKEN: "aria_nav_msgs/msg/Utterance"}
 WAV_HEADER_BYTES = 44
 START_TIMEOUT_S = 180.0  # a whole graph loading its models on a loaded 2-core machine
 DETECTIONS_RECORDED = 3  # detections seen after the recorder subscribed, before the signal

@@ -30,6 +30,7 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
+from aria_nav_msgs.msg import Utterance as UtteranceMsg
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 
@@ -50,7 +51,7 @@ from aria_nav.replay.session import GraphFailure, GraphSession
 from aria_nav.ros.conversions import image_to_rgb
 from aria_nav.ros.diagnostics import stamp_to_ns
 from aria_nav.ros.qos import latched_qos, reliable_qos, replay_qos, sensor_qos
-from aria_nav.ros.speech_msgs import msg_to_request
+from aria_nav.ros.speech_msgs import msg_to_request, msg_to_spoken
 from aria_nav.runner import Runner
 
 PERCEPTION_NODES = ("detector", "slam_detector_left", "slam_detector_right", "depth")  # what truth replaces
@@ -241,8 +242,8 @@ class _Demo:
             return  # the speech node counts malformed requests; the demo only annotates what was said
         self.requests[(request.key, request.stamp_ns)] = json.loads(request.to_json())
 
-    def _on_spoken(self, msg: String) -> None:
-        record = json.loads(msg.data)
+    def _on_spoken(self, msg: UtteranceMsg) -> None:
+        record = msg_to_spoken(msg)
         self.spoken.append(record)
         if record.get("started") is not None:
             self.video.add_utterance(Utterance(record["started"], record["ended"], record["text"],
@@ -256,7 +257,7 @@ class _Demo:
         self.session = session = GraphSession("aria_nav_demo")
         self.collector = Collector(session.node)
         session.node.create_subscription(Image, topics.ANNOTATED_IMAGE, self._on_annotated, sensor_qos(depth=2))
-        session.node.create_subscription(String, topics.SPEECH_SPOKEN, self._on_spoken, reliable_qos(50))
+        session.node.create_subscription(UtteranceMsg, topics.SPEECH_SPOKEN, self._on_spoken, reliable_qos(50))
         session.node.create_subscription(SpeechRequestMsg, topics.SPEECH_REQUEST, self._on_request, reliable_qos(50))
         # The camera publishes reliably here (process_every_frame): a reliable reader counts every frame it sent.
         session.node.create_subscription(CameraInfo, topics.RGB_INFO, self._on_frame, replay_qos())

@@ -17,7 +17,7 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
-from std_msgs.msg import String
+from aria_nav_msgs.msg import Utterance
 
 from aria_nav import topics
 from aria_nav.core.health import OutagePolicy
@@ -100,7 +100,7 @@ class SpeechNode(AriaNode):
         self.diag.set_value("output", sink.kind + (f" ({sink.directory})" if sink.kind == WAV else ""))
         self.diag.set_value("language", cfg.language)
         self._counts = {"spoken": 0, "interrupted": 0, "failed": 0, "rejected": 0}
-        self._spoken_pub = self.create_publisher(String, topics.SPEECH_SPOKEN, reliable_qos())
+        self._spoken_pub = self.create_publisher(Utterance, topics.SPEECH_SPOKEN, reliable_qos())
         self._worker_output = threading.Lock()  # the worker's reports vs close()
         self._closed = False
         queue = SpeechQueue(cfg.max_queue, cfg.max_age_s, cfg.repeat_cooldown_s)
