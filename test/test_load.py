@@ -26,7 +26,8 @@ MAX_RSS_GROWTH_MB = 25.0
 MAX_LATENCY_GROWTH_S = 0.5
 YOLO_MODEL = paths.models_dir() / "yolo11n_640.onnx"
 DEPTH_MODEL = paths.models_dir() / "depth_anything_v2_small_266.onnx"
-OUTPUTS = {"detector": ("detections", Detection2DArray, topics.DETECTIONS), "depth": ("depth", Image, topics.DEPTH_IMAGE)}
+OUTPUTS = {"detector": ("detections", Detection2DArray, topics.DETECTIONS),
+           "depth": ("depth", Image, topics.DEPTH_IMAGE)}
 
 
 def _rss_mb(process: NodeProcess) -> float:
