@@ -2,9 +2,9 @@
 speech requests the guidance policy decides on (docs/guidance.md).
 
 Subscribes: detections (RGB, vision_msgs/Detection2DArray) with their class names (LabelInfo), depth image, RGB
-camera_info, the two SLAM cameras' detections and camera_info (peripheral obstacles), IMU (walking/standing, and the camera's tilt), device odometry
-(Aria Gen2's VIO on /aria/odom: walking/standing from the wearer's speed, preferred to the IMU while it flows), RGB
-image (annotated view only).
+camera_info, the two SLAM cameras' detections and camera_info (peripheral obstacles), IMU (walking/standing, and
+the camera's tilt), device odometry (Aria Gen2's VIO on /aria/odom: walking/standing from the wearer's speed,
+preferred to the IMU while it flows), RGB image (annotated view only).
 Publishes: obstacles (aria_nav_msgs/ObstacleArray, aria_nav.ros.obstacles), markers, annotated image, speech requests
 (aria_nav_msgs/SpeechRequest, reliable), the RGB camera's tilt in the gravity-aligned wearer frame
 (TransformStamped, one per fused RGB frame, aria_nav.core.wearer_frame), /diagnostics.
