@@ -30,7 +30,7 @@ def camera_info_topic(stream: str) -> str:
 def camera_frame(stream: str) -> str:
     return f"aria_{stream}_optical"
 
-# Detection (sensor_msgs/PointCloud2, one point per detection; class names beside it, latched).
+# Detection (vision_msgs/Detection2DArray; class names beside it as vision_msgs/LabelInfo, latched).
 DETECTIONS = "/aria_nav/detections"
 SLAM_LEFT_DETECTIONS = "/aria_nav/slam_left/detections"
 SLAM_RIGHT_DETECTIONS = "/aria_nav/slam_right/detections"
@@ -60,6 +60,7 @@ DESCRIBE_REQUEST = "/aria_nav/describe/request"  # std_msgs/Empty: a button, a p
 DESCRIPTION = "/aria_nav/describe/description"  # std_msgs/String: the sentence said
 
 DIAGNOSTICS = "/diagnostics"
+TF_STATIC = "/tf_static"  # tf2_msgs/TFMessage, latched: the camera node's mounts (aria_nav.ros.static_tf)
 
 # Frame ids (optical frames: x right, y down, z forward).
 DEVICE_FRAME = "aria_device"

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Dict, List
+from typing import List
 
 import numpy as np
+from aria_nav_msgs.msg import Obstacle as ObstacleMsg
+from aria_nav_msgs.msg import ObstacleArray
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
 from builtin_interfaces.msg import Time
-from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2, PointField
+from geometry_msgs.msg import Point
+from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import Header, String
+from vision_msgs.msg import (Detection2D, Detection2DArray, LabelInfo, ObjectHypothesis, ObjectHypothesisWithPose,
+                             VisionClass)
 
-from aria_nav.core.detection.detections import Detections
 from aria_nav.ros.conversions import ENCODINGS
-from aria_nav.ros.detections import DETECTION_DTYPE, detections_to_msg
 
 Rng = np.random.Generator
 MAX_DATA_BYTES = 3_000_000
@@ -30,6 +34,7 @@ INT32_MAX = 2 ** 31 - 1
 ODD_ENCODINGS = ["", "rgba8", "yuv422", "bayer_rggb8", "8UC3", "32FC3", "RGB8", "mono8 ", "\u00fc\u00df", "x" * 300]
 DIMENSIONS = [0, 1, 2, 3, 7, 31, 64, 480, 640, 3000, 65535, INT32_MAX, UINT32_MAX]
 ODD_FLOATS = [math.nan, math.inf, -math.inf, 0.0, -0.0, -1.0, 1e-30, 1e30, 1.7e308, -1.7e308, 5e-324]
+ODD_CLASS_IDS = ["-1", "0", "1", "79", "80", "", "person", " 2", "1e3", "99999999999999999999", "\u00fc" * 300]
 ODD_DEPTHS = np.array([math.nan, math.inf, -math.inf, 0.0, -0.0, -1.0, 1e-30, 3.4e38, 1e-45, 1.0, 2.5, 40.0],
                       np.float32)
 
@@ -100,44 +105,46 @@ def camera_info(rng: Rng) -> CameraInfo:
     return msg
 
 
-def detections(rng: Rng) -> PointCloud2:
-    """A detection set (aria_nav.ros.detections layout) with wrong layouts, sizes or values; a third are
-    well-formed but extreme (boxes far outside the image, degenerate, class ids beyond any class list)."""
+def detections(rng: Rng) -> Detection2DArray:
+    """A detection set (vision_msgs/Detection2DArray) with wrong values: non-finite or huge coordinates, sizes and
+    rotations, scores outside [0, 1], class ids that are no index, no or many hypotheses; a third are well-formed but
+    extreme (boxes far outside the image, degenerate, class ids beyond any class list)."""
     count = int(_pick(rng, [0, 1, 3, 50, 2000]))
-    records = np.zeros(count, DETECTION_DTYPE)
-    if rng.random() < 0.35:
-        corners = np.sort(rng.uniform(-2000, 6000, (count, 2, 2)), axis=1)  # x1 <= x2, y1 <= y2
-        records["x1"], records["x2"] = corners[:, 0, 0], corners[:, 1, 0]
-        records["y1"], records["y2"] = corners[:, 0, 1], corners[:, 1, 1]
-        records["score"] = rng.uniform(0.0, 1.0, count)
-        records["class_id"] = rng.choice(np.array([0, 1, 2, 79, 80, 1000, INT32_MAX]), count)
-        return _detection_cloud(records, odd_header(rng))
-    with np.errstate(over="ignore"):  # float64 extremes become float32 infinities: on purpose
-        for name in ("x1", "y1", "x2", "y2", "score"):
-            records[name] = [odd_float(rng) if rng.random() < 0.5 else float(rng.uniform(-100, 4000))
-                             for _ in range(count)]
-    records["class_id"] = rng.choice(np.array([-INT32_MAX - 1, -1, 0, 1, 2, 79, 80, 1000, INT32_MAX]), count)
-    msg = _detection_cloud(records, odd_header(rng))
-    damage = int(rng.integers(6))
-    if damage == 1:
-        msg.point_step = int(rng.integers(0, 64))
-    elif damage == 2:
-        msg.data = msg.data[:int(rng.integers(0, len(msg.data) + 1))]
-    elif damage == 3:
-        msg.fields = list(reversed(msg.fields)) if rng.random() < 0.5 else msg.fields[:3]
-    elif damage == 4:
-        msg.width, msg.height = int(_pick(rng, DIMENSIONS)), int(_pick(rng, DIMENSIONS))
-    elif damage == 5:
-        msg.fields = [PointField(name=f.name, offset=f.offset, datatype=PointField.FLOAT64, count=1)
-                      for f in msg.fields]
-    msg.is_bigendian = bool(rng.random() < 0.1)
+    extreme = rng.random() < 0.35
+    msg = Detection2DArray(header=odd_header(rng))
+    for _ in range(count):
+        detection = Detection2D(header=msg.header)
+        box = detection.bbox
+        if extreme:
+            box.center.position.x, box.center.position.y = (float(v) for v in rng.uniform(-2000, 6000, 2))
+            box.size_x, box.size_y = (float(v) for v in rng.uniform(0, 4000, 2) * (rng.random() < 0.8))
+            hypotheses = [(str(_pick(rng, [0, 1, 2, 79, 80, 1000, INT32_MAX])), float(rng.uniform(0.0, 1.0)))]
+        else:
+            box.center.position.x, box.center.position.y, box.center.theta = (odd_float(rng) for _ in range(3))
+            box.size_x, box.size_y = odd_float(rng), odd_float(rng)
+            hypotheses = [(_pick(rng, ODD_CLASS_IDS), odd_float(rng)) for _ in range(int(_pick(rng, [0, 1, 1, 3])))]
+        detection.results = [ObjectHypothesisWithPose(hypothesis=ObjectHypothesis(class_id=c, score=s))
+                             for c, s in hypotheses]
+        msg.detections.append(detection)
     return msg
 
 
-def _detection_cloud(records: np.ndarray, header: Header) -> PointCloud2:
-    """The project's detection layout (fields, point_step) around arbitrary, even non-finite, records."""
-    msg = detections_to_msg(Detections.empty(), header)
-    msg.width, msg.row_step, msg.data = len(records), DETECTION_DTYPE.itemsize * len(records), records.tobytes()
+def obstacles(rng: Rng) -> ObstacleArray:
+    """An obstacle set (aria_nav_msgs/ObstacleArray) whose codes may be out of range and whose numbers may be NaN,
+    infinite or huge (float32), with odd class names."""
+    msg = ObstacleArray(header=odd_header(rng))
+    for i in range(int(_pick(rng, [0, 1, 3, 200]))):
+        with np.errstate(over="ignore"):  # float64 extremes become float32 infinities: on purpose
+            floats = {name: float(np.float32(odd_float(rng)) if rng.random() < 0.5 else rng.uniform(-10, 10))
+                      for name in ("distance_m", "bearing_deg", "approach_mps", "priority", "score",
+                                   "x1_px", "y1_px", "x2_px", "y2_px")}
+        codes = {name: int(rng.integers(low, high)) for name, (low, high) in
+                 {"band": (-3, 6), "direction": (-3, 3), "clock": (0, 20), "camera": (0, 5), "urgency": (0, 5),
+                  "height_band": (-3, 5), "kind": (0, 8)}.items()}
+        msg.obstacles.append(ObstacleMsg(
+            id=int(rng.integers(-INT32_MAX, INT32_MAX)), class_id=int(rng.integers(-2, 100)),
+            class_name=_pick(rng, ["person", "", "\u2603" * 3, "x" * 500]),
+            position=Point(x=odd_float(rng), y=odd_float(rng), z=odd_float(rng)), **floats, **codes))
     return msg
 
 
@@ -162,27 +169,36 @@ def _text(rng: Rng, value) -> String:
     return String(data=json.dumps(value, allow_nan=True))
 
 
-def speech_request(rng: Rng) -> String:
-    """A request with one to three fields missing or of a wrong type or value, or text that is not JSON."""
-    if rng.random() < 0.15:
-        return String(data=_pick(rng, ["", "{", "null", "[]", "\u0000", "{\"event\": }", "x" * 100_000]))
-    body: Dict[str, object] = {
-        "event": "obstacle", "urgency": "warning", "priority": 3.0, "key": "rgb:1",
-        "stamp": {"sec": 1, "nanosec": 2}, "class_name": "chair", "distance_m": 2.0, "distance_kind": "metric",
-        "band": "close", "direction": "left", "clock": 10, "bearing_deg": -40.0, "camera": "rgb", "reason": ""}
-    for _ in range(int(rng.integers(1, 4))):
-        field = _pick(rng, sorted(body))
-        if rng.random() < 0.25:
-            body.pop(field, None)
+def speech_request(rng: Rng) -> SpeechRequestMsg:
+    """A request (aria_nav_msgs/SpeechRequest) with two to four fields of a wrong value: unknown events, urgencies,
+    directions or reasons, empty or huge strings, NaN or infinite numbers, clocks beyond 12, stamps out of range."""
+    msg = SpeechRequestMsg(event="obstacle", urgency="warning", priority=3.0, key="rgb:1", stamp=Time(sec=1, nanosec=2),
+                           class_name="chair", distance_m=2.0, distance_kind="metric", band="close", direction="left",
+                           clock=10, bearing_deg=-40.0, camera="rgb")
+    strings = ["degraded", "critical", "restored", "approaching", "clock", "up", "nowhere", "", "\u0000", "x" * 10_000]
+    for _ in range(int(rng.integers(2, 5))):
+        field = _pick(rng, ["event", "urgency", "key", "class_name", "distance_kind", "band", "direction", "camera",
+                            "reason", "text", "priority", "distance_m", "bearing_deg", "clock", "stamp"])
+        if field in ("priority", "distance_m", "bearing_deg"):
+            setattr(msg, field, float(np.float32(_pick(rng, [math.nan, math.inf, -math.inf, -1.0, 0.0, 3e38]))))
+        elif field == "clock":
+            msg.clock = int(rng.integers(0, 256))
+        elif field == "stamp":
+            msg.stamp = Time(sec=int(rng.integers(-2 ** 31, 2 ** 31)), nanosec=int(rng.integers(0, UINT32_MAX)))
         else:
-            body[field] = _pick(rng, ["degraded", "critical", "restored", "approaching", "clock", "up", "nowhere",
-                                      _json_value(rng)])
-    return _text(rng, body)
+            setattr(msg, field, _pick(rng, strings))
+    return msg
 
 
-def class_names(rng: Rng) -> String:
-    return _text(rng, _pick(rng, [_json_value(rng), ["person"] * int(rng.integers(0, 3)), list(range(5)),
-                                  [None, {"a": 1}], ["x" * 1000] * 100]))
+def class_names(rng: Rng) -> LabelInfo:
+    """A class map with gaps, ids named twice, huge or odd names, or none; a non-finite threshold."""
+    count = int(_pick(rng, [0, 1, 3, 80, 1000]))
+    ids = _pick(rng, [list(range(count)), list(rng.integers(0, 65536, count)), [0] * count,
+                      list(range(1, count + 1))])
+    names = [_pick(rng, ["person", "", "\u2603", "x" * 1000]) for _ in range(count)]
+    threshold = _pick(rng, [math.nan, math.inf, -1.0, 0.25, 2.0])
+    return LabelInfo(header=odd_header(rng), threshold=threshold,
+                     class_map=[VisionClass(class_id=int(i), class_name=n) for i, n in zip(ids, names)])
 
 
 def depth_mode(rng: Rng) -> String:

@@ -350,3 +350,60 @@ def test_command_errors_are_one_line_and_exit_2(ros_domain, tmp_path, args, prob
     code, out, err = finish(aria_nav(*args))
     assert code == 2
     assert err.count("\n") == 1 and problem in err
+
+
+def test_the_graphs_typed_topics_decode_with_an_independent_reader(graph, tmp_path):
+    """Detections, their class names, obstacles and /tf_static as the nodes publish them (their own conversion
+    functions), recorded by `aria-nav bag record`: the MCAP file carries their schemas, and mcap-ros2-support decodes
+    every field without any ROS installation."""
+    mcap_ros2 = pytest.importorskip("mcap_ros2.decoder", reason="mcap-ros2-support is not installed")
+    from vision_msgs.msg import Detection2DArray, LabelInfo
+    from aria_nav_msgs.msg import ObstacleArray
+    from tf2_msgs.msg import TFMessage
+
+    from aria_nav.core.detections import Detections
+    from aria_nav.core.fusion.obstacle import Obstacle
+    from aria_nav.ros.detections import class_names_to_msg, detections_to_msg
+    from aria_nav.ros.obstacles import obstacles_to_msg
+    from aria_nav.ros.static_tf import camera_mounts, static_transforms_message
+
+    detections = Detections([[10.5, 20.0, 110.25, 220.0]], [0.75], [0])
+    obstacle = Obstacle(track_id=3, camera="rgb", class_id=0, class_name="person", score=0.75,
+                        box=(10.5, 20.0, 110.25, 220.0), position=(0.1, 0.2, 2.0), distance_m=1.9, bearing_deg=-4.0,
+                        approach_mps=0.5, priority=7.0, band="close", direction="ahead", clock=12, urgency="warning",
+                        height_band="body", confirmed_frames=4)
+    mounts = camera_mounts("sample", "")[0]
+    typed = {"/bagtest/detections": (Detection2DArray, replay_qos(), detections_to_msg(detections, header(1, "cam"))),
+             "/bagtest/class_names": (LabelInfo, latched_qos(), class_names_to_msg(["person", "car"], 0.25)),
+             "/bagtest/obstacles": (ObstacleArray, replay_qos(), obstacles_to_msg([obstacle], header(1, "cam"))),
+             topics.TF_STATIC: (TFMessage, latched_qos(), static_transforms_message(mounts, Time(sec=5)))}
+    publishers = {topic: graph.node.create_publisher(cls, topic, qos) for topic, (cls, qos, _) in typed.items()}
+    bag = tmp_path / "typed"
+    recorder = aria_nav("record", "-o", bag, *typed)
+    wait_for_subscribers(graph, publishers.values())
+    for topic, (_, _, message) in typed.items():
+        publishers[topic].publish(message)
+    assert all(p.wait_for_all_acked(Duration(seconds=10)) for p in publishers.values())
+    code, out, err = finish(recorder, signal.SIGINT)
+    assert code == 0, err
+
+    decoded = {}
+    with next(bag.glob("*.mcap")).open("rb") as stream:
+        reader = make_reader(stream, decoder_factories=[mcap_ros2.DecoderFactory()])
+        for schema, channel, _, message in reader.iter_decoded_messages():
+            decoded[channel.topic] = (schema.name, message)
+    assert {topic: name for topic, (name, _) in decoded.items()} == {
+        "/bagtest/detections": "vision_msgs/msg/Detection2DArray", "/bagtest/class_names": "vision_msgs/msg/LabelInfo",
+        "/bagtest/obstacles": "aria_nav_msgs/msg/ObstacleArray", topics.TF_STATIC: "tf2_msgs/msg/TFMessage"}
+    (detection,) = decoded["/bagtest/detections"][1].detections
+    assert (detection.header.stamp.sec, detection.header.frame_id) == (1001, "cam")
+    assert (detection.results[0].hypothesis.class_id, detection.results[0].hypothesis.score) == ("0", 0.75)
+    assert (detection.bbox.center.position.x, detection.bbox.size_x, detection.bbox.size_y) == (60.375, 99.75, 200.0)
+    assert [(c.class_id, c.class_name) for c in decoded["/bagtest/class_names"][1].class_map] == [(0, "person"),
+                                                                                                 (1, "car")]
+    (placed,) = decoded["/bagtest/obstacles"][1].obstacles
+    assert (placed.id, placed.class_name, placed.band, placed.urgency, placed.clock) == (3, "person", 1, 1, 12)
+    assert placed.distance_m == pytest.approx(1.9) and placed.position.z == pytest.approx(2.0)
+    transforms = decoded[topics.TF_STATIC][1].transforms
+    assert sorted(t.child_frame_id for t in transforms) == sorted(m.child for m in mounts)
+    assert {t.header.frame_id for t in transforms} == {topics.DEVICE_FRAME}

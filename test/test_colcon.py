@@ -48,6 +48,22 @@ def run_installed(install: Path, executable: str, *args, **env):
                           env=installed_env(install, **env), capture_output=True, text=True, timeout=120)
 
 
+def test_colcon_finds_both_packages_with_the_readme_base_paths(tmp_path):
+    """The repository root is the aria_nav package, so colcon's crawl does not descend into it: the README names
+    aria_nav_msgs' folder as a second base path. The PyPI path's stand-ins for tf2_msgs and vision_msgs
+    (tools/interfaces) are never found: a distribution's own packages are used."""
+    if COLCON is None:
+        pytest.skip("colcon is not installed (pip install colcon-common-extensions)")
+    clone = tmp_path / "src" / graph.PACKAGE
+    shutil.copytree(ROOT, clone, symlinks=True, ignore=shutil.ignore_patterns(".git", ".venv", "models", "__pycache__"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([COLCON, "--log-base", os.devnull, "list", "--names-only", "--base-paths",
+                             f"src/{graph.PACKAGE}", f"src/{graph.PACKAGE}/aria_nav_msgs"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(result.stdout.split()) == ["aria_nav", "aria_nav_msgs"]
+
+
 def test_colcon_installs_what_ros2_tools_expect(workspace):
     prefix = workspace / graph.PACKAGE
     for path in ("share/aria_nav/package.xml", "share/aria_nav/launch/nav.launch.py", "share/aria_nav/config/nav.yaml",

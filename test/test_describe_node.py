@@ -9,8 +9,13 @@ import time
 
 import numpy as np
 import pytest
-from sensor_msgs.msg import Image, PointCloud2
+from aria_nav_msgs.msg import Obstacle as ObstacleMsg
+from aria_nav_msgs.msg import ObstacleArray
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
+from aria_nav_msgs.msg import Utterance as UtteranceMsg
+from sensor_msgs.msg import Image
 from std_msgs.msg import Empty, Header, String
+from vision_msgs.msg import LabelInfo
 from std_srvs.srv import Trigger
 
 from aria_nav import topics
@@ -18,9 +23,10 @@ from aria_nav.core.fusion.obstacle import Obstacle
 from aria_nav.core.speech.audio import parse_wav
 from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.ros.conversions import array_to_image
+from aria_nav.ros.detections import class_names_to_msg
 from aria_nav.ros.obstacles import obstacles_to_msg
 from aria_nav.ros.qos import latched_qos, reliable_qos, sensor_qos
-from aria_nav.ros.speech_msgs import request_to_msg
+from aria_nav.ros.speech_msgs import msg_to_spoken, request_to_msg
 from ros_probe import NodeProcess, Probe, wait_until
 
 NAMES = ["person", "bicycle", "car", "chair"]
@@ -45,10 +51,10 @@ class FusionStandIn:
 
     def __init__(self, probe: Probe, with_image: bool = False):
         self.probe = probe
-        probe.publisher(String, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos()).publish(
-            String(data=json.dumps(NAMES)))
+        probe.publisher(LabelInfo, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos()).publish(
+            class_names_to_msg(NAMES, 0.25))
         probe.publisher(String, topics.DEPTH_MODE, latched_qos()).publish(String(data=json.dumps({"mode": "metric"})))
-        self.obstacles = probe.publisher(PointCloud2, topics.OBSTACLES, sensor_qos(depth=5))
+        self.obstacles = probe.publisher(ObstacleArray, topics.OBSTACLES, sensor_qos(depth=5))
         self.image = probe.publisher(Image, topics.RGB_IMAGE, sensor_qos()) if with_image else None
         self.frame = np.random.default_rng(1).integers(0, 255, (240, 320, 3), dtype=np.uint8)
         probe.node.create_timer(0.1, self._tick)
@@ -89,7 +95,7 @@ def critical_person():
 def test_trigger_speaks_the_summary_and_a_critical_warning_interrupts_it(ros_domain, tmp_path):
     wav_dir = tmp_path / "wav"
     probe = Probe(ros_domain, "describe_probe")
-    probe.subscribe("spoken", String, topics.SPEECH_SPOKEN, reliable_qos(50))
+    probe.subscribe("spoken", UtteranceMsg, topics.SPEECH_SPOKEN, reliable_qos(50))
     probe.subscribe("description", String, topics.DESCRIPTION, reliable_qos(50))
     describe = NodeProcess("describe", tmp_path)
     # Slow speech: the summary lasts several seconds, time enough to cut it.
@@ -98,12 +104,12 @@ def test_trigger_speaks_the_summary_and_a_critical_warning_interrupts_it(ros_dom
     with stopped_at_end(probe, nodes):
         fusion = FusionStandIn(probe)
         client = probe.node.create_client(Trigger, topics.DESCRIBE_SERVICE)
-        warnings = probe.publisher(String, topics.SPEECH_REQUEST, reliable_qos())
+        warnings = probe.publisher(SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos())
         button = probe.publisher(Empty, topics.DESCRIBE_REQUEST, reliable_qos())
         wait_until(lambda: client.service_is_ready() and all(
             p.get_subscription_count() > 0 for p in (warnings, button, fusion.obstacles)), START_S,
                    "the describe service and subscriptions, and the speech node", alive=nodes)
-        spoken = lambda: [json.loads(m.data) for m in probe.messages("spoken")]  # noqa: E731
+        spoken = lambda: [msg_to_spoken(m) for m in probe.messages("spoken")]  # noqa: E731
 
         # 1. "What is around me?": the summary of the tracked obstacles, spoken to the end.
         # (The first call may come before the first obstacle set arrived: "obstacle detection is not running",
@@ -153,12 +159,12 @@ def test_random_weight_vlm_through_the_node_in_time_and_past_its_budget(ros_doma
     with stopped_at_end(probe, nodes):
         FusionStandIn(probe, with_image=True)
         clients = [probe.node.create_client(Trigger, name) for name in (topics.DESCRIBE_SERVICE, slow_service)]
-        malformed = probe.publisher(PointCloud2, topics.OBSTACLES, sensor_qos(depth=5))
+        malformed = probe.publisher(ObstacleArray, topics.OBSTACLES, sensor_qos(depth=5))
         wait_until(lambda: all(c.service_is_ready() for c in clients) and malformed.get_subscription_count() == 2,
                    START_S, "both describe services and obstacle subscriptions", alive=nodes)
         # A malformed obstacle set is dropped and counted; the node goes on.
-        malformed.publish(PointCloud2(header=Header(frame_id=topics.RGB_FRAME), width=3, height=1, point_step=4,
-                                      data=b"x" * 12))
+        malformed.publish(ObstacleArray(header=Header(frame_id=topics.RGB_FRAME),
+                                        obstacles=[ObstacleMsg(id=4, camera=7)]))  # no such camera
         prefix = SUMMARY + " Test model, meaningless words: "
         wait_until(lambda: trigger(probe, clients[0]).message.startswith(prefix), 60,
                    "the summary and the model's sentence", alive=nodes)
@@ -167,7 +173,7 @@ def test_random_weight_vlm_through_the_node_in_time_and_past_its_budget(ros_doma
         wait_until(lambda: trigger(probe, clients[1]).message == SUMMARY, 60, "the summary alone", alive=nodes)
         assert "fallback (the model took longer than 0.001 s)" in too_slow.output()
         assert "[model]" in in_time.output() and "words mean nothing" in in_time.output()
-        assert f"{topics.OBSTACLES}: not an obstacle set" in in_time.output()
+        assert f"{topics.OBSTACLES}: obstacle 4: camera 7 is not one of 0..2" in in_time.output()
 
 
 @pytest.mark.parametrize("parameter, problem", [

@@ -5,7 +5,6 @@ All processes of this module share a private ROS domain so parallel test runs do
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -19,15 +18,16 @@ import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.executors import SingleThreadedExecutor
-from sensor_msgs.msg import Image, PointCloud2, PointField
-from std_msgs.msg import Header, String
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from aria_nav import paths, topics
 from aria_nav.core.detection.build import build_test_yolo
 from aria_nav.core.detection.classes import COCO_NAMES
 from aria_nav.core.detection.synthetic import synthetic_scene
 from aria_nav.ros.conversions import array_to_image, image_to_array
-from aria_nav.ros.detections import msg_to_detections
+from aria_nav.ros.detections import msg_to_class_names, msg_to_detections
 from aria_nav.ros.qos import latched_qos, reliable_qos, replay_qos, sensor_qos
 from aria_nav.ros.diagnostics import stamp_to_ns
 
@@ -64,13 +64,13 @@ class Graph:
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.detections: Dict[str, List[tuple]] = {}
-        self.names: Dict[str, List[String]] = {}
+        self.names: Dict[str, List[LabelInfo]] = {}
         for key, topic in OUTPUT_TOPICS.items():
             self.detections[key] = []
             self.names[key] = []
             qos = replay_qos() if key == "replay" else sensor_qos(50)
-            self.node.create_subscription(PointCloud2, topic, self._recorder(self.detections[key]), qos)
-            self.node.create_subscription(String, topic + topics.CLASS_NAMES_SUFFIX, self.names[key].append,
+            self.node.create_subscription(Detection2DArray, topic, self._recorder(self.detections[key]), qos)
+            self.node.create_subscription(LabelInfo, topic + topics.CLASS_NAMES_SUFFIX, self.names[key].append,
                                           latched_qos())
         self.annotated: List[Image] = []
         self.node.create_subscription(Image, topics.SLAM_LEFT_DETECTIONS + topics.ANNOTATED_SUFFIX,
@@ -156,13 +156,11 @@ def bad_frames(frame_id: str) -> List[Image]:
     return [unsupported, truncated, empty]
 
 
-def check_layout(msg: PointCloud2, width: int, height: int) -> None:
-    assert [(f.name, f.offset, f.datatype, f.count) for f in msg.fields] == [
-        ("x1", 0, PointField.FLOAT32, 1), ("y1", 4, PointField.FLOAT32, 1), ("x2", 8, PointField.FLOAT32, 1),
-        ("y2", 12, PointField.FLOAT32, 1), ("score", 16, PointField.FLOAT32, 1), ("class_id", 20, PointField.INT32, 1)]
-    assert msg.point_step == 24 and msg.height == 1 and msg.row_step == 24 * msg.width and not msg.is_bigendian
+def check_layout(msg: Detection2DArray, width: int, height: int) -> None:
+    """vision_msgs conventions: each detection carries the source header, one hypothesis, an upright box."""
+    assert all(d.header == msg.header and len(d.results) == 1 and d.bbox.center.theta == 0.0 for d in msg.detections)
     detections = msg_to_detections(msg)
-    assert len(detections) == msg.width
+    assert len(detections) == len(msg.detections)
     boxes = detections.boxes
     assert np.all(boxes[:, 0] >= 0) and np.all(boxes[:, 2] <= width) and np.all(boxes[:, 1] >= 0)
     assert np.all(boxes[:, 3] <= height) and np.all(boxes[:, 2] > boxes[:, 0]) and np.all(boxes[:, 3] > boxes[:, 1])
@@ -171,7 +169,7 @@ def check_layout(msg: PointCloud2, width: int, height: int) -> None:
 
 def test_slam_instance_detects_on_mono8_every_third_frame_with_the_camera_frame_id(graph):
     graph.wait_ready("slam")
-    assert json.loads(graph.names["slam"][0].data) == list(COCO_NAMES)
+    assert msg_to_class_names(graph.names["slam"][0]) == list(COCO_NAMES)
     rng = np.random.default_rng(11)
     sent = []
     for _ in range(9):
@@ -211,7 +209,7 @@ def test_replay_instance_processes_every_frame_in_order_and_survives_bad_images(
     graph.spin_until(lambda: len(graph.detections["replay"]) >= len(good), "every replayed frame's detections")
     received = [msg for msg, _ in graph.detections["replay"]]
     assert [m.header.stamp for m in received] == [m.header.stamp for m in good]
-    assert sum(m.width for m in received) > 0  # conf 0.05 on the random-weight model
+    assert sum(len(m.detections) for m in received) > 0  # conf 0.05 on the random-weight model
     for msg in received:
         assert msg.header.frame_id == "replay_camera"
         check_layout(msg, 480, 360)

@@ -8,19 +8,22 @@ import time
 import numpy as np
 import pytest
 import rclpy
+from aria_nav_msgs.msg import ObstacleArray
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import TransformStamped
-from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
+from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import Header, String
+from vision_msgs.msg import Detection2D, Detection2DArray, LabelInfo
 from visualization_msgs.msg import MarkerArray
 
 from aria_nav import topics
-from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.ros.conversions import array_to_image, image_to_array, intrinsics_to_camera_info
-from aria_nav.ros.detections import detections_to_msg
+from aria_nav.ros.detections import class_names_to_msg, detections_to_msg
 from aria_nav.ros.obstacles import band_name, direction_name, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, result_qos, sensor_qos
 from aria_nav.ros.diagnostics import stamp_to_ns
+from aria_nav.ros.speech_msgs import msg_to_request
 from ros_probe import start_node, stop_node, write_params
 from test_guidance_support import CHAIR, INTR, NAMES, PERSON, render
 
@@ -32,13 +35,13 @@ class Feeder:
 
     def __init__(self, node):
         self.node = node
-        self.detections = node.create_publisher(PointCloud2, topics.DETECTIONS, result_qos())
+        self.detections = node.create_publisher(Detection2DArray, topics.DETECTIONS, result_qos())
         self.depth = node.create_publisher(Image, topics.DEPTH_IMAGE, result_qos())
         self.info = node.create_publisher(CameraInfo, topics.RGB_INFO, sensor_qos())
         self.rgb = node.create_publisher(Image, topics.RGB_IMAGE, sensor_qos())
         self.imu = node.create_publisher(Imu, topics.IMU, sensor_qos())
-        self.names = node.create_publisher(String, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos())
-        self.names.publish(String(data=json.dumps(NAMES)))
+        self.names = node.create_publisher(LabelInfo, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos())
+        self.names.publish(class_names_to_msg(NAMES, 0.25))
         self.stamps = []
 
     def frame(self, objects, with_depth=True, with_detections=True):
@@ -65,11 +68,11 @@ def graph(ros_domain, tmp_path):
     node = rclpy.create_node("fusion_test")
     received = {"obstacles": [], "markers": [], "annotated": [], "requests": [], "diagnostics": [], "tilt": []}
     node.create_subscription(TransformStamped, topics.WEARER_TILT, received["tilt"].append, result_qos())
-    node.create_subscription(PointCloud2, topics.OBSTACLES, received["obstacles"].append, result_qos())
+    node.create_subscription(ObstacleArray, topics.OBSTACLES, received["obstacles"].append, result_qos())
     node.create_subscription(MarkerArray, topics.OBSTACLE_MARKERS, received["markers"].append, result_qos())
     node.create_subscription(Image, topics.ANNOTATED_IMAGE, received["annotated"].append, sensor_qos())
-    node.create_subscription(String, topics.SPEECH_REQUEST,
-                             lambda m: received["requests"].append(SpeechRequest.from_json(m.data)), reliable_qos())
+    node.create_subscription(SpeechRequestMsg, topics.SPEECH_REQUEST,
+                             lambda m: received["requests"].append(msg_to_request(m)), reliable_qos())
     node.create_subscription(DiagnosticArray, topics.DIAGNOSTICS,
                              lambda m: received["diagnostics"].extend(
                                  s for s in m.status if s.name == "aria_nav/fusion"), reliable_qos())
@@ -147,8 +150,8 @@ def test_obstacles_markers_annotation_requests_and_degraded_inputs(graph):
     assert received["requests"][0].distance_kind == "approximate"
 
     # A malformed detection message: reported, nothing breaks.
-    bad = PointCloud2(header=Header(stamp=node.get_clock().now().to_msg(), frame_id=topics.RGB_FRAME), width=1,
-                      height=1, point_step=4, data=b"abcd")
+    bad = Detection2DArray(header=Header(stamp=node.get_clock().now().to_msg(), frame_id=topics.RGB_FRAME),
+                           detections=[Detection2D()])  # no class hypothesis
     feeder.detections.publish(bad)
 
     # Depth stops: one "degraded (depth)" request; obstacles keep coming, without distance.
@@ -180,7 +183,7 @@ def test_obstacles_markers_annotation_requests_and_degraded_inputs(graph):
     errors = [s for s in received["diagnostics"] if s.level == DiagnosticStatus.ERROR]
     assert errors and "no detections" in errors[-1].message
     values = {kv.key: kv.value for kv in errors[-1].values}
-    assert int(values["errors"]) >= 1 and "not a detection set" in values["last_error"]
+    assert int(values["errors"]) >= 1 and "without a class hypothesis" in values["last_error"]
     assert values["motion_state"] == "standing" and int(values["pairs"]) >= 15
     assert process.poll() is None
 

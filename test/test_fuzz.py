@@ -3,7 +3,6 @@ randomised malformed messages on every topic it reads (seeded, FUZZ_SECONDS long
 input. It must still be running, have counted the bad input in its diagnostics, have logged it throttled (a
 bounded number of lines, no traceback), and produce the right output for the valid input: the same detections and
 depth as the models give in this process, the obstacle where the synthetic scene put it, the exact sentence."""
-import json
 import time
 import wave
 from pathlib import Path
@@ -11,9 +10,13 @@ from typing import Sequence
 
 import numpy as np
 import pytest
+from aria_nav_msgs.msg import ObstacleArray
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
+from aria_nav_msgs.msg import Utterance as UtteranceMsg
 from builtin_interfaces.msg import Time
-from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
+from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import Header, String
+from vision_msgs.msg import Detection2DArray, LabelInfo
 
 import ros_fuzz
 from aria_nav import paths, topics
@@ -23,12 +26,13 @@ from aria_nav.core.detection.backends import open_detection_runner
 from aria_nav.core.detection.detector import DetectorConfig, YoloDetector
 from aria_nav.core.detection.synthetic import synthetic_scene
 from aria_nav.core.inference.interface import InferenceConfig
-from aria_nav.core.speech.request import SpeechRequest
+from aria_nav.core.speech.request import SpeechRequest, SpeechRequestError
 from aria_nav.ros.conversions import array_to_image, image_to_array, intrinsics_to_camera_info
-from aria_nav.ros.detections import detections_to_msg, msg_to_detections
-from aria_nav.ros.obstacles import msg_to_records
+from aria_nav.ros.detections import (DetectionFormatError, class_names_to_msg, detections_to_msg,
+                                     msg_to_class_names, msg_to_detections)
+from aria_nav.ros.obstacles import ObstacleFormatError, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, sensor_qos
-from aria_nav.ros.speech_msgs import request_to_msg
+from aria_nav.ros.speech_msgs import msg_to_request, msg_to_spoken, request_to_msg
 from aria_nav.ros.runtime import CALLBACK_ERROR
 from ros_probe import NodeProcess, Probe, wait_until
 from test_guidance_support import INTR, NAMES, PERSON, render
@@ -125,11 +129,32 @@ def started(tmp_path):
         assert code == 0, f"{process.name} did not exit cleanly after the fuzz ({code}):\n{process.output()}"
 
 
+@pytest.mark.parametrize("generate, decode, error", [
+    (ros_fuzz.detections, msg_to_detections, DetectionFormatError),
+    (ros_fuzz.class_names, msg_to_class_names, DetectionFormatError),
+    (ros_fuzz.obstacles, msg_to_records, ObstacleFormatError),
+    (ros_fuzz.speech_request, msg_to_request, SpeechRequestError),
+])
+def test_typed_messages_decode_or_name_what_is_wrong(generate, decode, error):
+    """The typed messages' decoders, on a hundred malformed messages each: a value or the documented error,
+    never another exception (the nodes count that error as a dropped message)."""
+    rng = np.random.default_rng(SEED)
+    outcomes = {"decoded": 0, "rejected": 0}
+    for _ in range(100):
+        try:
+            decode(generate(rng))
+            outcomes["decoded"] += 1
+        except error as exc:
+            assert str(exc), "the error names the problem"
+            outcomes["rejected"] += 1
+    assert all(outcomes.values()), outcomes  # both paths exercised
+
+
 def test_detector_survives_malformed_images_and_still_detects_correctly(probe, started):
     _require(YOLO_MODEL)
     detector = started("detector", parameters=[f"model:={YOLO_MODEL}", "classes:=[all]", "conf_threshold:=0.05"])
-    probe.subscribe("detections", PointCloud2, topics.DETECTIONS, sensor_qos(50))
-    probe.subscribe("names", String, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos())
+    probe.subscribe("detections", Detection2DArray, topics.DETECTIONS, sensor_qos(50))
+    probe.subscribe("names", LabelInfo, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos())
     images = probe.publisher(Image, topics.RGB_IMAGE, sensor_qos())
     wait_until(lambda: probe.count("names") and images.get_subscription_count(), START_TIMEOUT_S,
                "the detector", alive=[detector])
@@ -183,17 +208,17 @@ def test_depth_survives_malformed_images_and_camera_info_and_still_estimates_cor
 
 def test_fusion_survives_malformed_inputs_and_still_places_obstacles_correctly(probe, started, tmp_path):
     fusion = started("fusion", parameters=["startup_grace_s:=600.0"])
-    probe.subscribe("obstacles", PointCloud2, topics.OBSTACLES, sensor_qos(50))
+    probe.subscribe("obstacles", ObstacleArray, topics.OBSTACLES, sensor_qos(50))
     probe.subscribe("annotated", Image, topics.ANNOTATED_IMAGE, sensor_qos())  # so fusion draws, fuzzed RGB too
     publishers = {
-        "detections": probe.publisher(PointCloud2, topics.DETECTIONS, sensor_qos()),
+        "detections": probe.publisher(Detection2DArray, topics.DETECTIONS, sensor_qos()),
         "depth": probe.publisher(Image, topics.DEPTH_IMAGE, sensor_qos()),
         "info": probe.publisher(CameraInfo, topics.RGB_INFO, sensor_qos()),
-        "names": probe.publisher(String, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos()),
+        "names": probe.publisher(LabelInfo, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos()),
     }
     inputs = [(publishers["detections"], ros_fuzz.detections), (publishers["depth"], ros_fuzz.depth_image),
               (publishers["info"], ros_fuzz.camera_info), (publishers["names"], ros_fuzz.class_names),
-              (probe.publisher(PointCloud2, topics.SLAM_LEFT_DETECTIONS, sensor_qos()), ros_fuzz.detections),
+              (probe.publisher(Detection2DArray, topics.SLAM_LEFT_DETECTIONS, sensor_qos()), ros_fuzz.detections),
               (probe.publisher(CameraInfo, topics.SLAM_LEFT_INFO, sensor_qos()), ros_fuzz.camera_info),
               (probe.publisher(Imu, topics.IMU, sensor_qos()), ros_fuzz.imu),
               (probe.publisher(Image, topics.RGB_IMAGE, sensor_qos()), ros_fuzz.image),
@@ -205,7 +230,7 @@ def test_fusion_survives_malformed_inputs_and_still_places_obstacles_correctly(p
     check_survived(fusion, probe, sent, min_errors=sent // 10)
 
     detections, depth = render([(PERSON, -20.0, 2.0)])
-    publishers["names"].publish(String(data=json.dumps(NAMES)))
+    publishers["names"].publish(class_names_to_msg(NAMES, 0.25))
     # Valid frames at 10 Hz, as from the camera. Depth went quiet after the storm (fusion said so): the first
     # frames after it may be placed before the depth image is back, without a distance; none may be wrong.
     sent_stamps = []
@@ -230,8 +255,8 @@ def test_fusion_survives_malformed_inputs_and_still_places_obstacles_correctly(p
 
 def test_speech_survives_malformed_requests_and_still_says_the_right_sentence(probe, started, tmp_path):
     speech = started("speech", parameters=["output:=wav", f"wav_dir:={tmp_path / 'wav'}", "wav_realtime:=false"])
-    probe.subscribe("spoken", String, topics.SPEECH_SPOKEN, reliable_qos(100))
-    requests = probe.publisher(String, topics.SPEECH_REQUEST, reliable_qos())
+    probe.subscribe("spoken", UtteranceMsg, topics.SPEECH_SPOKEN, reliable_qos(100))
+    requests = probe.publisher(SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos())
     wait_until(lambda: requests.get_subscription_count(), START_TIMEOUT_S, "the speech node", alive=[speech])
 
     sent = storm(probe, speech, [(requests, ros_fuzz.speech_request)])
@@ -245,9 +270,9 @@ def test_speech_survives_malformed_requests_and_still_says_the_right_sentence(pr
                             stamp_ns=time.time_ns(), class_name="bicycle", distance_m=3.0, band="close",
                             direction="right", clock=2, bearing_deg=40.0, camera="rgb")
     requests.publish(request_to_msg(request))
-    wait_until(lambda: any(json.loads(m.data)["key"] == request.key for m in probe.messages("spoken")), 15.0,
+    wait_until(lambda: any(msg_to_spoken(m)["key"] == request.key for m in probe.messages("spoken")), 15.0,
                "the valid request spoken", alive=[speech])
-    said = next(json.loads(m.data) for m in probe.messages("spoken") if json.loads(m.data)["key"] == request.key)
+    said = next(msg_to_spoken(m) for m in probe.messages("spoken") if msg_to_spoken(m)["key"] == request.key)
     assert said["text"] == "bicycle on your right, three meters" and not said["error"], said
     with wave.open(said["wav"], "rb") as audio:
         assert audio.getnframes() > 1000

@@ -8,8 +8,10 @@ import time
 import numpy as np
 import pytest
 import rclpy
-from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
+from aria_nav_msgs.msg import Utterance as UtteranceMsg
+from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import Header, String
+from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from aria_nav import topics
 from aria_nav.cli import main
@@ -19,8 +21,9 @@ from aria_nav.core.evaluation.scenes import CAMERA_HEIGHT_M, CLASS_NAMES, INTRIN
 from aria_nav.core.wearer_frame import WearerFrame
 from aria_nav.core.speech.engines import EspeakEngine
 from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
-from aria_nav.ros.detections import detections_to_msg
+from aria_nav.ros.detections import class_names_to_msg, detections_to_msg
 from aria_nav.ros.qos import latched_qos, reliable_qos, result_qos, sensor_qos
+from aria_nav.ros.speech_msgs import msg_to_spoken
 from ros_probe import start_node, stop_node, write_params
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed: the "
@@ -99,15 +102,15 @@ def test_two_simultaneous_criticals_through_the_fusion_and_speech_processes(ros_
     rclpy.init(domain_id=ros_domain)
     node = rclpy.create_node("guidance_eval_feeder")
     spoken = []
-    node.create_subscription(String, topics.SPEECH_SPOKEN, lambda m: spoken.append(json.loads(m.data)),
+    node.create_subscription(UtteranceMsg, topics.SPEECH_SPOKEN, lambda m: spoken.append(msg_to_spoken(m)),
                              reliable_qos())
-    detections_pub = node.create_publisher(PointCloud2, topics.DETECTIONS, result_qos())
+    detections_pub = node.create_publisher(Detection2DArray, topics.DETECTIONS, result_qos())
     depth_pub = node.create_publisher(Image, topics.DEPTH_IMAGE, result_qos())
     info_pub = node.create_publisher(CameraInfo, topics.RGB_INFO, sensor_qos())
     imu_pub = node.create_publisher(Imu, topics.IMU, sensor_qos(depth=200))
-    names_pub = node.create_publisher(String, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos())
+    names_pub = node.create_publisher(LabelInfo, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos())
     mode_pub = node.create_publisher(String, topics.DEPTH_MODE, latched_qos())
-    names_pub.publish(String(data=json.dumps(CLASS_NAMES)))
+    names_pub.publish(class_names_to_msg(CLASS_NAMES, 0.25))
     mode_pub.publish(String(data=json.dumps({"mode": "metric"})))
     fusion = start_node("fusion", "fusion", fusion_params, tmp_path / "fusion.log", ros_domain)
     speech = start_node("speech", "speech", speech_params, tmp_path / "speech.log", ros_domain)

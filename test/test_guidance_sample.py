@@ -16,8 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rclpy
-from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
+from aria_nav_msgs.msg import ObstacleArray
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
+from aria_nav_msgs.msg import Utterance as UtteranceMsg
+from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import Header, String
+from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from aria_nav import topics
 from aria_nav.core.camera_model import PinholeIntrinsics
@@ -31,11 +35,11 @@ from aria_nav.core.sample.truth import AHEAD_HALF_ANGLE_DEG
 from aria_nav.core.speech.audio import parse_wav
 from aria_nav.core.fusion.policy import PolicyConfig
 from aria_nav.core.speech.phrases import ENGLISH
-from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
-from aria_nav.ros.detections import detections_to_msg
+from aria_nav.ros.detections import class_names_to_msg, detections_to_msg
 from aria_nav.ros.obstacles import direction_name, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, replay_qos, sensor_qos
+from aria_nav.ros.speech_msgs import msg_to_request, msg_to_spoken
 from ros_probe import start_node, stop_node, write_params
 
 DEPTH_SIZE = TRUE_DEPTH_SIZE
@@ -64,14 +68,14 @@ class GroundTruthPublisher:
         self.node, self.truth, self.depth_frames = node, truth, depth_frames
         self.intrinsics = {name: PinholeIntrinsics(c["width"], c["height"], c["fx"], c["fy"], c["cx"], c["cy"])
                            for name, c in truth.cameras.items()}
-        self.detections = {name: node.create_publisher(PointCloud2, topic, replay_qos())
+        self.detections = {name: node.create_publisher(Detection2DArray, topic, replay_qos())
                            for name, topic in DETECTION_TOPICS.items()}
         self.infos = {name: node.create_publisher(CameraInfo, topic, sensor_qos())
                       for name, topic in INFO_TOPICS.items()}
-        self.names = [node.create_publisher(String, topic + topics.CLASS_NAMES_SUFFIX, latched_qos())
+        self.names = [node.create_publisher(LabelInfo, topic + topics.CLASS_NAMES_SUFFIX, latched_qos())
                       for topic in DETECTION_TOPICS.values()]
         for publisher in self.names:
-            publisher.publish(String(data=json.dumps(list(COCO_NAMES))))
+            publisher.publish(class_names_to_msg(list(COCO_NAMES), 0.25))
         self.depth = node.create_publisher(Image, topics.DEPTH_IMAGE, replay_qos())
         self.depth_mode = node.create_publisher(String, topics.DEPTH_MODE, latched_qos())
         self.depth_mode.publish(String(data=json.dumps({"mode": "metric", "model": "ground truth (ray cast)"})))
@@ -149,11 +153,11 @@ def run(tmp_path_factory, module_ros_domain):
     rclpy.init(domain_id=module_ros_domain)
     node = rclpy.create_node("ground_truth_player")
     got = {"requests": [], "spoken": [], "obstacles": []}
-    node.create_subscription(String, topics.SPEECH_REQUEST, lambda m: got["requests"].append(
-        (time.time_ns(), SpeechRequest.from_json(m.data))), reliable_qos())
-    node.create_subscription(String, topics.SPEECH_SPOKEN, lambda m: got["spoken"].append(json.loads(m.data)),
+    node.create_subscription(SpeechRequestMsg, topics.SPEECH_REQUEST, lambda m: got["requests"].append(
+        (time.time_ns(), msg_to_request(m))), reliable_qos())
+    node.create_subscription(UtteranceMsg, topics.SPEECH_SPOKEN, lambda m: got["spoken"].append(msg_to_spoken(m)),
                              reliable_qos())
-    node.create_subscription(PointCloud2, topics.OBSTACLES, got["obstacles"].append, replay_qos())
+    node.create_subscription(ObstacleArray, topics.OBSTACLES, got["obstacles"].append, replay_qos())
     player = GroundTruthPublisher(node, truth, depth_frames)
     logs = {"fusion": tmp / "fusion.log", "speech": tmp / "speech.log"}
     processes = {"fusion": start_node("fusion", "fusion", fusion_params, logs["fusion"], module_ros_domain),

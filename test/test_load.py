@@ -8,7 +8,8 @@ import time
 import numpy as np
 import psutil
 import pytest
-from sensor_msgs.msg import Image, PointCloud2
+from sensor_msgs.msg import Image
+from vision_msgs.msg import Detection2DArray
 
 from aria_nav import paths, topics
 from aria_nav.ros.qos import sensor_qos
@@ -25,7 +26,8 @@ MAX_RSS_GROWTH_MB = 25.0
 MAX_LATENCY_GROWTH_S = 0.5
 YOLO_MODEL = paths.models_dir() / "yolo11n_640.onnx"
 DEPTH_MODEL = paths.models_dir() / "depth_anything_v2_small_266.onnx"
-OUTPUTS = {"detector": ("detections", PointCloud2, topics.DETECTIONS), "depth": ("depth", Image, topics.DEPTH_IMAGE)}
+OUTPUTS = {"detector": ("detections", Detection2DArray, topics.DETECTIONS),
+           "depth": ("depth", Image, topics.DEPTH_IMAGE)}
 
 
 def _rss_mb(process: NodeProcess) -> float:

@@ -60,8 +60,8 @@ def test_detector_node_enhances_dark_frames_before_detection(ros_domain, tmp_pat
     with its cost; the published detections keep the frame's header."""
     import time
 
-    from sensor_msgs.msg import PointCloud2
     from std_msgs.msg import Header
+    from vision_msgs.msg import Detection2DArray
 
     from aria_nav import paths, topics
     from aria_nav.ros.conversions import array_to_image
@@ -73,7 +73,7 @@ def test_detector_node_enhances_dark_frames_before_detection(ros_domain, tmp_pat
         pytest.skip(f"{model} missing: run `aria-nav models build-test`")
     probe = Probe(ros_domain, "low_light_probe")
     probe.subscribe_diagnostics()
-    probe.subscribe("detections", PointCloud2, topics.DETECTIONS, result_qos())
+    probe.subscribe("detections", Detection2DArray, topics.DETECTIONS, result_qos())
     images = probe.publisher(Image, topics.RGB_IMAGE, sensor_qos())
     node = NodeProcess("detector", tmp_path, [f"model:={model}", "low_light:=auto"])
     try:

@@ -2,20 +2,21 @@
 again (the time it takes is measured and printed), and meanwhile the wearer is told, once, that obstacle
 detection has stopped, and fusion's diagnostics say which input is missing. Real node processes over real DDS,
 started through aria_nav.runner as `aria-nav launch` does."""
-import json
 import os
 import signal
 import time
 from pathlib import Path
 
 import pytest
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
+from aria_nav_msgs.msg import Utterance as UtteranceMsg
 from diagnostic_msgs.msg import DiagnosticStatus
-from sensor_msgs.msg import PointCloud2
-from std_msgs.msg import String
+from vision_msgs.msg import Detection2DArray
 
 from aria_nav import graph, paths, runner, topics
-from aria_nav.core.speech.request import DEGRADED, RESTORED, SpeechRequest
+from aria_nav.core.speech.request import DEGRADED, RESTORED
 from aria_nav.ros.qos import reliable_qos, sensor_qos
+from aria_nav.ros.speech_msgs import msg_to_request, msg_to_spoken
 from aria_nav.runner import Runner
 from ros_probe import Probe, TimedLines, wait_until
 
@@ -41,7 +42,7 @@ def _require_pieces():
 
 def _health_requests(probe, reason, since):
     """Degraded/restored speech requests about `reason` that arrived after `since`, in order."""
-    requests = [(t, SpeechRequest.from_json(msg.data)) for t, msg in probe.timed("requests")]
+    requests = [(t, msg_to_request(msg)) for t, msg in probe.timed("requests")]
     return [(t, r.event) for t, r in requests if t > since and r.event in (DEGRADED, RESTORED) and r.reason == reason]
 
 
@@ -53,9 +54,9 @@ def test_killed_detector_is_restarted_others_keep_running_and_the_wearer_is_told
                                      "fusion": {"use_slam_cameras": False},
                                      "speech": {"output": "wav", "wav_dir": str(tmp_path / "wav")}})
     probe = Probe(ros_domain)
-    probe.subscribe("detections", PointCloud2, topics.DETECTIONS, sensor_qos(50))
-    probe.subscribe("requests", String, topics.SPEECH_REQUEST, reliable_qos(50))
-    probe.subscribe("spoken", String, topics.SPEECH_SPOKEN, reliable_qos(50))
+    probe.subscribe("detections", Detection2DArray, topics.DETECTIONS, sensor_qos(50))
+    probe.subscribe("requests", SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos(50))
+    probe.subscribe("spoken", UtteranceMsg, topics.SPEECH_SPOKEN, reliable_qos(50))
     probe.subscribe_diagnostics()
     graph_runner.start()
     try:
@@ -91,10 +92,10 @@ def test_killed_detector_is_restarted_others_keep_running_and_the_wearer_is_told
         outage = probe.status("fusion", lambda v: v["level"] == DiagnosticStatus.ERROR, since=killed_at)
         assert outage is not None and outage["message"] == "no detections: obstacle warnings stopped", outage
         assert outage["detections_input"].startswith("stale"), outage
-        wait_until(lambda: any(json.loads(m.data)["text"] == DEGRADED_DETECTIONS_TEXT
+        wait_until(lambda: any(msg_to_spoken(m)["text"] == DEGRADED_DETECTIONS_TEXT
                                for t, m in probe.timed("spoken") if t > killed_at), 15.0,
                    "the speech node saying that obstacle detection stopped")
-        said = [json.loads(m.data) for t, m in probe.timed("spoken") if t > killed_at]
+        said = [msg_to_spoken(m) for t, m in probe.timed("spoken") if t > killed_at]
         assert [s["text"] for s in said].count(DEGRADED_DETECTIONS_TEXT) == 1, said
         wav = next(s["wav"] for s in said if s["text"] == DEGRADED_DETECTIONS_TEXT)
         assert wav and Path(wav).stat().st_size > 1000
@@ -139,12 +140,12 @@ def test_killed_fusion_is_heard_by_the_speech_node_once_down_and_once_back(ros_d
                           overrides={"speech": {"output": "wav", "wav_dir": str(tmp_path / "wav"),
                                                 "guidance_timeout_s": 2.5}})
     probe = Probe(ros_domain)
-    probe.subscribe("spoken", String, topics.SPEECH_SPOKEN, reliable_qos(50))
+    probe.subscribe("spoken", UtteranceMsg, topics.SPEECH_SPOKEN, reliable_qos(50))
     probe.subscribe_diagnostics()
     graph_runner.start()
 
     def said(text, since):
-        return [t for t, m in probe.timed("spoken") if t > since and json.loads(m.data)["text"] == text]
+        return [t for t, m in probe.timed("spoken") if t > since and msg_to_spoken(m)["text"] == text]
 
     try:
         wait_until(lambda: probe.status("speech", lambda v: v.get("guidance") == "running"), START_TIMEOUT_S,

@@ -15,15 +15,17 @@ import cv2
 import numpy as np
 import onnx
 import pytest
+from aria_nav_msgs.msg import ObstacleArray
 from builtin_interfaces.msg import Time
 from onnx import TensorProto, helper
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-from std_msgs.msg import Header, String
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from aria_nav import paths, topics
 from aria_nav.core.detection.detections import Detections
 from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
-from aria_nav.ros.detections import detections_to_msg
+from aria_nav.ros.detections import class_names_to_msg, detections_to_msg
 from aria_nav.ros.obstacles import msg_to_records
 from aria_nav.ros.qos import latched_qos, replay_qos, sensor_qos
 from aria_nav.ros.runtime import CALLBACK_ERROR
@@ -212,11 +214,11 @@ class Scene:
     """Publishes synthetic frames (detections, depth, camera_info) into fusion at chosen stamps."""
 
     def __init__(self, probe: Probe):
-        self.detections = probe.publisher(PointCloud2, topics.DETECTIONS, sensor_qos())
+        self.detections = probe.publisher(Detection2DArray, topics.DETECTIONS, sensor_qos())
         self.depth = probe.publisher(Image, topics.DEPTH_IMAGE, sensor_qos())
         self.info = probe.publisher(CameraInfo, topics.RGB_INFO, sensor_qos())
-        self.names = probe.publisher(String, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos())
-        self.names.publish(String(data=json.dumps(NAMES)))
+        self.names = probe.publisher(LabelInfo, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX, latched_qos())
+        self.names.publish(class_names_to_msg(NAMES, 0.25))
 
     def frame(self, stamp: Time, detections: Detections, depth: np.ndarray) -> None:
         header = Header(stamp=stamp, frame_id=topics.RGB_FRAME)
@@ -233,7 +235,7 @@ def _stamp(seconds: float) -> Time:
 def test_fusion_takes_odd_detections_depth_and_stamps_without_harm(ros_domain, tmp_path):
     fusion = NodeProcess("fusion", tmp_path, ["use_slam_cameras:=false", "startup_grace_s:=600.0"])
     probe = Probe(ros_domain, "fusion_inputs_probe")
-    probe.subscribe("obstacles", PointCloud2, topics.OBSTACLES, sensor_qos(100))
+    probe.subscribe("obstacles", ObstacleArray, topics.OBSTACLES, sensor_qos(100))
     probe.subscribe_diagnostics()
     try:
         scene = Scene(probe)

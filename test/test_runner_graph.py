@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from sensor_msgs.msg import CameraInfo, PointCloud2
-from std_msgs.msg import String
+from sensor_msgs.msg import CameraInfo
+from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from aria_nav import graph, runner, topics
 from aria_nav.ros.qos import latched_qos, result_qos, sensor_qos
@@ -22,7 +22,6 @@ DETECTIONS_WANTED = 3
 TIMEOUT_S = 90.0
 # After Ctrl-C every node must be gone well before the launcher would escalate to SIGTERM.
 STOP_BUDGET_S = graph.STOP_SIGINT_TIMEOUT_S + 1.0
-DETECTION_FIELDS = ["x1", "y1", "x2", "y2", "score", "class_id"]
 
 
 class Watcher:
@@ -36,8 +35,8 @@ class Watcher:
         self.detections = []
         self.class_names = []
         self.node.create_subscription(CameraInfo, topics.RGB_INFO, self._on_info, sensor_qos(50))
-        self.node.create_subscription(PointCloud2, topics.DETECTIONS, self._on_detections, result_qos())
-        self.node.create_subscription(String, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX,
+        self.node.create_subscription(Detection2DArray, topics.DETECTIONS, self._on_detections, result_qos())
+        self.node.create_subscription(LabelInfo, topics.DETECTIONS + topics.CLASS_NAMES_SUFFIX,
                                       self.class_names.append, latched_qos())
 
     def _on_info(self, msg):
@@ -101,11 +100,11 @@ def test_launch_runs_nodes_as_processes_over_dds_and_ctrl_c_stops_them_cleanly(r
 
     # Messages: the right types, each detection set carrying its camera frame's header unchanged.
     for detections, info in watcher.matched():
-        assert isinstance(detections, PointCloud2)
+        assert isinstance(detections, Detection2DArray)
         assert detections.header == info.header
         assert detections.header.frame_id == topics.RGB_FRAME
-        assert [field.name for field in detections.fields] == DETECTION_FIELDS
-    assert isinstance(watcher.class_names[0], String) and watcher.class_names[0].data.startswith("[")
+        assert all(d.header == info.header and d.results for d in detections.detections)
+    assert isinstance(watcher.class_names[0], LabelInfo) and watcher.class_names[0].class_map
 
     # Shutdown: exit 0, quickly, every node exited 0 by itself, no process left.
     assert returncode == 0, text

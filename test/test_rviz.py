@@ -9,9 +9,10 @@ import yaml
 
 from aria_nav import paths, topics
 from aria_nav.replay.session import GraphSession
-from aria_nav.ros.static_tf import (DEVICE_FROM_OPTICAL, camera_mounts, publish_camera_transforms,
-                                    rotation_to_quaternion, transform_message)
+from aria_nav.ros.qos import latched_qos
+from aria_nav.ros.static_tf import DEVICE_FROM_OPTICAL, camera_mounts, rotation_to_quaternion, transform_message
 from aria_nav.runner import Runner
+from ros_probe import NodeProcess, Probe, wait_until
 
 RVIZ = paths.config_file("nav.rviz")
 DISPLAY_TYPES = {"rviz_default_plugins/Image": "sensor_msgs/msg/Image",
@@ -124,18 +125,28 @@ def test_transform_message_and_quaternion():
     assert msg.transform.translation.y == pytest.approx(mount.translation[1])
 
 
-def test_without_tf2_ros_the_camera_transforms_are_skipped_with_a_log_line(capfd):
+def test_a_late_subscriber_gets_the_camera_nodes_static_transforms(ros_domain, tmp_path):
+    """/tf_static is latched as tf2's static broadcaster has it: a subscriber that joins after the camera node has
+    published still gets every mount, in one tf2_msgs/TFMessage, from another process."""
+    tf2_msgs = pytest.importorskip("tf2_msgs.msg", reason="tf2_msgs is not built here (tools/setup.sh builds it)")
+    camera = NodeProcess("camera", tmp_path, ["source:=sample", "loop:=true"])
+    probe = None
     try:
-        import tf2_ros  # noqa: F401
-        pytest.skip("tf2_ros is installed here: the transforms are published")
-    except ImportError:
-        pass
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node("static_tf_test", context=context)
-    try:
-        assert publish_camera_transforms(node, "sample", "") is None
+        wait_until(lambda: "static transforms aria_device ->" in camera.output(), START_TIMEOUT_S,
+                   lambda: f"the camera node's static transforms:\n{camera.output()}", alive=[camera])
+        probe = Probe(ros_domain, "late_tf_listener")
+        probe.subscribe("tf", tf2_msgs.TFMessage, topics.TF_STATIC, latched_qos())
+        wait_until(lambda: probe.count("tf"), 60.0, "/tf_static at a late subscriber", alive=[camera])
+        (message,) = probe.messages("tf")
+        expected = {m.child: m for m in camera_mounts("sample", "")[0]}
+        assert sorted(t.child_frame_id for t in message.transforms) == sorted(expected)
+        for transform in message.transforms:
+            mount = expected[transform.child_frame_id]
+            assert transform.header.frame_id == topics.DEVICE_FRAME
+            t, q = transform.transform.translation, transform.transform.rotation
+            np.testing.assert_allclose([t.x, t.y, t.z], mount.translation, atol=1e-9)
+            np.testing.assert_allclose([q.x, q.y, q.z, q.w], mount.quaternion_xyzw(), atol=1e-9)
     finally:
-        node.destroy_node()
-        rclpy.shutdown(context=context)
-    assert "tf2_ros is not installed here" in capfd.readouterr().err
+        if probe is not None:
+            probe.close()
+        camera.stop()

@@ -1,7 +1,6 @@
 """The speech node over real DDS with the real espeak-ng writing WAV files: audible output, a critical request
 cutting a long sentence (start latency measured), the executor serving callbacks while speaking (timer gaps
 measured), malformed requests rejected without harm."""
-import json
 import shutil
 import threading
 import time
@@ -10,13 +9,14 @@ import numpy as np
 import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
-from std_msgs.msg import String
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
+from aria_nav_msgs.msg import Utterance as UtteranceMsg
 
 from aria_nav import topics
 from aria_nav.core.speech.audio import parse_wav
 from aria_nav.core.speech.request import SpeechRequest
 from aria_nav.ros.qos import reliable_qos
-from aria_nav.ros.speech_msgs import request_to_msg
+from aria_nav.ros.speech_msgs import msg_to_spoken, request_to_msg
 from ros_probe import BIN, start_node, stop_node, write_params
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
@@ -47,10 +47,10 @@ def speech_graph(ros_domain, tmp_path):
     node = SpeechNode()
     probe = rclpy.create_node("speech_probe")
     spoken, ticks = [], []
-    probe.create_subscription(String, topics.SPEECH_SPOKEN, lambda m: spoken.append(json.loads(m.data)),
+    probe.create_subscription(UtteranceMsg, topics.SPEECH_SPOKEN, lambda m: spoken.append(msg_to_spoken(m)),
                               reliable_qos())
     probe.create_timer(PROBE_PERIOD_S, lambda: ticks.append(time.monotonic()))
-    publisher = probe.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
+    publisher = probe.create_publisher(SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos())
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     executor.add_node(probe)
@@ -122,8 +122,8 @@ def test_critical_interrupts_a_long_sentence_and_the_executor_stays_responsive(s
 
 def test_speech_is_deduplicated_and_bad_requests_are_rejected(speech_graph):
     node, publisher, spoken, _ = speech_graph
-    publisher.publish(String(data="{not json"))
-    publisher.publish(String(data=json.dumps({"event": "obstacle", "urgency": "warning"})))
+    publisher.publish(SpeechRequestMsg(event="shout", urgency="warning"))
+    publisher.publish(SpeechRequestMsg(event="obstacle", urgency="warning"))  # no class name
     request = SpeechRequest(event="obstacle", urgency="warning", priority=3.0, key="rgb:3", stamp_ns=time.time_ns(),
                             class_name="chair", distance_m=2.0, band="close", direction="left", clock=10,
                             bearing_deg=-40.0, camera="rgb")
@@ -151,9 +151,9 @@ def test_speech_node_spanish_and_bad_parameters(ros_domain, tmp_path):
     rclpy.init(domain_id=ros_domain)
     probe = rclpy.create_node("speech_es_probe")
     spoken = []
-    probe.create_subscription(String, topics.SPEECH_SPOKEN, lambda m: spoken.append(json.loads(m.data)),
+    probe.create_subscription(UtteranceMsg, topics.SPEECH_SPOKEN, lambda m: spoken.append(msg_to_spoken(m)),
                               reliable_qos())
-    publisher = probe.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
+    publisher = probe.create_publisher(SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos())
     process = start_node("speech", "speech", params, log, ros_domain)
     try:
         deadline = time.monotonic() + 30

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from mcap.reader import make_reader
 from rclpy.serialization import deserialize_message
-from sensor_msgs.msg import CameraInfo, PointCloud2
+from sensor_msgs.msg import CameraInfo
+from vision_msgs.msg import Detection2DArray
 
 from aria_nav import paths, topics
 from aria_nav.ros.diagnostics import stamp_to_ns
@@ -24,7 +25,7 @@ GLASSES_ADDRESS, SERVER_ADDRESS, PREFIX = "192.0.2.1", "192.0.2.2", 24
 RECORD_SECONDS = 10.0
 RGB_FRAME_BYTES = 704 * 704 * 3  # the camera's default RGB size
 YOLO_MODEL = paths.models_dir() / "yolo11n_640.onnx"
-RECORDED = {topics.DETECTIONS: PointCloud2, topics.RGB_INFO: CameraInfo}
+RECORDED = {topics.DETECTIONS: Detection2DArray, topics.RGB_INFO: CameraInfo}
 
 DISCOVERY = {
     "multicast": ({}, {}),

@@ -8,7 +8,6 @@ backends in a bare inference loop in this process; graph overhead = end-to-end m
 """
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import tempfile
@@ -68,9 +67,11 @@ class Collector:
     """Subscribes to every stage's output and the cameras' CameraInfo; records arrival - source stamp."""
 
     def __init__(self, node):
+        from aria_nav_msgs.msg import ObstacleArray
+        from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
         from diagnostic_msgs.msg import DiagnosticArray
-        from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-        from std_msgs.msg import String
+        from sensor_msgs.msg import CameraInfo, Image
+        from vision_msgs.msg import Detection2DArray
 
         from aria_nav.ros.qos import reliable_qos, result_qos, sensor_qos
 
@@ -82,10 +83,10 @@ class Collector:
         self.answered: Dict[str, set] = defaultdict(set)
         self.diagnostics: Dict[str, Dict[str, str]] = {}
         self.first_output = threading.Event()
-        types = {topics.DEPTH_IMAGE: Image, topics.SPEECH_REQUEST: String}
+        types = {topics.DEPTH_IMAGE: Image, topics.SPEECH_REQUEST: SpeechRequestMsg, topics.OBSTACLES: ObstacleArray}
         for stage, (topic, _stream) in STAGES.items():
-            msg_type = types.get(topic, PointCloud2)
-            qos = reliable_qos(50) if msg_type is String else result_qos()
+            msg_type = types.get(topic, Detection2DArray)
+            qos = reliable_qos(50) if msg_type is SpeechRequestMsg else result_qos()
             node.create_subscription(msg_type, topic, self._on_output(stage), qos)
         for stream, topic in INPUTS.items():
             node.create_subscription(CameraInfo, topic, self._on_input(stream), sensor_qos(depth=10))
@@ -108,9 +109,8 @@ class Collector:
                 if stage == "obstacles" and msg.header.frame_id != topics.RGB_FRAME:
                     return  # fusion also publishes one obstacle set per SLAM-camera frame
                 stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
-            else:  # speech request: the source image stamp is inside the JSON
-                source = json.loads(msg.data).get("stamp", {})
-                stamp = int(source.get("sec", 0)) * 10**9 + int(source.get("nanosec", 0))
+            else:  # speech request: the source image stamp is its `stamp`
+                stamp = msg.stamp.sec * 10**9 + msg.stamp.nanosec
             self.first_output.set()
             if self.recording:
                 with self._lock:

@@ -11,7 +11,6 @@ Used by `aria-nav bench outages` (numbers in docs/reliability.md).
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -46,8 +45,8 @@ class _Listener(BackgroundNode):
     """The spoken sentences with their times, and the newest status of every node."""
 
     def __init__(self):
+        from aria_nav_msgs.msg import Utterance
         from diagnostic_msgs.msg import DiagnosticArray
-        from std_msgs.msg import String
 
         from aria_nav.ros.qos import reliable_qos
 
@@ -55,12 +54,12 @@ class _Listener(BackgroundNode):
         self.spoken: List[Tuple[float, str]] = []
         self.status: Dict[str, Tuple[float, Dict[str, str]]] = {}
         self._lock = threading.Lock()
-        self.node.create_subscription(String, topics.SPEECH_SPOKEN, self._on_spoken, reliable_qos(100))
+        self.node.create_subscription(Utterance, topics.SPEECH_SPOKEN, self._on_spoken, reliable_qos(100))
         self.node.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, reliable_qos(100))
 
     def _on_spoken(self, msg) -> None:
         with self._lock:
-            self.spoken.append((time.monotonic(), json.loads(msg.data)["text"]))
+            self.spoken.append((time.monotonic(), msg.text))
 
     def _on_diagnostics(self, msg) -> None:
         with self._lock:

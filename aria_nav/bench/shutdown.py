@@ -29,8 +29,8 @@ import yaml
 from aria_nav import graph, paths, topics
 from aria_nav.ros.spinning import BackgroundNode
 
-RECORDED = {topics.DETECTIONS: "sensor_msgs/msg/PointCloud2", topics.OBSTACLES: "sensor_msgs/msg/PointCloud2",
-            topics.SPEECH_SPOKEN: "std_msgs/msg/String"}
+RECORDED = {topics.DETECTIONS: "vision_msgs/msg/Detection2DArray", topics.OBSTACLES: "aria_nav_msgs/msg/ObstacleArray",
+            topics.SPEECH_SPOKEN: "aria_nav_msgs/msg/Utterance"}
 WAV_HEADER_BYTES = 44
 START_TIMEOUT_S = 180.0  # a whole graph loading its models on a loaded 2-core machine
 DETECTIONS_RECORDED = 3  # detections seen after the recorder subscribed, before the signal
@@ -175,8 +175,8 @@ class _Driver(BackgroundNode):
 
     def __init__(self, nodes: Sequence[str]):
         from diagnostic_msgs.msg import DiagnosticArray
-        from sensor_msgs.msg import PointCloud2
-        from std_msgs.msg import String
+        from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
+        from vision_msgs.msg import Detection2DArray
 
         from aria_nav.ros.qos import reliable_qos, sensor_qos
 
@@ -184,9 +184,9 @@ class _Driver(BackgroundNode):
         self.detections = 0
         self.reporting = set()
         self._names = {f"aria_nav/{name}" for name in nodes}
-        self.node.create_subscription(PointCloud2, topics.DETECTIONS, self._on_detections, sensor_qos(10))
+        self.node.create_subscription(Detection2DArray, topics.DETECTIONS, self._on_detections, sensor_qos(10))
         self.node.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, reliable_qos(50))
-        self.requests = self.node.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
+        self.requests = self.node.create_publisher(SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos())
 
     def _on_detections(self, _msg) -> None:
         self.detections += 1

@@ -18,9 +18,10 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 from rclpy.node import Node
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from std_msgs.msg import String
+from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from aria_nav import topics
 from aria_nav.core.detection.classes import COCO_NAMES
@@ -29,7 +30,7 @@ from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.sample import GroundTruthFile, scaled_box
 from aria_nav.core.sources.base import RGB, SLAM_LEFT, SLAM_RIGHT
 from aria_nav.ros.conversions import array_to_image, intrinsics_to_camera_info
-from aria_nav.ros.detections import detections_to_msg
+from aria_nav.ros.detections import class_names_to_msg, detections_to_msg
 from aria_nav.ros.diagnostics import stamp_to_ns
 from aria_nav.ros.qos import latched_qos, result_qos, sensor_qos
 from aria_nav.replay.outputs import DETECTION_TOPICS
@@ -44,12 +45,12 @@ class PerceptionPublishers:
     says the depth is metric ground truth (fusion speaks metres and runs its corridor model only then)."""
 
     def __init__(self, node: Node, cameras=tuple(DETECTION_TOPICS), depth: bool = True):
-        self._detections = {camera: node.create_publisher(PointCloud2, DETECTION_TOPICS[camera], result_qos())
+        self._detections = {camera: node.create_publisher(Detection2DArray, DETECTION_TOPICS[camera], result_qos())
                             for camera in cameras}
-        self._names = [node.create_publisher(String, DETECTION_TOPICS[camera] + topics.CLASS_NAMES_SUFFIX,
+        self._names = [node.create_publisher(LabelInfo, DETECTION_TOPICS[camera] + topics.CLASS_NAMES_SUFFIX,
                                              latched_qos()) for camera in cameras]
         for publisher in self._names:
-            publisher.publish(String(data=json.dumps(list(COCO_NAMES))))
+            publisher.publish(class_names_to_msg(COCO_NAMES, 0.0))  # ground truth: no threshold
         if depth:
             self._depth_pub = node.create_publisher(Image, topics.DEPTH_IMAGE, result_qos())
             self._depth_info_pub = node.create_publisher(CameraInfo, topics.DEPTH_INFO, result_qos())

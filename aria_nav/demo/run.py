@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
+from aria_nav_msgs.msg import Utterance as UtteranceMsg
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 
@@ -36,6 +38,7 @@ from aria_nav import graph, paths, topics
 from aria_nav.bench.graph import STAGES, Collector
 from aria_nav.core.sample import GroundTruthFile
 from aria_nav.core.sources.base import RGB
+from aria_nav.core.speech.request import SpeechRequestError
 from aria_nav.core.sample.build import truth_path
 from aria_nav.core.sample.depth_truth import TrueDepth, true_depth
 from aria_nav.demo.ground_truth import GroundTruthPerception, camera_offset
@@ -48,6 +51,7 @@ from aria_nav.replay.session import GraphFailure, GraphSession
 from aria_nav.ros.conversions import image_to_rgb
 from aria_nav.ros.diagnostics import stamp_to_ns
 from aria_nav.ros.qos import latched_qos, reliable_qos, replay_qos, sensor_qos
+from aria_nav.ros.speech_msgs import msg_to_request, msg_to_spoken
 from aria_nav.runner import Runner
 
 PERCEPTION_NODES = ("detector", "slam_detector_left", "slam_detector_right", "depth")  # what truth replaces
@@ -231,16 +235,15 @@ class _Demo:
     def _on_frame(self, msg: CameraInfo) -> None:
         self.frame_stamps.append(stamp_to_ns(msg.header.stamp))
 
-    def _on_request(self, msg: String) -> None:
+    def _on_request(self, msg: SpeechRequestMsg) -> None:
         try:
-            request = json.loads(msg.data)
-            stamp = request["stamp"]
-            self.requests[(request.get("key"), stamp["sec"] * 1_000_000_000 + stamp["nanosec"])] = request
-        except (ValueError, KeyError, TypeError):
-            pass  # the speech node counts malformed requests; the demo only annotates what was said
+            request = msg_to_request(msg)
+        except SpeechRequestError:
+            return  # the speech node counts malformed requests; the demo only annotates what was said
+        self.requests[(request.key, request.stamp_ns)] = json.loads(request.to_json())
 
-    def _on_spoken(self, msg: String) -> None:
-        record = json.loads(msg.data)
+    def _on_spoken(self, msg: UtteranceMsg) -> None:
+        record = msg_to_spoken(msg)
         self.spoken.append(record)
         if record.get("started") is not None:
             self.video.add_utterance(Utterance(record["started"], record["ended"], record["text"],
@@ -254,8 +257,8 @@ class _Demo:
         self.session = session = GraphSession("aria_nav_demo")
         self.collector = Collector(session.node)
         session.node.create_subscription(Image, topics.ANNOTATED_IMAGE, self._on_annotated, sensor_qos(depth=2))
-        session.node.create_subscription(String, topics.SPEECH_SPOKEN, self._on_spoken, reliable_qos(50))
-        session.node.create_subscription(String, topics.SPEECH_REQUEST, self._on_request, reliable_qos(50))
+        session.node.create_subscription(UtteranceMsg, topics.SPEECH_SPOKEN, self._on_spoken, reliable_qos(50))
+        session.node.create_subscription(SpeechRequestMsg, topics.SPEECH_REQUEST, self._on_request, reliable_qos(50))
         # The camera publishes reliably here (process_every_frame): a reliable reader counts every frame it sent.
         session.node.create_subscription(CameraInfo, topics.RGB_INFO, self._on_frame, replay_qos())
         # On a loaded machine the first frames can go out before this process is matched: the camera's own count,

@@ -60,7 +60,7 @@ class CameraNode(AriaNode):
                                  max_duration_s=cfg.max_duration_s)
         except (SourceError, ValueError) as exc:
             raise ConfigError(str(exc)) from None
-        # /tf_static of the cameras relative to aria_device, for rviz (where tf2_ros exists: a ROS distribution).
+        # /tf_static (latched) of the cameras and the IMU relative to aria_device, for rviz and tf2 users.
         self._static_tf = publish_camera_transforms(self, cfg.source, cfg.path, cfg.slam_pair)
         qos = frame_qos(cfg.process_every_frame)
         self._image_publishers: Dict[str, Tuple[Publisher, Publisher]] = {}

@@ -15,9 +15,12 @@ import threading
 import time
 from typing import Dict, List, Optional, Tuple
 
-from sensor_msgs.msg import Image, PointCloud2
+from aria_nav_msgs.msg import ObstacleArray
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
+from sensor_msgs.msg import Image
 from std_msgs.msg import Empty, String
 from std_srvs.srv import Trigger
+from vision_msgs.msg import LabelInfo
 
 from aria_nav import topics
 from aria_nav.core.describe.budget import FAILED, FALLBACK, MODEL, SUMMARY, Description, DescriptionJob, run_model
@@ -69,14 +72,14 @@ class DescribeNode(AriaNode):
             if self.describer.test_model:
                 self.get_logger().warning(f"{self.describer.name} is a test model with random weights: its words "
                                           f"mean nothing (said as such)")
-        self._speech_pub = self.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
+        self._speech_pub = self.create_publisher(SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos())
         self._description_pub = self.create_publisher(String, topics.DESCRIPTION, reliable_qos())
         for camera, detections in zip(CAMERAS, (topics.DETECTIONS, topics.SLAM_LEFT_DETECTIONS,
                                                 topics.SLAM_RIGHT_DETECTIONS)):
             code = CAMERAS.index(camera)
-            self.create_subscription(String, self.resolve_topic_name(detections) + topics.CLASS_NAMES_SUFFIX,
+            self.create_subscription(LabelInfo, self.resolve_topic_name(detections) + topics.CLASS_NAMES_SUFFIX,
                                      lambda msg, code=code: self._on_class_names(code, msg), latched_qos())
-        self.create_subscription(PointCloud2, topics.OBSTACLES, self._on_obstacles, sensor_qos(depth=5))
+        self.create_subscription(ObstacleArray, topics.OBSTACLES, self._on_obstacles, sensor_qos(depth=5))
         self.create_subscription(String, topics.DEPTH_MODE, self._on_depth_mode, latched_qos())
         self.create_subscription(Empty, topics.DESCRIBE_REQUEST, lambda _msg: self.request(), reliable_qos())
         self.create_service(Trigger, topics.DESCRIBE_SERVICE, self._on_trigger)
@@ -89,13 +92,13 @@ class DescribeNode(AriaNode):
 
     # ---- inputs --------------------------------------------------------------------------------------------
 
-    def _on_class_names(self, code: int, msg: String) -> None:
+    def _on_class_names(self, code: int, msg: LabelInfo) -> None:
         try:
             self._class_names[code] = msg_to_class_names(msg)
         except DetectionFormatError as exc:
             self._input_error(f"{CAMERAS[code]}: {exc}")
 
-    def _on_obstacles(self, msg: PointCloud2) -> None:
+    def _on_obstacles(self, msg: ObstacleArray) -> None:
         try:
             records = msg_to_records(msg)
         except ObstacleFormatError as exc:

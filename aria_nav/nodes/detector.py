@@ -2,26 +2,26 @@
 
 Subscribes to an image topic (rgb8, bgr8 or mono8), runs the detector on the newest frame (frames that arrive
 while it is busy replace each other and are counted as dropped; process_every_frame processes all, in order) and
-publishes the detections as PointCloud2 with the source image's header, the class names latched beside them and,
+publishes the detections as vision_msgs/Detection2DArray with the source image's header, the class names
+(vision_msgs/LabelInfo) latched beside them and,
 optionally, an annotated image. One executable serves the RGB camera and both SLAM cameras: the graph starts it
 three times under different names, with the topics remapped.
 
 Topics (remap the first two; the others follow the detections topic):
   in   /aria/rgb/image_raw                 sensor_msgs/Image
-  out  /aria_nav/detections                sensor_msgs/PointCloud2 (aria_nav.ros.detections layout)
-  out  /aria_nav/detections/class_names    std_msgs/String, JSON list, latched
+  out  /aria_nav/detections                vision_msgs/Detection2DArray (aria_nav.ros.detections)
+  out  /aria_nav/detections/class_names    vision_msgs/LabelInfo, latched
   out  /aria_nav/detections/image          sensor_msgs/Image rgb8 (publish_annotated)
 """
 from __future__ import annotations
 
 import collections
-import json
 import time
 from typing import Deque
 
 import numpy as np
-from sensor_msgs.msg import Image, PointCloud2
-from std_msgs.msg import String
+from sensor_msgs.msg import Image
+from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from aria_nav import topics
 from aria_nav.core.detection.annotate import draw_detections
@@ -31,7 +31,7 @@ from aria_nav.core.detection.detector import DetectorConfig, InputSizeError, Sta
 from aria_nav.core.detection.low_light import LowLightConfig, LowLightEnhancer
 from aria_nav.core.inference.interface import ModelError
 from aria_nav.ros.conversions import ImageFormatError, array_to_image, image_to_array
-from aria_nav.ros.detections import detections_to_msg
+from aria_nav.ros.detections import class_names_to_msg, detections_to_msg
 from aria_nav.ros.detector_params import PARAMS
 from aria_nav.ros.diagnostics import NodeDiagnostics
 from aria_nav.ros.inference_params import inference_config
@@ -66,12 +66,12 @@ class DetectorNode(AriaNode):
         report_runner(self, self.diag, runner)
         self.diag.set_value("input", f"{self.detector.input_hw[1]}x{self.detector.input_hw[0]}")
 
-        self.publisher = self.create_publisher(PointCloud2, topics.DETECTIONS,
+        self.publisher = self.create_publisher(Detection2DArray, topics.DETECTIONS,
                                                frame_qos(cfg.process_every_frame, depth=RESULT_DEPTH))
         detections_topic = self.publisher.topic_name  # after remapping: the derived topics follow it
-        self.names_publisher = self.create_publisher(String, detections_topic + topics.CLASS_NAMES_SUFFIX,
+        self.names_publisher = self.create_publisher(LabelInfo, detections_topic + topics.CLASS_NAMES_SUFFIX,
                                                      latched_qos())
-        self.names_publisher.publish(String(data=json.dumps(self.detector.names)))
+        self.names_publisher.publish(class_names_to_msg(self.detector.names, cfg.conf_threshold))
         self.annotated_publisher = None
         if cfg.publish_annotated:
             self.annotated_publisher = self.create_publisher(Image, detections_topic + topics.ANNOTATED_SUFFIX,

@@ -1,13 +1,13 @@
 """Fusion node: detections + depth + IMU -> tracked obstacles with distance, direction and priority, and the
 speech requests the guidance policy decides on (docs/guidance.md).
 
-Subscribes: detections (RGB) with their class names, depth image, RGB camera_info, the two SLAM cameras'
-detections and camera_info (peripheral obstacles), IMU (walking/standing, and the camera's tilt), device odometry
-(Aria Gen2's VIO on /aria/odom: walking/standing from the wearer's speed, preferred to the IMU while it flows), RGB
-image (annotated view only).
-Publishes: obstacles (PointCloud2, aria_nav.ros.obstacles), markers, annotated image, speech requests
-(std_msgs/String JSON, reliable), the RGB camera's tilt in the gravity-aligned wearer frame (TransformStamped, one per
-fused RGB frame, aria_nav.core.wearer_frame), /diagnostics.
+Subscribes: detections (RGB, vision_msgs/Detection2DArray) with their class names (LabelInfo), depth image, RGB
+camera_info, the two SLAM cameras' detections and camera_info (peripheral obstacles), IMU (walking/standing, and the
+camera's tilt), device odometry (Aria Gen2's VIO on /aria/odom: walking/standing from the wearer's speed, preferred
+to the IMU while it flows), RGB image (annotated view only).
+Publishes: obstacles (aria_nav_msgs/ObstacleArray, aria_nav.ros.obstacles), markers, annotated image, speech
+requests (aria_nav_msgs/SpeechRequest, reliable), the RGB camera's tilt in the gravity-aligned wearer frame
+(TransformStamped, one per fused RGB frame, aria_nav.core.wearer_frame), /diagnostics.
 Each callback decodes its message, makes one call into core.fusion.session.FusionSession (which holds every
 decision: pairing, health, the pipeline, what is said) and publishes the Step it returns (docs/design.md "How data
 flows through fusion"). All message work runs on the executor thread (it is light: a few percentiles per frame);
@@ -20,11 +20,14 @@ import json
 import time
 from typing import Dict, Optional
 
+from aria_nav_msgs.msg import ObstacleArray
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import TransformStamped
 from nav_msgs.msg import Odometry
-from sensor_msgs.msg import CameraInfo, Image, Imu, PointCloud2
+from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import Header, String
+from vision_msgs.msg import Detection2DArray, LabelInfo
 from visualization_msgs.msg import MarkerArray
 
 from aria_nav import topics
@@ -67,9 +70,9 @@ class FusionNode(AriaNode):
         self._counts = {"annotated": 0, "annotated_no_image": 0}
 
         per_frame = frame_qos(cfg.process_every_frame, depth=RESULT_DEPTH)
-        self._obstacles_pub = self.create_publisher(PointCloud2, topics.OBSTACLES, per_frame)
+        self._obstacles_pub = self.create_publisher(ObstacleArray, topics.OBSTACLES, per_frame)
         self._markers_pub = self.create_publisher(MarkerArray, topics.OBSTACLE_MARKERS, result_qos())
-        self._speech_pub = self.create_publisher(String, topics.SPEECH_REQUEST, reliable_qos())
+        self._speech_pub = self.create_publisher(SpeechRequestMsg, topics.SPEECH_REQUEST, reliable_qos())
         self._tilt_pub = self.create_publisher(TransformStamped, topics.WEARER_TILT, result_qos())
         # Each camera's camera_info is subscribed before its detections and depth: the executor serves ready
         # subscriptions in creation order, so a frame whose camera_info, depth and detections arrive together is
@@ -78,7 +81,7 @@ class FusionNode(AriaNode):
         if cfg.use_slam_cameras:
             self._subscribe_camera(SLAM_LEFT, topics.SLAM_LEFT_DETECTIONS, topics.SLAM_LEFT_INFO)
             self._subscribe_camera(SLAM_RIGHT, topics.SLAM_RIGHT_DETECTIONS, topics.SLAM_RIGHT_INFO)
-        self.create_subscription(PointCloud2, topics.DETECTIONS, self._on_detections, per_frame)
+        self.create_subscription(Detection2DArray, topics.DETECTIONS, self._on_detections, per_frame)
         self.create_subscription(Image, topics.DEPTH_IMAGE, self._on_depth, per_frame)
         self.create_subscription(Imu, topics.IMU, self._on_imu, sensor_qos(depth=200))
         self.create_subscription(Odometry, topics.ODOM, self._on_odometry, sensor_qos(depth=200))
@@ -107,14 +110,14 @@ class FusionNode(AriaNode):
     def _subscribe_camera(self, camera: str, detections_topic: str, info_topic: str,
                           with_detections: bool = True) -> None:
         names_topic = self.resolve_topic_name(detections_topic) + topics.CLASS_NAMES_SUFFIX
-        self.create_subscription(String, names_topic, lambda msg: self._on_class_names(camera, msg), latched_qos())
+        self.create_subscription(LabelInfo, names_topic, lambda msg: self._on_class_names(camera, msg), latched_qos())
         self.create_subscription(CameraInfo, info_topic, lambda msg: self._on_info(camera, msg), sensor_qos())
         if with_detections:
-            self.create_subscription(PointCloud2, detections_topic,
+            self.create_subscription(Detection2DArray, detections_topic,
                                      lambda msg: self._on_peripheral(camera, msg),
                                      frame_qos(self.cfg.process_every_frame, depth=RESULT_DEPTH))
 
-    def _on_class_names(self, camera: str, msg: String) -> None:
+    def _on_class_names(self, camera: str, msg: LabelInfo) -> None:
         try:
             self.session.on_class_names(camera, msg_to_class_names(msg))
         except DetectionFormatError as exc:
@@ -145,7 +148,7 @@ class FusionNode(AriaNode):
         self._publish(self.session.on_odometry(stamp_to_ns(msg.header.stamp) / 1e9, (q.x, q.y, q.z, q.w),
                                                (v.x, v.y, v.z), (w.x, w.y, w.z)))
 
-    def _on_detections(self, msg: PointCloud2) -> None:
+    def _on_detections(self, msg: Detection2DArray) -> None:
         detections = self._decode(msg, "detections")
         if detections is not None:
             self._publish(self.session.on_detections(msg.header, stamp_to_ns(msg.header.stamp), detections,
@@ -162,7 +165,7 @@ class FusionNode(AriaNode):
             return
         self._publish(self.session.on_depth(stamp_to_ns(msg.header.stamp), depth, time.monotonic()))
 
-    def _on_peripheral(self, camera: str, msg: PointCloud2) -> None:
+    def _on_peripheral(self, camera: str, msg: Detection2DArray) -> None:
         detections = self._decode(msg, f"{camera} detections")
         if detections is not None:
             self._publish(self.session.on_peripheral(camera, msg.header, stamp_to_ns(msg.header.stamp), detections))
@@ -250,7 +253,7 @@ class FusionNode(AriaNode):
 
     # ---- errors --------------------------------------------------------------------------------------------
 
-    def _decode(self, msg: PointCloud2, what: str) -> Optional[Detections]:
+    def _decode(self, msg: Detection2DArray, what: str) -> Optional[Detections]:
         try:
             return msg_to_detections(msg)
         except DetectionFormatError as exc:

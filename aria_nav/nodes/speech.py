@@ -1,6 +1,6 @@
 """Speech node: speaks the fusion node's requests (docs/guidance.md).
 
-Requests (std_msgs/String JSON, aria_nav.core.speech.request) are phrased in the configured language, arbitrated
+Requests (aria_nav_msgs/SpeechRequest, aria_nav.core.speech.request) are phrased in the configured language, arbitrated
 for deadlines (aria_nav.core.speech.queue) and spoken by a TTS engine on a worker thread: the executor never waits
 for audio. Each utterance's fate, with its capture-to-ear latency (source frame stamp to audio start), is
 published on the spoken topic (JSON, aria_nav.ros.speech_msgs) and logged, also when no engine or sound device
@@ -16,7 +16,8 @@ import threading
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
-from std_msgs.msg import String
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
+from aria_nav_msgs.msg import Utterance
 
 from aria_nav import topics
 from aria_nav.core.health import OutagePolicy
@@ -63,14 +64,14 @@ class SpeechNode(AriaNode):
         self.diag.set_value("output", sink.kind + (f" ({sink.directory})" if sink.kind == WAV else ""))
         self.diag.set_value("language", cfg.language)
         self._counts = {"spoken": 0, "interrupted": 0, "failed": 0, "rejected": 0}
-        self._spoken_pub = self.create_publisher(String, topics.SPEECH_SPOKEN, reliable_qos())
+        self._spoken_pub = self.create_publisher(Utterance, topics.SPEECH_SPOKEN, reliable_qos())
         self._worker_output = threading.Lock()  # the worker's reports vs close()
         self._closed = False
         queue = SpeechQueue(cfg.max_queue, cfg.max_age_s, cfg.repeat_cooldown_s)
         self.speaker = Speaker(self.phrases, cfg.direction_style, engine, sink, queue, self._now, self._on_spoken,
                                earcon=cfg.earcon, form=cfg.critical_form,
                                critical_words_per_minute=cfg.critical_words_per_minute)
-        self.create_subscription(String, topics.SPEECH_REQUEST, self._on_request, reliable_qos(depth=50))
+        self.create_subscription(SpeechRequestMsg, topics.SPEECH_REQUEST, self._on_request, reliable_qos(depth=50))
         self.create_timer(1.0, self._update_diagnostics)
         self.guidance = None
         if cfg.watch_guidance:
@@ -84,7 +85,7 @@ class SpeechNode(AriaNode):
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds / 1e9
 
-    def _on_request(self, msg: String) -> None:
+    def _on_request(self, msg: SpeechRequestMsg) -> None:
         try:
             request = msg_to_request(msg)
         except SpeechRequestError as exc:

@@ -4,15 +4,16 @@ reliably under process_every_frame), and callbacks only decode and store, so not
 """
 from __future__ import annotations
 
-import json
 import threading
 import time
 from typing import Dict, Iterable, List, Set, Tuple
 
 import numpy as np
+from aria_nav_msgs.msg import ObstacleArray
+from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
 from rclpy.node import Node
-from sensor_msgs.msg import Image, PointCloud2
-from std_msgs.msg import String
+from sensor_msgs.msg import Image
+from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from aria_nav import topics
 from aria_nav.core.detection.detections import Detections
@@ -20,10 +21,11 @@ from aria_nav.core.replay import DepthStats, DetectionRecord, ObstacleRecord, de
 from aria_nav.core.sources.base import RGB, SLAM_LEFT, SLAM_RIGHT
 from aria_nav.core.speech.request import URGENCIES, SpeechRequest, SpeechRequestError
 from aria_nav.ros.conversions import ImageFormatError, image_to_array
-from aria_nav.ros.detections import DetectionFormatError, msg_to_detections
+from aria_nav.ros.detections import DetectionFormatError, msg_to_class_names, msg_to_detections
 from aria_nav.ros.diagnostics import stamp_to_ns
 from aria_nav.ros.obstacles import ObstacleFormatError, band_name, direction_name, msg_to_records
 from aria_nav.ros.qos import latched_qos, reliable_qos, replay_qos
+from aria_nav.ros.speech_msgs import msg_to_request
 
 DETECTION_TOPICS = {RGB: topics.DETECTIONS, SLAM_LEFT: topics.SLAM_LEFT_DETECTIONS,
                     SLAM_RIGHT: topics.SLAM_RIGHT_DETECTIONS}
@@ -48,13 +50,13 @@ class OutputCollector:
         for camera in self.cameras:
             topic = DETECTION_TOPICS[camera]
             self.subscriptions.append(node.create_subscription(
-                PointCloud2, topic, lambda msg, c=camera: self._on_detections(c, msg), replay_qos()))
-            node.create_subscription(String, topic + topics.CLASS_NAMES_SUFFIX,
+                Detection2DArray, topic, lambda msg, c=camera: self._on_detections(c, msg), replay_qos()))
+            node.create_subscription(LabelInfo, topic + topics.CLASS_NAMES_SUFFIX,
                                      lambda msg, c=camera: self._on_class_names(c, msg), latched_qos())
         self.subscriptions += [
             node.create_subscription(Image, topics.DEPTH_IMAGE, self._on_depth, replay_qos()),
-            node.create_subscription(PointCloud2, topics.OBSTACLES, self._on_obstacles, replay_qos()),
-            node.create_subscription(String, topics.SPEECH_REQUEST, self._on_request, reliable_qos(100))]
+            node.create_subscription(ObstacleArray, topics.OBSTACLES, self._on_obstacles, replay_qos()),
+            node.create_subscription(SpeechRequestMsg, topics.SPEECH_REQUEST, self._on_request, reliable_qos(100))]
 
     # -- callbacks (executor thread) ----------------------------------------------------------------------------
     def _store(self, key: Key, table: dict, table_key, value) -> None:
@@ -68,17 +70,17 @@ class OutputCollector:
             self.errors.append(message)
             self._condition.notify_all()
 
-    def _on_class_names(self, camera: str, msg: String) -> None:
+    def _on_class_names(self, camera: str, msg: LabelInfo) -> None:
         try:
-            names = json.loads(msg.data)
-        except ValueError as exc:
-            self._error(f"class names of {camera} are not JSON: {exc}")
+            names = msg_to_class_names(msg)
+        except DetectionFormatError as exc:
+            self._error(f"class names of {camera}: {exc}")
             return
         with self._condition:
-            self.class_names[camera] = [str(name) for name in names]
+            self.class_names[camera] = names
             self._condition.notify_all()
 
-    def _on_detections(self, camera: str, msg: PointCloud2) -> None:
+    def _on_detections(self, camera: str, msg: Detection2DArray) -> None:
         stamp = stamp_to_ns(msg.header.stamp)
         try:
             detections = msg_to_detections(msg)
@@ -96,7 +98,7 @@ class OutputCollector:
         stamp = stamp_to_ns(msg.header.stamp)
         self._store((DEPTH, RGB, stamp), self._depth, stamp, stats)
 
-    def _on_obstacles(self, msg: PointCloud2) -> None:
+    def _on_obstacles(self, msg: ObstacleArray) -> None:
         try:
             records = msg_to_records(msg).copy()
         except ObstacleFormatError as exc:
@@ -110,9 +112,9 @@ class OutputCollector:
         stamp = stamp_to_ns(msg.header.stamp)
         self._store((OBSTACLES, camera, stamp), self._obstacles, (camera, stamp), records)
 
-    def _on_request(self, msg: String) -> None:
+    def _on_request(self, msg: SpeechRequestMsg) -> None:
         try:
-            request = SpeechRequest.from_json(msg.data)
+            request = msg_to_request(msg)
         except SpeechRequestError as exc:
             self._error(f"{topics.SPEECH_REQUEST}: {exc}")
             return

@@ -1,7 +1,9 @@
-"""Obstacles as sensor_msgs/PointCloud2 (one point per tracked obstacle, readable by any ROS tool and shown by
-rviz as points) and as visualization_msgs/MarkerArray.
+"""Obstacles as aria_nav_msgs/ObstacleArray (aria_nav_msgs/msg/Obstacle.msg documents each field and its unit;
+`ros2 topic echo` prints them by name) and as visualization_msgs/MarkerArray for rviz.
 
-Fields (little endian, point_step 84):
+One ObstacleArray per processed frame and camera; header = that frame's source image header (stamp, optical frame
+id). Consumers read a message as records (msg_to_records): a structured array with OBSTACLE_DTYPE's fields, codes as
+the message has them:
   x, y, z         float32  the object's nearest part in the camera's optical frame, metres (NaN when unknown)
   distance_m      float32  along the floor: horizontal distance in the gravity-aligned wearer frame (aria_wearer)
                            from the wearer to the object's nearest part, metres (NaN when unknown)
@@ -20,7 +22,6 @@ Fields (little endian, point_step 84):
   height_band     int32    0 floor, 1 body, 2 head (heights above the floor), -1 unknown (no distance)
   kind            int32    0 named (a detector class; class_id indexes its names), 1 obstacle, 2 head_height,
                            3 step_down, 4 step_up (hazards of the walking corridor, class_id -1)
-One message per processed frame and camera; header = that frame's source image header (stamp, optical frame id).
 """
 from __future__ import annotations
 
@@ -28,9 +29,10 @@ import math
 from typing import List, Sequence
 
 import numpy as np
+from aria_nav_msgs.msg import Obstacle as ObstacleMsg
+from aria_nav_msgs.msg import ObstacleArray
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
-from sensor_msgs.msg import PointCloud2, PointField
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
@@ -47,14 +49,19 @@ KINDS = ("named",) + HAZARD_KINDS  # what an obstacle is: `kind` indexes this
 _FLOATS = ("x", "y", "z", "distance_m", "bearing_deg", "approach_mps", "priority", "x1", "y1", "x2", "y2", "score")
 _INTS = ("id", "class_id", "band", "direction", "clock", "camera", "urgency", "height_band", "kind")
 OBSTACLE_DTYPE = np.dtype([(name, "<f4") for name in _FLOATS] + [(name, "<i4") for name in _INTS])
-_FIELDS = [PointField(name=name, offset=OBSTACLE_DTYPE.fields[name][1], count=1,
-                      datatype=PointField.INT32 if name in _INTS else PointField.FLOAT32)
-           for name in OBSTACLE_DTYPE.names]
+# The message's names of the record fields that it spells with their unit.
+_BOX = {"x1": "x1_px", "y1": "y1_px", "x2": "x2_px", "y2": "y2_px"}
+_SCALARS = ("distance_m", "bearing_deg", "approach_mps", "priority", "score", "id", "class_id", "band", "direction",
+            "clock", "camera", "urgency", "height_band", "kind")
+# Codes a consumer indexes with: anything else is a malformed message.
+_CODES = {"band": range(-1, len(BANDS)), "direction": range(-1, 2), "clock": range(0, 13),
+          "camera": range(len(CAMERAS)), "urgency": range(len(URGENCIES)), "height_band": range(-1, len(HEIGHT_BANDS)),
+          "kind": range(len(KINDS))}
 _URGENCY_COLOURS = {"info": (0.2, 0.8, 0.2), "warning": (1.0, 0.75, 0.0), "critical": (1.0, 0.1, 0.1)}
 
 
 class ObstacleFormatError(ValueError):
-    """A PointCloud2 that is not an obstacle set of the layout above."""
+    """An ObstacleArray with values no fusion node publishes (a code outside its range)."""
 
 
 def obstacles_to_records(obstacles: Sequence[Obstacle]) -> np.ndarray:
@@ -73,23 +80,34 @@ def obstacles_to_records(obstacles: Sequence[Obstacle]) -> np.ndarray:
     return records
 
 
-def obstacles_to_msg(obstacles: Sequence[Obstacle], header: Header) -> PointCloud2:
-    records = obstacles_to_records(obstacles)
-    return PointCloud2(header=header, height=1, width=len(records), fields=_FIELDS, is_bigendian=False,
-                       point_step=OBSTACLE_DTYPE.itemsize, row_step=OBSTACLE_DTYPE.itemsize * len(records),
-                       data=records.tobytes(), is_dense=False)
+def obstacles_to_msg(obstacles: Sequence[Obstacle], header: Header) -> ObstacleArray:
+    out = ObstacleArray(header=header)
+    for record, o in zip(obstacles_to_records(obstacles).tolist(), obstacles):
+        values = dict(zip(OBSTACLE_DTYPE.names, record))
+        msg = ObstacleMsg(class_name=o.class_name if o.kind == "named" else "",
+                          position=Point(x=values["x"], y=values["y"], z=values["z"]),
+                          **{name: values[name] for name in _SCALARS},
+                          **{field: values[name] for name, field in _BOX.items()})
+        out.obstacles.append(msg)
+    return out
 
 
-def msg_to_records(msg: PointCloud2) -> np.ndarray:
-    """The obstacle records of a message (structured array with OBSTACLE_DTYPE's fields)."""
-    names = [f.name for f in msg.fields]
-    if names != list(OBSTACLE_DTYPE.names) or msg.point_step != OBSTACLE_DTYPE.itemsize:
-        raise ObstacleFormatError(f"not an obstacle set: fields {names}, point_step {msg.point_step}")
-    count = int(msg.width) * int(msg.height)
-    data = np.frombuffer(msg.data, np.uint8)
-    if data.size != count * OBSTACLE_DTYPE.itemsize:
-        raise ObstacleFormatError(f"data has {data.size} bytes for {count} obstacles")
-    return data.view(OBSTACLE_DTYPE)
+def msg_to_records(msg: ObstacleArray) -> np.ndarray:
+    """The obstacle records of a message (structured array with OBSTACLE_DTYPE's fields); ObstacleFormatError names
+    a code outside its range."""
+    records = np.zeros(len(msg.obstacles), OBSTACLE_DTYPE)
+    for row, o in zip(records, msg.obstacles):
+        for name, codes in _CODES.items():
+            if getattr(o, name) not in codes:
+                raise ObstacleFormatError(f"obstacle {o.id}: {name} {getattr(o, name)} is not one of "
+                                          f"{codes.start}..{codes.stop - 1}")
+        with np.errstate(over="ignore"):  # a position beyond float32 is infinitely far: no position
+            row["x"], row["y"], row["z"] = o.position.x, o.position.y, o.position.z
+        for name in _SCALARS:
+            row[name] = getattr(o, name)
+        for name, field in _BOX.items():
+            row[name] = getattr(o, field)
+    return records
 
 
 def band_name(code: int) -> str:

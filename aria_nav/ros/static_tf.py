@@ -11,8 +11,9 @@ Where the mounts come from, by camera source:
     turns that make the images upright (Gen1: one, Gen2: none);
   - anything else (video, webcam, other bags, live glasses): the RGB camera at the device origin looking forward,
     since no calibration is known here.
-Publishing needs tf2_ros (tf2_msgs), which every ROS 2 distribution has but the project's PyPI wheels do not: there
-the node says so in one log line and publishes nothing. The mounts themselves need no ROS (camera_mounts()).
+Published as tf2's static broadcaster does (one tf2_msgs/TFMessage, reliable, transient local, depth 1), so a
+subscriber that joins later still gets every mount; only tf2_msgs is needed (a ROS distribution has it, set-up builds
+it on the PyPI path), not tf2_ros. The mounts themselves need no ROS (camera_mounts()).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from aria_nav import paths, topics
+from aria_nav.ros.qos import latched_qos
 from aria_nav.core.wearer_frame import DEVICE_FROM_OPTICAL, rotation_to_quaternion
 
 
@@ -128,19 +130,25 @@ def transform_message(mount: Mount, stamp, parent: str = topics.DEVICE_FRAME):
     return msg
 
 
+def static_transforms_message(mounts: List[Mount], stamp):
+    """tf2_msgs/TFMessage of `mounts`, each a transform from the device frame."""
+    from tf2_msgs.msg import TFMessage
+
+    return TFMessage(transforms=[transform_message(m, stamp) for m in mounts])
+
+
 def publish_camera_transforms(node, source: str, path: str, slam_pair: str = "side") -> Optional[object]:
-    """Publishes the mounts on /tf_static through `node` (keep the returned broadcaster alive); None, after one log
-    line, where tf2_ros is not installed."""
+    """Publishes the mounts on /tf_static through `node` and returns the publisher (keep it alive: it holds the
+    latched message); None, after one log line, where tf2_msgs is not installed."""
     try:
-        from tf2_ros.static_transform_broadcaster import StaticTransformBroadcaster
+        from tf2_msgs.msg import TFMessage
     except ImportError:
-        node.get_logger().info("tf2_ros is not installed here (the PyPI ROS wheels have no tf2_msgs): the cameras' "
-                               "static transforms are not published; rviz needs them (docs/rviz.md)")
+        node.get_logger().warning("tf2_msgs is not installed (run tools/setup.sh, or install ros-<distro>-tf2-msgs): "
+                                  "the cameras' static transforms are not published; rviz needs them (docs/rviz.md)")
         return None
     mounts, origin = camera_mounts(source, path, slam_pair)
-    broadcaster = StaticTransformBroadcaster(node)
-    stamp = node.get_clock().now().to_msg()
-    broadcaster.sendTransform([transform_message(m, stamp) for m in mounts])
+    publisher = node.create_publisher(TFMessage, topics.TF_STATIC, latched_qos())  # as tf2's static broadcaster
+    publisher.publish(static_transforms_message(mounts, node.get_clock().now().to_msg()))
     node.get_logger().info(f"static transforms {topics.DEVICE_FRAME} -> {', '.join(m.child for m in mounts)} "
                            f"from {origin}")
-    return broadcaster
+    return publisher

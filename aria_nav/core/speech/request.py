@@ -1,6 +1,6 @@
 """What fusion asks the speech stage to say: a structured event, not a sentence, so the speech stage phrases it in
-the listener's language. Carried as JSON in a std_msgs/String (aria_nav.ros.speech_msgs); this module is the
-ROS-free model and its validation.
+the listener's language. Carried as aria_nav_msgs/SpeechRequest (aria_nav.ros.speech_msgs); its JSON form (logs,
+the demo's summary) has the fields below. This module is the ROS-free model and its validation.
 
 JSON fields: event (obstacle | approaching | degraded | restored | slow | ended: a recording's input ended |
 description), urgency (critical | warning | info | describe), priority (float, higher first), key (identifies the
