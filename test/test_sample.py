@@ -122,7 +122,8 @@ def test_ground_truth_agrees_with_geometry_and_depth(scene, index):
     assert x1 < u < x2 and y1 < v < y2, "the person's chest projects outside its box"
     # The visible surface lies between the torso's front (0.13 m before the body's axis) and the axis.
     assert chest[2] - 0.13 < person.distance_m < chest[2]
-    core = depth[int(y1 + 0.3 * (y2 - y1)):int(y1 + 0.45 * (y2 - y1)), int(x1 + 0.4 * (x2 - x1)):int(x2 - 0.4 * (x2 - x1))]
+    height, width = y2 - y1, x2 - x1
+    core = depth[int(y1 + 0.3 * height):int(y1 + 0.45 * height), int(x1 + 0.4 * width):int(x2 - 0.4 * width)]
     assert np.median(core) == pytest.approx(person.distance_m, rel=0.05)
     assert abs(person.bearing_deg) < 1.0 and person.direction == "ahead"
     dog = truth.find(4, "slam_left")

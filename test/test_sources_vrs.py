@@ -51,6 +51,10 @@ def test_counts_sizes_and_order(name):
             assert 5.0 < np.linalg.norm(item.linear_acceleration) < 15.0, "gravity dominates the accelerometer"
 
 
+def _grey(image):
+    return image.mean(axis=2) if image.ndim == 3 else image.astype(float)
+
+
 def _upright_camera(source, stream):
     """(rotation device-from-camera, fisheye calibration) of the upright linear camera and of the raw sensor."""
     from projectaria_tools.core import calibration
@@ -76,8 +80,7 @@ def test_upright_images_agree_with_their_intrinsics(everyday, stream):
     device_from_raw = fisheye.get_transform_device_camera().to_matrix()[:3, :3]
     k = frame.calibration.intrinsics
     raw_image = source._provider.get_image_data_by_index(source._stream_ids[stream], 0)[0].to_numpy_array()
-    grey = (lambda a: a.mean(axis=2) if a.ndim == 3 else a.astype(float))
-    published, original = grey(frame.image), grey(raw_image)
+    published, original = _grey(frame.image), _grey(raw_image)
     correlations = []
     for u_frac, v_frac in ((0.3, 0.3), (0.7, 0.35), (0.5, 0.5), (0.35, 0.7), (0.65, 0.65)):
         u, v = u_frac * k.width, v_frac * k.height

@@ -1,9 +1,10 @@
 """`aria-nav demo`: the whole graph on a recording, with the spoken warnings, a video and a summary.
 
 `aria-nav demo [--source KIND --input FILE | --scene hazards] [--out DIR] [name:=value ...]` runs on the project's
-sample recording by default (or on the scripted hazard scene), shows a live status line, and writes the spoken
-warnings as WAV files and an annotated video of what the system saw and said, into a new folder each run (out/demo/<start time>/, out/demo/latest points to the newest).
-Exit status 0, or 2 when it could not run (input, settings, a node failed). See docs/demo.md.
+sample recording by default (or on the scripted hazard scene), shows a live status line, and writes the spoken warnings
+as WAV files and an annotated video of what the system saw and said, into a new folder each run (out/demo/<start time>/,
+out/demo/latest points to the newest). Exit status 0, or 2 when it could not run (input, settings, a node failed). See
+docs/demo.md.
 """
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 """How a stream of messages is doing, judged from its arrival times only: the policies behind what the wearer is
 told about outages (fusion's inputs, fusion itself as the speech node hears it).
 
-InputRate: an input's rate and its typical interval over its last messages. An input is *silent* once nothing came
-for its silence threshold: `stale_after_s`, or `stale_intervals` of its own typical intervals if that is longer
-(never beyond `max_stale_after_s`, which is also the threshold after its first message), so that a stage that
-is merely slow on this machine (depth at 0.2 Hz on a CPU) is not taken for a dead one. It is *slow* while its rate is below its floor (`min_rate_hz`, or by default
-`floor_fraction` of the rate it had over its first RATE_WINDOW intervals); it stops being slow above the floor
-plus SLOW_HYSTERESIS.
+InputRate: an input's rate and its typical interval over its last messages. An input is *silent* once nothing came for
+its silence threshold: `stale_after_s`, or `stale_intervals` of its own typical intervals if that is longer (never
+beyond `max_stale_after_s`, which is also the threshold after its first message), so that a stage that is merely slow on
+this machine (depth at 0.2 Hz on a CPU) is not taken for a dead one. It is *slow* while its rate is below its floor
+(`min_rate_hz`, or by default `floor_fraction` of the rate it had over its first RATE_WINDOW intervals); it stops being
+slow above the floor plus SLOW_HYSTERESIS.
 
 Heartbeat: whether the node behind a stream is alive, from the status it sends every second whatever it does (its
 /diagnostics): silent for `timeout_s`, it is dead or hung, however slow its data is on this machine (a stage at 0.15

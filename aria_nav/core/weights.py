@@ -1,12 +1,15 @@
 """Trained weights in one command (ROS-free): `aria-nav models get NAME` downloads a model where there is internet
 access, `aria-nav models import PATH` takes a local file or folder, and both export exactly what the graph reads.
 
-| name | from | files written to the models folder |
-| --- | --- | --- |
-| yolo11n, yolo26n (any ultralytics detection .pt) | ultralytics release assets | NAME.pt, NAME_640.onnx (RGB), NAME_256.onnx (SLAM) |
-| depth-anything-v2-small-relative | Hugging Face depth-anything/Depth-Anything-V2-Small-hf | depth_anything_v2_small_518.onnx |
-| depth-anything-v2-small-metric-indoor | depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf | depth_anything_v2_small_metric_indoor_518.onnx |
-| depth-anything-v2-small-metric-outdoor | depth-anything/Depth-Anything-V2-Metric-Outdoor-Small-hf | depth_anything_v2_small_metric_outdoor_518.onnx |
+Names, where each comes from, and the files written to the models folder:
+- yolo11n, yolo26n (any ultralytics detection .pt): ultralytics release assets; NAME.pt, NAME_640.onnx (RGB),
+  NAME_256.onnx (SLAM).
+- depth-anything-v2-small-relative: Hugging Face depth-anything/Depth-Anything-V2-Small-hf;
+  depth_anything_v2_small_518.onnx.
+- depth-anything-v2-small-metric-indoor: depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf;
+  depth_anything_v2_small_metric_indoor_518.onnx.
+- depth-anything-v2-small-metric-outdoor: depth-anything/Depth-Anything-V2-Metric-Outdoor-Small-hf;
+  depth_anything_v2_small_metric_outdoor_518.onnx.
 
 YOLO: fixed-shape ONNX (batch 1, opset 17) without NMS in the graph, output (1, 4 + classes, N), the class names in
 the metadata (ultralytics' `names`), as the detector's post-processing expects. YOLO26 is end-to-end (NMS-free) by

@@ -8,12 +8,12 @@
   when it enters a nearer band (docs/guidance.md). For each such event of the script, the first sentence about
   that object heard from then on (to its end, or to more than half, as below) is "on time" within ON_TIME_S of the
   event, "late" within LATE_S, else "missed".
-- Hazards (the hazard scene, `--scene hazards`): per episode, the first sentence heard to its end (or to more
-  than half: what and where come first) that names its hazard ("step down", "head-height obstacle", ... ; "person" for the named one), the true distance of the frame it
-  was about and the distance left when its first word was heard (the scene's wearer walks on at a known speed): "on
-  time" when that is at least the hazards evaluation's target (2.5 m; 2 m for head height and drop-offs), "late"
-  before the wearer reaches it, else "missed"; every spoken distance about it against the truth; and sentences
-  about anything else during the episode (false warnings).
+- Hazards (the hazard scene, `--scene hazards`): per episode, the first sentence heard to its end (or to more than half:
+  what and where come first) that names its hazard ("step down", "head-height obstacle", ... ; "person" for the named
+  one), the true distance of the frame it was about and the distance left when its first word was heard (the scene's
+  wearer walks on at a known speed): "on time" when that is at least the hazards evaluation's target (2.5 m; 2 m for
+  head height and drop-offs), "late" before the wearer reaches it, else "missed"; every spoken distance about it against
+  the truth; and sentences about anything else during the episode (false warnings).
 - Faults: a "degraded" sentence on a recording that played to its end with ground-truth perception is a fault of
   the demo or of the graph; the end of the recording is said once, as itself.
 """

@@ -128,8 +128,8 @@ def format_summary(result) -> str:
     lines += ["", "  files:"]
     files: List[str] = []
     if result.video is not None:
-        files.append(f"    video   {_shown(result.video)}  ({result.video_frames} frames at {VIDEO_FPS:g} fps: fusion's view, "
-                     f"with what was said)")
+        files.append(f"    video   {_shown(result.video)}  ({result.video_frames} frames at {VIDEO_FPS:g} fps: "
+                     f"fusion's view, with what was said)")
     else:
         files.append("    video   none (no annotated frame arrived)")
     if result.wav_dir is not None:

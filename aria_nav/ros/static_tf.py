@@ -2,8 +2,9 @@
 aria_device) and any tf2 user can place the images, depth points and obstacle markers.
 
 Frames: `aria_device` follows REP 103 (x forward, y left, z up) with its origin at the glasses' central pupil frame
-(between the eyes); each camera frame is the optical frame (x right, y down, z forward) of the image as the camera
-node publishes it, i.e. upright; `aria_imu` has the device's axes at the IMU's position (the camera node turns the IMU samples into them).
+(between the eyes); each camera frame is the optical frame (x right, y down, z forward) of the image as the camera node
+publishes it, i.e. upright; `aria_imu` has the device's axes at the IMU's position (the camera node turns the IMU
+samples into them).
 
 Where the mounts come from, by camera source:
   - sample (and a bag that is the sample): the recording's script (ground_truth.json: yaw, pitch, offset per camera);

@@ -6,8 +6,8 @@ fusion keep the original image. The method is chosen from the frame's brightness
   noise of an almost black image into texture);
 - dim frames: CLAHE on the luminance (L of Lab for RGB, the grey value itself for mono), which restores local
   contrast without shifting colours.
-Modes `clahe` and `gamma` force one method for dark frames; bright frames are never touched. Both methods are
-lookup tables or OpenCV's CLAHE, a few milliseconds per frame (benchmark: `python -m aria_nav.core.detection.low_light`).
+Modes `clahe` and `gamma` force one method for dark frames; bright frames are never touched. Both methods are lookup
+tables or OpenCV's CLAHE, a few milliseconds per frame (benchmark: `python -m aria_nav.core.detection.low_light`).
 """
 from __future__ import annotations
 

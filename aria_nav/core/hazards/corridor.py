@@ -24,14 +24,14 @@ and the nearest slice decides each hazard:
   - STEP_UP: a slice with `min_points` low points rising by at least `riser_min_m` within it (a riser: a walkable
     ramp rises by a centimetre per slice) and no obstacle within `step_lookahead_m` beyond it (the foot of a wall
     is not a step).
-`min_points` is scaled to the depth image's sampling density (pixels per radian squared), so the same corridor is
-judged alike at any depth size. One hazard per kind per frame (the nearest: what the wearer meets first). Distance: the horizontal range of the
-hazard's nearest points (low percentile); bearing: the horizontal angle of their mean position. Confidence grows
-with the number of points (`min_points` gives 0.25, four times as many 1) and is lowered when the ground fit fell
-back on the prior. `free_left` / `free_right`: whether a corridor as wide beside this one holds no obstacle up to
-`free_check_m` (the free-path hint).
-Limits: depth models do not see glass (it reads as what is behind it), thin wires and poles of a pixel or two,
-and very dark scenes; a drop whose lower level is not visible at all is not a step down (nothing below is seen).
+`min_points` is scaled to the depth image's sampling density (pixels per radian squared), so the same corridor is judged
+alike at any depth size. One hazard per kind per frame (the nearest: what the wearer meets first). Distance: the
+horizontal range of the hazard's nearest points (low percentile); bearing: the horizontal angle of their mean position.
+Confidence grows with the number of points (`min_points` gives 0.25, four times as many 1) and is lowered when the
+ground fit fell back on the prior. `free_left` / `free_right`: whether a corridor as wide beside this one holds no
+obstacle up to `free_check_m` (the free-path hint). Limits: depth models do not see glass (it reads as what is behind
+it), thin wires and poles of a pixel or two, and very dark scenes; a drop whose lower level is not visible at all is not
+a step down (nothing below is seen).
 """
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ def fit_ground(forward: np.ndarray, left: np.ndarray, up: np.ndarray, config: Gr
     prior = -config.camera_height_m
     near = ((forward >= config.near_m) & (forward <= config.far_m) & (np.abs(left) <= config.lateral_m)
             & (np.abs(up - prior) <= config.prior_window_m))
-    f, l, u = forward[near], left[near], up[near]
+    f, lateral, u = forward[near], left[near], up[near]
     fallback = GroundFit(0.0, 0.0, prior, False, 0, config.method)
     if u.size < config.min_inliers:
         return fallback
@@ -80,10 +80,10 @@ def fit_ground(forward: np.ndarray, left: np.ndarray, up: np.ndarray, config: Gr
         level = (edges[peak] + edges[peak + 1]) / 2.0
         inliers = np.abs(u - level) <= config.inlier_m
     else:
-        inliers, level = _ransac(f, l, u, config)
+        inliers, level = _ransac(f, lateral, u, config)
     if np.count_nonzero(inliers) < config.min_inliers:
         return fallback
-    a = np.stack([f[inliers], l[inliers], np.ones(np.count_nonzero(inliers), np.float32)], axis=1)
+    a = np.stack([f[inliers], lateral[inliers], np.ones(np.count_nonzero(inliers), np.float32)], axis=1)
     (slope_f, slope_l, offset), *_ = np.linalg.lstsq(a.astype(np.float64), u[inliers].astype(np.float64),
                                                      rcond=None)
     if math.degrees(math.atan(math.hypot(slope_f, slope_l))) > config.max_slope_deg:
@@ -92,10 +92,10 @@ def fit_ground(forward: np.ndarray, left: np.ndarray, up: np.ndarray, config: Gr
                      config.method)
 
 
-def _ransac(f: np.ndarray, l: np.ndarray, u: np.ndarray, config: GroundConfig):
+def _ransac(f: np.ndarray, lateral: np.ndarray, u: np.ndarray, config: GroundConfig):
     rng = np.random.default_rng(0)
     best, best_count = np.zeros(u.size, bool), -1
-    points = np.stack([f, l, u], axis=1).astype(np.float64)
+    points = np.stack([f, lateral, u], axis=1).astype(np.float64)
     for _ in range(config.iterations):
         p0, p1, p2 = points[rng.choice(u.size, 3, replace=False)]
         normal = np.cross(p1 - p0, p2 - p0)

@@ -7,4 +7,5 @@
 from aria_nav.core.sample.scene import CAMERA_NAMES, SampleScene, default_scene
 from aria_nav.core.sample.truth import Event, FrameTruth, GroundTruthFile, ObjectTruth, scaled_box
 
-__all__ = ["CAMERA_NAMES", "Event", "FrameTruth", "GroundTruthFile", "ObjectTruth", "SampleScene", "default_scene", "scaled_box"]
+__all__ = ["CAMERA_NAMES", "Event", "FrameTruth", "GroundTruthFile", "ObjectTruth", "SampleScene", "default_scene",
+           "scaled_box"]
