@@ -361,7 +361,7 @@ def test_the_graphs_typed_topics_decode_with_an_independent_reader(graph, tmp_pa
     from aria_nav_msgs.msg import ObstacleArray
     from tf2_msgs.msg import TFMessage
 
-    from aria_nav.core.detections import Detections
+    from aria_nav.core.detection.detections import Detections
     from aria_nav.core.fusion.obstacle import Obstacle
     from aria_nav.ros.detections import class_names_to_msg, detections_to_msg
     from aria_nav.ros.obstacles import obstacles_to_msg

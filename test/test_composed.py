@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from aria_nav_msgs.msg import ObstacleArray
+from sensor_msgs.msg import CameraInfo, Image
+from vision_msgs.msg import Detection2DArray
 
 from aria_nav import graph, paths, runner, topics
 from aria_nav.ros.diagnostics import stamp_to_ns
@@ -80,9 +82,9 @@ def test_composed_graph_runs_over_dds_with_the_members_names_and_stops_cleanly(r
             pytest.skip(f"{model} missing: run `aria-nav models build-test`")
     probe = Probe(ros_domain, "composed_test")
     probe.subscribe("info", CameraInfo, topics.RGB_INFO, sensor_qos(50))
-    probe.subscribe("detections", PointCloud2, topics.DETECTIONS, result_qos())
+    probe.subscribe("detections", Detection2DArray, topics.DETECTIONS, result_qos())
     probe.subscribe("depth", Image, topics.DEPTH_IMAGE, result_qos())
-    probe.subscribe("obstacles", PointCloud2, topics.OBSTACLES, result_qos())
+    probe.subscribe("obstacles", ObstacleArray, topics.OBSTACLES, result_qos())
     probe.subscribe_diagnostics()
     # Every frame processed, in order, at 1 Hz: detections and depth of the same frames meet in fusion even where
     # CPU depth takes seconds a frame; the SLAM streams, which nothing reads here, are off (reliable QoS waits for
