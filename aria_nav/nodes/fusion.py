@@ -41,7 +41,7 @@ from aria_nav.core.hazards.corridor import CorridorConfig
 from aria_nav.core.hazards.ground import GROUND_METHODS, GroundConfig
 from aria_nav.core.hazards.names import CLASS_PRIORITIES, CRITICAL_CLASSES
 from aria_nav.core.fusion.tracker import TrackerConfig
-from aria_nav.core.fusion.watchdog import DEPTH, DETECTIONS, SLOW_STATE, STALE, WAITING, VisionHealth
+from aria_nav.core.fusion.watchdog import CAMERA, DEPTH, DETECTIONS, SLOW_STATE, STALE, WAITING, VisionHealth
 from aria_nav.core.health import OutagePolicy, RatePolicy
 from aria_nav.core.latest import LatestWorker
 from aria_nav.core.wearer_frame import HeightBandConfig, Tilt, TiltConfig
@@ -193,6 +193,8 @@ PARAMS = [
           min=0.0, max=600.0),
     Param("detections_status", "aria_nav/detector", "/diagnostics status that is the detector's heartbeat."),
     Param("depth_status", "aria_nav/depth", "/diagnostics status that is the depth node's heartbeat."),
+    Param("camera_status", "aria_nav/camera", "/diagnostics status that is the camera's heartbeat (its death is "
+          "said as the camera's, once)."),
     Param("tilt_time_constant_s", 1.0, "Time constant with which the accelerometer corrects the gyroscope's "
           "estimate of gravity (longer: steadier while walking, slower to recover from drift), seconds.",
           min=0.05, max=30.0),
@@ -294,9 +296,10 @@ def vision_health(cfg, start_s: float) -> VisionHealth:
         raise ParameterError("heartbeat_timeout_s", f"{cfg.heartbeat_timeout_s} is below "
                                                     f"{MIN_HEARTBEAT_TIMEOUT_S} (statuses come every second); "
                                                     "0 turns the heartbeat watch off")
-    if cfg.detections_status == cfg.depth_status:
-        raise ParameterError("depth_status", f"'{cfg.depth_status}' is detections_status too: each input's node "
-                                             "has a status of its own")
+    if len({cfg.detections_status, cfg.depth_status, cfg.camera_status}) < 3:
+        raise ParameterError("depth_status", f"detections_status '{cfg.detections_status}', depth_status "
+                                             f"'{cfg.depth_status}' and camera_status '{cfg.camera_status}' must "
+                                             "differ: each node has a status of its own")
 
     def rate(min_rate_hz: float) -> RatePolicy:
         return RatePolicy(cfg.stale_after_s, cfg.stale_intervals, max(cfg.max_stale_after_s, cfg.stale_after_s),
@@ -386,7 +389,8 @@ class FusionNode(AriaNode):
         self._slam_silence_reported = False
         self._started = time.monotonic()
         self.create_subscription(String, topics.DEPTH_MODE, self._on_depth_mode, latched_qos())
-        self._heartbeat_inputs = {cfg.detections_status: DETECTIONS, cfg.depth_status: DEPTH}
+        self._heartbeat_inputs = {cfg.detections_status: DETECTIONS, cfg.depth_status: DEPTH,
+                                  cfg.camera_status: CAMERA}
         if cfg.heartbeat_timeout_s > 0:
             self.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, self._on_diagnostics, reliable_qos(50))
         self.create_subscription(String, topics.SOURCE_STATE, self._on_source_state, latched_qos())
@@ -624,7 +628,7 @@ class FusionNode(AriaNode):
         self.get_logger().debug(f"speech request: {request.to_json()}")
 
     def _announce_health(self, event: str, reason: str, now: float) -> None:
-        rate = self.health.inputs[reason]
+        rate = self.health.inputs.get(reason)  # none for the CAMERA: only its heartbeat is watched
         if event == DEGRADED and self.health.node_silent(reason, now):
             status = next(name for name, input_name in self._heartbeat_inputs.items() if input_name == reason)
             self.get_logger().warning(f"vision degraded: no {reason}: {status} silent on {topics.DIAGNOSTICS} for "
@@ -675,6 +679,8 @@ class FusionNode(AriaNode):
             elif heartbeat is not None:
                 alive = "silent" if heartbeat.silent(now) else "alive"
                 self.diag.set_value(f"{name}_node", f"{alive} ({now - heartbeat.last:.1f} s ago)")
+        for key, value in self.health.record().items():
+            self.diag.set_value(key, value)
         self.diag.set_value("uptime_s", f"{now - self._started:.1f}")  # the speech node's guidance watch reads it
         self.diag.set_value("pairs", self.pairer.paired)
         self.diag.set_value("pairing_misses", self.pairer.misses)
