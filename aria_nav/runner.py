@@ -49,7 +49,9 @@ import yaml
 from aria_nav import graph
 from aria_nav.ros.runtime import EXIT_CONFIG_ERROR
 
-SIGKILL_TIMEOUT_S = 2.0  # for the kernel to end a killed process; longer means it is stuck in the kernel
+# for the kernel to end a killed process (a few hundred MB torn down on a busy machine took over 2 s); longer means
+# it is stuck in the kernel
+SIGKILL_TIMEOUT_S = 10.0
 STARTUP_PERIOD_S = 10.0  # respawn policy: see the module doc
 MAX_STARTUP_FAILURES = 3
 POLL_INTERVAL_S = 0.05

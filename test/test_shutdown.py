@@ -153,7 +153,7 @@ def test_a_small_graph_stops_cleanly_twenty_times_in_a_row(ros_domain, tmp_path)
         graph_runner.request_stop(signal.SIGINT)
         graph_runner.request_stop(signal.SIGINT)
         second = time.monotonic()
-        graph_runner.wait(graph.STOP_SIGINT_TIMEOUT_S + graph.STOP_SIGTERM_TIMEOUT_S + 5)
+        graph_runner.wait(graph.STOP_SIGINT_TIMEOUT_S + graph.STOP_SIGTERM_TIMEOUT_S + runner.SIGKILL_TIMEOUT_S + 5)
         gone_s = time.monotonic() - second
         assert graph_runner.poll() is not None and all(s.pid is None for s in graph_runner.states().values())
     print(f"\n{CYCLES} stops: slowest node per stop {min(slowest):.2f} to {max(slowest):.2f} s "

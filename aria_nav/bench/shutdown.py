@@ -28,6 +28,7 @@ import yaml
 
 from aria_nav import graph, paths, topics
 from aria_nav.bench.bench_node import BenchNode
+from aria_nav.runner import SIGKILL_TIMEOUT_S
 
 RECORDED = {topics.DETECTIONS: "sensor_msgs/msg/PointCloud2", topics.OBSTACLES: "sensor_msgs/msg/PointCloud2",
             topics.SPEECH_SPOKEN: "std_msgs/msg/String"}
@@ -262,7 +263,7 @@ def stop_graph_once(signum: int, directory: Path, launch_arguments: Sequence[str
             pids = [m.group(2) for m in (STARTED.match(line) for _, line in list(launcher.lines)) if m]
             _wait(lambda: not any(_alive(int(pid)) for pid in pids), START_TIMEOUT_S, "the nodes to end", ())
             gone_s = time.monotonic() - second_at
-        budget = graph.STOP_SIGINT_TIMEOUT_S + graph.STOP_SIGTERM_TIMEOUT_S + 5
+        budget = graph.STOP_SIGINT_TIMEOUT_S + graph.STOP_SIGTERM_TIMEOUT_S + SIGKILL_TIMEOUT_S + 5
         launcher_code, output = launcher.finish(budget)
         launcher_s = time.monotonic() - signalled
         recorder_code, recorder_output = recorder.finish(budget)
@@ -290,8 +291,13 @@ def _result(signum, signalled, enabled, launcher, launcher_code, launcher_s, rec
                         [line for _, line in launcher.lines if "; sending SIG" in line], second_signal_s=gone_s,
                         output=output + "\n" + recorder_output)
     pids = {m.group(1): int(m.group(2)) for m in (STARTED.match(line) for _, line in launcher.lines) if m}
+    # A process killed at the end is gone once the kernel has torn it down (seconds for a large one on a busy
+    # machine): only one still running after that outlived the launcher.
+    deadline = time.monotonic() + SIGKILL_TIMEOUT_S
+    while any(_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     for name, pid in pids.items():
-        if Path(f"/proc/{pid}").exists():
+        if _alive(pid):
             result.problems.append(f"{name} (pid {pid}) outlived the launcher")
     for text in (output, recorder_output):
         if "Traceback" in text or "core dumped" in text:
