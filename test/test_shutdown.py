@@ -6,16 +6,19 @@ signal without escalation (each stop time is printed), no traceback or core dump
 written (the bag, the WAV files) are complete. A second signal ends everything at once. A small graph is stopped
 20 times in a row. And a node busy with a long inference stops at once."""
 import signal
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from aria_nav import graph, runner, topics
 from aria_nav.bench.shutdown import CpuBurner, format_cycle, stop_graph_once
+from aria_nav.ros import runtime
 from aria_nav.ros.conversions import array_to_image
 from aria_nav.ros.qos import sensor_qos
 from aria_nav.runner import Runner
@@ -158,3 +161,44 @@ def test_a_small_graph_stops_cleanly_twenty_times_in_a_row(ros_domain, tmp_path)
         assert graph_runner.poll() is not None and all(s.pid is None for s in graph_runner.states().values())
     print(f"\n{CYCLES} stops: slowest node per stop {min(slowest):.2f} to {max(slowest):.2f} s "
           f"(median {float(np.median(slowest)):.2f} s); after a second Ctrl-C every node was gone in {gone_s:.2f} s")
+
+
+def test_a_second_signal_ends_the_bag_recorder_at_once_with_its_bag_complete(ros_domain, tmp_path):
+    """`aria-nav bag record` gets SIGINT and at once SIGTERM (a second signal before the first was handled): it
+    finishes its bag (MCAP summary and metadata.yaml with every message written) and leaves with 128 + the second
+    signal's number, within a second, under the burner."""
+    from mcap.reader import make_reader
+    from std_msgs.msg import String
+
+    from aria_nav.bench.shutdown import TimedProcess
+    from aria_nav.ros.qos import reliable_qos
+
+    topic = "/aria_nav_test/second_signal"
+    probe = Probe(ros_domain)
+    publisher = probe.publisher(String, topic, reliable_qos())
+    recorder = TimedProcess([str(Path(sys.executable).parent / "aria-nav"), "bag", "record", "-o",
+                             str(tmp_path / "bag"), topic], tmp_path)
+    try:
+        with CpuBurner():
+            wait_until(lambda: publisher.publish(String(data="x" * 100)) or recorder.first(f"recording '{topic}'"),
+                       START_TIMEOUT_S, lambda: f"the recorder recording {topic}:\n{recorder.output()}")
+            for _ in range(50):
+                publisher.publish(String(data="y" * 100))
+                time.sleep(0.01)
+            signalled = time.monotonic()
+            recorder.process.send_signal(signal.SIGINT)
+            recorder.process.send_signal(signal.SIGTERM)
+            code, output = recorder.finish(START_TIMEOUT_S)
+            took = time.monotonic() - signalled
+    finally:
+        probe.close()
+    print(f"\nbag recorder: exit {code} {took:.2f} s after SIGINT + SIGTERM")
+    # 128 + the second signal's number: the kernel may deliver the two in either order
+    assert code in (128 + signal.SIGINT, 128 + signal.SIGTERM) and "Traceback" not in output, output
+    assert took < 1.0 + runtime.SECOND_SIGNAL_FLUSH_S, output
+    [mcap_file] = (tmp_path / "bag").glob("*.mcap")
+    with open(mcap_file, "rb") as stream:
+        summary = make_reader(stream).get_summary()
+    assert summary is not None and summary.statistics.message_count > 0, f"{mcap_file} not finished:\n{output}"
+    metadata = yaml.safe_load((tmp_path / "bag" / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert metadata["message_count"] == summary.statistics.message_count

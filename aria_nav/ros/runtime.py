@@ -8,7 +8,9 @@
   signal (a stuck teardown), the node's flush() finishes the files that must be complete and the process leaves
   with exit 0 anyway; a stall that holds the GIL is ended GIL_BACKSTOP_S later by faulthandler's native thread
   (its traceback on stderr, exit 1). A second signal ends the process at once (the default action is restored
-  after the first). The signal is also seen at once by a watcher thread (signal.set_wakeup_fd): Python runs a
+  after the first), except in a process with a hook that must run even then (the bag recorder finishing its bag:
+  Shutdown.on_second_signal): there the watcher thread runs those hooks, within SECOND_SIGNAL_FLUSH_S, and
+  leaves with 128 + the signal's number. The signal is also seen at once by a watcher thread (signal.set_wakeup_fd): Python runs a
   signal handler only when the main thread returns to the interpreter, which a long native call (a model
   loading, a first inference) can delay past the launcher's patience; the watcher arms the deadline meanwhile,
   and on a second signal leaves at once with 128 + its number. The budget is well inside the launcher's 3 s
@@ -45,6 +47,7 @@ from aria_nav.ros.params import ConfigError
 EXIT_CONFIG_ERROR = 2
 SHUTDOWN_BUDGET_S = 2.0  # first signal -> process gone; the launcher escalates after graph.STOP_SIGINT_TIMEOUT_S
 GIL_BACKSTOP_S = 0.5  # after the budget: the native watchdog for a stall that never releases the GIL
+SECOND_SIGNAL_FLUSH_S = 1.0  # a second signal: the most its hooks may take (faulthandler ends the process then)
 WORKER_JOIN_S = 0.5  # the longest a node's close() waits for one worker thread (several fit in the budget)
 CALLBACK_ERROR_LOG_PERIOD_S = 5.0
 CALLBACK_ERROR = "internal error in a callback"  # how the log line begins (tests look for it)
@@ -116,6 +119,7 @@ class Shutdown:
         self.code = 0
         self.signalled_at: Optional[float] = None
         self._flush_hooks: List[Callable[[], None]] = []
+        self._second_signal_hooks: List[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._armed = False
 
@@ -138,18 +142,29 @@ class Shutdown:
                 seen += 1
                 if seen == 1:
                     self.begin()
-                else:
-                    print(f"aria_nav {self.name}: {signal.Signals(signum).name} again: exiting now", file=sys.stderr,
-                          flush=True)
-                    hard_exit(128 + signum)
+                    continue
+                name = signal.Signals(signum).name
+                if self._second_signal_hooks:
+                    faulthandler.dump_traceback_later(SECOND_SIGNAL_FLUSH_S, exit=True)
+                    print(f"aria_nav {self.name}: {name} again: finishing what must be complete, then exiting",
+                          file=sys.stderr, flush=True)
+                    self._run_hooks(self._second_signal_hooks)
+                print(f"aria_nav {self.name}: {name} again: exiting now", file=sys.stderr, flush=True)
+                hard_exit(128 + signum)
 
     def on_deadline(self, hook: Callable[[], None]) -> None:
         """`hook` runs on the deadline thread if the budget passes before finish()."""
         self._flush_hooks.append(hook)
 
+    def on_second_signal(self, hook: Callable[[], None]) -> None:
+        """`hook` (quick: SECOND_SIGNAL_FLUSH_S at most) runs on the watcher thread when a second signal comes,
+        before the process leaves; the second signal's default action is then not restored."""
+        self._second_signal_hooks.append(hook)
+
     def _on_signal(self, signum, _frame) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if not self._second_signal_hooks:  # else the watcher thread handles the second signal
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
         self.begin()
 
     def begin(self) -> None:
@@ -167,12 +182,15 @@ class Shutdown:
         time.sleep(self.budget_s)
         print(f"aria_nav {self.name}: shutdown still not done {self.budget_s:g} s after the stop request: "
               f"flushing and exiting now", file=sys.stderr, flush=True)
-        for hook in self._flush_hooks:
+        self._run_hooks(self._flush_hooks)
+        hard_exit(self.code)
+
+    def _run_hooks(self, hooks: List[Callable[[], None]]) -> None:
+        for hook in hooks:
             try:
                 hook()
             except Exception as exc:  # noqa: BLE001 - the others must still run, and the process must leave
-                print(f"aria_nav {self.name}: flush at the deadline failed: {exc}", file=sys.stderr, flush=True)
-        hard_exit(self.code)
+                print(f"aria_nav {self.name}: flush before exiting failed: {exc}", file=sys.stderr, flush=True)
 
     def finish(self, code: int) -> None:
         """Everything is closed: leave now with `code`."""
