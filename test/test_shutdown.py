@@ -6,6 +6,7 @@ signal without escalation (each stop time is printed), no traceback or core dump
 written (the bag, the WAV files) are complete. A second signal ends everything at once. A small graph is stopped
 20 times in a row. And a node busy with a long inference stops at once."""
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -202,3 +203,24 @@ def test_a_second_signal_ends_the_bag_recorder_at_once_with_its_bag_complete(ros
     assert summary is not None and summary.statistics.message_count > 0, f"{mcap_file} not finished:\n{output}"
     metadata = yaml.safe_load((tmp_path / "bag" / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
     assert metadata["message_count"] == summary.statistics.message_count
+
+
+@pytest.mark.parametrize("signals, expected", [((signal.SIGTERM,), 0), ((signal.SIGINT, signal.SIGTERM), 143)],
+                         ids=["one", "two"])
+def test_signals_that_come_while_a_node_still_imports_are_held_for_its_shutdown(signals, expected):
+    """A node process (started with --ros-args) holds SIGINT/SIGTERM from its first import of aria_nav.nodes until
+    runtime.Shutdown is installed, which then stops at once (without building the node); two leave at once with
+    128 + the second's number. Before, a Ctrl-C while the node imported its libraries (seconds under load) was a
+    KeyboardInterrupt traceback and a SIGTERM killed it: failures to the launcher."""
+    script = (
+        "import os, signal, sys\n"
+        "import aria_nav.nodes\n"  # what every node's entry point imports first
+        f"for signum in {[int(s) for s in signals]}: os.kill(os.getpid(), signum)\n"
+        "from aria_nav.ros.runtime import run_node, stop_on_signals\n"
+        "shutdown = stop_on_signals('test')\n"
+        "print('stopping' if shutdown.stop.is_set() else 'not told', flush=True)\n"
+        "def factory(): raise AssertionError('a node was built after the stop')\n"
+        "shutdown.finish(run_node(factory, 'test', args=[], shutdown=shutdown))\n")
+    done = subprocess.run([sys.executable, "-c", script, "--ros-args"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == expected, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and (expected or done.stdout.strip() == "stopping"), done.stdout + done.stderr

@@ -15,6 +15,8 @@
   loading, a first inference) can delay past the launcher's patience; the watcher arms the deadline meanwhile,
   and on a second signal leaves at once with 128 + its number. The budget is well inside the launcher's 3 s
   before it escalates (graph.STOP_SIGINT_TIMEOUT_S).
+  A signal that came while the process was still importing its libraries (before the handlers were installed) was
+  held (ros.early_signals) and is handed over here: the node stops at once, without loading its model.
 - A ConfigError (bad parameter, missing or wrong-kind file, unusable model) is one line on stderr and exit 2.
 - Any other exception raised by a callback (a message or timer tick that meets a bug) loses that message only: it
   is logged as one throttled error line naming the exception and where it was raised, counted in the node's
@@ -42,6 +44,7 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from aria_nav.core.stage_stats import StageStats
+from aria_nav.ros import early_signals
 from aria_nav.ros.params import ConfigError
 
 EXIT_CONFIG_ERROR = 2
@@ -131,6 +134,13 @@ class Shutdown:
         os.set_blocking(write_fd, False)
         signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
         threading.Thread(target=self._watch, args=(read_fd,), name="signal-watch", daemon=True).start()
+        held = early_signals.take()  # came while the process was still importing (aria_nav.nodes)
+        if len(held) > 1:
+            print(f"aria_nav {self.name}: {signal.Signals(held[-1]).name} again: exiting now", file=sys.stderr,
+                  flush=True)
+            hard_exit(128 + held[-1])
+        if held:
+            self._on_signal(held[0], None)
         return self
 
     def _watch(self, read_fd: int) -> None:
@@ -215,6 +225,8 @@ def run_node(factory: Callable[[], AriaNode], name: str, args: Optional[List[str
     node = None
     code = 0
     try:
+        if shutdown.stop.is_set():  # stopped while starting up: no model to load for nothing
+            return code
         node = factory()
         shutdown.on_deadline(node.flush)
         executor = SingleThreadedExecutor()
