@@ -270,14 +270,15 @@ def test_when_the_camera_dies_the_wearer_hears_one_outage_and_one_recovery():
 
 def test_a_dead_camera_is_said_as_the_camera_once_and_its_return_once():
     """The camera killed at 60 s (its heartbeat stops; detections at 5 Hz and depth at 0.15 Hz stop with it, their
-    nodes alive) and back at 70 s: "the camera has stopped" 4 s after its last status (not "obstacle detection has
-    stopped" at 62 s, held while the camera's status is late), "camera restored" with the first detections from
+    nodes alive) and back at 70 s: "the camera has stopped" 4 s after its last status and detection (not "obstacle
+    detection has stopped" at 62 s, held while the camera's status is late), "camera restored" with the first detections from
     its frames, and depth, slow to follow (its first image at 78 s), is not said to be out in between."""
     health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
     said = _run(health, 200.0, feeds=[(DETECTIONS, 0.2, 1.0, 60.0), (DETECTIONS, 0.2, 71.0, 1e9),
                                       (DEPTH, 1 / 0.15, 3.0, 60.0), (DEPTH, 1 / 0.15, 78.0, 1e9)],
                 beats=[(DETECTIONS, 1.0, 1e9), (DEPTH, 1.0, 1e9), (CAMERA, 1.0, 60.0), (CAMERA, 70.0, 1e9)])
-    assert said == [(63.0, DEGRADED, CAMERA), (71.0, RESTORED, CAMERA)]
+    assert [(e, r) for _, e, r in said] == [(DEGRADED, CAMERA), (RESTORED, CAMERA)]
+    assert 63.0 <= said[0][0] <= 64.0 and said[1][0] == 71.0  # 4 s after its last status and detection
     assert health.record() == {"detections_outages_said": "0", "depth_outages_said": "0",
                                "camera_outages_said": "1"}
     # A detector that dies while the camera lives is said as the detector, its outage not held.
@@ -305,3 +306,18 @@ def test_a_camera_restarted_quicker_than_the_timeout_is_told_by_its_new_pid():
         said += [(round(t, 1), e, r) for e, r in _events(health.update(t))]
         t = round(t + 0.1, 3)
     assert said == [(52.0, DEGRADED, CAMERA), (55.0, RESTORED, CAMERA)]
+
+
+def test_a_node_whose_data_flows_is_alive_even_when_its_statuses_are_late():
+    """The detector's and the camera's statuses stop for 6 s (their executors starved while the detector's worker
+    runs) but detections keep coming at 5 Hz: nothing is said. Both dead (nothing at all from 60 s): out 4 s after
+    their last status, as before."""
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    said = _run(health, 120.0, feeds=[(DETECTIONS, 0.2, 1.0, 1e9), (DEPTH, 1.0, 1.0, 1e9)],
+                beats=[(DETECTIONS, 1.0, 40.0), (DETECTIONS, 46.0, 1e9), (CAMERA, 1.0, 40.0), (CAMERA, 46.0, 1e9),
+                       (DEPTH, 1.0, 1e9)])
+    assert said == []
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    said = _run(health, 80.0, feeds=[(DETECTIONS, 2.0, 1.0, 60.0), (DEPTH, 1.0, 1.0, 1e9)],
+                beats=[(DETECTIONS, 1.0, 60.0), (CAMERA, 1.0, 1e9), (DEPTH, 1.0, 1e9)])
+    assert said == [(63.0, DEGRADED, DETECTIONS)]

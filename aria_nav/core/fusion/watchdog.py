@@ -16,7 +16,8 @@ its return to speed is not announced (both show on /diagnostics).
 
 The node behind each input (the detector, depth) sends a heartbeat every second whatever its inference rate (its
 /diagnostics): with `heartbeat_timeout_s`, an input whose node has fallen silent that long is out at once, however
-long its data's own silence threshold is, while a live node that is merely slow stays only slow. It is back once
+long its data's own silence threshold is, while a live node that is merely slow stays only slow; a node whose data came within
+that time is alive whatever its statuses (they run late while its worker runs). It is back once
 its node is heard again and its data is back. A node heard from a new process (restarted quicker than the
 timeout) has its input out the same way until its data is back. Heartbeats are not judged right after fusion
 itself got no CPU for `STALL_S`, nor while it reads the statuses `STALL_S` or more late (those sent meanwhile
@@ -142,10 +143,19 @@ class VisionHealth:
         return (self._judge_heartbeats and heartbeat is not None and heartbeat.last is not None
                 and now_s - heartbeat.last >= CAMERA_DOUBT_S)
 
+    def _dead(self, name: str, data: str, now_s: float) -> bool:
+        """The node behind `name` has stopped sending its status and `data` (what it makes) has not come for as
+        long either: a node whose data still flows is alive, its statuses only late (its executor starved while
+        its worker runs), and a dead one stops both at once, so this costs a real death at most one status period."""
+        if not self._judge_heartbeats or not self.node_silent(name, now_s):
+            return False
+        last = self.inputs[data].last
+        return last is None or now_s - last >= self.heartbeats[name].timeout_s
+
     def _silent(self, input_name: str, now_s: float) -> bool:
         if input_name == CAMERA:
-            return CAMERA in self._restarted or self._judge_heartbeats and self.node_silent(CAMERA, now_s)
-        if input_name in self._restarted or self._judge_heartbeats and self.node_silent(input_name, now_s):
+            return CAMERA in self._restarted or self._dead(CAMERA, DETECTIONS, now_s)
+        if input_name in self._restarted or self._dead(input_name, input_name, now_s):
             return True
         rate = self.inputs[input_name]
         if rate.last is None:
