@@ -91,7 +91,8 @@ class VisionHealth:
                                              for name in (DETECTIONS, DEPTH)}
         self._outages = {name: Outage(self._outage_policy) for name in self.inputs}
         self._camera = Outage(OutagePolicy(restore_messages=1))  # back with the first detections from its frames
-        self._camera_silent_from: Optional[float] = None
+        self._camera_silent_from: Optional[float] = None  # the camera's last sign of life before its outage
+        self._camera_old_process_last: Optional[float] = None  # the last status of the process before a restart
 
     def end_of_input(self) -> bool:
         """The camera's input ended normally; True the first time (the end is to be announced once)."""
@@ -116,8 +117,14 @@ class VisionHealth:
     def heard(self, input_name: str, now_s: float, process: Optional[str] = None) -> None:
         """The heartbeat of the node behind `input_name` (or of the CAMERA) arrived (`process`: its sender's pid,
         if it says)."""
-        if input_name in self.heartbeats and self.heartbeats[input_name].beat(now_s, process):
+        heartbeat = self.heartbeats.get(input_name)
+        if heartbeat is None:
+            return
+        before = heartbeat.last
+        if heartbeat.beat(now_s, process):
             self._restarted.add(input_name)
+            if input_name == CAMERA:
+                self._camera_old_process_last = before
 
     def status_read(self, now_s: float, sent_s: float) -> None:
         """Any node's status was read (`sent_s`: its stamp, the sender's clock): how far behind fusion reads them.
@@ -186,8 +193,8 @@ class VisionHealth:
         camera = self._camera.update(now_s, self._silent(CAMERA, now_s))
         if camera == DOWN:
             heartbeat = self.heartbeats[CAMERA]
-            self._camera_silent_from = now_s if CAMERA in self._restarted or heartbeat.last is None \
-                else min(now_s, heartbeat.last)
+            last = self._camera_old_process_last if CAMERA in self._restarted else heartbeat.last
+            self._camera_silent_from = now_s if last is None else min(now_s, last)
         elif camera == UP:
             self._after_camera(now_s)
         for name, outage in self._outages.items():
