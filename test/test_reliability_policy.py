@@ -325,3 +325,25 @@ def test_a_node_whose_data_flows_is_alive_even_when_its_statuses_are_late():
     said = _run(health, 80.0, feeds=[(DETECTIONS, 2.0, 1.0, 60.0), (DEPTH, 1.0, 1.0, 1e9)],
                 beats=[(DETECTIONS, 1.0, 60.0), (CAMERA, 1.0, 1e9), (DEPTH, 1.0, 1e9)])
     assert said == [(63.0, DEGRADED, DETECTIONS)]
+
+
+def test_a_new_process_heard_after_its_outage_was_said_and_its_data_is_back_is_no_new_outage():
+    """The camera killed at 60 s, out at 64 s; its new process's frames bring detections back at 70 s but fusion
+    hears its first status (a new pid) only at 74 s (each publisher is discovered on its own): no second outage.
+    The same for the detector."""
+    for node in (CAMERA, DETECTIONS):
+        health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+        said, t = [], 0.0
+        while t <= 120.0:
+            for name in (CAMERA, DETECTIONS, DEPTH):
+                new = name == node and t > 60.0
+                # the new process's statuses come between two detections, from 74.5 s on
+                if abs(t - round(t) - (0.5 if new else 0.0)) < 1e-6 and (not new or t >= 74.0):
+                    health.heard(name, t, process="2" if new else "1")
+            if (t <= 60.0 or t >= 70.0) and abs(t * 5 - round(t * 5)) < 1e-6:
+                health.seen(DETECTIONS, t)
+                health.seen(DEPTH, t)
+            said += [(round(t, 1), e, r) for e, r in _events(health.update(t))]
+            t = round(t + 0.1, 3)
+        assert [(e, r) for _, e, r in said] == [(DEGRADED, node), (RESTORED, node)], (node, said)
+        assert said[1][0] == 70.0

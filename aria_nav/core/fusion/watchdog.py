@@ -121,7 +121,11 @@ class VisionHealth:
         if heartbeat is None:
             return
         before = heartbeat.last
-        if heartbeat.beat(now_s, process):
+        outage = self._camera if input_name == CAMERA else self._outages[input_name]
+        # A restart is news only if the old process's end was not: an outage since its last status was said
+        # already (its new status can come seconds after its data, each discovered on its own).
+        said = before is not None and outage.down_since is not None and outage.down_since >= before
+        if heartbeat.beat(now_s, process) and not said:
             self._restarted.add(input_name)
             if input_name == CAMERA:
                 self._camera_old_process_last = before
