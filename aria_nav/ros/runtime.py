@@ -98,7 +98,9 @@ _libc = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
 
 
 def hard_exit(code: int) -> None:
-    """Flush Python's and C's output buffers, then leave without interpreter finalisation or C++ destructors."""
+    """Flush Python's and C's output buffers, close the output (the launcher's reader sees the end at once and
+    waits for the kernel's teardown instead of escalating), then leave without interpreter finalisation or C++
+    destructors."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -106,6 +108,11 @@ def hard_exit(code: int) -> None:
             pass
     if _libc is not None:
         _libc.fflush(None)
+    for fd in (1, 2):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
     os._exit(code)
 
 
