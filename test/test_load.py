@@ -90,7 +90,8 @@ def test_input_faster_than_processing_keeps_memory_and_latency_flat_and_counts_d
         late_rss = np.median([mb for t, mb in rss[name] if t >= LOAD_SECONDS - 3.0])
         report.append(f"{name}: {rate:.1f} Hz processed of {INPUT_HZ:g} Hz in; {processed} processed, {dropped} "
                       f"dropped; latency median early {early_latency * 1e3:.0f} ms, late {late_latency * 1e3:.0f} ms, "
-                      f"max {latencies.max() * 1e3:.0f} ms, late interval {late_interval * 1e3:.0f} ms; RSS early {early_rss:.0f} MB, late {late_rss:.0f} MB")
+                      f"max {latencies.max() * 1e3:.0f} ms, late interval {late_interval * 1e3:.0f} ms; "
+                      f"RSS early {early_rss:.0f} MB, late {late_rss:.0f} MB")
 
         assert INPUT_HZ / rate >= MIN_OVERLOAD, f"{name} keeps up ({rate:.1f} Hz): not an overload test"
         assert late_rss - early_rss < MAX_RSS_GROWTH_MB, report[-1]

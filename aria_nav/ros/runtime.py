@@ -11,8 +11,8 @@
   after the first), except in a process with a hook that must run even then (the bag recorder finishing its bag:
   Shutdown.on_second_signal): there the watcher thread runs those hooks, within SECOND_SIGNAL_FLUSH_S, and
   leaves with 128 + the signal's number. The signal is also seen at once by a watcher thread
-  (signal.set_wakeup_fd): Python runs a signal handler only when the main thread returns to the interpreter, which a long native call (a model
-  loading, a first inference) can delay past the launcher's patience; the watcher arms the deadline meanwhile,
+  (signal.set_wakeup_fd): Python runs a signal handler only when the main thread returns to the interpreter,
+  which a long native call (a model loading, a first inference) can delay past the launcher's patience; the watcher arms the deadline meanwhile,
   and on a second signal leaves at once with 128 + its number. The budget is well inside the launcher's 3 s
   before it escalates (graph.STOP_SIGINT_TIMEOUT_S).
   A signal that came while the process was still importing its libraries (before the handlers were installed) was
