@@ -191,9 +191,12 @@ class Shutdown:
                 return
             self._armed = True
         self.signalled_at = time.monotonic()
-        self.stop.set()
+        # The deadline first, `stop` last: setting it wakes the main thread into the teardown, whose native calls
+        # (Fast DDS's in destroy_node) can hold the GIL for seconds; armed after it, the deadline once never was
+        # (the watcher thread lost the GIL between the two, and the camera node ran past the launcher's 3 s).
         faulthandler.dump_traceback_later(self.budget_s + GIL_BACKSTOP_S, exit=True)
         threading.Thread(target=self._enforce, name="shutdown-deadline", daemon=True).start()
+        self.stop.set()
 
     def _enforce(self) -> None:
         time.sleep(self.budget_s)
