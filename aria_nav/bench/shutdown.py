@@ -239,8 +239,10 @@ def stop_graph_once(signum: int, directory: Path, launch_arguments: Sequence[str
     values = graph.resolve_arguments(graph.parse_assignments(list(launch_arguments)))
     enabled = [spec.name for spec in graph.enabled_nodes(values)]
     bag = directory / "bag"
+    # loop:=true as a launch argument too: the argument's default would override the params file's (the sample
+    # then ended after 6 s, before a slow start had detections in the bag, and the bench waited for them in vain)
     launcher = TimedProcess([str(bin_dir / "aria-nav"), "launch", f"params_file:={graph_params(directory)}",
-                             *launch_arguments], directory)
+                             "loop:=true", *launch_arguments], directory)
     recorder = TimedProcess([str(bin_dir / "aria-nav"), "bag", "record", "-o", str(bag), *RECORDED], directory)
     processes = (launcher, recorder)
     driver = _Driver(enabled)
