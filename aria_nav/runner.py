@@ -48,7 +48,9 @@ import yaml
 
 from aria_nav import graph
 
-SIGKILL_TIMEOUT_S = 2.0  # for the kernel to end a killed process; longer means it is stuck in the kernel
+# for the kernel to end a killed process (a few hundred MB torn down on a busy machine took over 2 s); longer means
+# it is stuck in the kernel
+SIGKILL_TIMEOUT_S = 10.0
 STARTUP_PERIOD_S = 10.0  # respawn policy: see the module doc
 MAX_STARTUP_FAILURES = 3
 POLL_INTERVAL_S = 0.05
@@ -455,12 +457,16 @@ class Runner:
                 return
             if self._kill_now.is_set():
                 signum = signal.SIGKILL
-            if step > 0 or signum != first:  # every escalation is said, whatever the first signal was
+            # A node whose output has closed has left (aria_nav nodes close it last, runtime.hard_exit): the kernel
+            # is still tearing its process down (a second or more for a large one on a busy machine), which no
+            # signal speeds up: it is waited for, not escalated.
+            targets = [node for node in running if step == 0 or self._kill_now.is_set() or node.reader.is_alive()]
+            if targets and (step > 0 or signum != first):  # every escalation is said, whatever the first signal
                 why = ("stop requested again" if self._kill_now.is_set()
                        else f"still running after {signal.Signals(previous).name}")
-                self._say(f"{why}: {', '.join(node.spec.name for node in running)}; "
+                self._say(f"{why}: {', '.join(node.spec.name for node in targets)}; "
                           f"sending {signal.Signals(signum).name}")
-            for node in running:
+            for node in targets:
                 self._send(node, signum)
             deadline = time.monotonic() + timeout
             while any(node.running for node in running) and time.monotonic() < deadline:

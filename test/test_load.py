@@ -23,7 +23,11 @@ WARM_UP_S = 4.0  # after the first outputs: ONNX Runtime's arenas and the DDS bu
 MIN_OVERLOAD = 2.0
 # A queue of 704x704 RGB frames would grow by ~1.5 MB per unprocessed frame, tens of MB per second at this rate.
 MAX_RSS_GROWTH_MB = 25.0
+# Newest frame first, a processed frame waited at most for the inference in progress, then took its own: about two
+# processing intervals. A queue instead adds one interval per frame it holds, growing all run long. The machine's
+# load changes the intervals themselves (a busy CI machine slows every inference), so the bound is in intervals.
 MAX_LATENCY_GROWTH_S = 0.5
+MAX_LATENCY_INTERVALS = 4.0
 YOLO_MODEL = paths.models_dir() / "yolo11n_640.onnx"
 DEPTH_MODEL = paths.models_dir() / "depth_anything_v2_small_266.onnx"
 OUTPUTS = {"detector": ("detections", Detection2DArray, topics.DETECTIONS),
@@ -83,15 +87,18 @@ def test_input_faster_than_processing_keeps_memory_and_latency_flat_and_counts_d
         latencies = np.array([latency for _, latency in in_window])
         third = max(len(latencies) // 3, 1)
         early_latency, late_latency = np.median(latencies[:third]), np.median(latencies[-third:])
+        late_interval = float(np.median(np.diff([t for t, _ in in_window[-third:]]))) if third > 1 else 0.0
         early_rss = np.median([mb for t, mb in rss[name] if WARM_UP_S <= t < WARM_UP_S + 3.0])
         late_rss = np.median([mb for t, mb in rss[name] if t >= LOAD_SECONDS - 3.0])
         report.append(f"{name}: {rate:.1f} Hz processed of {INPUT_HZ:g} Hz in; {processed} processed, {dropped} "
                       f"dropped; latency median early {early_latency * 1e3:.0f} ms, late {late_latency * 1e3:.0f} ms, "
-                      f"max {latencies.max() * 1e3:.0f} ms; RSS early {early_rss:.0f} MB, late {late_rss:.0f} MB")
+                      f"max {latencies.max() * 1e3:.0f} ms, late interval {late_interval * 1e3:.0f} ms; "
+                      f"RSS early {early_rss:.0f} MB, late {late_rss:.0f} MB")
 
         assert INPUT_HZ / rate >= MIN_OVERLOAD, f"{name} keeps up ({rate:.1f} Hz): not an overload test"
         assert late_rss - early_rss < MAX_RSS_GROWTH_MB, report[-1]
-        assert late_latency < early_latency + MAX_LATENCY_GROWTH_S, report[-1]
+        assert late_latency < max(early_latency + MAX_LATENCY_GROWTH_S, MAX_LATENCY_INTERVALS * late_interval), \
+            report[-1]
         # Every frame the node received is either processed or counted as dropped (best effort transport may
         # lose a few before the node sees them).
         published = int(camera_values["rgb_published"])

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
 from aria_nav_msgs.msg import Utterance as UtteranceMsg
-from diagnostic_msgs.msg import DiagnosticStatus
 from vision_msgs.msg import Detection2DArray
 
 from aria_nav import graph, paths, runner, topics
@@ -89,9 +88,14 @@ def test_killed_detector_is_restarted_others_keep_running_and_the_wearer_is_told
         print(f"\n{KILLED} killed -> restarted process {restarted_at - killed_at:.2f} s, fusion says 'degraded' "
               f"{degraded_at - killed_at:.2f} s, 'restored' {restored_at - killed_at:.2f} s, detections at a test "
               f"subscriber {detections_back - killed_at:.2f} s (respawn delay {graph.RESPAWN_DELAY_S:g} s)")
-        outage = probe.status("fusion", lambda v: v["level"] == DiagnosticStatus.ERROR, since=killed_at)
-        assert outage is not None and outage["message"] == "no detections: obstacle warnings stopped", outage
-        assert outage["detections_input"].startswith("stale"), outage
+        # Fusion's diagnostics count the outage it said (a 1 Hz status may fall outside a short outage on a busy
+        # machine; the count stays).
+        def counted():
+            return probe.status("fusion", lambda v: v.get("detections_outages_said") == "1", since=restored_at)
+
+        wait_until(counted, 30.0, lambda: f"fusion's diagnostics counting the outage:\n{lines}")
+        record = counted()
+        assert (record["depth_outages_said"], record["camera_outages_said"]) == ("0", "0"), record
         wait_until(lambda: any(msg_to_spoken(m)["text"] == DEGRADED_DETECTIONS_TEXT
                                for t, m in probe.timed("spoken") if t > killed_at), 15.0,
                    "the speech node saying that obstacle detection stopped")

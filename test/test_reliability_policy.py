@@ -5,7 +5,7 @@ import wave
 
 import pytest
 
-from aria_nav.core.fusion.watchdog import DEPTH, DETECTIONS, FRESH, SLOW_STATE, STALE, WAITING, VisionHealth
+from aria_nav.core.fusion.watchdog import CAMERA, DEPTH, DETECTIONS, FRESH, SLOW_STATE, STALE, WAITING, VisionHealth
 from aria_nav.core.health import InputRate, Outage, OutagePolicy, RatePolicy
 from aria_nav.core.speech.audio import Audio
 from aria_nav.core.speech.guidance_watch import BACK, RESTARTED, STOPPED, GuidanceWatch
@@ -266,3 +266,84 @@ def test_when_the_camera_dies_the_wearer_hears_one_outage_and_one_recovery():
                                     (DEPTH, 2.0, 1.0, 60.0)])
     assert [(e, r) for _, e, r in said] == [(DEGRADED, DETECTIONS), (RESTORED, DETECTIONS), (DEGRADED, DEPTH)]
     assert said[2][0] >= said[1][0] + 8.0  # 4 of depth's 2 s intervals after detections came back
+
+
+def test_a_dead_camera_is_said_as_the_camera_once_and_its_return_once():
+    """The camera killed at 60 s (its heartbeat stops; detections at 5 Hz and depth at 0.15 Hz stop with it, their
+    nodes alive) and back at 70 s: "the camera has stopped" 4 s after its last status and detection (not "obstacle
+    detection has stopped" at 62 s, held while the camera's status is late), "camera restored" with the first detections
+    from its frames, and depth, slow to follow (its first image at 78 s), is not said to be out in between."""
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    said = _run(health, 200.0, feeds=[(DETECTIONS, 0.2, 1.0, 60.0), (DETECTIONS, 0.2, 71.0, 1e9),
+                                      (DEPTH, 1 / 0.15, 3.0, 60.0), (DEPTH, 1 / 0.15, 78.0, 1e9)],
+                beats=[(DETECTIONS, 1.0, 1e9), (DEPTH, 1.0, 1e9), (CAMERA, 1.0, 60.0), (CAMERA, 70.0, 1e9)])
+    assert [(e, r) for _, e, r in said] == [(DEGRADED, CAMERA), (RESTORED, CAMERA)]
+    assert 63.0 <= said[0][0] <= 64.0 and said[1][0] == 71.0  # 4 s after its last status and detection
+    assert health.record() == {"detections_outages_said": "0", "depth_outages_said": "0",
+                               "camera_outages_said": "1"}
+    # A detector that dies while the camera lives is said as the detector, its outage not held.
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    said = _run(health, 120.0, feeds=[(DETECTIONS, 0.2, 1.0, 60.0), (DETECTIONS, 0.2, 75.0, 1e9),
+                                      (DEPTH, 1.0, 1.0, 1e9)],
+                beats=[(DETECTIONS, 1.0, 60.0), (DETECTIONS, 70.0, 1e9), (DEPTH, 1.0, 1e9), (CAMERA, 1.0, 1e9)])
+    assert [(e, r) for _, e, r in said] == [(DEGRADED, DETECTIONS), (RESTORED, DETECTIONS)]
+    assert said[0][0] == pytest.approx(62.0, abs=0.15) and said[1][0] == 75.0
+    assert health.record()["detections_outages_said"] == "1"
+
+
+def test_a_camera_restarted_quicker_than_the_timeout_is_told_by_its_new_pid():
+    """The camera's new process is heard 3 s after the old one's last status; detections and depth, out since 52 s
+    (held while the camera's status was late), were part of the camera's outage: not said, before or after (depth
+    is back 2 s after detections)."""
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    said, t = [], 0.0
+    while t <= 100.0:
+        if abs(t - round(t)) < 1e-6:
+            health.heard(DETECTIONS, t, process="12")
+            health.heard(DEPTH, t, process="13")
+            if not 50.0 < t < 53.0:
+                health.heard(CAMERA, t, process="10" if t <= 50.0 else "20")
+        if (t <= 50.0 or t >= 56.0) and abs(t * 5 - round(t * 5)) < 1e-6:
+            health.seen(DETECTIONS, t)
+        if (t <= 50.0 or t >= 58.0) and abs(t * 5 - round(t * 5)) < 1e-6:
+            health.seen(DEPTH, t)
+        said += [(round(t, 1), e, r) for e, r in _events(health.update(t))]
+        t = round(t + 0.1, 3)
+    assert said == [(53.0, DEGRADED, CAMERA), (56.0, RESTORED, CAMERA)]
+
+
+def test_a_node_whose_data_flows_is_alive_even_when_its_statuses_are_late():
+    """The detector's and the camera's statuses stop for 6 s (their executors starved while the detector's worker
+    runs) but detections keep coming at 5 Hz: nothing is said. Both dead (nothing at all from 60 s): out 4 s after
+    their last status, as before."""
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    said = _run(health, 120.0, feeds=[(DETECTIONS, 0.2, 1.0, 1e9), (DEPTH, 1.0, 1.0, 1e9)],
+                beats=[(DETECTIONS, 1.0, 40.0), (DETECTIONS, 46.0, 1e9), (CAMERA, 1.0, 40.0), (CAMERA, 46.0, 1e9),
+                       (DEPTH, 1.0, 1e9)])
+    assert said == []
+    health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+    said = _run(health, 80.0, feeds=[(DETECTIONS, 2.0, 1.0, 60.0), (DEPTH, 1.0, 1.0, 1e9)],
+                beats=[(DETECTIONS, 1.0, 60.0), (CAMERA, 1.0, 1e9), (DEPTH, 1.0, 1e9)])
+    assert said == [(63.0, DEGRADED, DETECTIONS)]
+
+
+def test_a_new_process_heard_after_its_outage_was_said_and_its_data_is_back_is_no_new_outage():
+    """The camera killed at 60 s, out at 64 s; its new process's frames bring detections back at 70 s but fusion
+    hears its first status (a new pid) only at 74 s (each publisher is discovered on its own): no second outage.
+    The same for the detector."""
+    for node in (CAMERA, DETECTIONS):
+        health = VisionHealth(2.0, 30.0, 0.0, heartbeat_timeout_s=4.0)
+        said, t = [], 0.0
+        while t <= 120.0:
+            for name in (CAMERA, DETECTIONS, DEPTH):
+                new = name == node and t > 60.0
+                # the new process's statuses come between two detections, from 74.5 s on
+                if abs(t - round(t) - (0.5 if new else 0.0)) < 1e-6 and (not new or t >= 74.0):
+                    health.heard(name, t, process="2" if new else "1")
+            if (t <= 60.0 or t >= 70.0) and abs(t * 5 - round(t * 5)) < 1e-6:
+                health.seen(DETECTIONS, t)
+                health.seen(DEPTH, t)
+            said += [(round(t, 1), e, r) for e, r in _events(health.update(t))]
+            t = round(t + 0.1, 3)
+        assert [(e, r) for _, e, r in said] == [(DEGRADED, node), (RESTORED, node)], (node, said)
+        assert said[1][0] == 70.0

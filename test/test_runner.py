@@ -253,3 +253,22 @@ def test_every_escalation_is_reported_whatever_the_first_signal(first):
     lines.wait_for(f"still running after {first.name}: {SUPERVISED_NODE}; sending SIGTERM", timeout=0)
     lines.wait_for(f"still running after SIGTERM: {SUPERVISED_NODE}; sending SIGKILL", timeout=0)
     assert supervised.states()[SUPERVISED_NODE].returncode == -signal.SIGKILL
+
+
+def test_a_node_that_has_closed_its_output_is_waited_for_not_escalated():
+    """A node that has left (aria_nav nodes close their output last, then _exit) but whose process the kernel is
+    still tearing down (seconds for a large one on a busy machine; here a process that lingers after closing its
+    output) gets no SIGTERM: its exit code 0 is reported once its process ends."""
+    _require_node_and_model(SUPERVISED_NODE)
+    lines = Lines()
+    supervised = Runner(nodes=[SUPERVISED_NODE], output=lines)
+    linger_s = graph.STOP_SIGINT_TIMEOUT_S + 1.5
+    supervised._nodes[0].argv = [sys.executable, "-c", "import os, signal, time\n"
+                                 "signal.signal(signal.SIGINT, lambda *_: (os.close(1), os.close(2), "
+                                 f"time.sleep({linger_s}), os._exit(0)))\n"
+                                 "signal.signal(signal.SIGTERM, lambda *_: os._exit(15))\n"
+                                 "print('running', flush=True)\ntime.sleep(60)"]
+    supervised.start()
+    lines.wait_for("running", timeout=30)
+    assert supervised.stop(signal.SIGINT) == 0, str(lines)
+    assert supervised.states()[SUPERVISED_NODE].returncode == 0 and "sending SIG" not in str(lines), str(lines)

@@ -6,16 +6,20 @@ signal without escalation (each stop time is printed), no traceback or core dump
 written (the bag, the WAV files) are complete. A second signal ends everything at once. A small graph is stopped
 20 times in a row. And a node busy with a long inference stops at once."""
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from aria_nav import graph, runner, topics
 from aria_nav.bench.shutdown import CpuBurner, format_cycle, stop_graph_once
+from aria_nav.ros import runtime
 from aria_nav.ros.conversions import array_to_image
 from aria_nav.ros.qos import sensor_qos
 from aria_nav.runner import Runner
@@ -101,15 +105,17 @@ def _require_graph():
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_stops_the_whole_graph_cleanly_and_leaves_complete_files(ros_domain, tmp_path, signum):
-    """Exit 0 for every node on the first signal, no escalation, launcher and recorder exit 0, no process left,
-    the bag closed (MCAP summary and metadata.yaml agree with the recorder, every message decodes, detections in
-    it), every WAV file whole, the one being spoken at the signal too; under a burner on every core."""
+    """Exit 0 for every node on the first signal, no escalation (the stop times are printed), launcher and recorder
+    exit 0, no process left, the bag closed (MCAP summary and metadata.yaml agree with the recorder, every message
+    decodes, detections in it), every WAV file whole, the one being spoken at the signal too; under a burner on
+    every core."""
     _require_graph()
     with CpuBurner():
         result = stop_graph_once(signum, tmp_path)
     print("\n" + format_cycle(1, result))
-    assert result.clean, "\n".join(result.problems) + "\n" + result.output
-    assert max(result.node_stop_s.values()) < graph.STOP_SIGINT_TIMEOUT_S
+    # Stop times are the bench's to measure (each exit is reported once the kernel has reaped the process, by a
+    # launcher itself starved under this load): the test demands the outcome, exit 0 with no escalation.
+    assert not result.problems, "\n".join(result.problems) + "\n" + result.output
     assert any("degraded" in path.name for path in (tmp_path / "wav").glob("*.wav"))
 
 
@@ -154,8 +160,70 @@ def test_a_small_graph_stops_cleanly_twenty_times_in_a_row(ros_domain, tmp_path)
         graph_runner.request_stop(signal.SIGINT)
         graph_runner.request_stop(signal.SIGINT)
         second = time.monotonic()
-        graph_runner.wait(graph.STOP_SIGINT_TIMEOUT_S + graph.STOP_SIGTERM_TIMEOUT_S + 5)
+        graph_runner.wait(graph.STOP_SIGINT_TIMEOUT_S + graph.STOP_SIGTERM_TIMEOUT_S + runner.SIGKILL_TIMEOUT_S + 5)
         gone_s = time.monotonic() - second
         assert graph_runner.poll() is not None and all(s.pid is None for s in graph_runner.states().values())
     print(f"\n{CYCLES} stops: slowest node per stop {min(slowest):.2f} to {max(slowest):.2f} s "
           f"(median {float(np.median(slowest)):.2f} s); after a second Ctrl-C every node was gone in {gone_s:.2f} s")
+
+
+def test_a_second_signal_ends_the_bag_recorder_at_once_with_its_bag_complete(ros_domain, tmp_path):
+    """`aria-nav bag record` gets SIGINT and at once SIGTERM (a second signal before the first was handled): it
+    finishes its bag (MCAP summary and metadata.yaml with every message written) and leaves with 128 + the second
+    signal's number, within a second, under the burner."""
+    from mcap.reader import make_reader
+    from std_msgs.msg import String
+
+    from aria_nav.bench.shutdown import TimedProcess
+    from aria_nav.ros.qos import reliable_qos
+
+    topic = "/aria_nav_test/second_signal"
+    probe = Probe(ros_domain)
+    publisher = probe.publisher(String, topic, reliable_qos())
+    recorder = TimedProcess([str(Path(sys.executable).parent / "aria-nav"), "bag", "record", "-o",
+                             str(tmp_path / "bag"), topic], tmp_path)
+    try:
+        with CpuBurner():
+            wait_until(lambda: publisher.publish(String(data="x" * 100)) or recorder.first(f"recording '{topic}'"),
+                       START_TIMEOUT_S, lambda: f"the recorder recording {topic}:\n{recorder.output()}")
+            for _ in range(50):
+                publisher.publish(String(data="y" * 100))
+                time.sleep(0.01)
+            signalled = time.monotonic()
+            recorder.process.send_signal(signal.SIGINT)
+            recorder.process.send_signal(signal.SIGTERM)
+            code, output = recorder.finish(START_TIMEOUT_S)
+            took = time.monotonic() - signalled
+    finally:
+        probe.close()
+    print(f"\nbag recorder: exit {code} {took:.2f} s after SIGINT + SIGTERM")
+    # 128 + the second signal's number: the kernel may deliver the two in either order
+    assert code in (128 + signal.SIGINT, 128 + signal.SIGTERM) and "Traceback" not in output, output
+    assert took < 1.0 + runtime.SECOND_SIGNAL_FLUSH_S, output
+    [mcap_file] = (tmp_path / "bag").glob("*.mcap")
+    with open(mcap_file, "rb") as stream:
+        summary = make_reader(stream).get_summary()
+    assert summary is not None and summary.statistics.message_count > 0, f"{mcap_file} not finished:\n{output}"
+    metadata = yaml.safe_load((tmp_path / "bag" / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert metadata["message_count"] == summary.statistics.message_count
+
+
+@pytest.mark.parametrize("signals, expected", [((signal.SIGTERM,), 0), ((signal.SIGINT, signal.SIGTERM), 143)],
+                         ids=["one", "two"])
+def test_signals_that_come_while_a_node_still_imports_are_held_for_its_shutdown(signals, expected):
+    """A node process (started with --ros-args) holds SIGINT/SIGTERM from its first import of aria_nav.nodes until
+    runtime.Shutdown is installed, which then stops at once (without building the node); two leave at once with
+    128 + the second's number. Before, a Ctrl-C while the node imported its libraries (seconds under load) was a
+    KeyboardInterrupt traceback and a SIGTERM killed it: failures to the launcher."""
+    script = (
+        "import os, signal, sys\n"
+        "import aria_nav.nodes\n"  # what every node's entry point imports first
+        f"for signum in {[int(s) for s in signals]}: os.kill(os.getpid(), signum)\n"
+        "from aria_nav.ros.runtime import run_node, stop_on_signals\n"
+        "shutdown = stop_on_signals('test')\n"
+        "print('stopping' if shutdown.stop.is_set() else 'not told', flush=True)\n"
+        "def factory(): raise AssertionError('a node was built after the stop')\n"
+        "shutdown.finish(run_node(factory, 'test', args=[], shutdown=shutdown))\n")
+    done = subprocess.run([sys.executable, "-c", script, "--ros-args"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == expected, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and (expected or done.stdout.strip() == "stopping"), done.stdout + done.stderr

@@ -99,6 +99,7 @@ def record_bag(args: argparse.Namespace) -> int:
     try:
         recorder = BagRecorder(recording.node, args.output, None if args.all else args.topics, args.storage)
         shutdown.on_deadline(recorder.close_file)  # a stuck teardown still leaves a complete bag
+        shutdown.on_second_signal(recorder.close_file)  # and so does a second Ctrl-C (exit 130)
         print(f"bag record: writing {recorder.path} ({args.storage}); stop with Ctrl-C", flush=True)
         deadline = None if args.duration is None else time.monotonic() + args.duration
         while recorder.failure is None and (deadline is None or time.monotonic() < deadline):

@@ -200,6 +200,8 @@ PARAMS = [
           "/diagnostics status that is the detector's heartbeat."),
     Param("depth_status", field_default(SessionConfig, "depth_status"),
           "/diagnostics status that is the depth node's heartbeat."),
+    Param("camera_status", field_default(SessionConfig, "camera_status"),
+          "/diagnostics status that is the camera's heartbeat (its death is said as the camera's, once)."),
     Param("tilt_time_constant_s", field_default(TiltConfig, "time_constant_s"),
           "Time constant with which the accelerometer corrects the gyroscope's "
           "estimate of gravity (longer: steadier while walking, slower to recover from drift), seconds.",
@@ -297,9 +299,10 @@ def vision_health(cfg, start_s: float) -> VisionHealth:
         raise ParameterError("heartbeat_timeout_s", f"{cfg.heartbeat_timeout_s} is below "
                                                     f"{MIN_HEARTBEAT_TIMEOUT_S} (statuses come every second); "
                                                     "0 turns the heartbeat watch off")
-    if cfg.detections_status == cfg.depth_status:
-        raise ParameterError("depth_status", f"'{cfg.depth_status}' is detections_status too: each input's node "
-                                             "has a status of its own")
+    if len({cfg.detections_status, cfg.depth_status, cfg.camera_status}) < 3:
+        raise ParameterError("depth_status", f"detections_status '{cfg.detections_status}', depth_status "
+                                             f"'{cfg.depth_status}' and camera_status '{cfg.camera_status}' must "
+                                             "differ: each node has a status of its own")
 
     def rate(min_rate_hz: float) -> RatePolicy:
         return RatePolicy(cfg.stale_after_s, cfg.stale_intervals, max(cfg.max_stale_after_s, cfg.stale_after_s),

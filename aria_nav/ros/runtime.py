@@ -1,18 +1,21 @@
 """Process entry point shared by every node: `ros2 run aria_nav <node>` ends up in run_node().
 
 - SIGINT and SIGTERM stop the node cleanly, with a deadline (Shutdown): the spin loop ends, the node's close()
-  stops its workers, releases its sessions and finishes its files, the node is destroyed, the context shuts down
-  and the process leaves with exit 0 through os._exit, after flushing its output: interpreter finalisation and
-  the C++ static destructors (Fast DDS's DomainParticipantFactory sleeping in its destructor) are skipped, since
-  they finish nothing of ours and once took seconds. If all that has not happened SHUTDOWN_BUDGET_S after the
-  signal (a stuck teardown), the node's flush() finishes the files that must be complete and the process leaves
-  with exit 0 anyway; a stall that holds the GIL is ended GIL_BACKSTOP_S later by faulthandler's native thread
-  (its traceback on stderr, exit 1). A second signal ends the process at once (the default action is restored
-  after the first). The signal is also seen at once by a watcher thread (signal.set_wakeup_fd): Python runs a
-  signal handler only when the main thread returns to the interpreter, which a long native call (a model
-  loading, a first inference) can delay past the launcher's patience; the watcher arms the deadline meanwhile,
-  and on a second signal leaves at once with 128 + its number. The budget is well inside the launcher's 3 s
-  before it escalates (graph.STOP_SIGINT_TIMEOUT_S).
+  stops its workers, releases its sessions and finishes its files, the node is destroyed, the context shuts down and the
+  process leaves with exit 0 through os._exit, after flushing its output: interpreter finalisation and the C++ static
+  destructors (Fast DDS's DomainParticipantFactory sleeping in its destructor) are skipped, since they finish nothing of
+  ours and once took seconds. If all that has not happened SHUTDOWN_BUDGET_S after the signal (a stuck teardown), the
+  node's flush() finishes the files that must be complete and the process leaves with exit 0 anyway; a stall that holds
+  the GIL is ended GIL_BACKSTOP_S later by faulthandler's native thread (its traceback on stderr, exit 1). A second
+  signal ends the process at once (the default action is restored after the first), except in a process with a hook that
+  must run even then (the bag recorder finishing its bag: Shutdown.on_second_signal): there the watcher thread runs
+  those hooks, within SECOND_SIGNAL_FLUSH_S, and leaves with 128 + the signal's number. The signal is also seen at once
+  by a watcher thread (signal.set_wakeup_fd): Python runs a signal handler only when the main thread returns to the
+  interpreter, which a long native call (a model loading, a first inference) can delay past the launcher's patience; the
+  watcher arms the deadline meanwhile, and on a second signal leaves at once with 128 + its number. The budget is well
+  inside the launcher's 3 s before it escalates (graph.STOP_SIGINT_TIMEOUT_S). A signal that came while the process was
+  still importing its libraries (before the handlers were installed) was held (ros.early_signals) and is handed over
+  here: the node stops at once, without loading its model.
 - A ConfigError (bad parameter, missing or wrong-kind file, unusable model) is one line on stderr and exit 2.
 - Any other exception raised by a callback (a message or timer tick that meets a bug) loses that message only: it
   is logged as one throttled error line naming the exception and where it was raised, counted in the node's
@@ -41,10 +44,12 @@ from rclpy.signals import SignalHandlerOptions
 
 from aria_nav.core.stage_stats import StageStats
 from aria_nav.graph import EXIT_CONFIG_ERROR
+from aria_nav.ros import early_signals
 from aria_nav.ros.params import ConfigError
 
 SHUTDOWN_BUDGET_S = 2.0  # first signal -> process gone; the launcher escalates after graph.STOP_SIGINT_TIMEOUT_S
 GIL_BACKSTOP_S = 0.5  # after the budget: the native watchdog for a stall that never releases the GIL
+SECOND_SIGNAL_FLUSH_S = 1.0  # a second signal: the most its hooks may take (faulthandler ends the process then)
 WORKER_JOIN_S = 0.5  # the longest a node's close() waits for one worker thread (several fit in the budget)
 CALLBACK_ERROR_LOG_PERIOD_S = 5.0
 CALLBACK_ERROR = "internal error in a callback"  # how the log line begins (tests look for it)
@@ -92,7 +97,9 @@ _libc = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
 
 
 def hard_exit(code: int) -> None:
-    """Flush Python's and C's output buffers, then leave without interpreter finalisation or C++ destructors."""
+    """Flush Python's and C's output buffers, close the output (the launcher's reader sees the end at once and
+    waits for the kernel's teardown instead of escalating), then leave without interpreter finalisation or C++
+    destructors."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -100,6 +107,11 @@ def hard_exit(code: int) -> None:
             pass
     if _libc is not None:
         _libc.fflush(None)
+    for fd in (1, 2):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
     os._exit(code)
 
 
@@ -116,6 +128,7 @@ class Shutdown:
         self.code = 0
         self.signalled_at: Optional[float] = None
         self._flush_hooks: List[Callable[[], None]] = []
+        self._second_signal_hooks: List[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._armed = False
 
@@ -127,6 +140,13 @@ class Shutdown:
         os.set_blocking(write_fd, False)
         signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
         threading.Thread(target=self._watch, args=(read_fd,), name="signal-watch", daemon=True).start()
+        held = early_signals.take()  # came while the process was still importing (aria_nav.nodes)
+        if len(held) > 1:
+            print(f"aria_nav {self.name}: {signal.Signals(held[-1]).name} again: exiting now", file=sys.stderr,
+                  flush=True)
+            hard_exit(128 + held[-1])
+        if held:
+            self._on_signal(held[0], None)
         return self
 
     def _watch(self, read_fd: int) -> None:
@@ -138,18 +158,29 @@ class Shutdown:
                 seen += 1
                 if seen == 1:
                     self.begin()
-                else:
-                    print(f"aria_nav {self.name}: {signal.Signals(signum).name} again: exiting now", file=sys.stderr,
-                          flush=True)
-                    hard_exit(128 + signum)
+                    continue
+                name = signal.Signals(signum).name
+                if self._second_signal_hooks:
+                    faulthandler.dump_traceback_later(SECOND_SIGNAL_FLUSH_S, exit=True)
+                    print(f"aria_nav {self.name}: {name} again: finishing what must be complete, then exiting",
+                          file=sys.stderr, flush=True)
+                    self._run_hooks(self._second_signal_hooks)
+                print(f"aria_nav {self.name}: {name} again: exiting now", file=sys.stderr, flush=True)
+                hard_exit(128 + signum)
 
     def on_deadline(self, hook: Callable[[], None]) -> None:
         """`hook` runs on the deadline thread if the budget passes before finish()."""
         self._flush_hooks.append(hook)
 
+    def on_second_signal(self, hook: Callable[[], None]) -> None:
+        """`hook` (quick: SECOND_SIGNAL_FLUSH_S at most) runs on the watcher thread when a second signal comes,
+        before the process leaves; the second signal's default action is then not restored."""
+        self._second_signal_hooks.append(hook)
+
     def _on_signal(self, signum, _frame) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if not self._second_signal_hooks:  # else the watcher thread handles the second signal
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
         self.begin()
 
     def begin(self) -> None:
@@ -159,20 +190,26 @@ class Shutdown:
                 return
             self._armed = True
         self.signalled_at = time.monotonic()
-        self.stop.set()
+        # The deadline first, `stop` last: setting it wakes the main thread into the teardown, whose native calls
+        # (Fast DDS's in destroy_node) can hold the GIL for seconds; armed after it, the deadline once never was
+        # (the watcher thread lost the GIL between the two, and the camera node ran past the launcher's 3 s).
         faulthandler.dump_traceback_later(self.budget_s + GIL_BACKSTOP_S, exit=True)
         threading.Thread(target=self._enforce, name="shutdown-deadline", daemon=True).start()
+        self.stop.set()
 
     def _enforce(self) -> None:
         time.sleep(self.budget_s)
         print(f"aria_nav {self.name}: shutdown still not done {self.budget_s:g} s after the stop request: "
               f"flushing and exiting now", file=sys.stderr, flush=True)
-        for hook in self._flush_hooks:
+        self._run_hooks(self._flush_hooks)
+        hard_exit(self.code)
+
+    def _run_hooks(self, hooks: List[Callable[[], None]]) -> None:
+        for hook in hooks:
             try:
                 hook()
             except Exception as exc:  # noqa: BLE001 - the others must still run, and the process must leave
-                print(f"aria_nav {self.name}: flush at the deadline failed: {exc}", file=sys.stderr, flush=True)
-        hard_exit(self.code)
+                print(f"aria_nav {self.name}: flush before exiting failed: {exc}", file=sys.stderr, flush=True)
 
     def finish(self, code: int) -> None:
         """Everything is closed: leave now with `code`."""
@@ -197,6 +234,8 @@ def run_node(factory: Callable[[], AriaNode], name: str, args: Optional[List[str
     node = None
     code = 0
     try:
+        if shutdown.stop.is_set():  # stopped while starting up: no model to load for nothing
+            return code
         node = factory()
         shutdown.on_deadline(node.flush)
         executor = SingleThreadedExecutor()

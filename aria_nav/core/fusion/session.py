@@ -31,7 +31,7 @@ from aria_nav.core.fusion.obstacle import RGB, SLAM_LEFT, SLAM_RIGHT
 from aria_nav.core.fusion.pairing import Pairing, StampPairer
 from aria_nav.core.fusion.pipeline import FrameResult, FusionConfig, FusionPipeline
 from aria_nav.core.fusion.vio_motion import quaternion_matrix
-from aria_nav.core.fusion.watchdog import DEPTH, DETECTIONS, SLOW_STATE, STALE, WAITING, VisionHealth
+from aria_nav.core.fusion.watchdog import CAMERA, DEPTH, DETECTIONS, SLOW_STATE, STALE, WAITING, VisionHealth
 from aria_nav.core.speech.request import (APPROXIMATE, DEGRADED, ENDED, INFO, METRIC, SLOW, WARNING,
                                          SpeechRequest)
 
@@ -59,6 +59,7 @@ class SessionConfig:
     heartbeat_timeout_s: float = 4.0
     detections_status: str = "aria_nav/detector"
     depth_status: str = "aria_nav/depth"
+    camera_status: str = "aria_nav/camera"
 
 
 @dataclass
@@ -112,7 +113,8 @@ class FusionSession:
         self.counts = {"requests": 0, "no_camera_info": 0, "pairing_misses_skipped": 0, "slam_frames": 0}
         self.slam_seen = {SLAM_LEFT: 0, SLAM_RIGHT: 0} if settings.use_slam_cameras else {}
         self._slam_silence_reported = False
-        self.heartbeat_inputs = {settings.detections_status: DETECTIONS, settings.depth_status: DEPTH}
+        self.heartbeat_inputs = {settings.detections_status: DETECTIONS, settings.depth_status: DEPTH,
+                                 settings.camera_status: CAMERA}
         self.motion_state = self.pipeline.motion.state
         # Metres are spoken only once the depth stage says they are measured (docs/depth.md: approximate metres
         # from a relative model must not be spoken as measurements).
@@ -238,6 +240,8 @@ class FusionSession:
             elif heartbeat is not None:
                 alive = "silent" if heartbeat.silent(now_s) else "alive"
                 self._set(f"{name}_node", f"{alive} ({now_s - heartbeat.last:.1f} s ago)")
+        for key, value in self.health.record().items():
+            self._set(key, value)
         self._set("uptime_s", f"{now_s - self.start_s:.1f}")  # the speech node's guidance watch reads it
         self._set("pairs", self.pairer.paired)
         self._set("pairing_misses", self.pairer.misses)
@@ -316,7 +320,7 @@ class FusionSession:
         return step
 
     def _announce_health(self, step: Step, event: str, reason: str, now_s: float, stamp_ns: int) -> None:
-        rate = self.health.inputs[reason]
+        rate = self.health.inputs.get(reason)  # none for the CAMERA: only its heartbeat is watched
         if event == DEGRADED and self.health.node_silent(reason, now_s):
             status = next(name for name, input_name in self.heartbeat_inputs.items() if input_name == reason)
             step.log(WARNING_LINE, f"vision degraded: no {reason}: {status} silent on {topics.DIAGNOSTICS} for "

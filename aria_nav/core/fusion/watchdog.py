@@ -15,13 +15,23 @@ An input that turns slow is announced as slow, one such sentence per `slow_repea
 its return to speed is not announced (both show on /diagnostics).
 
 The node behind each input (the detector, depth) sends a heartbeat every second whatever its inference rate (its
-/diagnostics): with `heartbeat_timeout_s`, an input whose node has fallen silent that long is out at once, however
-long its data's own silence threshold is, while a live node that is merely slow stays only slow. It is back once
-its node is heard again and its data is back. A node heard from a new process (restarted quicker than the
-timeout) has its input out the same way until its data is back. Heartbeats are not judged right after fusion
-itself got no CPU for `STALL_S`, nor while it reads the statuses `STALL_S` or more late (those sent meanwhile
-may not be read yet). A node never heard is not
+/diagnostics): with `heartbeat_timeout_s`, an input whose node has fallen silent that long is out at once, however long
+its data's own silence threshold is, while a live node that is merely slow stays only slow; a node whose data came
+within that time is alive whatever its statuses (they run late while its worker runs). It is back once its node is heard
+again and its data is back. A node heard from a new process (restarted quicker than the timeout) has its input out the
+same way until its data is back. Heartbeats are not judged right after fusion itself got no CPU for `STALL_S`, nor while
+it reads the statuses `STALL_S` or more late (those sent meanwhile may not be read yet). A node never heard is not
 watched this way (it need not be in the graph: fusion fed by a bag); its data's silence still counts.
+
+The camera's heartbeat is watched the same way: both inputs come from its frames, so when the camera is dead (its
+status silent for `heartbeat_timeout_s`, or heard from a new process) the wearer hears that the camera stopped,
+once, not what its silence does to detections and depth; it is back once its node is heard again and detections
+come from its frames, and then each input gets its own silence threshold again before it counts as out (one
+outage, one recovery). While the camera's status is late (`CAMERA_DOUBT_S`: statuses come every second) a new
+outage of an input is held, not said: the camera may be what died, and its timeout tells.
+
+Every outage said is counted per reason (record(), on fusion's /diagnostics), so that a short one can be checked
+after it has ended.
 
 A recording that ends (the camera says so) is no fault: from then on nothing is stale and nothing is announced
 but the end itself, once; a new start of the input starts the watch afresh.
@@ -36,14 +46,15 @@ from aria_nav.core.health import DOWN, UP, Heartbeat, InputRate, Outage, OutageP
 from aria_nav.core.speech.request import DEGRADED, RESTORED, SLOW
 
 STALL_S = 1.0  # an update this long after the previous one finds fusion itself starved of CPU
+CAMERA_DOUBT_S = 1.5  # the camera's status this late (sent every second): an input's new outage waits for it
 FRESH, WAITING, STALE, SLOW_STATE = "fresh", "waiting", "stale", "slow"
-DETECTIONS, DEPTH = "detections", "depth"
+DETECTIONS, DEPTH, CAMERA = "detections", "depth", "camera"
 
 
 @dataclass(frozen=True)
 class HealthChange:
     event: str  # DEGRADED, RESTORED or SLOW (speech request events)
-    reason: str  # the input concerned: DETECTIONS or DEPTH
+    reason: str  # the input concerned: DETECTIONS or DEPTH; CAMERA: both, the camera died
 
     @property
     def degraded(self) -> bool:
@@ -62,7 +73,8 @@ class VisionHealth:
         self._watch_from(start_s)
         # 0: the nodes' heartbeats are not watched
         self.heartbeats: Dict[str, Heartbeat] = {name: Heartbeat(heartbeat_timeout_s, math.inf, start_s)
-                                                 for name in self.inputs} if heartbeat_timeout_s > 0 else {}
+                                                 for name in (*self.inputs, CAMERA)} if heartbeat_timeout_s > 0 else {}
+        self.outages_said: Dict[str, int] = {name: 0 for name in (DETECTIONS, DEPTH, CAMERA)}
         self._restarted: Set[str] = set()  # inputs whose node restarted and has sent no data since
         self._updated_at: Optional[float] = None
         self._judge_heartbeats = True
@@ -77,6 +89,9 @@ class VisionHealth:
         self.inputs: Dict[str, InputRate] = {name: InputRate(self._rates.get(name, RatePolicy(self.stale_after_s)))
                                              for name in (DETECTIONS, DEPTH)}
         self._outages = {name: Outage(self._outage_policy) for name in self.inputs}
+        self._camera = Outage(OutagePolicy(restore_messages=1))  # back with the first detections from its frames
+        self._camera_silent_from: Optional[float] = None  # the camera's last sign of life before its outage
+        self._camera_old_process_last: Optional[float] = None  # the last status of the process before a restart
 
     def end_of_input(self) -> bool:
         """The camera's input ended normally; True the first time (the end is to be announced once)."""
@@ -94,11 +109,25 @@ class VisionHealth:
         self._restarted.discard(input_name)  # a restarted node's data is back
         self.inputs[input_name].arrived(now_s)
         self._outages[input_name].arrived(now_s)
+        if input_name == DETECTIONS:  # made from the camera's frames: a restarted camera is back too
+            self._restarted.discard(CAMERA)
+            self._camera.arrived(now_s)
 
     def heard(self, input_name: str, now_s: float, process: Optional[str] = None) -> None:
-        """The heartbeat of the node behind `input_name` arrived (`process`: its sender's pid, if it says)."""
-        if input_name in self.heartbeats and self.heartbeats[input_name].beat(now_s, process):
+        """The heartbeat of the node behind `input_name` (or of the CAMERA) arrived (`process`: its sender's pid,
+        if it says)."""
+        heartbeat = self.heartbeats.get(input_name)
+        if heartbeat is None:
+            return
+        before = heartbeat.last
+        outage = self._camera if input_name == CAMERA else self._outages[input_name]
+        # A restart is news only if the old process's end was not: an outage since its last status was said
+        # already (its new status can come seconds after its data, each discovered on its own).
+        said = before is not None and outage.down_since is not None and outage.down_since >= before
+        if heartbeat.beat(now_s, process) and not said:
             self._restarted.add(input_name)
+            if input_name == CAMERA:
+                self._camera_old_process_last = before
 
     def status_read(self, now_s: float, sent_s: float) -> None:
         """Any node's status was read (`sent_s`: its stamp, the sender's clock): how far behind fusion reads them.
@@ -118,8 +147,25 @@ class VisionHealth:
         """The node behind the input was restarted and has sent no data since."""
         return input_name in self._restarted
 
+    def _camera_doubtful(self, now_s: float) -> bool:
+        """The camera's status is late (not yet silent): an input's silence may be the camera's death."""
+        heartbeat = self.heartbeats.get(CAMERA)
+        return (self._judge_heartbeats and heartbeat is not None and heartbeat.last is not None
+                and now_s - heartbeat.last >= CAMERA_DOUBT_S)
+
+    def _dead(self, name: str, data: str, now_s: float) -> bool:
+        """The node behind `name` has stopped sending its status and `data` (what it makes) has not come for as
+        long either: a node whose data still flows is alive, its statuses only late (its executor starved while
+        its worker runs), and a dead one stops both at once, so this costs a real death at most one status period."""
+        if not self._judge_heartbeats or not self.node_silent(name, now_s):
+            return False
+        last = self.inputs[data].last
+        return last is None or now_s - last >= self.heartbeats[name].timeout_s
+
     def _silent(self, input_name: str, now_s: float) -> bool:
-        if input_name in self._restarted or self._judge_heartbeats and self.node_silent(input_name, now_s):
+        if input_name == CAMERA:
+            return CAMERA in self._restarted or self._dead(CAMERA, DETECTIONS, now_s)
+        if input_name in self._restarted or self._dead(input_name, input_name, now_s):
             return True
         rate = self.inputs[input_name]
         if rate.last is None:
@@ -147,22 +193,34 @@ class VisionHealth:
         self._judge_heartbeats = not stalled and self._reading_lag_s < STALL_S
         if self.input_ended:
             return []
+        camera = self._camera.update(now_s, self._silent(CAMERA, now_s))
+        if camera == DOWN:
+            heartbeat = self.heartbeats[CAMERA]
+            last = self._camera_old_process_last if CAMERA in self._restarted else heartbeat.last
+            self._camera_silent_from = now_s if last is None else min(now_s, last)
+        elif camera == UP:
+            self._after_camera(now_s)
         for name, outage in self._outages.items():
             change = outage.update(now_s, self._silent(name, now_s))
             if change == DOWN:
                 self.inputs[name].restart()
             elif change == UP and name == DETECTIONS:
                 self._pardon_depth(now_s)
-        if self._outages[DETECTIONS].down:
+        if self._camera.down:
+            reason = CAMERA
+        elif self._outages[DETECTIONS].down:
             reason = DETECTIONS
         elif self._outages[DEPTH].down:
             reason = DEPTH
         else:
             reason = None
         changes = []
-        if reason != self.reason:
+        held = reason not in (None, CAMERA) and self._camera_doubtful(now_s)
+        if reason != self.reason and not held:
             previous, self.reason = self.reason, reason
             changes.append(HealthChange(RESTORED, previous) if reason is None else HealthChange(DEGRADED, reason))
+            if reason is not None:
+                self.outages_said[reason] += 1
         for name, rate in self.inputs.items():
             became_slow = not self._outages[name].down and rate.update_slow()
             said = self._slow_said
@@ -170,6 +228,19 @@ class VisionHealth:
                 self._slow_said = now_s
                 changes.append(HealthChange(SLOW, name))
         return changes
+
+    def _after_camera(self, now_s: float) -> None:
+        """The camera is back: the inputs' outages that began while it was silent were part of its own; each input
+        gets its own silence threshold from now before it counts as out."""
+        for name, outage in self._outages.items():
+            if outage.down and outage.down_since is not None and self._camera_silent_from is not None \
+                    and outage.down_since >= self._camera_silent_from:
+                outage.clear()
+            self.inputs[name].pardon(now_s)
+
+    def record(self) -> Dict[str, str]:
+        """The outages said so far, per reason (for /diagnostics)."""
+        return {f"{reason}_outages_said": str(count) for reason, count in self.outages_said.items()}
 
     def _pardon_depth(self, now_s: float) -> None:
         """Detections are back after an outage that depth went down in too (the camera died: both stopped): depth

@@ -4,13 +4,13 @@ the demo's summary) has the fields below. This module is the ROS-free model and 
 
 JSON fields: event (obstacle | approaching | degraded | restored | slow | ended: a recording's input ended |
 description), urgency (critical | warning | info | describe), priority (float, higher first), key (identifies the
-obstacle or condition: "rgb:12", "vision:depth"), stamp {sec, nanosec} (the source image's header stamp, for
-end-to-end latency), and for obstacles: class_name (the detector's class name, English), distance_m (null when
-unknown), distance_kind (metric | approximate: approximate distances come from a relative depth model and must not
-be spoken as metres), band, direction (left | ahead | right), clock (1..12), bearing_deg, camera (rgb | slam_left |
-slam_right); for degraded/restored/slow: reason (detections | depth; guidance: fusion gone silent, speech: the
-speech node restarted, both said by the speech node itself); for description: text (the sentence, already in the
-listener's language).
+obstacle or condition: "rgb:12", "vision:depth"), stamp {sec, nanosec} (the source image's header stamp, for end-to-end
+latency), and for obstacles: class_name (the detector's class name, English), distance_m (null when unknown),
+distance_kind (metric | approximate: approximate distances come from a relative depth model and must not be spoken as
+metres), band, direction (left | ahead | right), clock (1..12), bearing_deg, camera (rgb | slam_left | slam_right); for
+degraded/restored/slow: reason (detections | depth | camera: both, the camera died; guidance: fusion gone silent,
+speech: the speech node restarted, both said by the speech node itself); for description: text (the sentence, already in
+the listener's language).
 
 A description (the describe node's answer to "what is around me?") has the lowest urgency, describe, and only it:
 any other request is said before it and interrupts it (aria_nav.core.speech.queue).
@@ -35,7 +35,7 @@ URGENCIES = (INFO, WARNING, CRITICAL)  # ascending; an obstacle's urgency (its c
 REQUEST_URGENCIES = (DESCRIBE,) + URGENCIES  # ascending; a speech request's
 MAX_TEXT_CHARS = 400  # a description longer than this is a publisher's bug, not something to read out
 DIRECTIONS = ("left", "ahead", "right")
-REASONS = ("detections", "depth", "guidance", "speech")
+REASONS = ("detections", "depth", "camera", "guidance", "speech")
 
 
 def urgency_rank(urgency: str) -> int:
