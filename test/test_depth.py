@@ -18,9 +18,9 @@ from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.depth import build
 from aria_nav.core.depth.geometry import back_project
 from aria_nav.core.depth.model_info import DepthModelInfo
-from aria_nav.core.depth.processing import (RelativeScaling, ValidRange, depth_map, network_input_hw,
-                                            open_depth_estimator, preprocess, resize_depth, resolve_depth_mode,
-                                            to_meters)
+from aria_nav.core.depth.processing import (depth_map, network_input_hw, open_depth_estimator, preprocess,
+                                            resize_depth, resolve_depth_mode, to_meters)
+from aria_nav.core.depth.scaling import RelativeScaling, ValidRange
 from aria_nav.core.depth.visualize import colorize_depth
 from aria_nav.core.inference.interface import InferenceConfig, ModelError
 

@@ -14,8 +14,8 @@ torch = pytest.importorskip("torch")
 from aria_nav import paths  # noqa: E402
 from aria_nav.core.boxes import iou_matrix  # noqa: E402
 from aria_nav.core.depth import gpu as depth_gpu  # noqa: E402
-from aria_nav.core.depth.processing import (DepthEstimator, RelativeScaling, ValidRange,  # noqa: E402
-                                            open_depth_estimator, preprocess, resize_depth, to_meters)
+from aria_nav.core.depth.processing import DepthEstimator, open_depth_estimator, preprocess, resize_depth, to_meters  # noqa: E402
+from aria_nav.core.depth.scaling import RelativeScaling, ValidRange  # noqa: E402
 from aria_nav.core.detection.detector import DetectorConfig, YoloDetector  # noqa: E402
 from aria_nav.core.detection.gpu import DeviceLetterbox, confident_candidates  # noqa: E402
 from aria_nav.core.detection.letterbox import LetterboxInput  # noqa: E402

@@ -21,7 +21,7 @@ DEFAULT_OUT = Path("out/demo")
 
 def register(subparsers) -> None:
     from aria_nav import graph
-    from aria_nav.demo.run import PERCEPTION_MODES
+    from aria_nav.demo.inputs import PERCEPTION_MODES
 
     sources = next(arg.choices for arg in graph.launch_arguments() if arg.name == "source")
     parser = subparsers.add_parser(

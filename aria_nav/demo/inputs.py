@@ -11,6 +11,10 @@ from aria_nav import paths, topics
 from aria_nav.core.sources import open_source
 from aria_nav.core.sources.base import RGB, FrameSource
 
+# --perception: truth (the sample's ground truth in place of the detectors and depth), model, or auto (truth on
+# the sample, else model); demo.run picks.
+PERCEPTION_MODES = ("auto", "truth", "model")
+
 
 @dataclass(frozen=True)
 class DemoInput:

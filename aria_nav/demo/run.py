@@ -55,7 +55,6 @@ from aria_nav.ros.speech_msgs import msg_to_request, msg_to_spoken
 from aria_nav.runner import Runner
 
 PERCEPTION_NODES = ("detector", "slam_detector_left", "slam_detector_right", "depth")  # what truth replaces
-PERCEPTION_MODES = ("auto", "truth", "model")
 CPU_DEPTH_MODEL = "depth_anything_v2_small_266.onnx"
 # Depth takes ~0.5 s a frame on a CPU; fusion's default wait for a frame's depth (0.5 s) would then give up on most
 # frames. Frames depth skips are still resolved at once (a later depth image arrives), so a longer wait costs nothing.

@@ -18,8 +18,8 @@ from std_msgs.msg import Header, String
 from aria_nav import topics
 from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.depth.geometry import back_project
-from aria_nav.core.depth.processing import (NotADepthModelError, PoolSizeError, RelativeScaling, ValidRange,
-                                            open_depth_estimator, round_to_patch)
+from aria_nav.core.depth.processing import NotADepthModelError, PoolSizeError, open_depth_estimator, round_to_patch
+from aria_nav.core.depth.scaling import RelativeScaling, ValidRange
 from aria_nav.core.depth.visualize import colorize_depth
 from aria_nav.core.inference.interface import ModelError
 from aria_nav.ros.conversions import (ImageFormatError, array_to_image, camera_info_to_intrinsics, image_to_rgb,

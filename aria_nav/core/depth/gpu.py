@@ -12,7 +12,7 @@ from typing import Sequence, Tuple
 
 import numpy as np
 
-from aria_nav.core.depth.processing import RelativeScaling, ValidRange
+from aria_nav.core.depth.scaling import RelativeScaling, ValidRange
 
 
 def preprocess_into(target, rgb: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> None:
