@@ -59,7 +59,7 @@ CPU_DEPTH_MODEL = "depth_anything_v2_small_266.onnx"
 # Depth takes ~0.5 s a frame on a CPU; fusion's default wait for a frame's depth (0.5 s) would then give up on most
 # frames. Frames depth skips are still resolved at once (a later depth image arrives), so a longer wait costs nothing.
 CPU_PAIR_MAX_WAIT_S = 2.0
-PROCESSING_QUIET_S = 1.0  # after the input ended: this long without new outputs means the last frame is done
+PROCESSING_QUIET_S = 1.0  # after the input ended and fusion answered: this long without new outputs, all is done
 SPEECH_DROPS = ("queue_duplicates", "queue_stale", "queue_overflow", "queue_replaced", "rejected")  # diagnostics
 DRAIN_TIMEOUT_S = 20.0
 STATUS_PERIOD_S = 0.25
@@ -354,6 +354,15 @@ class _Demo:
         settled = len(self.spoken) + sum(int(diag.get(key, 0)) for key in SPEECH_DROPS)
         return diag.get("queued") == "0" and len(self.collector.latency_ms["speech_request"]) <= settled
 
+    def _processed(self, outputs_quiet_s: float) -> bool:
+        """The last frames are processed: fusion answered the last RGB frame (the newest frame is never dropped),
+        or, where it never will (a frame skipped unpaired), it answered one and no stage has answered anything
+        for PROCESSING_QUIET_S (a first inference on a CPU can take longer than that: hence the answer first)."""
+        answered = self.collector.answered["obstacles"]
+        if self.frame_stamps and self.frame_stamps[-1] in answered:
+            return True
+        return bool(answered) and outputs_quiet_s >= PROCESSING_QUIET_S
+
     def _drain(self) -> None:
         """Until the last frames are processed and everything asked for is said (at most DRAIN_TIMEOUT_S)."""
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
@@ -364,7 +373,7 @@ class _Demo:
             now = sum(len(self.collector.latency_ms[stage]) for stage in STAGES if stage != "speech_request")
             if now != outputs:
                 outputs, quiet_since = now, time.monotonic()
-            elif time.monotonic() - quiet_since >= PROCESSING_QUIET_S and self._speech_idle():
+            if self._processed(time.monotonic() - quiet_since) and self._speech_idle():
                 return
 
     # -- result -------------------------------------------------------------------------------------------------
