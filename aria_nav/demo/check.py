@@ -80,6 +80,20 @@ def _about_object(said) -> bool:
     return said.request is not None and said.request.get("event") in (OBSTACLE, APPROACHING)
 
 
+def said_metres(said, all_said: Sequence) -> Optional[float]:
+    """The metres the sentence said about its request's object, None if it said no number for it: no metric
+    distance, or a merged critical sentence that gives only its nearest obstacle's distance (the others by what and
+    where only: core.speech.phrases.combined_parts); each member of one reports the same text and start."""
+    request = said.request
+    if request.get("distance_m") is None or request.get("distance_kind", METRIC) != METRIC:
+        return None
+    together = [s.request.get("distance_m") for s in all_said
+                if s.text == said.text and s.said_at_s == said.said_at_s and s.request is not None]
+    if min((d for d in together if d is not None), default=request["distance_m"]) != request["distance_m"]:
+        return None
+    return spoken_metres(float(request["distance_m"]))
+
+
 def _truth_object(truth: GroundTruthFile, said, offset_ns: int):
     request = said.request
     frame = frame_of(truth, said.stamp_ns, offset_ns)
@@ -101,12 +115,11 @@ def spoken_distances(truth: GroundTruthFile, said: Sequence, offset_ns: int,
     for item in said:
         if item.said_at_s is None or not _about_object(item):
             continue
-        request = item.request
-        if request.get("distance_m") is None or request.get("distance_kind", METRIC) != METRIC:
+        request, spoken = item.request, said_metres(item, said)
+        if spoken is None:  # no number said ("under half a meter" included)
             continue
         frame, obj = _truth_object(truth, item, offset_ns)
-        spoken = spoken_metres(float(request["distance_m"]))
-        if obj is not None and spoken is not None:  # None: "under half a meter", no number said
+        if obj is not None:
             true_m = obj.range_m if nearest_m is None else nearest_m[frame].get(obj.track_id, obj.range_m)
             checks.append(DistanceCheck(item.text, obj.class_name, request["camera"], frame, spoken, true_m,
                                         float(request["distance_m"])))
@@ -177,13 +190,11 @@ def scene_distances(timeline: Sequence, said: Sequence) -> List[DistanceCheck]:
     """Every heard sentence naming a hazard of the scene with a number of metres, against its true distance."""
     checks = []
     for frame, item in _scene_sentences(timeline, said):
-        request = item.request
-        if (frame.truth_m is None or request.get("class_name") != frame.expected
-                or request.get("distance_m") is None or request.get("distance_kind", METRIC) != METRIC):
+        request, spoken = item.request, said_metres(item, said)
+        if frame.truth_m is None or request.get("class_name") != frame.expected or spoken is None:
             continue
-        checks.append(DistanceCheck(item.text, frame.expected, request.get("camera", ""),
-                                    timeline.index(frame), spoken_metres(float(request["distance_m"])),
-                                    frame.truth_m, float(request["distance_m"])))
+        checks.append(DistanceCheck(item.text, frame.expected, request.get("camera", ""), timeline.index(frame),
+                                    spoken, frame.truth_m, float(request["distance_m"])))
     return checks
 
 
@@ -212,8 +223,7 @@ def check_hazards(timeline: Sequence, said: Sequence, speed_mps: float) -> List[
         if named:
             frame, first = named[0]
             text, first_m = first.text, frame.truth_m
-            if first.request.get("distance_m") is not None:
-                spoken = spoken_metres(float(first.request["distance_m"]))
+            spoken = said_metres(first, said)
             if frame.truth_m is not None:  # said_at_s and t_s: seconds from the first frame
                 heard_m = frame.truth_m - speed_mps * (first.said_at_s - first.t_s)
                 verdict = "on time" if heard_m >= target else "late" if heard_m > 0 else "missed"

@@ -35,6 +35,9 @@ from aria_nav.ros.static_tf import Mount, peripheral_yaw_deg, publish_camera_tra
 
 SUBSCRIBER_REPORT_S = 5.0  # replay mode: how often to say which topics still wait for a subscriber
 ACK_TIMEOUT_S = 5.0  # replay mode, end of input: how long to wait for subscribers to acknowledge the last frames
+# Replay mode, end of input: the latched end state (with the published counts) stays up at least this long after
+# the first frame, for a reader that discovers the camera late (a tool watching a short recording on a busy machine).
+LATE_READER_S = 3.0
 
 
 class CameraNode(AriaNode):
@@ -156,6 +159,7 @@ class CameraNode(AriaNode):
     def _publish_all(self) -> None:
         if self.cfg.process_every_frame and not self._wait_for_subscribers():
             return
+        first_frame_at = time.monotonic()
         try:
             finished = self.replay.run(self._emit, self._stop)
         except SourceError as exc:
@@ -172,6 +176,8 @@ class CameraNode(AriaNode):
         if self.cfg.process_every_frame:  # let reliable subscribers receive the last frames before we may exit
             for publisher in self._all_publishers():
                 publisher.wait_for_all_acked(Duration(seconds=ACK_TIMEOUT_S))
+            if self.cfg.exit_at_end:
+                self._stop.wait(max(0.0, first_frame_at + LATE_READER_S - time.monotonic()))
         counts = ", ".join(f"{s} {stats.processed}" for s, stats in self._stream_stats.items())
         undecodable = self.source.undecodable
         skipped = f", {undecodable} undecodable frame{'s' if undecodable > 1 else ''} skipped" if undecodable else ""
