@@ -33,6 +33,9 @@ from aria_nav.ros.qos import frame_qos, latched_qos
 from aria_nav.ros.runtime import WORKER_JOIN_S, AriaNode, main_for
 from aria_nav.ros.static_tf import Mount, peripheral_yaw_deg, publish_camera_transforms
 
+# Replay mode: after every topic has a subscriber, the first frame waits until no new one has come for this long:
+# each node discovers the camera on its own (depth may read the RGB images a second before the detector does).
+SUBSCRIBERS_SETTLE_S = 1.0
 SUBSCRIBER_REPORT_S = 5.0  # replay mode: how often to say which topics still wait for a subscriber
 ACK_TIMEOUT_S = 5.0  # replay mode, end of input: how long to wait for subscribers to acknowledge the last frames
 # Replay mode, end of input: the latched end state (with the published counts) stays up at least this long after
@@ -140,14 +143,19 @@ class CameraNode(AriaNode):
         return publishers + ([self._imu_publisher] if IMU in streams else [])
 
     def _wait_for_subscribers(self) -> bool:
-        """Replay mode: hold the first frame until every topic the graph reads has a subscriber, so the consumers
-        see the recording from its start (a reliable publisher does not keep what was sent before they joined).
+        """Replay mode: hold the first frame until every topic the graph reads has a subscriber and no new one came
+        for SUBSCRIBERS_SETTLE_S, so the consumers see the recording from its start (a reliable publisher does not
+        keep what was sent before they joined).
         Gen2's second SLAM pair, which no node of the graph reads, is not waited for."""
         publishers = self._all_publishers(tuple(GRAPH_INPUTS) + (ODOM,))
         next_report = time.monotonic()
+        counts, settled_at = None, None
         while not self._stop.is_set():
-            missing = [p.topic_name for p in publishers if p.get_subscription_count() == 0]
-            if not missing:
+            now_counts = [p.get_subscription_count() for p in publishers]
+            missing = [p.topic_name for p, count in zip(publishers, now_counts) if count == 0]
+            if now_counts != counts:
+                counts, settled_at = now_counts, time.monotonic() + SUBSCRIBERS_SETTLE_S
+            if not missing and time.monotonic() >= settled_at:
                 return True
             if time.monotonic() >= next_report:
                 self.get_logger().info(f"process_every_frame: waiting for subscribers on {', '.join(missing)} "
