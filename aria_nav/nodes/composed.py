@@ -33,7 +33,7 @@ from aria_nav.nodes.depth import DepthNode
 from aria_nav.nodes.detector import DetectorNode
 from aria_nav.nodes.fusion import FusionNode
 from aria_nav.ros.params import ConfigError
-from aria_nav.ros.runtime import EXIT_CONFIG_ERROR, AriaNode, Shutdown, stop_on_signals
+from aria_nav.ros.runtime import EXIT_CONFIG_ERROR, AriaNode, Shutdown, close_nodes, spin_once, stop_on_signals
 
 NAME = "composed"
 # Node classes by executable name (aria_nav.graph.NodeSpec.executable) that can be members.
@@ -109,12 +109,7 @@ def run_composed(argv: Sequence[str], shutdown: Optional[Shutdown] = None) -> in
             executor.add_node(node)
         failed = NAME
         while not shutdown.stop.is_set() and rclpy.ok() and nodes:
-            try:
-                executor.spin_once(timeout_sec=0.1)
-            except (ConfigError, ExternalShutdownException):
-                raise
-            except Exception as exc:  # noqa: BLE001 - one lost message, not a dead process (runtime's policy)
-                (_member_of(exc, nodes) or nodes[0]).report_callback_error(exc)
+            spin_once(executor, lambda exc: (_member_of(exc, nodes) or nodes[0]).report_callback_error(exc))
             for node in [n for n in nodes if n.exit_requested]:
                 if node.exit_error is not None:
                     failed = node.get_name()
@@ -131,13 +126,7 @@ def run_composed(argv: Sequence[str], shutdown: Optional[Shutdown] = None) -> in
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        shutdown.code = code
-        shutdown.begin()
-        for node in reversed(nodes):  # the consumers first, the camera last
-            node.close()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        close_nodes(shutdown, code, list(reversed(nodes)))  # the consumers first, the camera last
     return code
 
 

@@ -34,7 +34,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Sequence
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -241,12 +241,7 @@ def run_node(factory: Callable[[], AriaNode], name: str, args: Optional[List[str
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         while not shutdown.stop.is_set() and rclpy.ok() and not node.exit_requested:
-            try:
-                executor.spin_once(timeout_sec=0.1)
-            except (ConfigError, ExternalShutdownException):
-                raise
-            except Exception as exc:  # noqa: BLE001 - see the module doc: one lost message, not a dead node
-                node.report_callback_error(exc)
+            spin_once(executor, node.report_callback_error)
         if node.exit_error is not None:
             raise node.exit_error
     except ConfigError as exc:
@@ -255,14 +250,31 @@ def run_node(factory: Callable[[], AriaNode], name: str, args: Optional[List[str
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        shutdown.code = code
-        shutdown.begin()  # whatever ended the loop, the teardown below now has a deadline
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        close_nodes(shutdown, code, [] if node is None else [node])
     return code
+
+
+def spin_once(executor: SingleThreadedExecutor, on_callback_error: Callable[[Exception], None]) -> None:
+    """One executor step; an exception a callback raised is handed to `on_callback_error` (see the module doc: one
+    lost message, not a dead node), configuration errors and the context's end propagate."""
+    try:
+        executor.spin_once(timeout_sec=0.1)
+    except (ConfigError, ExternalShutdownException):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the policy above
+        on_callback_error(exc)
+
+
+def close_nodes(shutdown: Shutdown, code: int, nodes: Sequence[AriaNode]) -> None:
+    """The teardown after the spin loop, whatever ended it, within the shutdown's deadline: each node closed and
+    destroyed in order, then the context shut down."""
+    shutdown.code = code
+    shutdown.begin()  # the deadline armed before the teardown starts
+    for node in nodes:
+        node.close()
+        node.destroy_node()
+    if rclpy.ok():
+        rclpy.shutdown()
 
 
 def main_for(factory: Callable[[], AriaNode], name: str) -> Callable[[], None]:
