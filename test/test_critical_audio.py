@@ -26,18 +26,11 @@ def test_the_set_is_every_critical_class_side_and_spoken_distance():
 
 
 @needs_espeak
-def test_english_critical_warnings_last_at_most_1_2_s():
-    result = measure(ENGLISH, EspeakEngine(ENGLISH.espeak_voice, 175))
+@pytest.mark.parametrize("table, words_per_minute", [(ENGLISH, 350), (SPANISH, 445)], ids=["en", "es"])
+def test_critical_warnings_last_at_most_1_2_s(table, words_per_minute):
+    result = measure(table, EspeakEngine(table.espeak_voice, 175))
     print("\n" + result.text())
-    assert result.words_per_minute == 350
-    assert result.within(CRITICAL_AUDIO_S) == len(result.durations), result.text()
-
-
-@needs_espeak
-def test_spanish_critical_warnings_last_at_most_1_2_s():
-    result = measure(SPANISH, EspeakEngine(SPANISH.espeak_voice, 175))
-    print("\n" + result.text())
-    assert result.words_per_minute == 445
+    assert result.words_per_minute == words_per_minute
     assert result.within(CRITICAL_AUDIO_S) == len(result.durations), result.text()
 
 
