@@ -79,10 +79,22 @@ def stopped_at_end(probe: Probe, nodes):
         assert node.returncode == 0, node.output()
 
 
-def trigger(probe: Probe, client, timeout: float = 60.0):
-    future = client.call_async(Trigger.Request())
-    wait_until(future.done, timeout, "the Trigger response")
-    return future.result()
+def trigger(probe: Probe, client, timeout: float = 90.0, attempt_s: float = 20.0):
+    """The Trigger answer, called again when one does not come: Fast DDS drops a response whose writer has not yet
+    matched the client's response reader (ros2/rmw_fastrtps#842: it waits 100 ms for that), which happens on a
+    loaded machine right after discovery; a wearer's app would ask again the same way."""
+    start = time.monotonic()
+    while True:
+        future = client.call_async(Trigger.Request())
+        try:
+            wait_until(future.done, min(attempt_s, max(0.0, timeout - (time.monotonic() - start))),
+                       "the Trigger response")
+            return future.result()
+        except AssertionError:
+            client.remove_pending_request(future)
+            if time.monotonic() - start >= timeout:
+                raise
+            print(f"no Trigger response within {attempt_s:g} s: calling again")
 
 
 def critical_person():

@@ -227,3 +227,27 @@ def test_signals_that_come_while_a_node_still_imports_are_held_for_its_shutdown(
     done = subprocess.run([sys.executable, "-c", script, "--ros-args"], capture_output=True, text=True, timeout=120)
     assert done.returncode == expected, done.stdout + done.stderr
     assert "Traceback" not in done.stderr and (expected or done.stdout.strip() == "stopping"), done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("with_flush, expected", [(False, 0), (True, 1)], ids=["nothing-to-flush", "flush-stuck"])
+def test_a_teardown_that_holds_the_gil_is_ended_by_the_native_backstop(with_flush, expected):
+    """A node whose teardown stalls in a native call that holds the GIL (as Fast DDS's entity deletion in
+    destroy_node once did for seconds) leaves at the native backstop, SHUTDOWN_BUDGET_S + GIL_BACKSTOP_S after the
+    stop, with every thread's stack on stderr: exit 0 when the node has nothing to flush (its files are written
+    whole), 1 when its flush() could not run. Before, faulthandler ended every such stall with exit 1."""
+    stall_s = 60
+    script = (
+        "import ctypes\n"
+        "from aria_nav.ros.runtime import AriaNode, main_for\n"
+        "class Stalling(AriaNode):\n"
+        "    def __init__(self):\n"
+        "        super().__init__('stalling')\n"
+        "        self.create_timer(0.05, lambda: self.request_exit())\n"
+        f"    def close(self): ctypes.PyDLL(None).sleep({stall_s})  # holds the GIL\n"
+        + ("    def flush(self): print('flushed', flush=True)\n" if with_flush else "")
+        + "main_for(Stalling, 'stalling')()\n")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=stall_s * 2)
+    took = time.monotonic() - started
+    assert done.returncode == expected and took < stall_s, (took, done.stdout + done.stderr)
+    assert "in close" in done.stderr and "flushed" not in done.stdout, done.stderr  # the stack; no flush got the GIL

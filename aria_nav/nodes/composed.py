@@ -105,7 +105,8 @@ def run_composed(argv: Sequence[str], shutdown: Optional[Shutdown] = None) -> in
             failed = name
             node = cls(cli_args=list(arguments), use_global_arguments=False)
             nodes.append(node)
-            shutdown.on_deadline(node.flush)
+            if node.flushes:
+                shutdown.on_deadline(node.flush)
             executor.add_node(node)
         failed = NAME
         while not shutdown.stop.is_set() and rclpy.ok() and nodes:

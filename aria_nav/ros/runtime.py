@@ -6,7 +6,8 @@
   destructors (Fast DDS's DomainParticipantFactory sleeping in its destructor) are skipped, since they finish nothing of
   ours and once took seconds. If all that has not happened SHUTDOWN_BUDGET_S after the signal (a stuck teardown), the
   node's flush() finishes the files that must be complete and the process leaves with exit 0 anyway; a stall that holds
-  the GIL is ended GIL_BACKSTOP_S later by faulthandler's native thread (its traceback on stderr, exit 1). A second
+  the GIL is ended GIL_BACKSTOP_S later by a native backstop (NativeExit: every thread's stack on stderr first, then
+  exit 0, or 1 where a flush() could not run). A second
   signal ends the process at once (the default action is restored after the first), except in a process with a hook that
   must run even then (the bag recorder finishing its bag: Shutdown.on_second_signal): there the watcher thread runs
   those hooks, within SECOND_SIGNAL_FLUSH_S, and leaves with 128 + the signal's number. The signal is also seen at once
@@ -72,6 +73,12 @@ class AriaNode(Node):
         teardown stuck: runs on the deadline thread, possibly while close() runs. Files written whole (the speech
         node's WAVs) need nothing."""
 
+    @property
+    def flushes(self) -> bool:
+        """Whether this node has a flush() of its own (then a stall that keeps it from running is not a clean
+        exit)."""
+        return type(self).flush is not AriaNode.flush
+
     def request_exit(self, error: Optional[ConfigError] = None) -> None:
         """Ask run_node to end the process from any thread: exit 0, or with `error` one line and exit 2."""
         self.exit_error = error
@@ -93,7 +100,66 @@ class AriaNode(Node):
                                 throttle_duration_sec=CALLBACK_ERROR_LOG_PERIOD_S)
 
 
-_libc = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+class _Sigval(ctypes.Union):
+    _fields_ = [("sival_int", ctypes.c_int), ("sival_ptr", ctypes.c_void_p)]
+
+
+class _Sigevent(ctypes.Structure):  # glibc's struct sigevent (64 bytes), SIGEV_THREAD's members of its union
+    _fields_ = [("sigev_value", _Sigval), ("sigev_signo", ctypes.c_int), ("sigev_notify", ctypes.c_int),
+                ("sigev_notify_function", ctypes.c_void_p), ("sigev_notify_attributes", ctypes.c_void_p),
+                ("_pad", ctypes.c_byte * 32)]
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+class _Itimerspec(ctypes.Structure):
+    _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
+
+
+_SIGEV_THREAD = 2
+_CLOCK_MONOTONIC = 1
+
+
+class NativeExit:
+    """`_exit(code)` after `delay_s`, called by a thread that glibc starts when a POSIX timer fires (SIGEV_THREAD
+    with _exit as the notify function, the code as its sigval): it needs no GIL, so it ends a process whose main
+    thread holds the GIL in a native call that does not return, with the code chosen (faulthandler's timer can
+    only exit 1, which is what stays where glibc's timers are missing)."""
+
+    def __init__(self) -> None:
+        self._timer: Optional[ctypes.c_void_p] = None
+
+    def arm(self, delay_s: float, code: int) -> bool:
+        """(Re)arm: the process leaves with `code` `delay_s` from now unless it left before. False: only
+        faulthandler's timer could be armed (exit 1)."""
+        self.cancel()
+        if _libc is None or not hasattr(_libc, "timer_create"):
+            faulthandler.dump_traceback_later(delay_s, exit=True)
+            return False
+        event = _Sigevent(sigev_notify=_SIGEV_THREAD,
+                          sigev_notify_function=ctypes.cast(_libc._exit, ctypes.c_void_p).value)
+        event.sigev_value.sival_int = code
+        timer = ctypes.c_void_p()
+        if _libc.timer_create(_CLOCK_MONOTONIC, ctypes.byref(event), ctypes.byref(timer)) != 0:
+            faulthandler.dump_traceback_later(delay_s, exit=True)
+            return False
+        delay_s = max(delay_s, 0.001)  # an it_value of zero would disarm the timer
+        whole = int(delay_s)
+        when = _Itimerspec(it_value=_Timespec(whole, int((delay_s - whole) * 1e9)))
+        _libc.timer_settime(timer, 0, ctypes.byref(when), None)
+        self._timer = timer
+        return True
+
+    def cancel(self) -> None:
+        faulthandler.cancel_dump_traceback_later()
+        if self._timer is not None:
+            _libc.timer_delete(self._timer)
+            self._timer = None
 
 
 def hard_exit(code: int) -> None:
@@ -125,12 +191,32 @@ class Shutdown:
         self.name = name
         self.budget_s = budget_s
         self.stop = threading.Event()
-        self.code = 0
+        self._code = 0
         self.signalled_at: Optional[float] = None
         self._flush_hooks: List[Callable[[], None]] = []
         self._second_signal_hooks: List[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._armed = False
+        self._backstop = NativeExit()
+
+    @property
+    def code(self) -> int:
+        """The exit code of a process that stops (0 unless an error ends it)."""
+        return self._code
+
+    @code.setter
+    def code(self, code: int) -> None:
+        self._code = code
+        if self._armed:
+            self._arm_backstop()
+
+    def _arm_backstop(self) -> None:
+        """The native backstop, GIL_BACKSTOP_S after the budget: faulthandler dumps every thread's stack just before
+        (what stalled, on stderr), then NativeExit leaves with the exit code: a node has nothing to flush after its
+        close() (its files are written whole); a process with flush hooks that could not run leaves with 1."""
+        delay_s = self.budget_s + GIL_BACKSTOP_S - (time.monotonic() - (self.signalled_at or time.monotonic()))
+        if self._backstop.arm(max(0.0, delay_s), 1 if self._flush_hooks else self._code):
+            faulthandler.dump_traceback_later(max(0.01, delay_s - GIL_BACKSTOP_S / 2), exit=False)
 
     def install(self) -> "Shutdown":
         """Install the handlers and the watcher (from the main thread)."""
@@ -161,7 +247,7 @@ class Shutdown:
                     continue
                 name = signal.Signals(signum).name
                 if self._second_signal_hooks:
-                    faulthandler.dump_traceback_later(SECOND_SIGNAL_FLUSH_S, exit=True)
+                    self._backstop.arm(SECOND_SIGNAL_FLUSH_S, 1)
                     print(f"aria_nav {self.name}: {name} again: finishing what must be complete, then exiting",
                           file=sys.stderr, flush=True)
                     self._run_hooks(self._second_signal_hooks)
@@ -193,7 +279,7 @@ class Shutdown:
         # The deadline first, `stop` last: setting it wakes the main thread into the teardown, whose native calls
         # (Fast DDS's in destroy_node) can hold the GIL for seconds; armed after it, the deadline once never was
         # (the watcher thread lost the GIL between the two, and the camera node ran past the launcher's 3 s).
-        faulthandler.dump_traceback_later(self.budget_s + GIL_BACKSTOP_S, exit=True)
+        self._arm_backstop()
         threading.Thread(target=self._enforce, name="shutdown-deadline", daemon=True).start()
         self.stop.set()
 
@@ -237,7 +323,8 @@ def run_node(factory: Callable[[], AriaNode], name: str, args: Optional[List[str
         if shutdown.stop.is_set():  # stopped while starting up: no model to load for nothing
             return code
         node = factory()
-        shutdown.on_deadline(node.flush)
+        if node.flushes:
+            shutdown.on_deadline(node.flush)
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         while not shutdown.stop.is_set() and rclpy.ok() and not node.exit_requested:
