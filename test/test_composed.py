@@ -165,3 +165,24 @@ def test_a_members_own_arguments_reach_it_alone(ros_domain, tmp_path):
             node.close()
             node.destroy_node()
         rclpy.shutdown(context=context)
+
+
+def test_a_signal_while_the_process_still_imports_builds_no_member():
+    """A SIGTERM held while the composed process imported its libraries (ros.early_signals) stops it before any
+    member (and its model) is built: exit 0, as for a node of its own."""
+    script = (
+        "import os, signal\n"
+        "import aria_nav.nodes\n"  # what the composed entry point imports first
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "from aria_nav.nodes import composed\n"
+        "from aria_nav.ros.runtime import stop_on_signals\n"
+        "shutdown = stop_on_signals('composed')\n"
+        "def refuse(**_arguments): raise AssertionError('a member was built after the stop')\n"
+        "composed.member_class = lambda name: refuse\n"
+        "code = composed.run_composed(['--node', 'fusion', '--ros-args', '--', '--node', 'depth', '--ros-args',"
+        " '--'], shutdown=shutdown)\n"
+        "print('stopped, code', code, flush=True)\n"
+        "shutdown.finish(code)\n")
+    # --ros-args: what marks a node process, whose signals are held while it imports
+    done = subprocess.run([sys.executable, "-c", script, "--ros-args"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "stopped, code 0" in done.stdout, done.stdout + done.stderr

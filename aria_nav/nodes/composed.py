@@ -102,6 +102,8 @@ def run_composed(argv: Sequence[str], shutdown: Optional[Shutdown] = None) -> in
     try:
         executor = SingleThreadedExecutor()
         for (name, arguments), cls in zip(members, classes):
+            if shutdown.stop.is_set():  # stopped while starting up: no further model to load for nothing
+                break
             failed = name
             node = cls(cli_args=list(arguments), use_global_arguments=False)
             nodes.append(node)
