@@ -141,6 +141,17 @@ def depth_filename(config, size: int = DEPTH_SIZE) -> str:
     return f"depth_anything_v2_small_metric_{scene}_{size}.onnx"
 
 
+def _from_pretrained(loaders, checkpoint: str, local_only: bool, what: str) -> list:
+    """Each transformers loader's from_pretrained of `checkpoint` (offline when `local_only`); one WeightsError saying
+    that a local folder is not a `what` checkpoint, or that the download failed."""
+    try:
+        return [loader.from_pretrained(checkpoint, local_files_only=local_only) for loader in loaders]
+    except Exception as exc:  # noqa: BLE001 - OSError offline, ValueError for another model type, ...
+        if local_only:
+            raise WeightsError(f"{checkpoint}: is not a transformers {what} checkpoint ({_reason(exc)})") from None
+        raise WeightsError(f"cannot download {checkpoint} ({_reason(exc)})") from None
+
+
 def export_depth(checkpoint: str, models_dir: Path, size: int = DEPTH_SIZE, local_only: bool = True) -> Path:
     """A transformers Depth-Anything-V2 checkpoint (a folder saved with save_pretrained, or a Hugging Face
     repository when `local_only` is false) exported to a fixed-shape ONNX in `models_dir`."""
@@ -148,13 +159,7 @@ def export_depth(checkpoint: str, models_dir: Path, size: int = DEPTH_SIZE, loca
 
     from aria_nav.core.depth.build import export_depth_onnx
 
-    try:
-        model = AutoModelForDepthEstimation.from_pretrained(checkpoint, local_files_only=local_only)
-    except Exception as exc:  # noqa: BLE001 - OSError offline, ValueError for another model type, ...
-        if local_only:
-            raise WeightsError(f"{checkpoint}: is not a transformers depth-estimation checkpoint ({_reason(exc)})") \
-                from None
-        raise WeightsError(f"cannot download {checkpoint} ({_reason(exc)})") from None
+    model, = _from_pretrained([AutoModelForDepthEstimation], checkpoint, local_only, "depth-estimation")
     config = model.config
     if getattr(config, "depth_estimation_type", None) not in ("relative", "metric"):
         raise WeightsError(f"{checkpoint}: is not a Depth-Anything model (no depth_estimation_type in its config)")
@@ -175,14 +180,8 @@ def export_vlm(checkpoint: str, models_dir: Path, folder: Optional[str] = None, 
     destination = Path(models_dir) / (folder or Path(checkpoint).name.lower())
     if local_only and destination.resolve() == Path(checkpoint).resolve():
         raise WeightsError(f"{checkpoint}: is already in the models folder (give another --models-dir)")
-    try:
-        processor = AutoProcessor.from_pretrained(checkpoint, local_files_only=local_only)
-        model = AutoModelForImageTextToText.from_pretrained(checkpoint, local_files_only=local_only)
-    except Exception as exc:  # noqa: BLE001 - OSError offline, ValueError for another model type, ...
-        if local_only:
-            raise WeightsError(f"{checkpoint}: is not a transformers vision-language checkpoint ({_reason(exc)})") \
-                from None
-        raise WeightsError(f"cannot download {checkpoint} ({_reason(exc)})") from None
+    processor, model = _from_pretrained([AutoProcessor, AutoModelForImageTextToText], checkpoint, local_only,
+                                        "vision-language")
     destination.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=destination.parent) as tmp:  # a half-written folder never looks like a model
         staging = Path(tmp) / destination.name
