@@ -50,8 +50,8 @@ OBSTACLE_MARKERS = "/aria_nav/obstacles/markers"
 ANNOTATED_IMAGE = "/aria_nav/annotated/image"
 SPEECH_REQUEST = "/aria_nav/speech/request"
 SPEECH_SPOKEN = "/aria_nav/speech/spoken"
-# The RGB camera's tilt in the gravity-aligned wearer frame (geometry_msgs/TransformStamped); /tf comes with the
-# interfaces issue (tf2_msgs is not on PyPI).
+# The RGB camera's tilt in the gravity-aligned wearer frame (geometry_msgs/TransformStamped); not on /tf, where the
+# optical frame's parent is aria_device (/tf_static) and a frame has one parent.
 WEARER_TILT = "/aria_nav/wearer/tilt"
 
 # Scene description on request ("what is around me?").

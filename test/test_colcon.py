@@ -13,11 +13,24 @@ from aria_nav import graph
 
 ROOT = Path(__file__).resolve().parents[1]
 COLCON = shutil.which("colcon", path=str(Path(sys.executable).parent)) or shutil.which("colcon")
-SOURCES = ("setup.py", "setup.cfg", "package.xml", "resource", "launch", "config", "aria_nav")
+SOURCES = ("setup.py", "setup.cfg", "package.xml", "resource", "launch", "config", "aria_nav", "aria_nav_msgs")
+MSGS = "aria_nav_msgs"
+
+
+def colcon_env() -> dict:
+    """The shell the README's build runs in. On the PyPI path the virtual environment's prefix (the rosidl and ament
+    wheels, PyPI's cmake and ninja, tf2_msgs and vision_msgs from set-up) stands in for a distribution's sourced
+    setup.bash, as tools/build_interfaces.sh uses it."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["AMENT_PREFIX_PATH"] = os.pathsep.join(filter(None, [env.get("AMENT_PREFIX_PATH"), sys.prefix]))
+    return env
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
+    """The README's colcon section as written: the repository in src/aria_nav, both packages built with its base
+    paths (aria_nav_msgs with ament_cmake, aria_nav with ament_python)."""
     if COLCON is None:
         pytest.skip("colcon is not installed (pip install colcon-common-extensions)")
     base = tmp_path_factory.mktemp("ros2_ws")
@@ -28,18 +41,19 @@ def workspace(tmp_path_factory):
             shutil.copytree(ROOT / item, package / item, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(ROOT / item, package / item)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    result = subprocess.run([COLCON, "build", "--packages-select", graph.PACKAGE], cwd=base, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run([COLCON, "build", "--base-paths", f"src/{graph.PACKAGE}", f"src/{graph.PACKAGE}/{MSGS}",
+                             "--packages-up-to", graph.PACKAGE], cwd=base, env=colcon_env(),
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     return base / "install"
 
 
 def installed_env(install: Path, **extra):
-    """What `source install/setup.bash` gives a shell, for this package: its site-packages and ament prefix."""
-    site = next((install / graph.PACKAGE / "lib").glob("python3*/site-packages"))
+    """What `source install/setup.bash` gives a shell, for the two packages: their site-packages and ament prefixes."""
+    sites = [str(next((install / name / "lib").glob("python3*/site-packages"))) for name in (graph.PACKAGE, MSGS)]
     env = {k: v for k, v in os.environ.items() if k not in ("ARIA_NAV_MODELS", "PYTHONPATH")}
-    env.update(PYTHONPATH=str(site), AMENT_PREFIX_PATH=str(install / graph.PACKAGE), **extra)
+    env.update(PYTHONPATH=os.pathsep.join(sites), AMENT_PREFIX_PATH=os.pathsep.join(
+        [str(install / graph.PACKAGE), str(install / MSGS), env.get("AMENT_PREFIX_PATH", sys.prefix)]), **extra)
     return env
 
 
@@ -72,6 +86,13 @@ def test_colcon_installs_what_ros2_tools_expect(workspace):
     for spec in graph.NODES:
         if spec.is_aria_nav:
             assert os.access(prefix / "lib" / graph.PACKAGE / spec.executable, os.X_OK), spec.executable
+    # The messages come from the workspace's own build, not from the virtual environment's.
+    result = run_installed(workspace, "aria-nav", "--help")  # any installed executable: its interpreter and path
+    probe = subprocess.run([sys.executable, "-c", "import aria_nav_msgs.msg as m; print(m.__file__)"],
+                           env=installed_env(workspace), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and probe.returncode == 0, result.stderr + probe.stderr
+    assert probe.stdout.strip().startswith(str(workspace / MSGS)), probe.stdout
+    assert (workspace / MSGS / "share" / MSGS / "msg" / "ObstacleArray.msg").is_file()
 
 
 def test_installed_package_uses_the_per_user_models_folder(workspace, tmp_path):

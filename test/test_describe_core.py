@@ -35,6 +35,13 @@ UMBRELLA_RIGHT = SceneObstacle("umbrella", "right", 3.0, "medium", 0.4, 20.0)
      "and a dog. Clear ahead.",
      "A tu izquierda, una silla a un metro y una silla a cuatro metros. A tu derecha, un paraguas a tres metros y "
      "un perro. Despejado delante."),
+    # The walking corridor's hazards, by their names ("steps up" without an article).
+    ([SceneObstacle("step down", "ahead", 2.0, "close", 9.0), SceneObstacle("steps up", "left", 3.0, "medium", 4.0),
+      SceneObstacle("obstacle", "right", 1.0, "very_close", 5.0)],
+     "Ahead, a step down at two meters. On your right, an obstacle at one meter. On your left, steps up at three "
+     "meters.",
+     "Delante, un escalón hacia abajo a dos metros. A tu derecha, un obstáculo a un metro. A tu izquierda, unos "
+     "escalones hacia arriba a tres metros."),
 ])
 def test_summary_of_scripted_obstacle_sets(obstacles, english, spanish):
     assert summarize(obstacles, ENGLISH) == english

@@ -211,3 +211,23 @@ def test_bad_parameters_are_one_line_and_exit_2(ros_domain, tmp_path, parameter,
     wait_until(lambda: not node.running, START_S, "the describe node to exit")
     assert node.returncode == 2 and f"aria_nav describe: {problem}" in node.output()
     assert "Traceback" not in node.output()
+
+
+def test_hazards_on_the_obstacles_topic_are_described_by_their_names():
+    """A corridor hazard has class_id -1 and no class name on /aria_nav/obstacles: the describe node names it by its
+    kind (not "object -1"), as fusion's speech does; a named obstacle by the detector's class names."""
+    from aria_nav.core.describe.summary import ENGLISH, SceneObstacle, summarize
+    from aria_nav.ros.obstacles import direction_name, msg_to_records, record_name
+
+    def obstacle(track_id, class_id, class_name, kind, distance, direction):
+        return Obstacle(track_id, "rgb", class_id, class_name, np.array([0, 0, 10, 10], np.float32), 0.9, distance,
+                        (0.0, 0.0, distance), 0.0, direction, 12, "close", 0.0, 3, kind=kind, priority=5.0)
+
+    msg = obstacles_to_msg([obstacle(1, -1, "step down", "step_down", 2.0, "ahead"),
+                            obstacle(2, 1, "bicycle", "named", 3.0, "left")], Header(frame_id=topics.RGB_FRAME))
+    records = msg_to_records(msg)
+    assert [record_name(row, ["person", "bicycle"]) for row in records] == ["step down", "bicycle"]
+    scene = [SceneObstacle(record_name(row, ["person", "bicycle"]), direction_name(int(row["direction"])),
+                           float(row["distance_m"]), "close", float(row["priority"])) for row in records]
+    assert summarize(scene, ENGLISH) == \
+        "Ahead, a step down at two meters. On your left, a bicycle at three meters. Clear on your right."

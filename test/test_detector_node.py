@@ -279,3 +279,26 @@ def test_frame_qos_keeps_the_asked_depth_in_replay():
     assert frame_qos(False, depth=5).depth == 5 and frame_qos(False).reliability == ReliabilityPolicy.BEST_EFFORT
     assert frame_qos(True).depth == REPLAY_DEPTH and frame_qos(True).reliability == ReliabilityPolicy.RELIABLE
     assert frame_qos(True, depth=200).depth == 200  # the IMU's queue is not cut to the frames' depth
+
+
+def test_a_node_whose_input_never_comes_says_no_input_not_starting(ros_domain):
+    """A SLAM detector on a recording without its camera (a video, a Gen2 file with the other SLAM pair): after the
+    wait its status is a warning naming the topic, logged once, instead of "starting" for ever."""
+    from aria_nav.ros.diagnostics import NodeDiagnostics
+
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=ros_domain)
+    node = rclpy.create_node("slam_detector_left", context=context)
+    try:
+        diag = NodeDiagnostics(node)
+        assert (diag.status().level, diag.status().message) == (DiagnosticStatus.OK, "starting")
+        diag.expect_input("/aria/slam_left/image_raw", after_s=0.0)
+        for _ in range(2):  # the second time is not logged again; the status stays
+            time.sleep(0.01)
+            status = diag.status()
+            assert (status.level, status.message) == (DiagnosticStatus.WARN, "no input on /aria/slam_left/image_raw")
+        diag.stats.record(1.0)
+        assert (diag.status().level, diag.status().message) == (DiagnosticStatus.OK, "running")
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)

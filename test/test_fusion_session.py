@@ -141,3 +141,36 @@ def test_replay_waits_for_depth_however_late_and_motion_changes_are_logged():
         lines += fusion.on_imu(t, (0.0, 0.0, 9.81 + (3.0 if i % 20 < 10 else -3.0)), None).lines
     assert [line.text.split(" (")[0] for line in lines] == ["wearer is walking"]
     assert fusion.values["motion_state"] == "walking" and fusion.values["motion_source"] == "imu"
+
+
+def test_approximate_depth_turns_the_corridor_off_said_once_and_on_the_diagnostics():
+    """Hazards without a class need metric depth: a relative model's mode is one warning line (not one per
+    announcement of the latched mode) and the `corridor` diagnostic value says why; metric turns it back on."""
+    fusion = session()
+    assert fusion.values["corridor"].startswith("off until")
+    lines = fusion.on_depth_mode(APPROXIMATE).lines + fusion.on_depth_mode(APPROXIMATE).lines
+    assert [line.level for line in lines if "corridor model off" in line.text] == [WARNING_LINE]
+    assert fusion.values["corridor"].startswith("off: depth is approximate") and not fusion.pipeline.depth_is_metric
+    frames = rgb_frame(fusion, 0.0, [(PERSON, 0.0, 2.0)]).frames
+    assert frames and all(f.result.corridor is None for f in frames)
+    assert not any("corridor" in line.text for line in fusion.on_depth_mode(METRIC).lines)
+    assert fusion.values["corridor"] == "on (metric depth)"
+    frames = rgb_frame(fusion, 0.1, [(PERSON, 0.0, 2.0)]).frames
+    assert frames and frames[0].result.corridor is not None
+
+
+def test_silent_slam_cameras_are_no_input_not_on():
+    """A recording without the SLAM streams the graph reads (a video, or Gen1/Gen2 with slam_pair missing): fusion
+    says "no input" for each silent side camera and logs it once after the start-up grace, not "SLAM cameras on"."""
+    fusion = session(startup_grace_s=2.0)
+    lines = []
+    for t in times(0.0, 4.0):
+        rgb_frame(fusion, t, [(PERSON, 0.0, 2.0)])
+        lines += fusion.tick(t, round(t * NS)).lines
+    warnings = [line.text for line in lines if line.level == WARNING_LINE and "SLAM" in line.text]
+    assert len(warnings) == 1 and "slam_left, slam_right" in warnings[0]
+    values = fusion.status(4.0)[2]
+    assert values["slam_left_input"] == values["slam_right_input"] == "no input"
+    detections, _ = render([(CAR, -20.0, 3.0)])
+    fusion.on_peripheral(SLAM_LEFT, "slam", round(4.0 * NS), detections)
+    assert fusion.status(4.1)[2]["slam_left_input"] == "receiving (1 frames)"

@@ -139,3 +139,31 @@ def test_get_of_depth_says_at_once_that_hugging_face_is_unreachable(tmp_path, mo
     with pytest.raises(weights.WeightsError, match="cannot reach huggingface.co to download "
                                                    "depth-anything-v2-small-relative .*models get"):
         weights.get("depth-anything-v2-small-relative", tmp_path)
+
+
+def test_import_of_a_saved_vision_language_checkpoint_gives_the_describers_folder(tmp_path):
+    """A SmolVLM-class folder (here the project's tiny random-weight build, saved with save_pretrained) becomes a
+    folder of the models folder that the describe node's TransformersDescriber loads and runs."""
+    from aria_nav.core.describe.build import build_test_vlm
+    from aria_nav.core.describe.vlm import TransformersDescriber
+
+    checkpoint = build_test_vlm(tmp_path / "downloads")
+    result = models("import", checkpoint, "--name", "my-describer", models_dir=tmp_path / "models")
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "models" / "my-describer"
+    assert f"vlm_model: {folder}" in result.stdout
+    describer = TransformersDescriber(folder)
+    assert describer.test_model, "the test build's mark travels with it: its words are still said to mean nothing"
+    assert describer.describe(np.zeros((64, 64, 3), np.uint8), lambda: False).strip()
+    again = models("import", folder, models_dir=tmp_path / "models")
+    assert again.returncode == 2 and "is already in the models folder" in again.stderr
+
+
+def test_get_of_the_describer_says_at_once_that_hugging_face_is_unreachable(tmp_path, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise OSError(101, "Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    with pytest.raises(weights.WeightsError, match="cannot reach huggingface.co to download smolvlm-256m .*models get"):
+        weights.get("smolvlm-256m", tmp_path)
+    assert not list(tmp_path.glob("*")), "nothing half-written"

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from aria_nav import paths
-from aria_nav.weights_commands import register_weights
+from aria_nav.weights_commands import register_weights, size_mb
 
 
 def register(subparsers) -> None:
@@ -50,8 +50,7 @@ def build_test_models(args: argparse.Namespace) -> int:
         print(f"aria-nav models: {exc}", file=sys.stderr)
         return 2
     for path in built:
-        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
-        print(f"models: {path} ({size / 1e6:.1f} MB)")
+        print(f"models: {path} ({size_mb(path):.1f} MB)")
     print(f"models: ready in {time.monotonic() - start:.1f} s (random weights: for tests and the demo only; "
           f"see README 'Real models'; the describer's words mean nothing)")
     return 0

@@ -10,6 +10,9 @@ Names, where each comes from, and the files written to the models folder:
   depth_anything_v2_small_metric_indoor_518.onnx.
 - depth-anything-v2-small-metric-outdoor: depth-anything/Depth-Anything-V2-Metric-Outdoor-Small-hf;
   depth_anything_v2_small_metric_outdoor_518.onnx.
+- smolvlm-256m, smolvlm-500m (the describe node's vision-language model): Hugging Face
+  HuggingFaceTB/SmolVLM-256M-Instruct, -500M-Instruct; a transformers folder smolvlm-256m-instruct/ (model and
+  processor, as save_pretrained writes them), the describe node's `vlm_model`.
 
 YOLO: fixed-shape ONNX (batch 1, opset 17) without NMS in the graph, output (1, 4 + classes, N), the class names in
 the metadata (ultralytics' `names`), as the detector's post-processing expects. YOLO26 is end-to-end (NMS-free) by
@@ -38,7 +41,7 @@ class WeightsError(Exception):
 @dataclass(frozen=True)
 class Catalogued:
     name: str
-    kind: str  # yolo | depth
+    kind: str  # yolo | depth | vlm
     source: str  # ultralytics asset name, or Hugging Face repository
     description: str
 
@@ -52,7 +55,12 @@ CATALOG = {entry.name: entry for entry in (
                "depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf", "metric depth, indoor (up to 20 m)"),
     Catalogued("depth-anything-v2-small-metric-outdoor", "depth",
                "depth-anything/Depth-Anything-V2-Metric-Outdoor-Small-hf", "metric depth, outdoor (up to 80 m)"),
+    Catalogued("smolvlm-256m", "vlm", "HuggingFaceTB/SmolVLM-256M-Instruct",
+               "scene describer (the describe node's vlm_model), 256 M parameters"),
+    Catalogued("smolvlm-500m", "vlm", "HuggingFaceTB/SmolVLM-500M-Instruct",
+               "scene describer (the describe node's vlm_model), 500 M parameters"),
 )}
+VLM_MODEL_TYPES = ("idefics3", "smolvlm")  # what the describer's transformers backend loads (core/describe/vlm.py)
 
 
 def _reason(exc: BaseException) -> str:
@@ -133,6 +141,17 @@ def depth_filename(config, size: int = DEPTH_SIZE) -> str:
     return f"depth_anything_v2_small_metric_{scene}_{size}.onnx"
 
 
+def _from_pretrained(loaders, checkpoint: str, local_only: bool, what: str) -> list:
+    """Each transformers loader's from_pretrained of `checkpoint` (offline when `local_only`); one WeightsError saying
+    that a local folder is not a `what` checkpoint, or that the download failed."""
+    try:
+        return [loader.from_pretrained(checkpoint, local_files_only=local_only) for loader in loaders]
+    except Exception as exc:  # noqa: BLE001 - OSError offline, ValueError for another model type, ...
+        if local_only:
+            raise WeightsError(f"{checkpoint}: is not a transformers {what} checkpoint ({_reason(exc)})") from None
+        raise WeightsError(f"cannot download {checkpoint} ({_reason(exc)})") from None
+
+
 def export_depth(checkpoint: str, models_dir: Path, size: int = DEPTH_SIZE, local_only: bool = True) -> Path:
     """A transformers Depth-Anything-V2 checkpoint (a folder saved with save_pretrained, or a Hugging Face
     repository when `local_only` is false) exported to a fixed-shape ONNX in `models_dir`."""
@@ -140,18 +159,38 @@ def export_depth(checkpoint: str, models_dir: Path, size: int = DEPTH_SIZE, loca
 
     from aria_nav.core.depth.build import export_depth_onnx
 
-    try:
-        model = AutoModelForDepthEstimation.from_pretrained(checkpoint, local_files_only=local_only)
-    except Exception as exc:  # noqa: BLE001 - OSError offline, ValueError for another model type, ...
-        if local_only:
-            raise WeightsError(f"{checkpoint}: is not a transformers depth-estimation checkpoint ({_reason(exc)})") \
-                from None
-        raise WeightsError(f"cannot download {checkpoint} ({_reason(exc)})") from None
+    model, = _from_pretrained([AutoModelForDepthEstimation], checkpoint, local_only, "depth-estimation")
     config = model.config
     if getattr(config, "depth_estimation_type", None) not in ("relative", "metric"):
         raise WeightsError(f"{checkpoint}: is not a Depth-Anything model (no depth_estimation_type in its config)")
     name = f"{getattr(config, '_name_or_path', '') or Path(checkpoint).name} ({config.depth_estimation_type})"
     return export_depth_onnx(model, Path(models_dir) / depth_filename(config, size), size, name=name)
+
+
+# --- the describer's vision-language model -----------------------------------------------------------------------
+
+def export_vlm(checkpoint: str, models_dir: Path, folder: Optional[str] = None, local_only: bool = True) -> Path:
+    """A transformers image-text-to-text checkpoint of the SmolVLM class (a local folder, or a Hugging Face
+    repository when `local_only` is false) saved, model and processor, as the folder `models_dir/folder` (default:
+    the checkpoint's name in lower case) that the describe node's `vlm_model` names."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    destination = Path(models_dir) / (folder or Path(checkpoint).name.lower())
+    if local_only and destination.resolve() == Path(checkpoint).resolve():
+        raise WeightsError(f"{checkpoint}: is already in the models folder (give another --models-dir)")
+    processor, model = _from_pretrained([AutoProcessor, AutoModelForImageTextToText], checkpoint, local_only,
+                                        "vision-language")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=destination.parent) as tmp:  # a half-written folder never looks like a model
+        staging = Path(tmp) / destination.name
+        model.save_pretrained(staging)
+        processor.save_pretrained(staging)
+        if destination.is_dir():
+            shutil.rmtree(destination)
+        os.replace(staging, destination)
+    return destination
 
 
 # --- the two commands ---------------------------------------------------------------------------------------------
@@ -165,6 +204,8 @@ def get(name: str, models_dir: Path, depth_size: int = DEPTH_SIZE) -> List[Path]
         with tempfile.TemporaryDirectory() as tmp:
             return export_yolo(download_yolo(entry, Path(tmp)), models_dir, entry.name)
     _check_reachable("huggingface.co", entry.name)
+    if entry.kind == "vlm":
+        return [export_vlm(entry.source, models_dir, local_only=False)]
     return [export_depth(entry.source, models_dir, depth_size, local_only=False)]
 
 
@@ -181,7 +222,8 @@ def _check_reachable(host: str, name: str, timeout_s: float = 5.0) -> None:
 
 def import_weights(path: Path, models_dir: Path, name: Optional[str] = None,
                    depth_size: int = DEPTH_SIZE) -> List[Path]:
-    """A local ultralytics .pt (-> YOLO ONNX at 640 and 256) or transformers checkpoint folder (-> depth ONNX)."""
+    """A local ultralytics .pt (-> YOLO ONNX at 640 and 256) or transformers checkpoint folder (-> depth ONNX, or
+    a SmolVLM-class describer folder)."""
     path = Path(path).expanduser()
     if not path.exists():
         raise WeightsError(f"{path}: does not exist")
@@ -189,7 +231,18 @@ def import_weights(path: Path, models_dir: Path, name: Optional[str] = None,
         if not (path / "config.json").is_file():
             raise WeightsError(f"{path}: is a folder without config.json (a transformers checkpoint saved with "
                                f"save_pretrained is expected)")
+        if _model_type(path / "config.json") in VLM_MODEL_TYPES:
+            return [export_vlm(str(path), models_dir, name)]
         return [export_depth(str(path), models_dir, depth_size)]
     if path.suffix != ".pt":
         raise WeightsError(f"{path}: is neither an ultralytics .pt file nor a transformers checkpoint folder")
     return export_yolo(path, models_dir, name)
+
+
+def _model_type(config_file: Path) -> str:
+    import json
+
+    try:
+        return str(json.loads(config_file.read_text()).get("model_type", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""  # the depth export then says what is wrong with it

@@ -34,7 +34,7 @@ from aria_nav.ros.depth_mode import msg_to_distance_kind
 from aria_nav.ros.describe_params import PARAMS
 from aria_nav.ros.detections import DetectionFormatError, msg_to_class_names
 from aria_nav.ros.diagnostics import INPUT_LOG_PERIOD_S, OK, WARN, NodeDiagnostics
-from aria_nav.ros.obstacles import ObstacleFormatError, band_name, direction_name, msg_to_records
+from aria_nav.ros.obstacles import ObstacleFormatError, band_name, direction_name, msg_to_records, record_name
 from aria_nav.ros.params import ConfigError, declare_parameters
 from aria_nav.ros.qos import latched_qos, reliable_qos, sensor_qos
 from aria_nav.ros.runtime import AriaNode, main_for
@@ -129,9 +129,8 @@ class DescribeNode(AriaNode):
                 distance = float(row["distance_m"])
                 if math.isfinite(distance) and distance > self.cfg.max_distance_m:
                     continue
-                camera, class_id = int(row["camera"]), int(row["class_id"])
-                names = self._class_names.get(camera, [])
-                name = names[class_id] if 0 <= class_id < len(names) else f"object {class_id}"
+                camera = int(row["camera"])
+                name = record_name(row, self._class_names.get(camera, []))
                 scene.append(SceneObstacle(name, direction_name(int(row["direction"])), distance,
                                            band_name(int(row["band"])), float(row["priority"]),
                                            float(row["bearing_deg"]), peripheral=camera != CAMERAS.index(RGB)))

@@ -42,6 +42,7 @@ from aria_nav.core.fusion.geometry import DIRECTIONS
 from aria_nav.core.fusion.obstacle import CAMERAS, Obstacle
 from aria_nav.core.speech.request import URGENCIES
 from aria_nav.core.hazards.corridor import HAZARD_KINDS, CorridorConfig, CorridorResult
+from aria_nav.core.hazards.names import HAZARD_NAMES
 from aria_nav.core.wearer_frame import HEIGHT_BANDS, Tilt
 
 KINDS = ("named",) + HAZARD_KINDS  # what an obstacle is: `kind` indexes this
@@ -116,6 +117,16 @@ def band_name(code: int) -> str:
 
 def direction_name(code: int) -> str:
     return DIRECTIONS[code + 1]
+
+
+def record_name(row, class_names: Sequence[str]) -> str:
+    """What an obstacle record is called (English, as the phrase tables take it): its detector class, or the
+    walking corridor's name for a hazard ("step down"; its class_id is -1)."""
+    kind = KINDS[int(row["kind"])]
+    if kind != "named":
+        return HAZARD_NAMES[kind]
+    class_id = int(row["class_id"])
+    return class_names[class_id] if 0 <= class_id < len(class_names) else f"object {class_id}"
 
 
 def obstacle_markers(obstacles: Sequence[Obstacle], header: Header, intrinsics: PinholeIntrinsics,

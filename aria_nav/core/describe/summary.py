@@ -68,7 +68,7 @@ ENGLISH = SummaryTable(
     thing="{article} {name}", with_distance="{thing} at {distance}", with_band="{thing}, {band}", also=" and ",
     clear="Clear {where}.", clear_both_sides="Clear on both sides.", nothing="Nothing detected around you.",
     no_vision="Obstacle detection is not running: nothing can be described.",
-    articles={"stairs": "", "TV": "a"})
+    articles={"stairs": "", "TV": "a", "steps up": ""})
 
 _FEMININE = ("persona", "bicicleta", "moto", "boca de incendios", "señal de stop", "mochila", "maleta", "botella",
              "taza", "silla", "planta", "cama", "mesa", "nevera", "puerta")
@@ -81,7 +81,8 @@ SPANISH = SummaryTable(
     clear="Despejado {where}.", clear_both_sides="Despejado a ambos lados.",
     nothing="No se detecta nada a tu alrededor.",
     no_vision="La detección de obstáculos no está funcionando: no se puede describir nada.",
-    articles={**{name: "una" for name in _FEMININE}, "escaleras": "unas"}, default_article="un")
+    articles={**{name: "una" for name in _FEMININE}, "escaleras": "unas", "escalones hacia arriba": "unos"},
+    default_article="un")
 
 TABLES: Dict[str, SummaryTable] = {table.speech.language: table for table in (ENGLISH, SPANISH)}
 
