@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from mcap.reader import make_reader
 from rosbags.highlevel import AnyReader
-from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+from rosbags.typesys import Stores, TypesysError, get_types_from_msg, get_typestore
 
 from aria_nav import cli
 from aria_nav.core.bag import BagError, BagReader, BagWriter, MessageDefinitions, Pacer, playback_messages
@@ -193,6 +193,33 @@ def test_writer_refuses_existing_output_unknown_storage_and_unadded_topics(tmp_p
     with pytest.raises(BagError, match="topic '/x' was not added"):
         writer.write("/x", 1, b"")
     assert writer.close() == {}
+
+
+def test_definitions_asked_from_several_threads_at_once_are_each_complete(tmp_path):
+    """The bag recorder's first topic discovery (its caller's thread) and its timer's (the spinning thread) ask
+    for the same type at once: each must get the complete definition. Without the lock, a thread found the type
+    registered before the types it uses and failed ("Type 'std_msgs/msg/Header' is unknown") in 29 of 30 rounds,
+    which killed the recorder's spinning thread in one stop of 100 of `aria-nav bench shutdown`."""
+    package = tmp_path / "share" / "walk_msgs" / "msg"
+    package.mkdir(parents=True)
+    (package / "Step.msg").write_text("std_msgs/Header header\nfloat32 length_m\n")
+    for _round in range(10):
+        definitions = MessageDefinitions(prefixes=[tmp_path, Path(sys.prefix)])
+        start, results = threading.Barrier(4), []
+
+        def ask():
+            start.wait()
+            try:
+                results.append(definitions.definition("walk_msgs/msg/Step").text)
+            except (BagError, TypesysError) as exc:
+                results.append(repr(exc))
+
+        threads = [threading.Thread(target=ask) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert all("MSG: std_msgs/Header" in text for text in results), results
 
 
 def test_definitions_of_types_outside_the_standard_set_come_from_installed_interface_files(tmp_path):

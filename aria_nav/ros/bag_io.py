@@ -98,6 +98,7 @@ class BagRecorder:
         self._skipped: set = set()  # topics that cannot be recorded (reported once)
         self._delivered = 0  # subscription callbacks so far
         self._cutoff_ns = 2 ** 63  # messages received after this are not recorded (set when stopping)
+        self._discovering = threading.Lock()
         self._discovery = node.create_timer(discovery_period_s, self._discover)
         self._discover()
 
@@ -112,6 +113,10 @@ class BagRecorder:
         return self._writer.failure
 
     def _discover(self) -> None:
+        with self._discovering:  # the first call (from __init__) and the timer's, on the spinning thread
+            self._discover_new_topics()
+
+    def _discover_new_topics(self) -> None:
         for topic, _types in self._node.get_topic_names_and_types():
             if topic in self._subscriptions or topic in self._skipped:
                 continue

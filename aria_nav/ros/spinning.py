@@ -6,6 +6,7 @@ other rclpy use in the process (a second session, a node under test) and lets it
 """
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Optional
 
@@ -32,13 +33,23 @@ class BackgroundNode:
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._poll_s = poll_s
+        self.callback_errors = 0  # callbacks that raised (each printed on stderr; the spinning goes on)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._spin, name=f"{name}-spin", daemon=True)
         self._thread.start()
 
     def _spin(self) -> None:
+        from rclpy.executors import ExternalShutdownException
+
         while not self._stop.is_set():
-            self.executor.spin_once(timeout_sec=self._poll_s)
+            try:
+                self.executor.spin_once(timeout_sec=self._poll_s)
+            except ExternalShutdownException:
+                return
+            except Exception as exc:  # noqa: BLE001 - a callback's bug loses that call, not every later one
+                self.callback_errors += 1
+                print(f"{self.node.get_name()}: error in a callback ({self.callback_errors} so far): "
+                      f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
     def stop_spinning(self) -> None:
         """End the background thread (the executor may then be spun by the caller's thread, e.g. to drain)."""

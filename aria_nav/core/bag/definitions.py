@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence
@@ -45,15 +46,22 @@ class MessageDefinitions:
         self.typestore = get_typestore(Stores.ROS2_KILTED)
         self._installed = get_typestore(Stores.EMPTY)
         self._prefixes = list(prefixes) if prefixes is not None else interface_prefixes()
+        # One caller at a time: a type is registered before the types it uses, so another thread could find it
+        # and generate its definition without them (the recorder's first discovery raced its timer's).
+        self._lock = threading.Lock()
 
     def definition(self, msgtype: str, expected_rihs01: Optional[str] = None) -> TypeDefinition:
         """Definition of `msgtype` ('package/msg/Type'); `expected_rihs01` is the hash the graph advertises."""
-        store = self.typestore
-        if msgtype not in store.fielddefs or (expected_rihs01 and store.hash_rihs01(msgtype) != expected_rihs01):
-            self._load_installed(msgtype)
-            store = self._installed
-        text, _ = store.generate_msgdef(msgtype, ros_version=2)
-        return TypeDefinition(text, store.hash_rihs01(msgtype))
+        with self._lock:
+            store = self.typestore
+            if msgtype not in store.fielddefs or (expected_rihs01 and store.hash_rihs01(msgtype) != expected_rihs01):
+                self._load_installed(msgtype)
+                store = self._installed
+            try:
+                text, _ = store.generate_msgdef(msgtype, ros_version=2)
+            except TypesysError as exc:
+                raise BagError(f"message definition of '{msgtype}': {exc}") from None
+            return TypeDefinition(text, store.hash_rihs01(msgtype))
 
     def _load_installed(self, msgtype: str) -> None:
         pending = [msgtype]
