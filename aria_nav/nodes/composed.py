@@ -33,7 +33,8 @@ from aria_nav.nodes.depth import DepthNode
 from aria_nav.nodes.detector import DetectorNode
 from aria_nav.nodes.fusion import FusionNode
 from aria_nav.ros.params import ConfigError
-from aria_nav.ros.runtime import EXIT_CONFIG_ERROR, AriaNode, Shutdown, close_nodes, spin_once, stop_on_signals
+from aria_nav.ros.runtime import (EXIT_CONFIG_ERROR, AriaNode, Shutdown, close_nodes, free_dead_shared_memory,
+                                  spin_once, stop_on_signals)
 
 NAME = "composed"
 # Node classes by executable name (aria_nav.graph.NodeSpec.executable) that can be members.
@@ -91,6 +92,7 @@ def run_composed(argv: Sequence[str], shutdown: Optional[Shutdown] = None) -> in
     except ValueError as exc:  # UsageError, or graph.GraphError: a name the graph does not have
         print(f"aria_nav {NAME}: {exc}", file=sys.stderr, flush=True)
         return EXIT_CONFIG_ERROR
+    free_dead_shared_memory(NAME)
     try:
         rclpy.init(args=[NAME, *global_arguments], signal_handler_options=SignalHandlerOptions.NO)
     except _rclpy.RCLError as exc:

@@ -47,6 +47,7 @@ from aria_nav.core.stage_stats import StageStats
 from aria_nav.graph import EXIT_CONFIG_ERROR
 from aria_nav.ros import early_signals
 from aria_nav.ros.params import ConfigError
+from aria_nav.ros.shm_segments import remove_dead_segments
 
 SHUTDOWN_BUDGET_S = 2.0  # first signal -> process gone; the launcher escalates after graph.STOP_SIGINT_TIMEOUT_S
 GIL_BACKSTOP_S = 0.5  # after the budget: the native watchdog for a stall that never releases the GIL
@@ -307,11 +308,21 @@ def stop_on_signals(name: str) -> Shutdown:
     return Shutdown(name).install()
 
 
+def free_dead_shared_memory(name: str) -> None:
+    """Before a process joins the graph: remove the shared-memory segments of participants that died without
+    closing them (ros.shm_segments), saying so in one line when there were any."""
+    removed, freed = remove_dead_segments()
+    if removed:
+        print(f"aria_nav {name}: removed {removed} shared-memory segment{'s' if removed != 1 else ''} "
+              f"({freed / 2**20:.0f} MiB) left by DDS participants that died without closing", flush=True)
+
+
 def run_node(factory: Callable[[], AriaNode], name: str, args: Optional[List[str]] = None,
              shutdown: Optional[Shutdown] = None) -> int:
     """Run the node until a signal, request_exit() or the context ends; then close it within the shutdown's
     budget. Returns the exit code (main_for() then leaves through shutdown.finish())."""
     shutdown = shutdown or stop_on_signals(name)
+    free_dead_shared_memory(name)
     try:
         rclpy.init(args=sys.argv if args is None else args, signal_handler_options=SignalHandlerOptions.NO)
     except _rclpy.RCLError as exc:  # --ros-args rcl rejects: a params file it cannot parse, a malformed -p/-r rule

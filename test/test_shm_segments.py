@@ -1,0 +1,66 @@
+"""Fast DDS segments left by participants that died: removed when a node starts, live ones never touched."""
+import fcntl
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from aria_nav.ros.shm_segments import SHM_DIR, remove_dead_segments
+
+
+def _segment(directory, name, size=4096, age_s=120.0):
+    segment, lock_file = directory / name, directory / f"{name}_el"
+    segment.write_bytes(b"\0" * size)
+    lock_file.write_bytes(b"")
+    _age([segment], age_s)
+    return segment, lock_file
+
+
+def test_dead_segments_go_live_young_and_foreign_files_stay(tmp_path):
+    dead = _segment(tmp_path, "fastdds_00112233445566aa", size=8192)
+    live = _segment(tmp_path, "fastdds_00112233445566bb")
+    young = _segment(tmp_path, "fastdds_00112233445566cc", age_s=0.0)
+    port = _segment(tmp_path, "fastdds_port7413")  # Fast DDS reuses its port files
+    other = tmp_path / "not_fastdds_el"
+    other.write_bytes(b"")
+    holder = os.open(live[1], os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # as a live participant holds its lock
+    try:
+        assert remove_dead_segments(tmp_path) == (1, 8192)
+    finally:
+        os.close(holder)
+    assert not any(p.exists() for p in dead)
+    assert all(p.exists() for p in (*live, *young, *port, other))
+
+
+@pytest.mark.skipif(not SHM_DIR.is_dir(), reason="no /dev/shm on this system")
+def test_a_killed_participants_segment_is_removed_and_a_running_ones_is_not(ros_domain):
+    """A real rclpy process: while it runs its segment stays; once SIGKILLed, the segment is removed."""
+    script = ("import re, time, rclpy\n"
+              "import aria_nav\n"  # the project's Fast DDS profile (its 64 MB segment)
+              "rclpy.init(); node = rclpy.create_node('shm_probe')\n"
+              "print(*set(re.findall(r'/dev/shm/fastdds_[0-9a-f]{16}\\b', open('/proc/self/maps').read())), "
+              "flush=True)\n"
+              "time.sleep(600)\n")
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        segments = [SHM_DIR / re.sub(r"^/dev/shm/", "", s) for s in process.stdout.readline().split()]
+        assert segments and all(s.exists() for s in segments)
+        _age(segments)  # past MIN_AGE_S: only the lock protects it now
+        remove_dead_segments()
+        assert all(s.exists() for s in segments), "a live participant's segment was removed"
+    finally:
+        process.kill()
+        process.wait()
+    remove_dead_segments()
+    assert not any(s.exists() for s in segments)
+
+
+def _age(segments, age_s=120.0):
+    old = time.time() - age_s
+    for segment in segments:
+        for path in (segment, segment.with_name(segment.name + "_el")):
+            os.utime(path, (old, old))
