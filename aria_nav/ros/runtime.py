@@ -127,13 +127,17 @@ _CLOCK_MONOTONIC = 1
 
 
 class NativeExit:
-    """`_exit(code)` after `delay_s`, called by a thread that glibc starts when a POSIX timer fires (SIGEV_THREAD
-    with _exit as the notify function, the code as its sigval): it needs no GIL, so it ends a process whose main
-    thread holds the GIL in a native call that does not return, with the code chosen (faulthandler's timer can
-    only exit 1, which is what stays where glibc's timers are missing)."""
+    """`close(1)`, `close(2)`, then `_exit(code)` after `delay_s`, each called by a thread that glibc starts when a
+    POSIX timer fires (SIGEV_THREAD with the libc function as the notify function, its one int argument as the
+    sigval): it needs no GIL, so it ends a process whose main thread holds the GIL in a native call that does not
+    return, with the code chosen (faulthandler's timer can only exit 1, which is what stays where glibc's timers
+    are missing). The output is closed first, as hard_exit does: the launcher then waits for the kernel's teardown
+    (seconds for a large process on a loaded machine) instead of escalating."""
+
+    OUTPUT_LEAD_S = 0.005  # the output closes this much before the exit
 
     def __init__(self) -> None:
-        self._timer: Optional[ctypes.c_void_p] = None
+        self._timers: List[ctypes.c_void_p] = []
 
     def arm(self, delay_s: float, code: int) -> bool:
         """(Re)arm: the process leaves with `code` `delay_s` from now unless it left before. False: only
@@ -142,25 +146,33 @@ class NativeExit:
         if _libc is None or not hasattr(_libc, "timer_create"):
             faulthandler.dump_traceback_later(delay_s, exit=True)
             return False
+        delay_s = max(delay_s, 2 * self.OUTPUT_LEAD_S)
+        calls = [(_libc.close, 1, delay_s - self.OUTPUT_LEAD_S), (_libc.close, 2, delay_s - self.OUTPUT_LEAD_S),
+                 (_libc._exit, code, delay_s)]
+        for function, argument, when_s in calls:
+            if not self._start_timer(function, argument, when_s):
+                self.cancel()
+                faulthandler.dump_traceback_later(delay_s, exit=True)
+                return False
+        return True
+
+    def _start_timer(self, function, argument: int, delay_s: float) -> bool:
         event = _Sigevent(sigev_notify=_SIGEV_THREAD,
-                          sigev_notify_function=ctypes.cast(_libc._exit, ctypes.c_void_p).value)
-        event.sigev_value.sival_int = code
+                          sigev_notify_function=ctypes.cast(function, ctypes.c_void_p).value)
+        event.sigev_value.sival_int = argument
         timer = ctypes.c_void_p()
         if _libc.timer_create(_CLOCK_MONOTONIC, ctypes.byref(event), ctypes.byref(timer)) != 0:
-            faulthandler.dump_traceback_later(delay_s, exit=True)
             return False
-        delay_s = max(delay_s, 0.001)  # an it_value of zero would disarm the timer
+        self._timers.append(timer)
         whole = int(delay_s)
         when = _Itimerspec(it_value=_Timespec(whole, int((delay_s - whole) * 1e9)))
-        _libc.timer_settime(timer, 0, ctypes.byref(when), None)
-        self._timer = timer
-        return True
+        return _libc.timer_settime(timer, 0, ctypes.byref(when), None) == 0
 
     def cancel(self) -> None:
         faulthandler.cancel_dump_traceback_later()
-        if self._timer is not None:
-            _libc.timer_delete(self._timer)
-            self._timer = None
+        for timer in self._timers:
+            _libc.timer_delete(timer)
+        self._timers = []
 
 
 def hard_exit(code: int) -> None:
