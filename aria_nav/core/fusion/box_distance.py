@@ -200,10 +200,17 @@ def box_depth(depth: np.ndarray, box: np.ndarray, image_size: Tuple[int, int],
     above = _off_floor(valid, floor, origin, config.min_valid_fraction)
     if above is not None:
         z_all, u_all = _sorted_pixels(whole, above, origin[1], sx)
-        span = next(((first, last) for first, last in _own_clusters(z_all, blocked, config)
-                     if z_all[first] <= core_median <= z_all[last - 1]), None)
-        if span is not None:
-            z, u_of = z_all[span[0]:span[1]], u_all[span[0]:span[1]]
+        found = _own_clusters(z_all, blocked, config)
+        index = next((i for i, (first, last) in enumerate(found) if z_all[first] <= core_median <= z_all[last - 1]),
+                     None)
+        if index is not None:
+            # A nearer cluster of at least `min_cluster_share` of the object's own pixels is a part of it cut off
+            # in depth (a handlebar above the wheel), or something in front of it in its box: either way the
+            # nearest thing there.
+            last = found[index][1]
+            least = config.min_cluster_share * (last - found[index][0])
+            first = next(start for start, end in found[:index + 1] if end - start >= least)
+            z, u_of = z_all[first:last], u_all[first:last]
     target = np.percentile(z, config.percentile)
     nearest = int(np.argmin(np.abs(z - target)))
     return BoxDepth(float(z[nearest]), float(u_of[nearest]), v, valid_fraction)

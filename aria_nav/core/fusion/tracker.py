@@ -154,9 +154,15 @@ class ObstacleTracker:
         # Each earlier measurement carried forward to now at the track's approach speed: the median then rejects a
         # glitch without lagging behind an approach. Only those of the speed window before now (stamps that jump,
         # as in a looping bag, would carry a distance anywhere).
-        recent = [d - track.approach_mps * (time_s - t) for t, d in track.measured
+        usable = [(t, d) for t, d in track.measured
                   if math.isfinite(d) and 0.0 <= time_s - t <= self.config.speed_window_s]
-        return float(np.median(recent)) if recent else math.nan
+        if not usable:
+            return math.nan
+        carried = np.median([d - track.approach_mps * (time_s - t) for t, d in usable])
+        # Never beyond what those frames measured: where the approach stops (the wearer halts, an object passing
+        # beside leaves the view) the speed, an average over the last second, would carry it on.
+        measured = [d for _, d in usable]
+        return float(np.clip(carried, min(measured), max(measured)))
 
     def _approach_speed(self, track: Track, now_s: float) -> float:
         # 0 <=: after time went back (a looping bag) the old timeline's samples lie in the "future"
