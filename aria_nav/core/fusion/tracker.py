@@ -39,7 +39,7 @@ class TrackerConfig:
     distance_filter_frames: int = 3  # median over this many of the track's last frames (1: no filter)
     # Without an approach speed yet (a young track), earlier frames cannot be carried forward to now: only those
     # this recent are in the median (after a gap, older ones would hold the distance back where it was).
-    uncarried_max_age_s: float = 0.3
+    uncarried_max_age_s: float = 0.5
 
 
 @dataclass
