@@ -183,7 +183,8 @@ class FusionPipeline:
         """(tracker measurement, placement) of each detection. With depth (RGB camera only): each box's depth
         pixels are put into the wearer frame (only the box's: a frame's boxes rarely cover the image) and the
         box's robust in-box statistic (box_depth) is taken over their horizontal ranges, i.e. the distance along
-        the floor to the object's nearest part; then its point, height band and bearing. A box with other
+        the floor to the object's nearest part (with metric depth over the whole box, its floor pixels left out);
+        then its point, height band and bearing. A box with other
         detections in front of it is measured again without their clusters, at their depths as each was measured
         in its own box."""
         clouds = [None if depth is None else self._cloud(box, intrinsics, tilt, depth) for box in detections.boxes]
