@@ -293,3 +293,26 @@ def test_tracker_distance_filter_ignores_one_glitched_frame_and_holes():
         tracked.append(seen[0].distance_m)
     assert tracked == pytest.approx([4.5] * len(distances))
     assert seen[0].approach_mps == pytest.approx(0.0, abs=1e-6)
+
+
+def test_tracker_distance_filter_stays_within_what_its_frames_measured():
+    """An approach at 2 m/s that stops (the wearer halts; an object passing beside leaves the view): the approach
+    speed, an average over the last second, would carry the earlier frames on beyond the distance every frame now
+    measures. A steady approach is still followed without lag."""
+    tracker = ObstacleTracker()
+    distances = [5.0 - 0.2 * i for i in range(10)] + [3.2] * 6
+    tracked = []
+    for i, distance in enumerate(distances):
+        seen, _ = tracker.update([person([100, 100, 200, 400], distance=distance)], i * 0.1)
+        tracked.append(seen[0].distance_m)
+    assert tracked[6:10] == pytest.approx(distances[6:10], abs=0.01)  # no lag once the speed is known
+    assert min(tracked[10:]) == pytest.approx(3.2)  # never nearer than measured after the stop
+
+
+def test_a_young_tracks_distance_is_not_held_back_by_frames_before_a_gap():
+    """A track seen on two frames, then not for 0.7 s (frames dropped at start-up), then at 3.9 m: it has no speed
+    to carry the old frames forward with, and they are too old to stand for now."""
+    tracker = ObstacleTracker()
+    for t, distance in ((0.0, 4.75), (0.1, 4.7), (0.9, 3.9)):
+        seen, _ = tracker.update([person([100, 100, 200, 400], distance=distance)], t)
+    assert seen[0].distance_m == pytest.approx(3.9)
