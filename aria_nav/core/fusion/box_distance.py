@@ -19,10 +19,12 @@ whatever is nearest in its rectangle.
    are not this object's, and are left out before choosing; if nothing is left, they stay.
 4. The whole object, with the floor left out: an elongated object seen at an angle (a bicycle passing beside the
    path) has its nearest part at the box's edge, outside the core. The same clusters are found over the whole box
-   (floor and occluders left out as above), and the one holding the median of the core's cluster is the object.
-   Without a floor mask (or where the floor cannot be left out) the core's cluster stands: in a box the floor runs
-   continuously in depth from the object's foot towards the wearer and would join the object's cluster (a loose
-   box around a person would read up to a quarter near).
+   (floor and occluders left out as above), and the one holding the median of the core's cluster is the object;
+   a nearer one with at least `min_cluster_share` of the object's own pixels is its nearest part too (a handlebar
+   cut off in depth from the wheel below it, or something in front of it in its box). Without a floor mask (or
+   where the floor cannot be left out) the core's cluster stands: in a box the floor runs continuously in depth
+   from the object's foot towards the wearer and would join the object's cluster (a loose box around a person
+   would read up to a quarter near).
 5. The nearest part: the `percentile` (10th) of the cluster's values. Fusion passes each pixel's horizontal range
    in the gravity-aligned wearer frame (core.wearer_frame), so a wide or off-axis object (a car beside the path)
    is measured where it is nearest to the wearer along the floor, not at its centre column; the low percentile
