@@ -265,6 +265,25 @@ def test_box_distance_prefers_the_nearest_large_cluster_and_measures_the_nearest
     assert box_depth(depth, box, (640, 480)).depth_z == pytest.approx(3.0)
 
 
+def test_box_distance_finds_the_nearest_part_outside_the_core_where_the_floor_is_known():
+    """A bar seen at an angle: 3 m at its box's left edge, 4 m at its right; below it the floor, nearer still
+    at the box's bottom. Without a floor mask only the core is measured (its edges may be floor); with one, the
+    object's cluster over the whole box, the floor left out."""
+    depth = scene_depth(10.0)
+    box = np.array([100, 100, 300, 300], np.float32)
+    depth[150:250, 100:300] = np.linspace(3.0, 4.0, 200, dtype=np.float32)[None, :]
+    depth[250:300, 100:300] = np.linspace(3.0, 2.5, 50, dtype=np.float32)[:, None]  # the floor towards the wearer
+    floor = np.zeros(depth.shape, bool)
+    floor[250:300] = True
+    assert box_depth(depth, box, (640, 480)).depth_z == pytest.approx(3.30, abs=0.02)  # the core: 3.25-3.75 m
+    found = box_depth(depth, box, (640, 480), floor=floor)
+    assert found.depth_z == pytest.approx(3.10, abs=0.02) and 100 <= found.u < 130  # its 10th percentile
+    # Something small in front of it is still not the object, nor is the floor when it is all there is.
+    depth[170:180, 280:290] = 1.0
+    assert box_depth(depth, box, (640, 480), floor=floor).depth_z == pytest.approx(3.10, abs=0.02)
+    assert box_depth(depth, box, (640, 480), floor=np.ones(depth.shape, bool)).depth_z == pytest.approx(3.30, abs=0.02)
+
+
 def test_tracker_distance_filter_ignores_one_glitched_frame_and_holes():
     tracker = ObstacleTracker()
     distances = [4.5] * 5 + [1.0] + [4.5] * 3 + [math.nan, math.nan] + [4.5]
@@ -274,3 +293,26 @@ def test_tracker_distance_filter_ignores_one_glitched_frame_and_holes():
         tracked.append(seen[0].distance_m)
     assert tracked == pytest.approx([4.5] * len(distances))
     assert seen[0].approach_mps == pytest.approx(0.0, abs=1e-6)
+
+
+def test_tracker_distance_filter_stays_within_what_its_frames_measured():
+    """An approach at 2 m/s that stops (the wearer halts; an object passing beside leaves the view): the approach
+    speed, an average over the last second, would carry the earlier frames on beyond the distance every frame now
+    measures. A steady approach is still followed without lag."""
+    tracker = ObstacleTracker()
+    distances = [5.0 - 0.2 * i for i in range(10)] + [3.2] * 6
+    tracked = []
+    for i, distance in enumerate(distances):
+        seen, _ = tracker.update([person([100, 100, 200, 400], distance=distance)], i * 0.1)
+        tracked.append(seen[0].distance_m)
+    assert tracked[6:10] == pytest.approx(distances[6:10], abs=0.01)  # no lag once the speed is known
+    assert min(tracked[10:]) == pytest.approx(3.2)  # never nearer than measured after the stop
+
+
+def test_a_young_tracks_distance_is_not_held_back_by_frames_before_a_gap():
+    """A track seen on two frames, then not for 0.7 s (frames dropped at start-up), then at 3.9 m: it has no speed
+    to carry the old frames forward with, and they are too old to stand for now."""
+    tracker = ObstacleTracker()
+    for t, distance in ((0.0, 4.75), (0.1, 4.7), (0.9, 3.9)):
+        seen, _ = tracker.update([person([100, 100, 200, 400], distance=distance)], t)
+    assert seen[0].distance_m == pytest.approx(3.9)

@@ -48,16 +48,16 @@ DETECTION_TOPICS = {"rgb": topics.DETECTIONS, "slam_left": topics.SLAM_LEFT_DETE
                     "slam_right": topics.SLAM_RIGHT_DETECTIONS}
 INFO_TOPICS = {"rgb": topics.RGB_INFO, "slam_left": topics.SLAM_LEFT_INFO, "slam_right": topics.SLAM_RIGHT_INFO}
 # Stated tolerances. Fusion reports the nearest part of the object (10th percentile of the horizontal ranges of its
-# depth cluster in the box core); the ground truth is the median range of the whole visible surface: for a thin
-# object (a person facing the wearer) they agree within a body's half depth and a frame of approach (the track's
-# filter carries earlier frames forward at the approach speed: when the wearer stops abruptly, as at 3 s, it reads
-# up to ~0.2 m nearer for a few frames), for a deep or wide one seen
-# at an angle (the chair: seat, legs, back; the bicycle passing beside the path) the nearest part is up to ~0.5 m
-# (chair) and ~0.8 m (bicycle, 2 m long) nearer.
+# depth cluster, over the whole box with the floor left out); the ground truth is the median range of the whole
+# visible surface: for a thin object (a person facing the wearer) they agree within a body's half depth and a frame
+# of approach, for a deep or wide one seen at an angle (the chair: seat, legs, back; the bicycle passing beside the
+# path) the nearest part is up to ~0.5 m (chair) and ~0.8 m (bicycle, 2 m long) nearer.
 DISTANCE_TOLERANCE_M = {"person": 0.25, "bicycle": 0.85, "chair": 0.55}
-# Bearings: fusion uses the box centre, the ground truth the centroid of the visible pixels (not the same point
-# for an asymmetric shape such as a chair); objects cut by the image border are not compared.
-BEARING_TOLERANCE_DEG = 2.0
+# Bearings: fusion takes the mean direction of the surface within 0.5 m of the nearest part, the ground truth the
+# centroid of all the visible pixels (not the same point for an asymmetric shape such as a chair, nor for an
+# elongated one seen at an angle: the bicycle's near end lies up to ~3 degrees from its centroid); objects cut by
+# the image border are not compared.
+BEARING_TOLERANCE_DEG = {"person": 2.0, "chair": 2.0, "bicycle": 3.5}
 
 
 class GroundTruthPublisher:
@@ -224,8 +224,8 @@ def test_obstacle_distances_and_bearings_match_ground_truth(run):
             if gt.truncated:
                 continue
             bearing_errors.append(abs(record["bearing_deg"] - gt.bearing_deg))
-            assert bearing_errors[-1] <= BEARING_TOLERANCE_DEG, (frame.index, gt)
-            if abs(abs(gt.bearing_deg) - AHEAD_HALF_ANGLE_DEG) > BEARING_TOLERANCE_DEG:
+            assert bearing_errors[-1] <= BEARING_TOLERANCE_DEG[gt.class_name], (frame.index, gt)
+            if abs(abs(gt.bearing_deg) - AHEAD_HALF_ANGLE_DEG) > BEARING_TOLERANCE_DEG[gt.class_name]:
                 assert direction_name(int(record["direction"])) == gt.direction, (frame.index, gt)
     print("\ndistance error vs ground truth range (m): " + ", ".join(
         f"{name} mean {np.mean(e):+.3f} max |{np.max(np.abs(e)):.3f}|" for name, e in sorted(errors.items()))

@@ -58,8 +58,9 @@ PARAMS = [
           "degrees; 0: from the calibration of the camera's source (camera_source, camera_path: Aria Gen1 about 38, "
           "Gen2's side pair about 84, the sample 60), 38 where it has none.", min=0.0, max=90.0),
     Param("box_core_fraction", field_default(BoxDistanceConfig, "core_fraction"),
-          "Width and height of the central part of a box whose depths give the distance, "
-          "as a fraction of the box.", min=0.05, max=1.0),
+          "Width and height of the central part of a box whose depths say which surface is the object, "
+          "as a fraction of the box (with metric depth its nearest part is then found over the whole box, the "
+          "floor left out).", min=0.05, max=1.0),
     Param("box_depth_percentile", field_default(BoxDistanceConfig, "percentile"),
           "Percentile of the horizontal ranges of the object's depth cluster taken "
           "as its distance (low: its nearest part).", min=0.0, max=100.0),

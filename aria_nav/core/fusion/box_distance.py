@@ -1,8 +1,11 @@
 """How far the object inside a detection box is, from a metric depth image: the nearest part of the object, not
 whatever is nearest in its rectangle.
 
-1. The core: the central `core_fraction` of the box. Near a box's edges the depth image shows what is behind or
-   beside the object (the background leaks in) or the floor in front of it.
+1. The core: the central `core_fraction` of the box says which surface is the object. Near a box's edges the depth
+   image shows what is behind or beside the object (the background leaks in) or the floor in front of it. Where
+   the caller knows the floor (`floor`, a mask of the depth image: fusion gives it with metric depth, from each
+   pixel's height in the wearer frame), its pixels are left out, unless that leaves fewer than
+   `min_valid_fraction` of the region (an object flat on the floor).
 2. The object's depth cluster: the valid depths are histogrammed in bins `cluster_bin` wide in log-depth (5%: a
    relative width, as depth noise is); runs of bins holding at least `min_bin_share` of the pixels are clusters
    (the sparse bins between two surfaces split them, also where a depth model blurs the edge between them). The
@@ -14,7 +17,15 @@ whatever is nearest in its rectangle.
    part of it (a crowd: the person in front covers the one behind). Clusters at that occluder's depth where it
    overlaps this box (within `occluder_margin`; the occluder measured in its own box, then found in the overlap)
    are not this object's, and are left out before choosing; if nothing is left, they stay.
-4. The nearest part: the `percentile` (10th) of the cluster's values. Fusion passes each pixel's horizontal range
+4. The whole object, with the floor left out: an elongated object seen at an angle (a bicycle passing beside the
+   path) has its nearest part at the box's edge, outside the core. The same clusters are found over the whole box
+   (floor and occluders left out as above), and the one holding the median of the core's cluster is the object;
+   a nearer one with at least `min_cluster_share` of the object's own pixels is its nearest part too (a handlebar
+   cut off in depth from the wheel below it, or something in front of it in its box). Without a floor mask (or
+   where the floor cannot be left out) the core's cluster stands: in a box the floor runs continuously in depth
+   from the object's foot towards the wearer and would join the object's cluster (a loose box around a person
+   would read up to a quarter near).
+5. The nearest part: the `percentile` (10th) of the cluster's values. Fusion passes each pixel's horizontal range
    in the gravity-aligned wearer frame (core.wearer_frame), so a wide or off-axis object (a car beside the path)
    is measured where it is nearest to the wearer along the floor, not at its centre column; the low percentile
    rather than the minimum, which is one noisy pixel.
@@ -25,7 +36,7 @@ meets the image); fewer valid pixels than `min_valid_fraction` of the core: no d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -96,8 +107,8 @@ def clusters(values: np.ndarray, bin_width: float, min_share: float):
 
 
 def _valid_region(depth: np.ndarray, region: Tuple[float, float, float, float], scale: Tuple[float, float]):
-    """(values, valid mask, first depth column) of the whole depth pixels covering `region` (image pixels), at
-    least one, clipped to the image."""
+    """(values, valid mask, (first depth row, first depth column)) of the whole depth pixels covering `region`
+    (image pixels), at least one, clipped to the image."""
     depth_h, depth_w = depth.shape[:2]
     (x1, y1, x2, y2), (sx, sy) = region, scale
     c1 = int(np.clip(np.floor(x1 * sx), 0, depth_w - 1))
@@ -105,7 +116,19 @@ def _valid_region(depth: np.ndarray, region: Tuple[float, float, float, float], 
     c2 = int(np.clip(np.ceil(x2 * sx), c1 + 1, depth_w))
     r2 = int(np.clip(np.ceil(y2 * sy), r1 + 1, depth_h))
     values = np.asarray(depth[r1:r2, c1:c2], dtype=np.float32)
-    return values, np.isfinite(values) & (values > 0) & (values <= MAX_DEPTH_M), c1
+    return values, np.isfinite(values) & (values > 0) & (values <= MAX_DEPTH_M), (r1, c1)
+
+
+def _off_floor(valid: np.ndarray, floor: Optional[np.ndarray], origin: Tuple[int, int], min_fraction: float
+               ) -> Optional[np.ndarray]:
+    """The valid pixels of a region (at `origin` in the depth image) not on the `floor`; None without a floor mask
+    or where that leaves fewer than `min_fraction` of the region (an object flat on the floor, a floor wrongly
+    placed)."""
+    if floor is None:
+        return None
+    r1, c1 = origin
+    above = valid & ~floor[r1:r1 + valid.shape[0], c1:c1 + valid.shape[1]]
+    return above if above.any() and above.mean() >= min_fraction else None
 
 
 def _occluder_depth(depth: np.ndarray, box: np.ndarray, occluder: np.ndarray, own_depth: float,
@@ -125,13 +148,31 @@ def _occluder_depth(depth: np.ndarray, box: np.ndarray, occluder: np.ndarray, ow
     return nearest if abs(np.log(nearest / own_depth)) <= np.log(OCCLUDER_REACH) else float("nan")
 
 
+def _own_clusters(z: np.ndarray, blocked: Sequence[float], config: BoxDistanceConfig):
+    """The depth clusters of the sorted `z` (nearest first), less those at an occluder's depth (`blocked`) unless
+    nothing would be left."""
+    found = clusters(z, config.cluster_bin, config.min_bin_share) or [(0, z.size)]  # no dense bin: all of them
+    own = [(first, last) for first, last in found
+           if not any(abs(float(np.median(z[first:last])) / b - 1.0) <= config.occluder_margin
+                      for b in blocked if np.isfinite(b))]
+    return own or found
+
+
+def _sorted_pixels(values: np.ndarray, valid: np.ndarray, c1: int, sx: float):
+    """(sorted valid values, the source image column of each) of a region whose first depth column is `c1`."""
+    columns = (np.arange(c1, c1 + values.shape[1]) + 0.5) / sx
+    z, u_of = values[valid], np.broadcast_to(columns[None, :], values.shape)[valid]
+    order = np.argsort(z, kind="stable")
+    return z[order], u_of[order]
+
+
 def box_depth(depth: np.ndarray, box: np.ndarray, image_size: Tuple[int, int],
               config: BoxDistanceConfig = BoxDistanceConfig(),
-              occluders: Sequence[Tuple[np.ndarray, float]] = ()) -> BoxDepth:
+              occluders: Sequence[Tuple[np.ndarray, float]] = (), floor: Optional[np.ndarray] = None) -> BoxDepth:
     """Depth of the nearest part of the object in `box` (pixels of an image of `image_size` = (width, height));
     the depth image may have another resolution of the same camera (boxes are scaled to it); `occluders`: (box,
     its own depth) of each box in front of it, measured in its own box without occluders (one level is enough for
-    people in front of people)."""
+    people in front of people); `floor`: a mask of the depth image's pixels on the floor (None: not known)."""
     width, height = image_size
     depth_h, depth_w = depth.shape[:2]
     x1, y1, x2, y2 = core_region(box, config.core_fraction)
@@ -139,28 +180,39 @@ def box_depth(depth: np.ndarray, box: np.ndarray, image_size: Tuple[int, int],
     scale = sx, _ = depth_w / width, depth_h / height
     if box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height:  # nothing of the box in view
         return BoxDepth(float("nan"), u, v, 0.0)
-    region, valid, c1 = _valid_region(depth, (x1, y1, x2, y2), scale)
-    valid_fraction = float(valid.mean()) if region.size else 0.0
+    core, valid, origin = _valid_region(depth, (x1, y1, x2, y2), scale)
+    valid_fraction = float(valid.mean())
     if not valid.any() or valid_fraction < config.min_valid_fraction:
         return BoxDepth(float("nan"), u, v, valid_fraction)
-    columns = (np.arange(c1, c1 + region.shape[1]) + 0.5) / sx  # source image column of each depth column
-    z = region[valid]
-    u_of = np.broadcast_to(columns[None, :], region.shape)[valid]
-    order = np.argsort(z, kind="stable")
-    z, u_of = z[order], u_of[order]
-    found = clusters(z, config.cluster_bin, config.min_bin_share)
-    if not found:  # no bin dense enough (very few, scattered pixels): all of them
-        found = [(0, z.size)]
+    above = _off_floor(valid, floor, origin, config.min_valid_fraction)
+    valid = valid if above is None else above
     blocked = [_occluder_depth(depth, box, other, own, scale, config) for other, own in occluders]
-    own = [(first, last) for first, last in found
-           if not any(abs(float(np.median(z[first:last])) / b - 1.0) <= config.occluder_margin
-                      for b in blocked if np.isfinite(b))]
-    found = own or found
+    z, u_of = _sorted_pixels(core, valid, origin[1], sx)
+    found = _own_clusters(z, blocked, config)
     total = sum(last - first for first, last in found)
     shares = [(last - first) / total for first, last in found]
-    chosen = next((c for c, share in zip(found, shares) if share >= config.min_cluster_share),
-                  found[int(np.argmax(shares))])
-    z, u_of = z[chosen[0]:chosen[1]], u_of[chosen[0]:chosen[1]]
+    first, last = next((c for c, share in zip(found, shares) if share >= config.min_cluster_share),
+                       found[int(np.argmax(shares))])
+    z, u_of = z[first:last], u_of[first:last]
+    core_median = float(np.median(z))
+    # Its nearest part may lie outside the core (an elongated object seen at an angle, its near end at the box's
+    # edge): the object's cluster over the whole box, the one holding the core's median. Only with the floor left
+    # out: in a box, the floor runs continuously from the object's foot towards the wearer.
+    whole, valid, origin = _valid_region(depth, tuple(float(c) for c in box), scale)
+    above = _off_floor(valid, floor, origin, config.min_valid_fraction)
+    if above is not None:
+        z_all, u_all = _sorted_pixels(whole, above, origin[1], sx)
+        found = _own_clusters(z_all, blocked, config)
+        index = next((i for i, (first, last) in enumerate(found) if z_all[first] <= core_median <= z_all[last - 1]),
+                     None)
+        if index is not None:
+            # A nearer cluster of at least `min_cluster_share` of the object's own pixels is a part of it cut off
+            # in depth (a handlebar above the wheel), or something in front of it in its box: either way the
+            # nearest thing there.
+            last = found[index][1]
+            least = config.min_cluster_share * (last - found[index][0])
+            first = next(start for start, end in found[:index + 1] if end - start >= least)
+            z, u_of = z_all[first:last], u_all[first:last]
     target = np.percentile(z, config.percentile)
     nearest = int(np.argmin(np.abs(z - target)))
     return BoxDepth(float(z[nearest]), float(u_of[nearest]), v, valid_fraction)

@@ -183,12 +183,14 @@ class FusionPipeline:
         """(tracker measurement, placement) of each detection. With depth (RGB camera only): each box's depth
         pixels are put into the wearer frame (only the box's: a frame's boxes rarely cover the image) and the
         box's robust in-box statistic (box_depth) is taken over their horizontal ranges, i.e. the distance along
-        the floor to the object's nearest part; then its point, height band and bearing. A box with other
+        the floor to the object's nearest part (with metric depth over the whole box, its floor pixels left out);
+        then its point, height band and bearing. A box with other
         detections in front of it is measured again without their clusters, at their depths as each was measured
         in its own box."""
         clouds = [None if depth is None else self._cloud(box, intrinsics, tilt, depth) for box in detections.boxes]
         alone = [None if cloud is None else box_depth(cloud[0].range, cloud[2], (cloud[1].width, cloud[1].height),
-                                                      self.config.box_distance) for cloud in clouds]
+                                                      self.config.box_distance, floor=self._floor(cloud[0]))
+                 for cloud in clouds]
         measured = []
         for index, box in enumerate(detections.boxes):
             distance, placement = math.nan, Placement(NAN3, UNKNOWN_HEIGHT)
@@ -200,7 +202,7 @@ class FusionPipeline:
                     in_front = [(self._in_crop(detections.boxes[o], box, crop_box), alone[o].depth_z)
                                 for o in occluders]
                     found = box_depth(cloud.range, crop_box, (crop.width, crop.height), self.config.box_distance,
-                                      occluders=in_front)
+                                      occluders=in_front, floor=self._floor(cloud))
                 if math.isfinite(found.depth_z):
                     distance = found.depth_z
                     whole = (0, crop.height, 0, crop.width)
@@ -210,6 +212,11 @@ class FusionPipeline:
             measured.append((Measurement(box=box, class_id=int(detections.class_ids[index]),
                                          score=float(detections.scores[index]), distance_m=distance), placement))
         return measured
+
+    def _floor(self, cloud: WearerCloud) -> Optional[np.ndarray]:
+        """The cloud's pixels on the floor (within the height bands' `ground_m` of it), with metric depth only: an
+        approximate depth model's metres put the floor at no true height."""
+        return cloud.height <= self.config.height_bands.ground_m if self.depth_is_metric else None
 
     @staticmethod
     def _in_crop(other: np.ndarray, box: np.ndarray, crop_box: np.ndarray) -> np.ndarray:

@@ -37,6 +37,9 @@ class TrackerConfig:
     speed_window_s: float = 1.0
     min_speed_samples: int = 5  # fewer: no speed yet (an object entering the view seems to rush closer)
     distance_filter_frames: int = 3  # median over this many of the track's last frames (1: no filter)
+    # Without an approach speed yet (a young track), earlier frames cannot be carried forward to now: only those
+    # this recent are in the median (after a gap, older ones would hold the distance back where it was).
+    uncarried_max_age_s: float = 0.5
 
 
 @dataclass
@@ -154,13 +157,23 @@ class ObstacleTracker:
         # Each earlier measurement carried forward to now at the track's approach speed: the median then rejects a
         # glitch without lagging behind an approach. Only those of the speed window before now (stamps that jump,
         # as in a looping bag, would carry a distance anywhere).
-        recent = [d - track.approach_mps * (time_s - t) for t, d in track.measured
-                  if math.isfinite(d) and 0.0 <= time_s - t <= self.config.speed_window_s]
-        return float(np.median(recent)) if recent else math.nan
+        speed_known = len(self._window(track, time_s)) >= self.config.min_speed_samples
+        max_age_s = self.config.speed_window_s if speed_known else self.config.uncarried_max_age_s
+        usable = [(t, d) for t, d in track.measured if math.isfinite(d) and 0.0 <= time_s - t <= max_age_s]
+        if not usable:
+            return math.nan
+        carried = np.median([d - track.approach_mps * (time_s - t) for t, d in usable])
+        # Never beyond what those frames measured: where the approach stops (the wearer halts, an object passing
+        # beside leaves the view) the speed, an average over the last second, would carry it on.
+        measured = [d for _, d in usable]
+        return float(np.clip(carried, min(measured), max(measured)))
+
+    def _window(self, track: Track, now_s: float) -> List[Tuple[float, float]]:
+        # 0 <=: after time went back (a looping bag) the old timeline's samples lie in the "future"
+        return [(t, d) for t, d in track.history if 0.0 <= now_s - t <= self.config.speed_window_s]
 
     def _approach_speed(self, track: Track, now_s: float) -> float:
-        # 0 <=: after time went back (a looping bag) the old timeline's samples lie in the "future"
-        samples = [(t, d) for t, d in track.history if 0.0 <= now_s - t <= self.config.speed_window_s]
+        samples = self._window(track, now_s)
         if len(samples) < self.config.min_speed_samples:
             return 0.0
         times = np.array([t for t, _ in samples])
