@@ -179,9 +179,10 @@ def run(tmp_path_factory, module_ros_domain):
             player.publish_camera_infos()
             spin(0.05)
         player.play(spin)
-        spin(1.0)  # the last frames' processing
-        deadline = time.monotonic() + 20
-        while not _speech_done(got) and time.monotonic() < deadline:
+        # Fusion answers every frame in replay mode, as fast as the machine lets it: on a loaded one the last
+        # frames' obstacles come long after the last frame was published.
+        deadline = time.monotonic() + 120
+        while not (_all_frames_answered(got, truth) and _speech_done(got)) and time.monotonic() < deadline:
             spin(0.1)
     finally:
         codes = {name: stop_node(process) for name, process in processes.items()}
@@ -191,6 +192,10 @@ def run(tmp_path_factory, module_ros_domain):
     print(f"\nsample: depth rendered in {render_s:.1f} s; {len(got['obstacles'])} obstacle messages, "
           f"{len(got['requests'])} requests, {len(got['spoken'])} utterances")
     return truth, player, got, logs
+
+
+def _all_frames_answered(got, truth):
+    return sum(m.header.frame_id == topics.RGB_FRAME for m in got["obstacles"]) >= len(truth.frames)
 
 
 def _speech_done(got):
@@ -250,8 +255,10 @@ def test_motion_state_follows_the_scripted_phases(run):
     phases = truth.imu["phases"]
     assert [name for name, _ in changes] == [p["phase"] for p in phases]
     for (name, at), phase in zip(changes, phases):
-        # walking: the window and hold (1.5 s at most); standing: window and hold after the wearer slows down
-        assert phase["start_s"] <= at <= phase["start_s"] + 2.5, (name, at, phase)
+        # Within its phase: the log line's time is when fusion ran, up to seconds after the IMU sample on a loaded
+        # machine (5.9 s for a phase from 3 to 6 s was seen); how soon, in sample time, is `eval guidance`'s
+        # deterministic target (standing -> walking 0.40 s).
+        assert phase["start_s"] <= at <= phase["end_s"] + 1.0, (name, at, phase)
 
 
 def test_announcements_follow_the_scripted_events(run):
@@ -334,8 +341,14 @@ def test_critical_warnings_are_spoken_promptly_and_audibly(run):
         if record["interrupted"]:
             assert any(s["key"] == record["key"] for s in spoken_list[index + 1:]), record
         assert record["capture_to_ear_ms"] is None or record["capture_to_ear_ms"] > 0
-    # The first request (the chair or the dog: both are confirmed on frame 2, which camera's frame is processed
-    # first decides) is spoken whole: nothing more urgent came meanwhile.
-    first_request = got["requests"][0][1]
-    assert first_request.class_name in ("chair", "dog")
-    assert got["spoken"][0]["text"] == ENGLISH.sentence(first_request) and not got["spoken"][0]["interrupted"]
+    # The first request is the chair or the dog (both confirmed on frame 2; which camera's frame is processed first
+    # decides). The first utterance is one of the requests that had come when it began: on a
+    # loaded machine the person's first warning can reach the speech node before it began, and then rightly goes
+    # first (one second of slack: the probe may receive a request later than the speech node does).
+    assert got["requests"][0][1].class_name in ("chair", "dog")
+    # It is cut only by a critical warning (the bicycle's can come while it plays).
+    first_spoken = got["spoken"][0]
+    waiting = [ENGLISH.sentence(r) for received, r in got["requests"]
+               if received / 1e9 <= first_spoken["started"] + 1.0]
+    assert first_spoken["text"] in waiting, (first_spoken, waiting)
+    assert not first_spoken["interrupted"] or got["spoken"][1]["urgency"] == "critical", got["spoken"][:2]
