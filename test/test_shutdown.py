@@ -251,3 +251,25 @@ def test_a_teardown_that_holds_the_gil_is_ended_by_the_native_backstop(with_flus
     took = time.monotonic() - started
     assert done.returncode == expected and took < stall_s, (took, done.stdout + done.stderr)
     assert "in close" in done.stderr and "flushed" not in done.stdout, done.stderr  # the stack; no flush got the GIL
+
+
+def test_a_stall_after_the_files_are_complete_is_a_clean_exit():
+    """A process whose flush hook's file is already complete (the bag recorder after stop(): files_complete())
+    and whose teardown then stalls holding the GIL (seen in the recorder's destroy_node) leaves with exit 0."""
+    script = (
+        "import ctypes\n"
+        "from aria_nav.ros.runtime import AriaNode, run_node, stop_on_signals\n"
+        "shutdown = stop_on_signals('stalling')\n"
+        "shutdown.on_deadline(lambda: print('flushed', flush=True))\n"
+        "class Stalling(AriaNode):\n"
+        "    def __init__(self):\n"
+        "        super().__init__('stalling')\n"
+        "        self.create_timer(0.05, lambda: self.request_exit())\n"
+        "    def close(self):\n"
+        "        shutdown.files_complete()\n"
+        "        ctypes.PyDLL(None).sleep(60)  # holds the GIL\n"
+        "shutdown.finish(run_node(Stalling, 'stalling', args=[], shutdown=shutdown))\n")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    took = time.monotonic() - started
+    assert done.returncode == 0 and took < 60 and "flushed" not in done.stdout, (took, done.stdout + done.stderr)

@@ -109,6 +109,7 @@ def record_bag(args: argparse.Namespace) -> int:
         recorder.flush_pending(recording.executor)
         waiting = recorder.waiting_for
         counts = recorder.stop()
+        shutdown.files_complete()  # the bag is closed: a teardown stuck after this still exits 0
     except BagError as exc:
         return _fail(str(exc))
     finally:

@@ -271,6 +271,12 @@ class Shutdown:
         """`hook` runs on the deadline thread if the budget passes before finish()."""
         self._flush_hooks.append(hook)
 
+    def files_complete(self) -> None:
+        """What the flush hooks would finish is complete now: from here a stalled teardown is a clean exit."""
+        self._flush_hooks.clear()
+        if self._armed:
+            self._arm_backstop()
+
     def on_second_signal(self, hook: Callable[[], None]) -> None:
         """`hook` (quick: SECOND_SIGNAL_FLUSH_S at most) runs on the watcher thread when a second signal comes,
         before the process leaves; the second signal's default action is then not restored."""
