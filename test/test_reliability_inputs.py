@@ -256,7 +256,7 @@ def test_fusion_takes_odd_detections_depth_and_stamps_without_harm(ros_domain, t
         broken[:, ::3] = np.inf
         for i in range(3):
             scene.frame(_stamp(base + 0.1 * i), person, depth_far if i < 2 else broken)
-        wait_until(lambda: obstacles_at(base + 0.2), 10.0, "the obstacle of the frame with broken depth",
+        wait_until(lambda: obstacles_at(base + 0.2), 60.0, "the obstacle of the frame with broken depth",
                    alive=[fusion])
         [record] = obstacles_at(base + 0.2)[0]
         assert record["distance_m"] == pytest.approx(4.0, rel=0.03)  # the nearest part, 20 degrees off-axis
@@ -268,7 +268,7 @@ def test_fusion_takes_odd_detections_depth_and_stamps_without_harm(ros_domain, t
         unknown = Detections(person.boxes, person.scores, np.array([len(NAMES) + 50], np.int32))
         scene.frame(_stamp(base + 0.3), outside, depth)
         scene.frame(_stamp(base + 0.4), unknown, depth)
-        wait_until(lambda: obstacles_at(base + 0.3) and obstacles_at(base + 0.4), 10.0,
+        wait_until(lambda: obstacles_at(base + 0.3) and obstacles_at(base + 0.4), 60.0,
                    "the obstacles of the frames with odd boxes and class ids", alive=[fusion])
         partly, right_of, below = obstacles_at(base + 0.3)[0]
         assert np.isfinite(partly["distance_m"]), partly  # measured on its part inside the image
@@ -281,7 +281,7 @@ def test_fusion_takes_odd_detections_depth_and_stamps_without_harm(ros_domain, t
         # person (still) is not taken for moving away from distances of the old timeline, "6 s in the future".
         for i in range(5):
             scene.frame(_stamp(base - 6.0 + 0.1 * i), person, depth)
-        wait_until(lambda: obstacles_at(base - 6.0 + 0.4), 10.0, "obstacles after the stamps went back",
+        wait_until(lambda: obstacles_at(base - 6.0 + 0.4), 60.0, "obstacles after the stamps went back",
                    alive=[fusion])
         [record] = obstacles_at(base - 6.0 + 0.4)[0]
         assert record["class_id"] == PERSON and record["distance_m"] == pytest.approx(2.0, rel=0.03)
