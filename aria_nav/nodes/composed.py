@@ -34,7 +34,7 @@ from aria_nav.nodes.detector import DetectorNode
 from aria_nav.nodes.fusion import FusionNode
 from aria_nav.ros.params import ConfigError
 from aria_nav.ros.runtime import (EXIT_CONFIG_ERROR, AriaNode, Shutdown, close_nodes, free_dead_shared_memory,
-                                  spin_once, stop_on_signals)
+                                  leave_on_config_error, spin_once, stop_on_signals)
 
 NAME = "composed"
 # Node classes by executable name (aria_nav.graph.NodeSpec.executable) that can be members.
@@ -99,7 +99,6 @@ def run_composed(argv: Sequence[str], shutdown: Optional[Shutdown] = None) -> in
         print(f"aria_nav {NAME}: {exc}", file=sys.stderr, flush=True)
         return EXIT_CONFIG_ERROR
     nodes: List[AriaNode] = []
-    code = 0
     failed = NAME
     try:
         executor = SingleThreadedExecutor()
@@ -127,12 +126,12 @@ def run_composed(argv: Sequence[str], shutdown: Optional[Shutdown] = None) -> in
                       f"{len(nodes)} member{'s' if len(nodes) != 1 else ''} still running", flush=True)
     except ConfigError as exc:
         print(f"aria_nav {failed}: {exc}", file=sys.stderr, flush=True)
-        code = EXIT_CONFIG_ERROR
+        leave_on_config_error(shutdown, list(reversed(nodes)))
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    finally:
-        close_nodes(shutdown, code, list(reversed(nodes)))  # the consumers first, the camera last
-    return code
+    finally:  # (not reached after a ConfigError: the process has left)
+        close_nodes(shutdown, 0, list(reversed(nodes)))  # the consumers first, the camera last
+    return 0
 
 
 def main() -> None:

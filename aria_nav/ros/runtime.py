@@ -17,7 +17,8 @@
   inside the launcher's 3 s before it escalates (graph.STOP_SIGINT_TIMEOUT_S). A signal that came while the process was
   still importing its libraries (before the handlers were installed) was held (ros.early_signals) and is handed over
   here: the node stops at once, without loading its model.
-- A ConfigError (bad parameter, missing or wrong-kind file, unusable model) is one line on stderr and exit 2.
+- A ConfigError (bad parameter, missing or wrong-kind file, unusable model) is one line on stderr and exit 2; the
+  process leaves without destroying its DDS participant (leave_on_config_error says why).
 - Any other exception raised by a callback (a message or timer tick that meets a bug) loses that message only: it
   is logged as one throttled error line naming the exception and where it was raised, counted in the node's
   diagnostics (errors, last_error), and the node keeps running. Crashing instead would silence the walking aid
@@ -232,7 +233,9 @@ class Shutdown:
             faulthandler.dump_traceback_later(max(0.01, delay_s - GIL_BACKSTOP_S / 2), exit=False)
 
     def install(self) -> "Shutdown":
-        """Install the handlers and the watcher (from the main thread)."""
+        """Install the handlers and the watcher (from the main thread); a native crash (SIGSEGV, SIGABRT) prints every
+        thread's stack on stderr, where its exit code alone says nothing of where."""
+        faulthandler.enable()
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
         read_fd, write_fd = os.pipe()
@@ -347,10 +350,9 @@ def run_node(factory: Callable[[], AriaNode], name: str, args: Optional[List[str
         print(f"aria_nav {name}: {exc}", file=sys.stderr, flush=True)
         return EXIT_CONFIG_ERROR
     node = None
-    code = 0
     try:
         if shutdown.stop.is_set():  # stopped while starting up: no model to load for nothing
-            return code
+            return 0
         node = factory()
         if node.flushes:
             shutdown.on_deadline(node.flush)
@@ -362,12 +364,12 @@ def run_node(factory: Callable[[], AriaNode], name: str, args: Optional[List[str
             raise node.exit_error
     except ConfigError as exc:
         print(f"aria_nav {name}: {exc}", file=sys.stderr, flush=True)
-        code = EXIT_CONFIG_ERROR
+        leave_on_config_error(shutdown, [] if node is None else [node])
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    finally:
-        close_nodes(shutdown, code, [] if node is None else [node])
-    return code
+    finally:  # (not reached after a ConfigError: the process has left)
+        close_nodes(shutdown, 0, [] if node is None else [node])
+    return 0
 
 
 def spin_once(executor: SingleThreadedExecutor, on_callback_error: Callable[[Exception], None]) -> None:
@@ -391,6 +393,19 @@ def close_nodes(shutdown: Shutdown, code: int, nodes: Sequence[AriaNode]) -> Non
         node.destroy_node()
     if rclpy.ok():
         rclpy.shutdown()
+
+
+def leave_on_config_error(shutdown: Shutdown, nodes: Sequence[AriaNode]) -> None:
+    """After a ConfigError's line: the nodes that were built closed (workers stopped, files finished), then exit 2
+    at once, the DDS participant left undestroyed. Destroying a participant still in discovery (a node that could
+    not start, beside others starting at once) races Fast DDS 3.2's type-lookup thread, which answers a peer's
+    request through a writer history already deleted: SIGSEGV, about once in 250 such exits on a loaded machine. The
+    shared-memory segment left behind is removed when the next node starts (free_dead_shared_memory)."""
+    shutdown.code = EXIT_CONFIG_ERROR
+    shutdown.begin()
+    for node in nodes:
+        node.close()
+    shutdown.finish(EXIT_CONFIG_ERROR)
 
 
 def main_for(factory: Callable[[], AriaNode], name: str) -> Callable[[], None]:
