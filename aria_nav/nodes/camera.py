@@ -213,8 +213,11 @@ class CameraNode(AriaNode):
         frame: Frame = resize_frame(item, *self._sizes[item.stream])
         image_publisher, info_publisher = self._image_publishers[item.stream]
         header = header_at(stamp_ns, STREAM_TOPICS[item.stream][2])
+        image = array_to_image(frame.image, frame.encoding, header)
+        self.diag.record_hop(f"{item.stream}_converted", header.stamp)  # resized and in a message
         info_publisher.publish(camera_info(frame.calibration, header))
-        image_publisher.publish(array_to_image(frame.image, frame.encoding, header))
+        image_publisher.publish(image)
+        self.diag.record_hop(f"{item.stream}_published", header.stamp)
         if item.stream == self.replay.lead_stream:
             self.diag.record(header.stamp)  # latency here: how far publishing runs behind capture time
         stats.count()

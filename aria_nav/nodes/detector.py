@@ -123,6 +123,7 @@ class DetectorNode(AriaNode):
             self.diag.set_value("low_light_ms_p50", f"{np.median(self._enhance_ms):.2f}")
         result = self.detector.detect(detected)
         self.publisher.publish(detections_to_msg(result.detections, msg.header))
+        self.diag.record_hop("published", msg.header.stamp)
         if self.annotated_publisher is not None:
             annotated = draw_detections(frame, result.detections, self.detector.names)
             self.annotated_publisher.publish(array_to_image(annotated, "rgb8", msg.header))

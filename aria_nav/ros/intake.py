@@ -5,13 +5,16 @@
   one and is counted as dropped; process_every_frame (replay) keeps every frame, in order.
 - Input errors (a bad image, camera_info that does not fit) are counted on /diagnostics and logged as one
   throttled warning per INPUT_LOG_PERIOD_S; a failure of the processing itself as a throttled error.
+- Where each frame's time goes (NodeDiagnostics.record_arrival/record_hop, /diagnostics hop_*): sent by the
+  camera, arrived, taken by the executor, started by the worker, done (results published), all from the source
+  stamp: the per-hop breakdown `aria-nav bench graph` prints.
 - The model runner's report on /diagnostics under the same keys in every node: backend, provider, gpu_resident,
   model (the file's path), fallback (and a WARN status) when the requested provider was not available.
 Per-frame streams take aria_nav.ros.qos.frame_qos (inputs: the newest frame; results: RESULT_DEPTH of them).
 """
 from __future__ import annotations
 
-from typing import Callable, Generic, Optional, TypeVar
+from typing import Callable, Generic, Mapping, Optional, TypeVar
 
 from aria_nav.core.latest import LatestWorker
 from aria_nav.ros.diagnostics import INPUT_LOG_PERIOD_S, WARN, NodeDiagnostics
@@ -40,7 +43,8 @@ def report_runner(node: AriaNode, diag: NodeDiagnostics, runner) -> None:
 
 class FrameIntake(Generic[T]):
     """Receives a node's frames (call on_frame from the subscription) and hands the ones to process to `process`
-    on a worker thread; `on_error` gets what `process` raises (default: failed(), counted and logged)."""
+    on a worker thread; `on_error` gets what `process` raises (default: failed(), counted and logged). The frames
+    are messages with a std_msgs/Header (images)."""
 
     def __init__(self, node: AriaNode, diag: NodeDiagnostics, process: Callable[[T], None], frame_skip: int,
                  process_every_frame: bool, name: str,
@@ -50,11 +54,14 @@ class FrameIntake(Generic[T]):
         self.frame_skip = frame_skip
         self.received = 0
         self.skipped = 0
-        self.worker = LatestWorker(process, on_error or self.failed, keep_all=process_every_frame, name=name)
+        self._process = process
+        self.worker = LatestWorker(self._timed, on_error or self.failed, keep_all=process_every_frame, name=name)
         diag.set_value("frame_skip", frame_skip)
         diag.set_value("skipped", 0)
 
-    def on_frame(self, msg: T) -> None:
+    def on_frame(self, msg: T, info: Mapping[str, int]) -> None:
+        """The subscription's callback: two arguments, so that rclpy passes its MessageInfo (the hop times)."""
+        self._diag.record_arrival("", msg.header.stamp, info)
         self.received += 1
         if (self.received - 1) % self.frame_skip:
             self.skipped += 1
@@ -62,6 +69,11 @@ class FrameIntake(Generic[T]):
             return
         self.worker.submit(msg)
         self._diag.stats.dropped = self.worker.slot.dropped
+
+    def _timed(self, msg: T) -> None:
+        self._diag.record_hop("started", msg.header.stamp)
+        self._process(msg)
+        self._diag.record_hop("done", msg.header.stamp)
 
     def input_error(self, message: str, count: bool = True) -> None:
         """A problem with an input message (the message is skipped): counted unless `count` is false, logged
