@@ -19,6 +19,9 @@
 #                              MODES: which of false true with_camera (default all three)
 #   tools/gpu_bench.sh fusion-rgb  "after" (pooled) with fusion.publish_annotated=false: fusion then does not
 #                              subscribe to the RGB images (the camera sends each frame to two processes, not three)
+#   tools/gpu_bench.sh slam-shared  "after" (pooled) with slam_detector:=shared (both SLAM cameras in one process,
+#                              one CUDA context: three GPU processes instead of four), at 30 Hz and in the sweep
+# Every graph run also prints where the time goes per node (hop milestones from the camera stamp).
 # Results go to $OUT (or ./bench-out); docs/bench/ keeps them, `aria-nav bench table` makes the README table.
 set -euo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
@@ -123,6 +126,15 @@ PY
       --set fusion.publish_annotated=false --json "$out/graph30_after_pool2_fusion_no_rgb.json" 2>&1 \
       | tee "$out/graph30_after_pool2_fusion_no_rgb.txt"
     ;;
-  *) echo "usage: $0 setup|floors|graphs|graphs-pool|diagnose|sweep|transport|composed [MODES]|fusion-rgb" >&2
+  slam-shared)
+    gpu_env
+    aria-nav bench graph --device cuda --rate 30 --duration 20 --no-floor "${DEPTH518[@]}" "${POOL2[@]}" "${FP16[@]}" \
+      slam_detector:=shared --json "$out/graph30_after_pool2_slam_shared.json" 2>&1 \
+      | tee "$out/graph30_after_pool2_slam_shared.txt"
+    aria-nav bench graph --device cuda --duration 10 --warmup 5 --sweep 120 150 "${DEPTH518[@]}" "${POOL2[@]}" \
+      "${FP16[@]}" slam_detector:=shared --json "$out/sweep_after_slam_shared.json" 2>&1 \
+      | tee "$out/sweep_after_slam_shared.txt"
+    ;;
+  *) echo "usage: $0 setup|floors|graphs|graphs-pool|diagnose|sweep|transport|composed [MODES]|fusion-rgb|slam-shared" >&2
      exit 2 ;;
 esac
