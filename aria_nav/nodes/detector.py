@@ -1,4 +1,4 @@
-"""Detector node: YOLO detections for one camera stream.
+"""Detector node: YOLO detections for one camera stream (or several SLAM cameras: `cameras`).
 
 Subscribes to an image topic (rgb8, bgr8 or mono8), runs the detector on the newest frame (frames that arrive
 while it is busy replace each other and are counted as dropped; process_every_frame processes all, in order) and
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Deque, Optional
 
 import numpy as np
-from sensor_msgs.msg import Image
 from rclpy.publisher import Publisher
+from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from aria_nav import topics
@@ -105,7 +105,7 @@ class DetectorNode(AriaNode):
                 f"{camera.name}: {self.detector.describe()}; {camera.subscription.topic_name} -> "
                 f"{camera.publisher.topic_name}{', every %d frames' % frame_skip if frame_skip > 1 else ''}")
 
-    def _open_camera(self, name: str, image_topic: str, detections_topic: str, callback) -> "CameraIO":
+    def _open_camera(self, name: str, image_topic: str, detections_topic: str, callback) -> CameraIO:
         cfg = self.cfg
         publisher = self.create_publisher(Detection2DArray, detections_topic,
                                           frame_qos(cfg.process_every_frame, depth=RESULT_DEPTH))
