@@ -19,7 +19,15 @@
 #                              MODES: which of false true with_camera (default all three)
 #   tools/gpu_bench.sh fusion-rgb  "after" (pooled) with fusion.publish_annotated=false: fusion then does not
 #                              subscribe to the RGB images (the camera sends each frame to two processes, not three)
+#   tools/gpu_bench.sh slam-shared  "after" (pooled) with slam_detector:=shared (both SLAM cameras in one process,
+#                              one CUDA context: three GPU processes instead of four), at 30 Hz and in the sweep
+# Every graph run also prints where the time goes per node (hop milestones from the camera stamp).
 # Results go to $OUT (or ./bench-out); docs/bench/ keeps them, `aria-nav bench table` makes the README table.
+# Getting the parts there (64 MiB a call, the working tree's ~10 MB included; the machine goes back after 30 s idle,
+# so make the calls back to back): one call per wheel folder (.whl/a; .whl/b with .whl/c), each moving its wheels
+# to /root/whl, one per onnxruntime part (.ort/x0 ... .ort/x3), each moving it to /root/parts; then
+# `tools/gpu_bench.sh setup && tools/gpu_bench.sh graphs-pool && tools/gpu_bench.sh slam-shared` and, in a second
+# call (10 minutes a call), `tools/gpu_bench.sh sweep`.
 set -euo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
 py=python3
@@ -45,7 +53,7 @@ FP16=(yolo_model:=$m/yolo11n_640_fp16.onnx slam_yolo_model:=$m/yolo11n_256_fp16.
 
 case ${1:-} in
   setup)
-    mkdir -p /root/whl; cp .whl/*.whl /root/whl/ 2>/dev/null || true
+    mkdir -p /root/whl; cp .whl/*.whl .whl/*/*.whl /root/whl/ 2>/dev/null || true
     $py -m pip install -q --no-index --no-deps --no-compile /root/whl/*.whl
     if ls /root/parts/ortx.* >/dev/null 2>&1; then
       # The wheel's files, unpacked (TensorRT provider left out) and xz-compressed: 204 MB in 4 parts, not 256 in 6.
@@ -123,6 +131,15 @@ PY
       --set fusion.publish_annotated=false --json "$out/graph30_after_pool2_fusion_no_rgb.json" 2>&1 \
       | tee "$out/graph30_after_pool2_fusion_no_rgb.txt"
     ;;
-  *) echo "usage: $0 setup|floors|graphs|graphs-pool|diagnose|sweep|transport|composed [MODES]|fusion-rgb" >&2
+  slam-shared)
+    gpu_env
+    aria-nav bench graph --device cuda --rate 30 --duration 20 --no-floor "${DEPTH518[@]}" "${POOL2[@]}" "${FP16[@]}" \
+      slam_detector:=shared --json "$out/graph30_after_pool2_slam_shared.json" 2>&1 \
+      | tee "$out/graph30_after_pool2_slam_shared.txt"
+    aria-nav bench graph --device cuda --duration 10 --warmup 5 --sweep 120 150 "${DEPTH518[@]}" "${POOL2[@]}" \
+      "${FP16[@]}" slam_detector:=shared --json "$out/sweep_after_slam_shared.json" 2>&1 \
+      | tee "$out/sweep_after_slam_shared.txt"
+    ;;
+  *) echo "usage: $0 setup|floors|graphs|graphs-pool|diagnose|sweep|transport|composed [MODES]|fusion-rgb|slam-shared" >&2
      exit 2 ;;
 esac
