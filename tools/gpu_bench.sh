@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Benchmarks on the lent GPU machine (H200/H100, Python 3.12 with torch + CUDA 13, no network), as recorded in the
 # README. Usage, from the repository root there:
-#   tools/gpu_bench.sh setup   install carried wheels (/root/whl and .whl: ROS 2 wheels, ultralytics, rosbags, ...
-#                              for cp312; /root/parts: onnxruntime-gpu 1.31.1 in parts, see ../shared/GPU.md, or its
-#                              files as ortx.* parts of one tar.xz), the
-#                              project, and build the fp32 and fp16 models into $ARIA_NAV_MODELS (/root/models)
+#   tools/gpu_bench.sh setup   install carried wheels (/root/whl and .whl: ROS 2 wheels, ultralytics, rosbags,
+#                              ament_cmake and rosidl generators, ... for cp312; /root/py: pure-Python packages that
+#                              PyPI has only as source (empy) and their dependencies; /root/parts: onnxruntime-gpu
+#                              1.31.1 in parts, see ../shared/GPU.md, or its files as ortx.* parts of one tar.xz), the
+#                              project and its interface packages (tools/build_interfaces.sh), and build the fp32 and
+#                              fp16 models into $ARIA_NAV_MODELS (/root/models)
 #   tools/gpu_bench.sh floors  the models alone (bare loop, 500 frames): host path, GPU-resident without and with
 #                              CUDA graphs, fp16
 #   tools/gpu_bench.sh graphs  the whole graph at 30 Hz, every frame of every camera: before (host path, fp32, SLAM
@@ -21,11 +23,16 @@
 #                              subscribe to the RGB images (the camera sends each frame to two processes, not three)
 #   tools/gpu_bench.sh slam-shared  "after" (pooled) with slam_detector:=shared (both SLAM cameras in one process,
 #                              one CUDA context: three GPU processes instead of four), at 30 Hz and in the sweep
+#   tools/gpu_bench.sh mps     "after" (pooled; with the floor), slam_detector:=shared and the sweep, each with an
+#                              NVIDIA MPS control daemon started for the run and stopped after it (the GPU's compute
+#                              mode is not changed): the inference processes' kernels then share the GPU instead of
+#                              taking turns in time slices
 # Every graph run also prints where the time goes per node (hop milestones from the camera stamp).
 # Results go to $OUT (or ./bench-out); docs/bench/ keeps them, `aria-nav bench table` makes the README table.
 # Getting the parts there (64 MiB a call, the working tree's ~10 MB included; the machine goes back after 30 s idle,
-# so make the calls back to back): one call per wheel folder (.whl/a; .whl/b with .whl/c), each moving its wheels
-# to /root/whl, one per onnxruntime part (.ort/x0 ... .ort/x3), each moving it to /root/parts; then
+# so make the calls back to back): one call per wheel folder (.whl/a with .whl/d and .whl/py; .whl/b with .whl/c),
+# each moving its wheels to /root/whl (.whl/py to /root/py), one per onnxruntime part (.ort/x0 ... .ort/x3), each
+# moving it to /root/parts; then
 # `tools/gpu_bench.sh setup && tools/gpu_bench.sh graphs-pool && tools/gpu_bench.sh slam-shared` and, in a second
 # call (10 minutes a call), `tools/gpu_bench.sh sweep`.
 set -euo pipefail
@@ -55,6 +62,7 @@ case ${1:-} in
   setup)
     mkdir -p /root/whl; cp .whl/*.whl .whl/*/*.whl /root/whl/ 2>/dev/null || true
     $py -m pip install -q --no-index --no-deps --no-compile /root/whl/*.whl
+    if [ -d /root/py ]; then cp -r /root/py/. "$($py -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"; fi
     if ls /root/parts/ortx.* >/dev/null 2>&1; then
       # The wheel's files, unpacked (TensorRT provider left out) and xz-compressed: 204 MB in 4 parts, not 256 in 6.
       mkdir -p /root/site; cat /root/parts/ortx.* | xz -dc -T0 | tar -xf - -C /root/site
@@ -63,6 +71,7 @@ case ${1:-} in
       $py -m pip install -q --no-index --no-deps --target /root/site /root/onnxruntime_gpu-*.whl
     fi
     $py -m pip install -q --no-index --no-deps --no-build-isolation .
+    tools/build_interfaces.sh "$($py -c 'import sys; print(sys.prefix)')"  # aria_nav_msgs, vision_msgs, tf2_msgs
     gpu_env
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
     $py -c "import onnxruntime as o, torch; print('onnxruntime', o.__version__, o.get_available_providers()); print('torch', torch.__version__)" | tee -a "$out/gpu.txt"
@@ -140,6 +149,20 @@ PY
       "${FP16[@]}" slam_detector:=shared --json "$out/sweep_after_slam_shared.json" 2>&1 \
       | tee "$out/sweep_after_slam_shared.txt"
     ;;
-  *) echo "usage: $0 setup|floors|graphs|graphs-pool|diagnose|sweep|transport|composed [MODES]|fusion-rgb|slam-shared" >&2
+  mps)
+    gpu_env
+    export CUDA_MPS_PIPE_DIRECTORY=/tmp/aria_nav_mps CUDA_MPS_LOG_DIRECTORY=/tmp/aria_nav_mps_log
+    mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+    nvidia-cuda-mps-control -d
+    trap 'echo quit | nvidia-cuda-mps-control' EXIT
+    aria-nav bench graph --device cuda --rate 30 --duration 20 "${DEPTH518[@]}" "${POOL2[@]}" "${FP16[@]}" \
+      --json "$out/graph30_after_pool2_mps.json" 2>&1 | tee "$out/graph30_after_pool2_mps.txt"
+    aria-nav bench graph --device cuda --rate 30 --duration 20 --no-floor "${DEPTH518[@]}" "${POOL2[@]}" "${FP16[@]}" \
+      slam_detector:=shared --json "$out/graph30_after_pool2_mps_slam_shared.json" 2>&1 \
+      | tee "$out/graph30_after_pool2_mps_slam_shared.txt"
+    aria-nav bench graph --device cuda --duration 10 --warmup 5 --sweep 120 150 "${DEPTH518[@]}" "${POOL2[@]}" \
+      "${FP16[@]}" --json "$out/sweep_after_mps.json" 2>&1 | tee "$out/sweep_after_mps.txt"
+    ;;
+  *) echo "usage: $0 setup|floors|graphs|graphs-pool|diagnose|sweep|transport|composed [MODES]|fusion-rgb|slam-shared|mps" >&2
      exit 2 ;;
 esac
