@@ -50,7 +50,9 @@ from aria_nav.ros import early_signals
 from aria_nav.ros.params import ConfigError
 from aria_nav.ros.shm_segments import remove_dead_segments
 
-SHUTDOWN_BUDGET_S = 2.0  # first signal -> process gone; the launcher escalates after graph.STOP_SIGINT_TIMEOUT_S
+# First signal -> process gone; with the native backstop and the kernel's reaping of a large process (up to ~0.8 s
+# on a loaded machine) well inside the 3 s after which the launcher escalates (graph.STOP_SIGINT_TIMEOUT_S).
+SHUTDOWN_BUDGET_S = 1.5
 GIL_BACKSTOP_S = 0.5  # after the budget: the native watchdog for a stall that never releases the GIL
 SECOND_SIGNAL_FLUSH_S = 1.0  # a second signal: the most its hooks may take (faulthandler ends the process then)
 WORKER_JOIN_S = 0.5  # the longest a node's close() waits for one worker thread (several fit in the budget)
