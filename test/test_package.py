@@ -119,7 +119,7 @@ def test_installed_runner_finds_the_installed_nodes_and_config(colcon_style_inst
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())
     installed_config = prefix / "share" / graph.PACKAGE / "config" / "nav.yaml"
-    for spec in graph.NODES:
+    for spec in graph.enabled_nodes(graph.resolve_arguments({"rviz": "true", "describe": "true"})):
         if spec.is_aria_nav:
             assert lines[spec.name].startswith(str(prefix / "lib" / graph.PACKAGE / spec.executable) + " ")
             assert f"--params-file {installed_config} " in lines[spec.name]

@@ -19,7 +19,7 @@ from vision_msgs.msg import Detection2DArray
 
 from aria_nav import paths, topics
 from aria_nav.ros.diagnostics import stamp_to_ns
-from ros_probe import BIN
+from ros_probe import BIN, wait_until
 
 GLASSES_ADDRESS, SERVER_ADDRESS, PREFIX = "192.0.2.1", "192.0.2.2", 24
 RECORD_SECONDS = 10.0
@@ -113,6 +113,11 @@ def test_detections_flow_between_two_hosts_over_udp(hosts, ros_domain, tmp_path,
         "detector": hosts.run(hosts.server, [str(BIN / "detector"), "--ros-args", "-p", f"model:={YOLO_MODEL}"],
                               server_env, tmp_path / "detector.log"),
     }
+    # The recording's fixed window starts once the detector has loaded its model (seconds on a loaded machine,
+    # which once left 2 detection sets in the window): it measures the link, not the start-up.
+    detector_log = tmp_path / "detector.log"
+    wait_until(lambda: "onnxruntime on" in detector_log.read_text(), 120,
+               lambda: f"the detector loading its model:\n{detector_log.read_text()}")
     sent_before = hosts.sent_bytes()
     bag = tmp_path / "bag"
     recorder = hosts.run(hosts.server, [str(BIN / "aria-nav"), "bag", "record", "-o", str(bag), "--duration",
