@@ -50,6 +50,7 @@ MODEL_ARGUMENTS = {"detector": "yolo_model", "slam_detector_left": "slam_yolo_mo
 STALE_AFTER_MAX_S = 600.0  # fusion's stale_after_s maximum
 NO_RATE_FLOOR_HZ = 1e-6  # fusion's detections_min_rate_hz / depth_min_rate_hz: no input is ever "slow"
 SETTLE_S = 1.0  # after the last frame: for the speech requests fusion sent with the last obstacles
+CONNECT_SETTLE_S = 2.0  # before the first frame: no match changed for this long (Replay._connect)
 CHECK_PERIOD_S = 0.5
 
 
@@ -199,16 +200,29 @@ class _Replay:
         return (all(s.get_publisher_count() > 0 for s in self.outputs.subscriptions)
                 and self.outputs.has_class_names())
 
+    def _match_counts(self) -> List[int]:
+        return ([publisher.get_subscription_count() for publisher in self.feed.publishers]
+                + [subscription.get_publisher_count() for subscription in self.outputs.subscriptions])
+
     def _connect(self) -> None:
-        """Until every replayed topic reaches all its subscribers and every output topic is matched. The cameras'
-        CameraInfo goes out meanwhile (as a running camera node would have sent it): it changes no output."""
+        """Until every replayed topic reaches all its subscribers, every output topic is matched, and no match has
+        changed for CONNECT_SETTLE_S: this side sees a node's reader before that reader has matched this writer,
+        and a volatile reader drops what was sent before, so the first frame could be lost and the lock-step would
+        wait for it in vain (seen on a loaded machine). The cameras' CameraInfo goes out meanwhile (as a running
+        camera node would have sent it): it changes no output."""
         firsts = self._first_frames()
         deadline = time.monotonic() + 30.0
-        while not self._connected():
+        counts, settled_at = None, None
+        while True:
+            now_counts = self._match_counts()
+            if not self._connected() or now_counts != counts:
+                counts, settled_at = now_counts, time.monotonic() + CONNECT_SETTLE_S
+            elif time.monotonic() >= settled_at:
+                return
             for frame in firsts:
                 self.feed.publish_info(frame)
             self.session.check_nodes()
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline and not self._connected():
                 raise GraphFailure("the replay's topics did not connect to the graph within 30 s"
                                    + self.session.recent_output())
             time.sleep(0.1)
