@@ -31,6 +31,12 @@ from aria_nav.ros.spinning import BackgroundNode
 BIN = Path(sys.executable).parent  # the console scripts of this environment (.venv/bin)
 
 
+def output_lines(text: str) -> List[str]:
+    """A node's output lines, less its note on removed dead shared-memory segments (runtime.free_dead_shared_memory:
+    the processes other tests killed leave them, and any node's start may then say so)."""
+    return [line for line in text.splitlines() if "left by DDS participants that died without closing" not in line]
+
+
 def write_params(path: Path, node_name: str, params: Dict) -> Path:
     path.write_text(yaml.safe_dump({node_name: {"ros__parameters": params}}))
     return path

@@ -19,6 +19,7 @@ from aria_nav.paths import shared_aria_dir
 from aria_nav.ros.conversions import image_to_array
 from aria_nav.ros.diagnostics import stamp_to_ns
 from aria_nav.ros.qos import reliable_qos, replay_qos, sensor_qos
+from ros_probe import output_lines
 
 CAMERA = [sys.executable, "-m", "aria_nav.nodes.camera", "--ros-args", "--log-level", "warn"]
 STREAMS = {
@@ -180,7 +181,7 @@ def test_unusable_input_is_one_line_and_exit_2(ros_domain, tmp_path, params, mes
     assert process.returncode == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"aria_nav camera: {message.format(text=text)}"), err
-    assert out == ""
+    assert output_lines(out) == [], out
 
 
 @pytest.mark.parametrize("undistort", [True, False])

@@ -64,3 +64,35 @@ def _age(segments, age_s=120.0):
     for segment in segments:
         for path in (segment, segment.with_name(segment.name + "_el")):
             os.utime(path, (old, old))
+
+
+def test_a_process_removes_its_own_segments_and_not_a_peers(ros_domain):
+    """remove_own_segments (a process leaving without destroying its participant): its own segment goes, that of
+    another live participant on the same domain (which it may have mapped to read from) stays."""
+    peer_script = ("import re, time, rclpy\n"
+                   "import aria_nav\n"
+                   "rclpy.init(); node = rclpy.create_node('shm_peer')\n"
+                   "print(*set(re.findall(r'/dev/shm/fastdds_[0-9a-f]{16}\\b', open('/proc/self/maps').read())), "
+                   "flush=True)\n"
+                   "time.sleep(600)\n")
+    leaving_script = ("import re, time, rclpy\n"
+                      "import aria_nav\n"
+                      "from aria_nav.ros.shm_segments import remove_own_segments\n"
+                      "rclpy.init(); node = rclpy.create_node('shm_leaving')\n"
+                      "time.sleep(3)\n"  # discovery: the peer's segment may be mapped here too
+                      "mapped = set(re.findall(r'/dev/shm/fastdds_[0-9a-f]{16}\\b', open('/proc/self/maps').read()))\n"
+                      "print(remove_own_segments(), *mapped, flush=True)\n")
+    peer = subprocess.Popen([sys.executable, "-c", peer_script], stdout=subprocess.PIPE, text=True)
+    try:
+        peer_segments = {SHM_DIR / re.sub(r"^/dev/shm/", "", s) for s in peer.stdout.readline().split()}
+        assert peer_segments
+        done = subprocess.run([sys.executable, "-c", leaving_script], capture_output=True, text=True, timeout=120)
+        removed, *mapped = done.stdout.split()
+        own = {SHM_DIR / re.sub(r"^/dev/shm/", "", s) for s in mapped} - peer_segments
+        assert int(removed) == len(own) >= 1, done.stdout + done.stderr
+        assert not any(s.exists() or s.with_name(s.name + "_el").exists() for s in own)
+        assert all(s.exists() for s in peer_segments), "a live peer's segment was removed"
+    finally:
+        peer.kill()
+        peer.wait()
+    remove_dead_segments()

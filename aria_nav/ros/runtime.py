@@ -48,7 +48,7 @@ from aria_nav.core.stage_stats import StageStats
 from aria_nav.graph import EXIT_CONFIG_ERROR
 from aria_nav.ros import early_signals
 from aria_nav.ros.params import ConfigError
-from aria_nav.ros.shm_segments import remove_dead_segments
+from aria_nav.ros.shm_segments import remove_dead_segments, remove_own_segments
 
 # First signal -> process gone; with the native backstop and the kernel's reaping of a large process (up to ~0.8 s
 # on a loaded machine) well inside the 3 s after which the launcher escalates (graph.STOP_SIGINT_TIMEOUT_S).
@@ -401,12 +401,13 @@ def leave_on_config_error(shutdown: Shutdown, nodes: Sequence[AriaNode]) -> None
     """After a ConfigError's line: the nodes that were built closed (workers stopped, files finished), then exit 2
     at once, the DDS participant left undestroyed. Destroying a participant still in discovery (a node that could
     not start, beside others starting at once) races Fast DDS 3.2's type-lookup thread, which answers a peer's
-    request through a writer history already deleted: SIGSEGV, about once in 250 such exits on a loaded machine. The
-    shared-memory segment left behind is removed when the next node starts (free_dead_shared_memory)."""
+    request through a writer history already deleted: SIGSEGV, about once in 800 such exits on a loaded machine. Its
+    shared-memory segment is removed here (the next node's start would say it found a dead one)."""
     shutdown.code = EXIT_CONFIG_ERROR
     shutdown.begin()
     for node in nodes:
         node.close()
+    remove_own_segments()
     shutdown.finish(EXIT_CONFIG_ERROR)
 
 

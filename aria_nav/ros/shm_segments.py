@@ -5,7 +5,8 @@ Every participant (one per node process) maps a segment `/dev/shm/fastdds_<16 he
 ends without destroying its participant (SIGKILL, the out-of-memory killer, a second Ctrl-C, a hard exit before
 rclpy's shutdown) leaves both files, and tmpfs keeps that memory in use until reboot: a day of tests and restarts
 on this machine left 20 GB, and the out-of-memory killer then ended a test run. Fast DDS reuses its port files but
-never these, so each node removes the dead ones when it starts (runtime.run_node, the composed process).
+never these, so each node removes the dead ones when it starts (runtime.run_node, the composed process), and a
+process that leaves without destroying its participant (runtime.leave_on_config_error) removes its own first.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Tuple
+from typing import Set, Tuple
 
 SHM_DIR = Path("/dev/shm")
 SEGMENT = re.compile(r"fastdds_[0-9a-f]{16}")
@@ -59,3 +60,42 @@ def remove_dead_segments(directory: Path = SHM_DIR, min_age_s: float = MIN_AGE_S
         removed += 1
         freed += size
     return removed, freed
+
+
+def _inodes_locked_by(pid: int) -> Set[int]:
+    """The inodes of the files process `pid` holds an flock on (/proc/locks: `N: FLOCK ADVISORY WRITE pid
+    major:minor:inode start end`)."""
+    inodes = set()
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return inodes
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[4] == str(pid):
+            inodes.add(int(fields[5].rsplit(":", 1)[-1]))
+    return inodes
+
+
+def remove_own_segments(directory: Path = SHM_DIR) -> int:
+    """Remove the segments of this process's participants (those whose lock it holds), for a process about to
+    leave without destroying them; the mappings stay valid until it exits. Returns how many."""
+    own = _inodes_locked_by(os.getpid())
+    removed = 0
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return 0
+    for name in names:
+        if not (name.endswith("_el") and SEGMENT.fullmatch(name[:-3])):
+            continue
+        lock_file = directory / name
+        try:
+            if lock_file.stat().st_ino not in own:
+                continue
+            (directory / name[:-3]).unlink(missing_ok=True)
+            lock_file.unlink(missing_ok=True)
+        except OSError:
+            continue
+        removed += 1
+    return removed
