@@ -25,6 +25,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from aria_nav import paths, topics
 from aria_nav.ros.qos import reliable_qos
 from aria_nav.ros.diagnostics import stamp_to_ns
+from aria_nav.ros.runtime import DEAD_SEGMENTS_NOTE
 from aria_nav.ros.spinning import BackgroundNode
 
 
@@ -34,7 +35,7 @@ BIN = Path(sys.executable).parent  # the console scripts of this environment (.v
 def output_lines(text: str) -> List[str]:
     """A node's output lines, less its note on removed dead shared-memory segments (runtime.free_dead_shared_memory:
     the processes other tests killed leave them, and any node's start may then say so)."""
-    return [line for line in text.splitlines() if "left by DDS participants that died without closing" not in line]
+    return [line for line in text.splitlines() if DEAD_SEGMENTS_NOTE not in line]
 
 
 def write_params(path: Path, node_name: str, params: Dict) -> Path:

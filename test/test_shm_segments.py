@@ -19,6 +19,21 @@ def _segment(directory, name, size=4096, age_s=120.0):
     return segment, lock_file
 
 
+
+def _participant_script(name, then):
+    """A Python program: one rclpy node `name` with the project's Fast DDS profile (its 64 MB segment), then `then`;
+    `MAPPED` in it is the Fast DDS segments this process has mapped."""
+    return ("import re, time, rclpy\n"
+            "import aria_nav\n"
+            f"rclpy.init(); node = rclpy.create_node({name!r})\n"
+            "MAPPED = lambda: set(re.findall(r'/dev/shm/fastdds_[0-9a-f]{16}\\b', open('/proc/self/maps').read()))\n"
+            + then)
+
+
+def _segment_paths(words):
+    return {SHM_DIR / re.sub(r"^/dev/shm/", "", word) for word in words}
+
+
 def test_dead_segments_go_live_young_and_foreign_files_stay(tmp_path):
     dead = _segment(tmp_path, "fastdds_00112233445566aa", size=8192)
     live = _segment(tmp_path, "fastdds_00112233445566bb")
@@ -39,15 +54,10 @@ def test_dead_segments_go_live_young_and_foreign_files_stay(tmp_path):
 @pytest.mark.skipif(not SHM_DIR.is_dir(), reason="no /dev/shm on this system")
 def test_a_killed_participants_segment_is_removed_and_a_running_ones_is_not(ros_domain):
     """A real rclpy process: while it runs its segment stays; once SIGKILLed, the segment is removed."""
-    script = ("import re, time, rclpy\n"
-              "import aria_nav\n"  # the project's Fast DDS profile (its 64 MB segment)
-              "rclpy.init(); node = rclpy.create_node('shm_probe')\n"
-              "print(*set(re.findall(r'/dev/shm/fastdds_[0-9a-f]{16}\\b', open('/proc/self/maps').read())), "
-              "flush=True)\n"
-              "time.sleep(600)\n")
+    script = _participant_script("shm_probe", "print(*MAPPED(), flush=True)\ntime.sleep(600)\n")
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
-        segments = [SHM_DIR / re.sub(r"^/dev/shm/", "", s) for s in process.stdout.readline().split()]
+        segments = _segment_paths(process.stdout.readline().split())
         assert segments and all(s.exists() for s in segments)
         _age(segments)  # past MIN_AGE_S: only the lock protects it now
         remove_dead_segments()
@@ -69,26 +79,20 @@ def _age(segments, age_s=120.0):
 def test_a_process_removes_its_own_segments_and_not_a_peers(ros_domain):
     """remove_own_segments (a process leaving without destroying its participant): its own segment goes, that of
     another live participant on the same domain (which it may have mapped to read from) stays."""
-    peer_script = ("import re, time, rclpy\n"
-                   "import aria_nav\n"
-                   "rclpy.init(); node = rclpy.create_node('shm_peer')\n"
-                   "print(*set(re.findall(r'/dev/shm/fastdds_[0-9a-f]{16}\\b', open('/proc/self/maps').read())), "
-                   "flush=True)\n"
-                   "time.sleep(600)\n")
-    leaving_script = ("import re, time, rclpy\n"
-                      "import aria_nav\n"
-                      "from aria_nav.ros.shm_segments import remove_own_segments\n"
-                      "rclpy.init(); node = rclpy.create_node('shm_leaving')\n"
-                      "time.sleep(3)\n"  # discovery: the peer's segment may be mapped here too
-                      "mapped = set(re.findall(r'/dev/shm/fastdds_[0-9a-f]{16}\\b', open('/proc/self/maps').read()))\n"
-                      "print(remove_own_segments(), *mapped, flush=True)\n")
+    peer_script = _participant_script("shm_peer", "print(*MAPPED(), flush=True)\ntime.sleep(600)\n")
+    leaving_script = _participant_script(
+        "shm_leaving",
+        "from aria_nav.ros.shm_segments import remove_own_segments\n"
+        "time.sleep(3)\n"  # discovery: the peer's segment may be mapped here too
+        "mapped = MAPPED()\n"
+        "print(remove_own_segments(), *mapped, flush=True)\n")
     peer = subprocess.Popen([sys.executable, "-c", peer_script], stdout=subprocess.PIPE, text=True)
     try:
-        peer_segments = {SHM_DIR / re.sub(r"^/dev/shm/", "", s) for s in peer.stdout.readline().split()}
+        peer_segments = _segment_paths(peer.stdout.readline().split())
         assert peer_segments
         done = subprocess.run([sys.executable, "-c", leaving_script], capture_output=True, text=True, timeout=120)
         removed, *mapped = done.stdout.split()
-        own = {SHM_DIR / re.sub(r"^/dev/shm/", "", s) for s in mapped} - peer_segments
+        own = _segment_paths(mapped) - peer_segments
         assert int(removed) == len(own) >= 1, done.stdout + done.stderr
         assert not any(s.exists() or s.with_name(s.name + "_el").exists() for s in own)
         assert all(s.exists() for s in peer_segments), "a live peer's segment was removed"

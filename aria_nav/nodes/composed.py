@@ -130,7 +130,7 @@ def run_composed(argv: Sequence[str], shutdown: Optional[Shutdown] = None) -> in
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:  # (not reached after a ConfigError: the process has left)
-        close_nodes(shutdown, 0, list(reversed(nodes)))  # the consumers first, the camera last
+        close_nodes(shutdown, list(reversed(nodes)))  # the consumers first, the camera last
     return 0
 
 

@@ -214,15 +214,15 @@ class _Replay:
         deadline = time.monotonic() + 30.0
         counts, settled_at = None, None
         while True:
-            now_counts = self._match_counts()
-            if not self._connected() or now_counts != counts:
+            connected, now_counts = self._connected(), self._match_counts()
+            if not connected or now_counts != counts:
                 counts, settled_at = now_counts, time.monotonic() + CONNECT_SETTLE_S
             elif time.monotonic() >= settled_at:
                 return
             for frame in firsts:
                 self.feed.publish_info(frame)
             self.session.check_nodes()
-            if time.monotonic() > deadline and not self._connected():
+            if time.monotonic() > deadline and not connected:
                 raise GraphFailure("the replay's topics did not connect to the graph within 30 s"
                                    + self.session.recent_output())
             time.sleep(0.1)

@@ -58,6 +58,7 @@ SECOND_SIGNAL_FLUSH_S = 1.0  # a second signal: the most its hooks may take (fau
 WORKER_JOIN_S = 0.5  # the longest a node's close() waits for one worker thread (several fit in the budget)
 CALLBACK_ERROR_LOG_PERIOD_S = 5.0
 CALLBACK_ERROR = "internal error in a callback"  # how the log line begins (tests look for it)
+DEAD_SEGMENTS_NOTE = "left by DDS participants that died without closing"  # how that line ends (tests too)
 
 
 class AriaNode(Node):
@@ -337,7 +338,7 @@ def free_dead_shared_memory(name: str) -> None:
     removed, freed = remove_dead_segments()
     if removed:
         print(f"aria_nav {name}: removed {removed} shared-memory segment{'s' if removed != 1 else ''} "
-              f"({freed / 2**20:.0f} MiB) left by DDS participants that died without closing", flush=True)
+              f"({freed / 2**20:.0f} MiB) {DEAD_SEGMENTS_NOTE}", flush=True)
 
 
 def run_node(factory: Callable[[], AriaNode], name: str, args: Optional[List[str]] = None,
@@ -370,7 +371,7 @@ def run_node(factory: Callable[[], AriaNode], name: str, args: Optional[List[str
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:  # (not reached after a ConfigError: the process has left)
-        close_nodes(shutdown, 0, [] if node is None else [node])
+        close_nodes(shutdown, [] if node is None else [node])
     return 0
 
 
@@ -385,10 +386,9 @@ def spin_once(executor: SingleThreadedExecutor, on_callback_error: Callable[[Exc
         on_callback_error(exc)
 
 
-def close_nodes(shutdown: Shutdown, code: int, nodes: Sequence[AriaNode]) -> None:
-    """The teardown after the spin loop, whatever ended it, within the shutdown's deadline: each node closed and
-    destroyed in order, then the context shut down."""
-    shutdown.code = code
+def close_nodes(shutdown: Shutdown, nodes: Sequence[AriaNode]) -> None:
+    """The teardown after the spin loop (a ConfigError leaves through leave_on_config_error instead), within the
+    shutdown's deadline: each node closed and destroyed in order, then the context shut down; exit code 0."""
     shutdown.begin()  # the deadline armed before the teardown starts
     for node in nodes:
         node.close()

@@ -15,7 +15,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Set, Tuple
+from typing import Iterator, Set, Tuple
 
 SHM_DIR = Path("/dev/shm")
 SEGMENT = re.compile(r"fastdds_[0-9a-f]{16}")
@@ -36,19 +36,24 @@ def _owner_alive(lock_file: Path) -> bool:
     return False
 
 
+def _participant_segments(directory: Path) -> Iterator[Tuple[Path, Path]]:
+    """(lock file, segment) of every participant segment in `directory` (none where it cannot be listed: not
+    Linux, nothing Fast DDS could have left there)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if name.endswith("_el") and SEGMENT.fullmatch(name[:-3]):
+            yield directory / name, directory / name[:-3]
+
+
 def remove_dead_segments(directory: Path = SHM_DIR, min_age_s: float = MIN_AGE_S) -> Tuple[int, int]:
     """Remove every participant segment whose lock no live process holds (and its lock file); returns (segments
     removed, bytes freed). Files younger than `min_age_s` are left alone."""
     removed = freed = 0
-    try:
-        names = os.listdir(directory)
-    except OSError:  # no /dev/shm (not Linux): nothing Fast DDS could have left there
-        return 0, 0
     now = time.time()
-    for name in names:
-        if not (name.endswith("_el") and SEGMENT.fullmatch(name[:-3])):
-            continue
-        lock_file, segment = directory / name, directory / name[:-3]
+    for lock_file, segment in _participant_segments(directory):
         try:
             if now - lock_file.stat().st_mtime < min_age_s or _owner_alive(lock_file):
                 continue
@@ -60,7 +65,6 @@ def remove_dead_segments(directory: Path = SHM_DIR, min_age_s: float = MIN_AGE_S
         removed += 1
         freed += size
     return removed, freed
-
 
 def _inodes_locked_by(pid: int) -> Set[int]:
     """The inodes of the files process `pid` holds an flock on (/proc/locks: `N: FLOCK ADVISORY WRITE pid
@@ -82,18 +86,11 @@ def remove_own_segments(directory: Path = SHM_DIR) -> int:
     leave without destroying them; the mappings stay valid until it exits. Returns how many."""
     own = _inodes_locked_by(os.getpid())
     removed = 0
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return 0
-    for name in names:
-        if not (name.endswith("_el") and SEGMENT.fullmatch(name[:-3])):
-            continue
-        lock_file = directory / name
+    for lock_file, segment in _participant_segments(directory):
         try:
             if lock_file.stat().st_ino not in own:
                 continue
-            (directory / name[:-3]).unlink(missing_ok=True)
+            segment.unlink(missing_ok=True)
             lock_file.unlink(missing_ok=True)
         except OSError:
             continue
