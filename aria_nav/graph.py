@@ -23,6 +23,9 @@ BOOL_CHOICES = ("true", "false")
 # Values of the `composed` launch argument; the NodeSpecs' composed_in says which ones host a node in COMPOSED.
 COMPOSED_ARGUMENT = "composed"
 COMPOSED_MODES = ("false", "true", "with_camera")
+# Values of the `slam_detector` launch argument: how the SLAM cameras' detectors run (NodeSpec.enabled_in).
+SLAM_DETECTOR_ARGUMENT = "slam_detector"
+SLAM_DETECTOR_MODES = ("per_camera", "shared", "shared_gen2")
 
 # Shutdown: nodes get SIGINT, then SIGTERM after STOP_SIGINT_TIMEOUT_S, then SIGKILL after STOP_SIGTERM_TIMEOUT_S
 # more (both launchers).
@@ -91,6 +94,10 @@ def launch_arguments() -> Tuple[LaunchArgument, ...]:
         LaunchArgument("device", "cpu", "Where the detectors and the depth model run.", ("cpu", "cuda")),
         LaunchArgument("slam", "true", "Run obstacle detection on the two grayscale SLAM (side) cameras.",
                        BOOL_CHOICES),
+        LaunchArgument(SLAM_DETECTOR_ARGUMENT, "per_camera",
+                       "How slam:=true detects: per_camera (one detector process per SLAM camera), shared (one "
+                       "process and model session for both), shared_gen2 (one for Aria Gen2's four SLAM cameras: "
+                       "also the pair slam_pair does not choose).", SLAM_DETECTOR_MODES),
         LaunchArgument("speech", "true", "Speak the warnings (the speech node).", BOOL_CHOICES),
         LaunchArgument("describe", "false", "Describe the scene on request (the describe node: "
                        "/aria_nav/describe service).", BOOL_CHOICES),
@@ -124,10 +131,18 @@ class NodeSpec:
     respawn_delay: float = RESPAWN_DELAY_S
     arguments: Tuple[str, ...] = ()  # command line arguments before --ros-args
     composed_in: Tuple[str, ...] = ()  # `composed` values under which it runs inside the COMPOSED process
+    # (launch argument, its values under which the node runs), besides enabled_by; empty: no such condition.
+    enabled_in: Tuple[str, Tuple[str, ...]] = ()
 
     @property
     def is_aria_nav(self) -> bool:
         return self.package == PACKAGE
+
+    def is_enabled(self, values: Mapping[str, Any]) -> bool:
+        """Whether the resolved launch arguments turn this node on (composed members aside)."""
+        if self.enabled_by is not None and not values[self.enabled_by]:
+            return False
+        return not self.enabled_in or values[self.enabled_in[0]] in self.enabled_in[1]
 
     def all_argument_parameters(self) -> Tuple[Tuple[str, str], ...]:
         """The node's own argument parameters plus those every node gets."""
@@ -156,11 +171,17 @@ NODES: Tuple[NodeSpec, ...] = (
     NodeSpec("slam_detector_left", "detector",
              argument_parameters=(("model", "slam_yolo_model"),) + _INFERENCE_PARAMETERS,
              remappings=_detector_remappings(topics.SLAM_LEFT_IMAGE, topics.SLAM_LEFT_DETECTIONS),
-             enabled_by="slam"),
+             enabled_by="slam", enabled_in=(SLAM_DETECTOR_ARGUMENT, ("per_camera",))),
     NodeSpec("slam_detector_right", "detector",
              argument_parameters=(("model", "slam_yolo_model"),) + _INFERENCE_PARAMETERS,
              remappings=_detector_remappings(topics.SLAM_RIGHT_IMAGE, topics.SLAM_RIGHT_DETECTIONS),
-             enabled_by="slam"),
+             enabled_by="slam", enabled_in=(SLAM_DETECTOR_ARGUMENT, ("per_camera",))),
+    # One process for several SLAM cameras (the detector's `cameras`, config/nav.yaml), same topics as above.
+    NodeSpec("slam_detector", "detector", argument_parameters=(("model", "slam_yolo_model"),) + _INFERENCE_PARAMETERS,
+             enabled_by="slam", enabled_in=(SLAM_DETECTOR_ARGUMENT, ("shared",))),
+    NodeSpec("slam_detector_gen2", "detector",
+             argument_parameters=(("model", "slam_yolo_model"),) + _INFERENCE_PARAMETERS,
+             enabled_by="slam", enabled_in=(SLAM_DETECTOR_ARGUMENT, ("shared_gen2",))),
     # rviz:=true also turns on the depth views it displays.
     NodeSpec("depth", "depth", argument_parameters=(("model", "depth_model"), ("publish_colored", "rviz"),
                                                     ("publish_points", "rviz")) + _INFERENCE_PARAMETERS,
@@ -225,7 +246,7 @@ def enabled_nodes(values: Mapping[str, Any]) -> List[NodeSpec]:
         if spec in members:
             if spec is members[0]:
                 enabled.append(COMPOSED)
-        elif spec.enabled_by is None or values[spec.enabled_by]:
+        elif spec.is_enabled(values):
             enabled.append(spec)
     return enabled
 

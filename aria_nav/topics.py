@@ -27,13 +27,18 @@ def camera_info_topic(stream: str) -> str:
     return f"/aria/{stream}/camera_info"
 
 
+def camera_detections_topic(stream: str) -> str:
+    """/aria_nav/<stream>/detections: a SLAM camera's detections (SLAM_LEFT_DETECTIONS, ..., Gen2's second pair)."""
+    return f"/aria_nav/{stream}/detections"
+
+
 def camera_frame(stream: str) -> str:
     return f"aria_{stream}_optical"
 
 # Detection (vision_msgs/Detection2DArray; class names beside it as vision_msgs/LabelInfo, latched).
 DETECTIONS = "/aria_nav/detections"
-SLAM_LEFT_DETECTIONS = "/aria_nav/slam_left/detections"
-SLAM_RIGHT_DETECTIONS = "/aria_nav/slam_right/detections"
+SLAM_LEFT_DETECTIONS = camera_detections_topic("slam_left")
+SLAM_RIGHT_DETECTIONS = camera_detections_topic("slam_right")
 CLASS_NAMES_SUFFIX = "/class_names"
 ANNOTATED_SUFFIX = "/image"
 

@@ -45,6 +45,12 @@ def _condition(spec: graph.NodeSpec):
     if spec.composed_in:  # its own process unless the composed mode puts it in the composed one
         return IfCondition(PythonExpression(["'", LaunchConfiguration(graph.COMPOSED_ARGUMENT), "' not in ",
                                              repr(spec.composed_in)]))
+    if spec.enabled_in:  # e.g. slam:=true and slam_detector:=shared
+        argument, values = spec.enabled_in
+        expression = ["'", LaunchConfiguration(argument), "' in ", repr(values)]
+        if spec.enabled_by:
+            expression = ["'", LaunchConfiguration(spec.enabled_by), "'.lower() in ('true', '1') and "] + expression
+        return IfCondition(PythonExpression(expression))
     return IfCondition(LaunchConfiguration(spec.enabled_by)) if spec.enabled_by else None
 
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from aria_nav.bench.graph import README_END, README_START, markdown_table, replace_readme_table
+from aria_nav.bench.graph import README_END, README_START, hop_lines, markdown_table, replace_readme_table
+from aria_nav.core.stage_stats import HopTimes
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "docs" / "bench" / "h200_graph30_after_pool2.json"
@@ -30,3 +31,23 @@ def test_replacing_the_table_needs_the_markers():
         f"a\n{README_START}\nnew\n{README_END}\nb"
     with pytest.raises(ValueError, match="markers"):
         replace_readme_table("no table here", "new")
+
+
+def test_hop_times_say_where_each_nodes_time_goes():
+    hops = HopTimes(window=3)
+    for ms in (1.0, 2.0, 3.0, 4.0):  # the window keeps the last three
+        hops.record("sent", ms)
+    hops.record("taken", 5.0)
+    assert list(hops.percentiles()) == ["sent", "taken"] and hops.percentiles()["sent"][50] == 3.0
+    report = {"nodes": {
+        "detector": {"hop_sent_ms_p50": "2.0", "hop_sent_ms_p95": "3.0", "hop_taken_ms_p50": "5.5",
+                     "hop_taken_ms_p95": "7.0", "inference_ms_p50": "1.30", "rate_hz": "30.0"},
+        "fusion": {"hop_depth_taken_ms_p50": "9.0", "hop_depth_taken_ms_p95": "10.0",
+                   "hop_detections_taken_ms_p50": "7.0", "hop_detections_taken_ms_p95": "8.0",
+                   "hop_published_ms_p50": "10.5", "hop_published_ms_p95": "12.0"},
+        "speech": {"rate_hz": "1.0"}}}
+    detector, fusion = hop_lines(report)[1:]
+    assert detector == "  detector: sent 2.0 (3.0), taken 5.5 (7.0) [+3.5]; model stages p50 ms: inference 1.30"
+    # Fusion's publishing counts from the later of its two inputs: pairing and processing.
+    assert fusion.endswith("published 10.5 (12.0) [+1.5]")
+    assert len(hop_lines({"nodes": {"speech": {"rate_hz": "1.0"}}})) == 0

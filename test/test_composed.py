@@ -29,7 +29,8 @@ def test_composed_mode_replaces_its_members_by_one_process_and_keeps_the_others(
     values = graph.resolve_arguments({"composed": "true", "slam": "false"})
     assert [spec.name for spec in graph.enabled_nodes(values)] == ["camera", graph.COMPOSED.name, "speech"]
     assert graph.enabled_nodes(graph.resolve_arguments({})) == [
-        spec for spec in graph.NODES if spec.enabled_by is None or spec.enabled_by in ("slam", "speech")]
+        spec for spec in graph.NODES if (spec.enabled_by is None or spec.enabled_by in ("slam", "speech"))
+        and spec.enabled_in in ((), (graph.SLAM_DETECTOR_ARGUMENT, ("per_camera",)))]
 
 
 def test_each_member_gets_its_own_name_parameters_and_overrides():

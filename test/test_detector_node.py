@@ -251,6 +251,10 @@ def test_rgb_instance_drops_stale_frames_and_keeps_latency_bounded(graph):
     assert values["backend"] == "onnxruntime" and values["provider"] == "CPUExecutionProvider"
     assert values["camera"] == "rgb" and values["input"] == "640x640" and values["level"] == DiagnosticStatus.OK
     assert float(values["inference_ms_p50"]) > 0 and float(values["latency_ms_p50"]) < 2000
+    # Where the time went, from the source stamp: the same frames pass these milestones in this order.
+    hops = {m: float(values[f"hop_{m}_ms_p50"]) for m in ("sent", "arrived", "taken", "started", "published", "done")}
+    assert hops["sent"] <= hops["arrived"] <= hops["taken"], hops
+    assert hops["started"] <= hops["published"] <= hops["done"] <= float(values["latency_ms_p95"]) + 1000, hops
 
 
 def test_bad_configuration_is_one_line_and_exit_code_2(ros_domain):

@@ -32,8 +32,12 @@ def test_every_reference_to_a_launch_argument_exists_and_toggles_are_booleans():
         if spec.enabled_by is not None:
             assert arguments[spec.enabled_by].is_bool, f"{spec.name} toggled by non-boolean '{spec.enabled_by}'"
             used.add(spec.enabled_by)
+        if spec.enabled_in:
+            argument, values = spec.enabled_in
+            assert set(values) <= set(arguments[argument].choices), spec.name
+            used.add(argument)
         # A composed member is always on (nav.launch.py's condition for it is the composed mode alone).
-        assert not (spec.composed_in and spec.enabled_by), spec.name
+        assert not (spec.composed_in and (spec.enabled_by or spec.enabled_in)), spec.name
         assert set(spec.composed_in) <= set(graph.COMPOSED_MODES) - {"false"}, spec.name
     assert used == set(arguments), f"launch arguments nothing uses: {set(arguments) - used}"
     for arg in arguments.values():
@@ -42,8 +46,8 @@ def test_every_reference_to_a_launch_argument_exists_and_toggles_are_booleans():
 
 def test_brief_contract_of_instances():
     specs = {spec.name: spec for spec in graph.NODES}
-    assert set(specs) == {"camera", "detector", "slam_detector_left", "slam_detector_right", "depth", "fusion",
-                          "speech", "describe", "rviz"}
+    assert set(specs) == {"camera", "detector", "slam_detector_left", "slam_detector_right", "slam_detector",
+                          "slam_detector_gen2", "depth", "fusion", "speech", "describe", "rviz"}
     assert dict(specs["camera"].argument_parameters) == {"source": "source", "path": "input", "loop": "loop",
                                                          "pacing": "pacing", "rate_hz": "rate_hz"}
     assert dict(specs["detector"].argument_parameters) == {"model": "yolo_model", "device": "device"}
@@ -55,6 +59,14 @@ def test_brief_contract_of_instances():
         assert spec.executable == "detector" and spec.enabled_by == "slam"
         assert dict(spec.argument_parameters) == {"model": "slam_yolo_model", "device": "device"}
         assert dict(spec.remappings) == {topics.RGB_IMAGE: image, topics.DETECTIONS: detections}
+    # slam_detector:=shared|shared_gen2: one detector process for the SLAM cameras instead of one per camera.
+    on = {"slam": True, graph.SLAM_DETECTOR_ARGUMENT: "per_camera"}
+    running = lambda mode: [s.name for s in graph.NODES if "slam_detector" in s.name  # noqa: E731
+                            and s.is_enabled({**on, graph.SLAM_DETECTOR_ARGUMENT: mode})]
+    assert running("per_camera") == ["slam_detector_left", "slam_detector_right"]
+    assert running("shared") == ["slam_detector"] and running("shared_gen2") == ["slam_detector_gen2"]
+    assert not specs["slam_detector"].is_enabled({**on, "slam": False})
+    assert dict(specs["slam_detector"].argument_parameters) == {"model": "slam_yolo_model", "device": "device"}
     assert specs["speech"].enabled_by == "speech"
     assert specs["describe"].enabled_by == "describe"
     rviz = specs["rviz"]

@@ -51,5 +51,6 @@ def test_generate_launch_description_mirrors_the_graph():
     composed_modes = [mode for mode in graph.COMPOSED_MODES if mode != "false"]
     assert len(nodes) == len(graph.NODES) + len(composed_modes)  # one composed process per composed mode
     for action, spec in zip(nodes, graph.NODES):
-        assert (action.condition is None) == (spec.enabled_by is None and not spec.composed_in), spec.name
+        assert (action.condition is None) == (spec.enabled_by is None and not spec.composed_in
+                                              and not spec.enabled_in), spec.name
     assert all(action.condition is not None for action in nodes[len(graph.NODES):])

@@ -21,16 +21,20 @@
 #                              MODES: which of false true with_camera (default all three)
 #   tools/gpu_bench.sh fusion-rgb  "after" (pooled) with fusion.publish_annotated=false: fusion then does not
 #                              subscribe to the RGB images (the camera sends each frame to two processes, not three)
-#   tools/gpu_bench.sh mps     "after" (pooled; with the floor) and the sweep, each with an
+#   tools/gpu_bench.sh slam-shared  "after" (pooled) with slam_detector:=shared (both SLAM cameras in one process,
+#                              one CUDA context: three GPU processes instead of four), at 30 Hz and in the sweep
+#   tools/gpu_bench.sh mps     "after" (pooled; with the floor), slam_detector:=shared and the sweep, each with an
 #                              NVIDIA MPS control daemon started for the run and stopped after it (the GPU's compute
 #                              mode is not changed): the inference processes' kernels then share the GPU instead of
 #                              taking turns in time slices
+# Every graph run also prints where the time goes per node (hop milestones from the camera stamp).
 # Results go to $OUT (or ./bench-out); docs/bench/ keeps them, `aria-nav bench table` makes the README table.
 # Getting the parts there (64 MiB a call, the working tree's ~10 MB included; the machine goes back after 30 s idle,
 # so make the calls back to back): one call per wheel folder (.whl/a with .whl/d and .whl/py; .whl/b with .whl/c),
 # each moving its wheels to /root/whl (.whl/py to /root/py), one per onnxruntime part (.ort/x0 ... .ort/x3), each
 # moving it to /root/parts; then
-# `tools/gpu_bench.sh setup && tools/gpu_bench.sh graphs-pool && tools/gpu_bench.sh mps` (one call, ~5 minutes).
+# `tools/gpu_bench.sh setup && tools/gpu_bench.sh graphs-pool && tools/gpu_bench.sh slam-shared` and, in a second
+# call (10 minutes a call), `tools/gpu_bench.sh sweep`.
 set -euo pipefail
 out=${OUT:-bench-out}; mkdir -p "$out"
 py=python3
@@ -136,6 +140,15 @@ PY
       --set fusion.publish_annotated=false --json "$out/graph30_after_pool2_fusion_no_rgb.json" 2>&1 \
       | tee "$out/graph30_after_pool2_fusion_no_rgb.txt"
     ;;
+  slam-shared)
+    gpu_env
+    aria-nav bench graph --device cuda --rate 30 --duration 20 --no-floor "${DEPTH518[@]}" "${POOL2[@]}" "${FP16[@]}" \
+      slam_detector:=shared --json "$out/graph30_after_pool2_slam_shared.json" 2>&1 \
+      | tee "$out/graph30_after_pool2_slam_shared.txt"
+    aria-nav bench graph --device cuda --duration 10 --warmup 5 --sweep 120 150 "${DEPTH518[@]}" "${POOL2[@]}" \
+      "${FP16[@]}" slam_detector:=shared --json "$out/sweep_after_slam_shared.json" 2>&1 \
+      | tee "$out/sweep_after_slam_shared.txt"
+    ;;
   mps)
     gpu_env
     export CUDA_MPS_PIPE_DIRECTORY=/tmp/aria_nav_mps CUDA_MPS_LOG_DIRECTORY=/tmp/aria_nav_mps_log
@@ -144,9 +157,12 @@ PY
     trap 'echo quit | nvidia-cuda-mps-control' EXIT
     aria-nav bench graph --device cuda --rate 30 --duration 20 "${DEPTH518[@]}" "${POOL2[@]}" "${FP16[@]}" \
       --json "$out/graph30_after_pool2_mps.json" 2>&1 | tee "$out/graph30_after_pool2_mps.txt"
+    aria-nav bench graph --device cuda --rate 30 --duration 20 --no-floor "${DEPTH518[@]}" "${POOL2[@]}" "${FP16[@]}" \
+      slam_detector:=shared --json "$out/graph30_after_pool2_mps_slam_shared.json" 2>&1 \
+      | tee "$out/graph30_after_pool2_mps_slam_shared.txt"
     aria-nav bench graph --device cuda --duration 10 --warmup 5 --sweep 120 150 "${DEPTH518[@]}" "${POOL2[@]}" \
       "${FP16[@]}" --json "$out/sweep_after_mps.json" 2>&1 | tee "$out/sweep_after_mps.txt"
     ;;
-  *) echo "usage: $0 setup|floors|graphs|graphs-pool|diagnose|sweep|transport|composed [MODES]|fusion-rgb|mps" >&2
+  *) echo "usage: $0 setup|floors|graphs|graphs-pool|diagnose|sweep|transport|composed [MODES]|fusion-rgb|slam-shared|mps" >&2
      exit 2 ;;
 esac

@@ -4,7 +4,10 @@ The camera replays a recording at a fixed input rate for a fixed time. A collect
 for every output message, its arrival time minus the stamp of the camera frame it came from (each stage carries the
 source header unchanged), and which source frames each stage answered. Per-node CPU and memory come from the
 processes themselves (psutil), GPU memory from nvidia-smi where there is one. The floor is the same models and
-backends in a bare inference loop in this process; graph overhead = end-to-end minus floor.
+backends in a bare inference loop in this process; graph overhead = end-to-end minus floor. Where the overhead goes:
+each node reports on /diagnostics, from the same source stamp, when a frame was sent upstream, arrived in its
+process, was taken by its executor, started, and when its results were published (hop_* keys, HOP_MILESTONES); the
+report keeps the last values and prints them per node.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from aria_nav import paths, topics
+from aria_nav.core.stage_stats import HOP_PREFIX
 
 # Output stages and the input stream each one answers.
 STAGES = {
@@ -36,6 +40,9 @@ INPUTS = {"rgb": topics.RGB_INFO, "slam_left": topics.SLAM_LEFT_INFO, "slam_righ
 # Stages fed by every RGB frame (speech requests are sparse by design; SLAM detection skips frames by design).
 EVERY_FRAME_STAGES = ("detections", "depth", "obstacles")
 DEFAULT_RGB_SIZE = 704  # the camera node's default published RGB size
+# /diagnostics keys every node's entry in the report keeps, besides the hop_* milestones.
+NODE_KEYS = ("rate_hz", "dropped", "processed", "errors", "backend", "provider", "gpu_resident", "latency_ms_p50",
+             "latency_ms_p95", "preprocess_ms_p50", "inference_ms_p50", "postprocess_ms_p50")
 
 
 @dataclass
@@ -234,10 +241,8 @@ def _report(config: BenchConfig, collector: Collector, processes: dict, diagnost
     nodes = {}
     for name, status in diagnostics.items():
         short = name.split("/", 1)[-1]
-        nodes[short] = {key: status.get(key) for key in ("rate_hz", "dropped", "processed", "errors", "backend",
-                                                           "provider", "gpu_resident", "latency_ms_p50",
-                                                           "latency_ms_p95")
-                        if key in status}
+        nodes[short] = {key: value for key, value in status.items()
+                        if key in NODE_KEYS or key.startswith(HOP_PREFIX)}
     return {"config": {"rate_hz": config.rate_hz, "duration_s": config.duration_s, "device": config.device,
                        "arguments": config.arguments, "rgb_size": config.rgb_size,
                        "node_parameters": config.node_parameters},
@@ -334,7 +339,42 @@ def format_report(report: dict, floor: Optional[dict] = None) -> str:
     # The members of a composed process (aria_nav.graph.COMPOSED) report under their own node names.
     for name in sorted(set(report["nodes"]) - set(report["processes"])):
         lines.append(f"  {name:<20} {'':>7} {'':>8} {'':>8}  {_diagnostics_text(report['nodes'][name])}")
-    return "\n".join(lines)
+    return "\n".join(lines + hop_lines(report))
+
+
+def node_hops(diag: dict) -> List[tuple]:
+    """[(milestone, p50 ms, p95 ms)] of one node's diagnostics, in the order the node reports them."""
+    hops = []
+    for key, value in diag.items():
+        if key.startswith(HOP_PREFIX) and key.endswith("_ms_p50"):
+            milestone = key[len(HOP_PREFIX):-len("_ms_p50")]
+            hops.append((milestone, float(value), float(diag.get(f"{HOP_PREFIX}{milestone}_ms_p95", "nan"))))
+    return hops
+
+
+def hop_lines(report: dict) -> List[str]:
+    """Where the time goes, per node: each milestone's p50 (p95) ms from the camera stamp, and in brackets the
+    step from the milestone before it of the same input (a prefix such as depth_ names one of fusion's inputs; an
+    unprefixed milestone after prefixed ones counts from the latest of them: fusion's pairing and processing)."""
+    lines = []
+    for name, diag in report["nodes"].items():
+        hops = node_hops(diag)
+        if not hops:
+            continue
+        parts, last = [], {}
+        for milestone, p50, p95 in hops:
+            stream = milestone.rpartition("_")[0]
+            before = last.get(stream, max(last.values()) if last and not stream else None)
+            step = f" [+{p50 - before:.1f}]" if before is not None else ""
+            last[stream] = p50
+            parts.append(f"{milestone} {p50:.1f} ({p95:.1f}){step}")
+        inference = [f"{k.split('_')[0]} {diag[k]}" for k in ("preprocess_ms_p50", "inference_ms_p50",
+                                                              "postprocess_ms_p50") if k in diag]
+        lines.append(f"  {name}: " + ", ".join(parts) + (f"; model stages p50 ms: {', '.join(inference)}"
+                                                          if inference else ""))
+    if lines:
+        lines.insert(0, "where the time goes, p50 (p95) ms from the camera stamp, [+ms since the milestone before]:")
+    return lines
 
 
 def _diagnostics_text(diag: dict) -> str:

@@ -2,7 +2,10 @@
 
 A publisher process sends Image messages stamped with the host clock at a fixed rate; a subscriber process in
 another process records, for each message, receive time minus stamp (one hop: conversion, serialisation,
-transport, deserialisation, callback). Both run the same profile, as the graph's nodes would.
+transport, deserialisation, callback), and from rclpy's MessageInfo the hop's three steps: stamp -> the publisher's
+DDS write (conversion, serialisation), write -> received by Fast DDS in the subscriber (transport), received -> the
+callback (executor wake-up, take out of Fast DDS, deserialisation). Both run the same profile, as the graph's nodes
+would.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import numpy as np
 from aria_nav import paths
 
 PROFILE_ENV = "FASTDDS_DEFAULT_PROFILES_FILE"
+STEPS = ("write", "transport", "take")  # the hop's parts (module doc)
 
 
 def profiles() -> Dict[str, Path]:
@@ -40,13 +44,18 @@ def measure(width: int, height: int, profile: Path, count: int = 100, rate_hz: f
     pub = subprocess.run(cmd + ["pub", topic, str(count), str(rate_hz), str(width), str(height)], env=env,
                          stdout=subprocess.PIPE, text=True, timeout=120)
     out, _ = sub.communicate(timeout=60)
-    latencies = np.array(json.loads(out)["latencies_ms"], float)
+    received = json.loads(out)
+    latencies = np.array(received["latencies_ms"], float)
+    steps = np.array(received["steps_ms"], float).reshape(-1, 3)
     publish_ms = np.array(json.loads(pub.stdout)["publish_ms"], float)
     result = {"width": width, "height": height, "megabytes": width * height * 3 / 1e6, "sent": count,
               "received": int(latencies.size), "publish_call_ms_p50": float(np.median(publish_ms))}
     if latencies.size:
         p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
         result.update(latency_ms_p50=float(p50), latency_ms_p95=float(p95), latency_ms_p99=float(p99))
+    if len(steps):
+        for name, values in zip(STEPS, steps.T):
+            result[f"{name}_ms_p50"] = float(np.median(values))
     return result
 
 
@@ -62,10 +71,11 @@ def run(sizes: List[tuple], count: int, rate_hz: float) -> List[dict]:
 
 def format_table(rows: List[dict]) -> str:
     lines = [f"{'profile':<10} {'image':>11} {'MB':>6} {'recv':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-             f"{'publish() ms':>12}"]
+             f"{'publish() ms':>12} {'write/transport/take p50 ms':>27}"]
     for r in rows:
         lines.append(f"{r['profile']:<10} {r['width']:>5}x{r['height']:<5} {r['megabytes']:>6.2f} "
                      f"{r['received']:>4}/{r['sent']:<3} {r.get('latency_ms_p50', float('nan')):>8.2f} "
                      f"{r.get('latency_ms_p95', float('nan')):>8.2f} {r.get('latency_ms_p99', float('nan')):>8.2f} "
-                     f"{r['publish_call_ms_p50']:>12.2f}")
+                     f"{r['publish_call_ms_p50']:>12.2f} "
+                     + "/".join(f"{r.get(f'{s}_ms_p50', float('nan')):.2f}" for s in STEPS).rjust(27))
     return "\n".join(lines)

@@ -37,11 +37,17 @@ def publish(topic: str, count: int, rate_hz: float, width: int, height: int) -> 
 def subscribe(topic: str, count: int) -> None:
     node = rclpy.create_node("transport_bench_sub")
     latencies = []
+    steps = []  # per message, ms: stamp -> DDS write, write -> received by Fast DDS, received -> callback
 
-    def on_image(msg: Image) -> None:
+    def on_image(msg: Image, info) -> None:
+        taken = node.get_clock().now().nanoseconds
         image_to_array(msg)  # the conversion every node does
         now = node.get_clock().now().nanoseconds
-        latencies.append((now - (msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)) / 1e6)
+        stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+        latencies.append((now - stamp) / 1e6)
+        sent, arrived = info["source_timestamp"], info["received_timestamp"]
+        if sent and arrived:
+            steps.append(((sent - stamp) / 1e6, (arrived - sent) / 1e6, (taken - arrived) / 1e6))
 
     node.create_subscription(Image, topic, on_image, sensor_qos())
     deadline = None
@@ -51,7 +57,7 @@ def subscribe(topic: str, count: int) -> None:
             deadline = time.monotonic() + count / 5.0 + 10.0
         if deadline is not None and time.monotonic() > deadline:
             break
-    print(json.dumps({"latencies_ms": latencies}))
+    print(json.dumps({"latencies_ms": latencies, "steps_ms": steps}))
 
 
 def main() -> None:

@@ -6,12 +6,15 @@ stage never builds a queue and its latency stays bounded by one processing time.
 
 With keep_all=True (deterministic replay) items are queued in order instead, up to `capacity`; put() then waits
 for room, which makes a reliable publisher slow down rather than lose frames.
+
+One worker can serve several inputs (one model session for several cameras): put(item, key) replaces only the
+waiting item of the same key, and the worker takes the waiting items oldest first, so every input gets its turn.
 """
 from __future__ import annotations
 
 import collections
 import threading
-from typing import Callable, Deque, Generic, Optional, TypeVar
+from typing import Callable, Deque, Generic, Hashable, Optional, Tuple, TypeVar
 
 T = TypeVar("T")
 
@@ -20,22 +23,24 @@ class LatestSlot(Generic[T]):
     def __init__(self, keep_all: bool = False, capacity: int = 64):
         self._keep_all = keep_all
         self._capacity = capacity
-        self._items: Deque[T] = collections.deque()
+        self._items: Deque[Tuple[Hashable, T]] = collections.deque()  # (key, item), oldest first
         self._cond = threading.Condition()
         self._closed = False
         self.received = 0
         self.dropped = 0
 
-    def put(self, item: T) -> None:
+    def put(self, item: T, key: Hashable = None) -> None:
         with self._cond:
             self.received += 1
             if self._keep_all:
                 while len(self._items) >= self._capacity and not self._closed:
                     self._cond.wait(0.1)
-            elif self._items:
-                self._items.clear()
-                self.dropped += 1
-            self._items.append(item)
+            else:
+                waiting = [entry for entry in self._items if entry[0] == key]
+                if waiting:
+                    self._items.remove(waiting[0])
+                    self.dropped += 1
+            self._items.append((key, item))
             self._cond.notify_all()
 
     def take(self, timeout: Optional[float] = None) -> Optional[T]:
@@ -45,7 +50,7 @@ class LatestSlot(Generic[T]):
                 return None
             if not self._items:
                 return None
-            item = self._items.popleft()
+            _key, item = self._items.popleft()
             self._cond.notify_all()
             return item
 
@@ -71,8 +76,8 @@ class LatestWorker(Generic[T]):
         self._stopping = False
         self._thread.start()
 
-    def submit(self, item: T) -> None:
-        self.slot.put(item)
+    def submit(self, item: T, key: Hashable = None) -> None:
+        self.slot.put(item, key)
 
     def _run(self) -> None:
         while not self._stopping:

@@ -50,3 +50,27 @@ class StageStats:
                 return {p: float("nan") for p in percentiles}
             values = np.percentile(np.fromiter(self._latencies_ms, float), percentiles)
         return {p: float(v) for p, v in zip(percentiles, values)}
+
+HOP_PREFIX = "hop_"  # /diagnostics keys hop_<milestone>_ms_p50|p95 of a node's HopTimes
+
+
+class HopTimes:
+    """Where a frame's time goes before and inside a node: milliseconds from the source stamp to each milestone
+    (e.g. sent by the upstream publisher, arrived in this process, taken by the executor, started, done), each over
+    a sliding window. Every milestone counts from the same stamp, so neighbours' differences are the hops."""
+
+    def __init__(self, window: int = 300):
+        self._lock = threading.Lock()
+        self._window = window
+        self._ms: Dict[str, Deque[float]] = {}
+
+    def record(self, milestone: str, ms: float) -> None:
+        with self._lock:
+            self._ms.setdefault(milestone, collections.deque(maxlen=self._window)).append(ms)
+
+    def percentiles(self, percentiles=(50, 95)) -> Dict[str, Dict[int, float]]:
+        """{milestone: {percentile: ms}}, milestones in the order first recorded."""
+        with self._lock:
+            windows = {name: np.fromiter(values, float) for name, values in self._ms.items()}
+        return {name: {p: float(v) for p, v in zip(percentiles, np.percentile(values, percentiles))}
+                for name, values in windows.items()}

@@ -146,13 +146,15 @@ class CameraNode(AriaNode):
         """Replay mode: hold the first frame until every topic the graph reads has a subscriber and no new one came
         for SUBSCRIBERS_SETTLE_S, so the consumers see the recording from its start (a reliable publisher does not
         keep what was sent before they joined).
-        Gen2's second SLAM pair, which no node of the graph reads, is not waited for."""
-        publishers = self._all_publishers(tuple(GRAPH_INPUTS) + (ODOM,))
+        Gen2's second SLAM pair, which the graph reads only with slam_detector:=shared_gen2, is not waited for, but a
+        subscriber of it that comes while the others settle counts like theirs."""
+        required = self._all_publishers(tuple(GRAPH_INPUTS) + (ODOM,))
+        publishers = self._all_publishers()
         next_report = time.monotonic()
         counts, settled_at = None, None
         while not self._stop.is_set():
             now_counts = [p.get_subscription_count() for p in publishers]
-            missing = [p.topic_name for p, count in zip(publishers, now_counts) if count == 0]
+            missing = [p.topic_name for p, count in zip(publishers, now_counts) if count == 0 and p in required]
             if now_counts != counts:
                 counts, settled_at = now_counts, time.monotonic() + SUBSCRIBERS_SETTLE_S
             if not missing and time.monotonic() >= settled_at:
@@ -213,8 +215,11 @@ class CameraNode(AriaNode):
         frame: Frame = resize_frame(item, *self._sizes[item.stream])
         image_publisher, info_publisher = self._image_publishers[item.stream]
         header = header_at(stamp_ns, STREAM_TOPICS[item.stream][2])
+        image = array_to_image(frame.image, frame.encoding, header)
+        self.diag.record_hop(f"{item.stream}_converted", header.stamp)  # resized and in a message
         info_publisher.publish(camera_info(frame.calibration, header))
-        image_publisher.publish(array_to_image(frame.image, frame.encoding, header))
+        image_publisher.publish(image)
+        self.diag.record_hop(f"{item.stream}_published", header.stamp)
         if item.stream == self.replay.lead_stream:
             self.diag.record(header.stamp)  # latency here: how far publishing runs behind capture time
         stats.count()

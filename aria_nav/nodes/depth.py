@@ -116,6 +116,7 @@ class DepthNode(AriaNode):
             return
         output_hw = depth.shape
         self.depth_pub.publish(array_to_image(depth, "32FC1", msg.header))
+        self.diag.record_hop("published", msg.header.stamp)
         intrinsics = self._output_intrinsics(msg, output_hw)
         if intrinsics is not None:
             self.info_pub.publish(intrinsics_to_camera_info(intrinsics, msg.header))

@@ -25,6 +25,7 @@ from aria_nav_msgs.msg import SpeechRequest as SpeechRequestMsg
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import TransformStamped
 from nav_msgs.msg import Odometry
+from rclpy.subscription import MessageInfo
 from sensor_msgs.msg import CameraInfo, Image, Imu
 from std_msgs.msg import Header, String
 from vision_msgs.msg import Detection2DArray, LabelInfo
@@ -148,13 +149,15 @@ class FusionNode(AriaNode):
         self._publish(self.session.on_odometry(stamp_to_ns(msg.header.stamp) / 1e9, (q.x, q.y, q.z, q.w),
                                                (v.x, v.y, v.z), (w.x, w.y, w.z)))
 
-    def _on_detections(self, msg: Detection2DArray) -> None:
+    def _on_detections(self, msg: Detection2DArray, info: MessageInfo) -> None:
+        self.diag.record_arrival("detections_", msg.header.stamp, info)
         detections = self._decode(msg, "detections")
         if detections is not None:
             self._publish(self.session.on_detections(msg.header, stamp_to_ns(msg.header.stamp), detections,
                                                      time.monotonic()))
 
-    def _on_depth(self, msg: Image) -> None:
+    def _on_depth(self, msg: Image, info: MessageInfo) -> None:
+        self.diag.record_arrival("depth_", msg.header.stamp, info)
         if msg.encoding != "32FC1":
             self._input_error(f"depth image encoding '{msg.encoding}' is not 32FC1 (metres)")
             return
@@ -219,6 +222,8 @@ class FusionNode(AriaNode):
     def _publish_frame(self, fused: FusedFrame) -> None:
         header, result = fused.frame, fused.result
         self._obstacles_pub.publish(obstacles_to_msg(result.obstacles, header))
+        if fused.camera == RGB:
+            self.diag.record_hop("published", header.stamp)
         if self.cfg.publish_markers:
             markers = obstacle_markers(result.obstacles, header, fused.intrinsics)
             if result.corridor is not None:

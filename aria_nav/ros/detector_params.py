@@ -1,14 +1,34 @@
 """The detector node's parameter table (one executable, three instances: config/nav.yaml)."""
 from __future__ import annotations
 
+from typing import List, Optional
+
 from aria_nav.core.detection.classes import ALL_CLASSES, NAVIGATION_CLASSES
 from aria_nav.core.detection.detector import DetectorConfig
 from aria_nav.core.detection.low_light import MODES as LOW_LIGHT_MODES
 from aria_nav.core.detection.detections import MAX_DETECTIONS
+from aria_nav.core.sources.base import EXTRA_CAMERA_STREAMS
 from aria_nav.ros.inference_params import TENSORRT_FP16, inference_params
 from aria_nav.ros.params import Param, field_default
 
 CAMERAS = ("rgb", "slam_left", "slam_right")
+# What one shared detector process may serve (parameter `cameras`): the SLAM pair fusion reads and Gen2's other pair.
+SHARED_CAMERAS = ("slam_left", "slam_right") + EXTRA_CAMERA_STREAMS
+
+
+def shared_cameras(value) -> List[str]:
+    """The cameras named by the `cameras` parameter (its default [""]: none; rclpy cannot declare an empty list)."""
+    return [camera for camera in value if camera]
+
+
+def _check_cameras(value) -> Optional[str]:
+    value = shared_cameras(value)
+    unknown = [camera for camera in value if camera not in SHARED_CAMERAS]
+    if unknown:
+        return f"{', '.join(unknown)}: not a SLAM camera stream (use {', '.join(SHARED_CAMERAS)})"
+    if len(set(value)) < len(value):
+        return "a camera is named twice"
+    return None
 
 
 def _check_input_size(value: int):
@@ -39,6 +59,11 @@ PARAMS = inference_params("yolo11n_640.onnx") + [
           "frame_skip when the model runs on a GPU (CUDA), which keeps up with more frames; 0: frame_skip.",
           min=0, max=100),
     Param("camera", "rgb", "Which camera this instance serves, for diagnostics.", choices=CAMERAS),
+    Param("cameras", [""], "Serve several SLAM cameras from this one process and model session instead of one camera "
+          "(then `camera` and the remappings of the image and detections topics do not apply): each stream's "
+          "/aria/<stream>/image_raw -> /aria_nav/<stream>/detections, the newest frame of each in turn, e.g. "
+          "[slam_left, slam_right], with Aria Gen2 also slam_front_left, slam_front_right (the pair slam_pair does "
+          "not choose). [""]: one camera.", check=_check_cameras),
     Param("process_every_frame", False,
           "Deterministic replay: reliable QoS and every frame processed once, in order (instead of the newest "
           "frame, with drops)."),

@@ -3,14 +3,14 @@ node adds (backend, provider in use, fallback warnings)."""
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional
+from typing import Dict, Mapping, Optional
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 
 from aria_nav import topics
-from aria_nav.core.stage_stats import StageStats
+from aria_nav.core.stage_stats import HOP_PREFIX, HopTimes, StageStats
 from aria_nav.ros.qos import reliable_qos
 from aria_nav.ros.runtime import AriaNode
 
@@ -29,6 +29,7 @@ class NodeDiagnostics:
     def __init__(self, node: Node, period: float = 1.0, hardware_id: str = "aria_nav"):
         self._node = node
         self.stats = StageStats()
+        self.hops = HopTimes()
         self._values: Dict[str, str] = {}
         self._level = OK
         self._message = "starting"
@@ -63,6 +64,22 @@ class NodeDiagnostics:
         self.stats.record(latency)
         return latency
 
+    def record_hop(self, milestone: str, source_stamp: Time) -> None:
+        """A frame reached `milestone` now (e.g. started, done): ms from its source stamp, on /diagnostics."""
+        self.hops.record(milestone, self.latency_ms(source_stamp))
+
+    def record_arrival(self, prefix: str, source_stamp: Time, info: Optional[Mapping[str, int]]) -> None:
+        """Where a message's time went on its way here, from rclpy's MessageInfo (a subscription callback taking
+        two arguments gets it): `<prefix>sent` when the upstream publisher wrote it, `<prefix>arrived` when DDS
+        received it in this process, `<prefix>taken` now, in the callback (after the executor's wake-up, take and
+        deserialisation). Milestones the middleware leaves at 0 are skipped."""
+        stamp_ns = stamp_to_ns(source_stamp)
+        for milestone, key in (("sent", "source_timestamp"), ("arrived", "received_timestamp")):
+            at_ns = (info or {}).get(key) or 0
+            if at_ns > 0:
+                self.hops.record(prefix + milestone, (at_ns - stamp_ns) / 1e6)
+        self.record_hop(prefix + "taken", source_stamp)
+
     def status(self) -> DiagnosticStatus:
         stats = self.stats
         latency = stats.latency_percentiles()
@@ -77,6 +94,9 @@ class NodeDiagnostics:
         }
         if stats.last_error:
             values["last_error"] = stats.last_error
+        for milestone, ms in self.hops.percentiles().items():
+            values[f"{HOP_PREFIX}{milestone}_ms_p50"] = f"{ms[50]:.2f}"
+            values[f"{HOP_PREFIX}{milestone}_ms_p95"] = f"{ms[95]:.2f}"
         values.update(self._values)
         level, message = self._level, self._message
         if level == OK and stats.processed:

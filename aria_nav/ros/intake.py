@@ -1,23 +1,33 @@
 """Intake and report of a frame-consuming node (detector, depth): what each would otherwise repeat.
 
-- Frame skip: every frame_skip-th received frame is processed (the others are counted as skipped, not dropped).
+- Frame skip: every frame_skip-th received frame of each input is processed (the others are counted as skipped,
+  not dropped).
 - A newest-frame worker (core.latest.LatestWorker): a frame arriving while the model is busy replaces the waiting
-  one and is counted as dropped; process_every_frame (replay) keeps every frame, in order.
+  one and is counted as dropped; process_every_frame (replay) keeps every frame, in order. Several inputs (the
+  cameras of a shared detector, callback(key)) share the one worker, each with its own waiting frame.
 - Input errors (a bad image, camera_info that does not fit) are counted on /diagnostics and logged as one
   throttled warning per INPUT_LOG_PERIOD_S; a failure of the processing itself as a throttled error.
+- Where each frame's time goes (NodeDiagnostics.record_arrival/record_hop, /diagnostics hop_*): sent by the
+  camera, arrived, taken by the executor, started by the worker, done (results published), all from the source
+  stamp: the per-hop breakdown `aria-nav bench graph` prints.
 - The model runner's report on /diagnostics under the same keys in every node: backend, provider, gpu_resident,
   model (the file's path), fallback (and a WARN status) when the requested provider was not available.
 Per-frame streams take aria_nav.ros.qos.frame_qos (inputs: the newest frame; results: RESULT_DEPTH of them).
 """
 from __future__ import annotations
 
-from typing import Callable, Generic, Optional, TypeVar
+import collections
+from typing import Callable, Dict, Generic, Hashable, Mapping, Optional, TypeVar
 
 from aria_nav.core.latest import LatestWorker
 from aria_nav.ros.diagnostics import INPUT_LOG_PERIOD_S, WARN, NodeDiagnostics
 from aria_nav.ros.runtime import AriaNode
 
 T = TypeVar("T")
+
+
+def _hop_prefix(key: Optional[str]) -> str:
+    return f"{key}_" if key else ""
 
 
 def effective_frame_skip(frame_skip: int, gpu_frame_skip: int, on_gpu: bool) -> int:
@@ -40,7 +50,9 @@ def report_runner(node: AriaNode, diag: NodeDiagnostics, runner) -> None:
 
 class FrameIntake(Generic[T]):
     """Receives a node's frames (call on_frame from the subscription) and hands the ones to process to `process`
-    on a worker thread; `on_error` gets what `process` raises (default: failed(), counted and logged)."""
+    on a worker thread; `on_error` gets what `process` raises (default: failed(), counted and logged). The frames
+    are messages with a std_msgs/Header (images). One input: subscribe with on_frame, `process(msg)`; several:
+    subscribe each with callback(key), `process(msg, key)`."""
 
     def __init__(self, node: AriaNode, diag: NodeDiagnostics, process: Callable[[T], None], frame_skip: int,
                  process_every_frame: bool, name: str,
@@ -48,20 +60,40 @@ class FrameIntake(Generic[T]):
         self._node = node
         self._diag = diag
         self.frame_skip = frame_skip
-        self.received = 0
+        self.received: Dict[Hashable, int] = collections.defaultdict(int)
         self.skipped = 0
-        self.worker = LatestWorker(process, on_error or self.failed, keep_all=process_every_frame, name=name)
+        self._process = process
+        self.worker = LatestWorker(self._timed, on_error or self.failed, keep_all=process_every_frame, name=name)
         diag.set_value("frame_skip", frame_skip)
         diag.set_value("skipped", 0)
 
-    def on_frame(self, msg: T) -> None:
-        self.received += 1
-        if (self.received - 1) % self.frame_skip:
+    def on_frame(self, msg: T, info: Mapping[str, int]) -> None:
+        """The subscription's callback: two arguments, so that rclpy passes its MessageInfo (the hop times)."""
+        self._receive(None, msg, info)
+
+    def callback(self, key: str) -> Callable[[T, Mapping[str, int]], None]:
+        """The subscription callback of input `key` (several inputs); its hop milestones are named `<key>_...`."""
+        return lambda msg, info: self._receive(key, msg, info)
+
+    def _receive(self, key: Optional[str], msg: T, info: Mapping[str, int]) -> None:
+        self._diag.record_arrival(_hop_prefix(key), msg.header.stamp, info)
+        self.received[key] += 1
+        if (self.received[key] - 1) % self.frame_skip:
             self.skipped += 1
             self._diag.set_value("skipped", self.skipped)
             return
-        self.worker.submit(msg)
+        self.worker.submit((key, msg), key)
         self._diag.stats.dropped = self.worker.slot.dropped
+
+    def _timed(self, entry) -> None:
+        key, msg = entry
+        prefix = _hop_prefix(key)
+        self._diag.record_hop(prefix + "started", msg.header.stamp)
+        if key is None:
+            self._process(msg)
+        else:
+            self._process(msg, key)
+        self._diag.record_hop(prefix + "done", msg.header.stamp)
 
     def input_error(self, message: str, count: bool = True) -> None:
         """A problem with an input message (the message is skipped): counted unless `count` is false, logged
