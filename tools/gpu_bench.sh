@@ -30,7 +30,7 @@
 # Every graph run also prints where the time goes per node (hop milestones from the camera stamp).
 # Results go to $OUT (or ./bench-out); docs/bench/ keeps them, `aria-nav bench table` makes the README table.
 # Getting the parts there (64 MiB a call, the working tree's ~10 MB included; the machine goes back after 30 s idle,
-# so make the calls back to back): one call per wheel folder (.whl/a with .whl/d and .whl/py; .whl/b with .whl/c),
+# so make the calls back to back): one call per wheel folder (.whl/a with .whl/py, .whl/b, .whl/c: ~30-54 MB each),
 # each moving its wheels to /root/whl (.whl/py to /root/py), one per onnxruntime part (.ort/x0 ... .ort/x3), each
 # moving it to /root/parts; then
 # `tools/gpu_bench.sh setup && tools/gpu_bench.sh graphs-pool && tools/gpu_bench.sh slam-shared` and, in a second
