@@ -23,6 +23,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from aria_nav import paths, topics
+from aria_nav.core.sample.script import FRAME_RATE_HZ as SAMPLE_FRAME_RATE_HZ
 from aria_nav.core.stage_stats import HOP_PREFIX
 
 # Output stages and the input stream each one answers.
@@ -187,6 +188,7 @@ class ProcessSampler:
 
 def run_graph(config: BenchConfig, log=print) -> dict:
     """Start the graph, measure it for config.duration_s after warm-up, stop it; returns the report."""
+    from aria_nav.ros.camera_params import IMU_RATE
     from aria_nav.ros.spinning import BackgroundNode
     from aria_nav.runner import Runner
 
@@ -194,6 +196,10 @@ def run_graph(config: BenchConfig, log=print) -> dict:
     arguments = {"device": config.device, "rviz": "false", **config.arguments}
     overrides = {"camera": {"pacing": "fixed", "rate_hz": float(config.rate_hz), "loop": True},
                  "speech": {"output": "wav", "wav_dir": wav_dir}}
+    if arguments.get("source", "sample") == "sample":
+        # The sample was recorded at 10 Hz: played at rate_hz, its device time runs rate_hz / 10 times faster. The
+        # IMU rate is one of device time: scaled so that fusion gets the camera's default per second, as from glasses.
+        overrides["camera"]["imu_rate_hz"] = min(IMU_RATE.max, IMU_RATE.default * SAMPLE_FRAME_RATE_HZ / config.rate_hz)
     if config.rgb_size:
         overrides["camera"].update(rgb_width=config.rgb_size, rgb_height=config.rgb_size)
     for node_name, parameters in config.node_parameters.items():

@@ -22,6 +22,7 @@ from aria_nav import topics
 from aria_nav.core.sources import SourceError, open_source
 from aria_nav.core.sources.base import (EXTRA_CAMERA_STREAMS, IMU, ODOM, RGB, SLAM_LEFT, SLAM_PAIRS, SLAM_RIGHT,
                                         Frame, ImuSample, Item, resize_frame)
+from aria_nav.core.sources.imu_rate import ImuRate
 from aria_nav.core.sources.vrs import PoseSample
 from aria_nav.core.sources.pacing import Replay
 from aria_nav.core.stage_stats import StageStats
@@ -82,6 +83,7 @@ class CameraNode(AriaNode):
                 self._image_publishers[stream] = (self.create_publisher(Image, image_topic, qos),
                                                   self.create_publisher(CameraInfo, info_topic, qos))
         self._odom_period_ns = int(1e9 / cfg.odom_rate_hz)
+        self._imu_rate = ImuRate(cfg.imu_rate_hz)
         self._last_odom_ns = None
         self._stream_stats = {stream: StageStats() for stream in self.source.streams}
         self._published_size: Dict[str, str] = {}
@@ -209,8 +211,11 @@ class CameraNode(AriaNode):
             return
         stats = self._stream_stats[item.stream]  # per-stream counts and rates
         if isinstance(item, ImuSample):
-            self._imu_publisher.publish(imu_message(item, header_at(stamp_ns, topics.IMU_FRAME)))
-            stats.count()
+            averaged = self._imu_rate.add(item, stamp_ns)
+            if averaged is not None:
+                sample, sample_stamp_ns = averaged
+                self._imu_publisher.publish(imu_message(sample, header_at(sample_stamp_ns, topics.IMU_FRAME)))
+                stats.count()
             return
         frame: Frame = resize_frame(item, *self._sizes[item.stream])
         image_publisher, info_publisher = self._image_publishers[item.stream]

@@ -20,7 +20,8 @@ from std_msgs.msg import Header
 from aria_nav import topics
 from aria_nav.core.sources import IMU, Frame, ImuSample, resize_frame
 from aria_nav.core.sources.base import RGB, SLAM_LEFT, SLAM_RIGHT, Item
-from aria_nav.ros.camera_params import IMU_QUEUE, PARAMS as CAMERA_PARAMS, STREAM_TOPICS
+from aria_nav.core.sources.imu_rate import ImuRate
+from aria_nav.ros.camera_params import IMU_QUEUE, IMU_RATE, PARAMS as CAMERA_PARAMS, STREAM_TOPICS
 from aria_nav.ros.conversions import camera_info, header_at, imu_message
 from aria_nav.ros.conversions import array_to_image
 from aria_nav.ros.qos import replay_qos
@@ -43,6 +44,10 @@ def camera_settings(params_file: str, overrides: Mapping[str, object]) -> Dict[s
     for name in CAMERA_SIZE_PARAMETERS:
         if not isinstance(settings[name], int) or isinstance(settings[name], bool) or settings[name] < 0:
             raise ValueError(f"camera parameter '{name}': {settings[name]!r} is not a size in pixels (0: native)")
+    rate = settings["imu_rate_hz"]
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not IMU_RATE.min <= rate <= IMU_RATE.max:
+        raise ValueError(f"camera parameter 'imu_rate_hz': {rate!r} is not a rate of {IMU_RATE.min:g} to "
+                         f"{IMU_RATE.max:g} Hz")
     return settings
 
 
@@ -55,8 +60,9 @@ def published_sizes(settings: Mapping[str, object]) -> Dict[str, Tuple[int, int]
 class FramePublisher:
     """Reliable publishers (deep history) of the camera node's topics for `streams`; publish() sends one item."""
 
-    def __init__(self, node: Node, streams: List[str], sizes: Mapping[str, Tuple[int, int]]):
+    def __init__(self, node: Node, streams: List[str], sizes: Mapping[str, Tuple[int, int]], imu_rate_hz: float):
         self._sizes = sizes
+        self._imu_rate = ImuRate(imu_rate_hz)
         self._images: Dict[str, Tuple[Publisher, Publisher]] = {}
         self._imu = None
         for stream in streams:
@@ -75,11 +81,15 @@ class FramePublisher:
         """The item as the camera node publishes it (frames resized, calibration scaled)."""
         return resize_frame(item, *self._sizes[item.stream]) if isinstance(item, Frame) else item
 
-    def publish(self, item: Item) -> Header:
-        """Publishes a prepared item stamped with its device time; returns the header it got."""
+    def publish(self, item: Item) -> Optional[Header]:
+        """Publishes a prepared item stamped with its device time; returns the header it got (None: an IMU sample
+        kept for the mean that goes out at the camera's imu_rate_hz)."""
         if isinstance(item, ImuSample):
-            header = header_at(item.device_ns, topics.IMU_FRAME)
-            self._imu.publish(imu_message(item, header))
+            averaged = self._imu_rate.add(item, item.device_ns)
+            if averaged is None:
+                return None
+            header = header_at(averaged[1], topics.IMU_FRAME)
+            self._imu.publish(imu_message(averaged[0], header))
             return header
         header = header_at(item.device_ns, STREAM_TOPICS[item.stream][2])
         self.publish_info(item, header)

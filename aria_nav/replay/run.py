@@ -156,7 +156,8 @@ class _Replay:
 
     def _start(self) -> None:
         self.session = GraphSession("aria_nav_replay", self.echo)
-        self.feed = FramePublisher(self.session.node, list(self.source.streams), published_sizes(self.camera))
+        self.feed = FramePublisher(self.session.node, list(self.source.streams), published_sizes(self.camera),
+                                   float(self.camera["imu_rate_hz"]))
         self.outputs = OutputCollector(self.session.node, self.cameras)
 
     # -- set-up -------------------------------------------------------------------------------------------------

@@ -19,6 +19,11 @@ def _size_check(value: int) -> Optional[str]:
     return None if value == 0 or 16 <= value <= MAX_SIZE else f"{value} is not 0 (native) or 16..{MAX_SIZE}"
 
 
+# Each IMU message is a callback in every subscriber: 200 a second is plenty for gravity and walking/standing.
+IMU_RATE = Param("imu_rate_hz", 200.0, "IMU messages per second, each the mean of the samples measured in its "
+                                       "period (Aria measures at 800-1000 Hz; 0 = every sample as measured)",
+                 min=0.0, max=1000.0)
+
 PARAMS = [
     Param("source", "sample", "where frames come from: sample (the packaged recording), vrs (Aria VRS file), "
                               "video (file), webcam, bag (rosbag2 directory), live (Aria glasses, client SDK)",
@@ -56,6 +61,7 @@ PARAMS = [
     Param("publish_rgb", True, "publish the RGB camera"),
     Param("publish_slam", True, "publish the SLAM cameras (Gen1: two; Gen2: four, see slam_pair)"),
     Param("publish_imu", True, "publish the IMU (sensor_msgs/Imu, frame aria_imu: x forward, y left, z up)"),
+    IMU_RATE,
     Param("stamp_source", "host", "header.stamp: host (capture time on the host clock: latency = now - stamp) or "
                                   "device (the recording's device time)", choices=STAMP_SOURCES),
     Param("process_every_frame", False, "deterministic replay: reliable QoS so no subscriber misses a frame"),

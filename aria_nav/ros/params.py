@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any, Callable, Optional, Sequence
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
-from rclpy.exceptions import ParameterException
+from rclpy.exceptions import InvalidParameterTypeException, ParameterException
 from rclpy.node import Node
 
 
@@ -101,7 +101,11 @@ def declare_parameters(node: Node, params: Sequence[Param]) -> SimpleNamespace:
         try:
             declared = node.declare_parameter(param.name, param.default, param.descriptor())
         except ParameterException as exc:  # wrong type or outside the descriptor's range
-            raise ParameterError(param.name, str(exc).split(":", 1)[-1].strip() or type(exc).__name__) from None
+            # rclpy's text ends with ': <parameter name>', which the line names already.
+            problem = str(exc).rsplit(":", 1)[0].strip() or type(exc).__name__
+            if isinstance(exc, InvalidParameterTypeException) and isinstance(param.default, float):
+                problem += f" (a decimal number: write e.g. {param.default!r})"
+            raise ParameterError(param.name, problem) from None
         except Exception as exc:  # rclpy raises plain TypeError/ValueError for some mismatches
             raise ParameterError(param.name, str(exc)) from None
         values[param.name.replace(".", "_")] = param.validate(declared.value)

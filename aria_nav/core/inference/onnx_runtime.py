@@ -139,7 +139,9 @@ class OnnxRuntimeRunner(ModelRunner):
         from aria_nav.core.inference.io_binding import torch_device
 
         device = torch_device(config.device, str(path))
-        cuda_options = {"device_id": str(device.index or 0)}
+        # NHWC convolutions (tensor-core friendly layout) measured on an H200: YOLO11n 640 fp16 1.22 -> 1.02 ms, 256
+        # 0.96 -> 0.83 ms, Depth-Anything-V2-S 518 unchanged (its time is in the transformer).
+        cuda_options = {"device_id": str(device.index or 0), "prefer_nhwc": "1"}
         failure = "off (cuda_graph is false)"
         if config.cuda_graph:
             runner = None
