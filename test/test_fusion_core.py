@@ -6,7 +6,9 @@ import pytest
 
 from aria_nav.core.camera_model import PinholeIntrinsics
 from aria_nav.core.fusion.bands import CLOSE, FAR, MEDIUM, UNKNOWN, VERY_CLOSE, band_of
-from aria_nav.core.fusion.box_distance import BoxDistanceConfig, box_depth, occluders_of
+from aria_nav.core.boxes import pixel_range
+from aria_nav.core.fusion.box_distance import (BoxDistanceConfig, box_depth, clusters, occluders_of, sorted_median,
+                                              sorted_percentile)
 from aria_nav.core.fusion.geometry import AHEAD, LEFT, RIGHT, clock_of_bearing, direction_of_bearing
 from aria_nav.core.fusion.pairing import StampPairer
 from aria_nav.core.fusion.tracker import Measurement, ObstacleTracker
@@ -75,6 +77,52 @@ def test_box_distance_at_the_image_border_and_degenerate_boxes():
     depth = scene_depth(4.0)
     assert box_depth(depth, np.array([-50, -50, 10, 10]), (640, 480)).depth_z == pytest.approx(4.0)
     assert box_depth(depth, np.array([639, 479, 639, 479]), (640, 480)).depth_z == pytest.approx(4.0)
+
+
+def test_box_distance_statistics_on_sorted_values_are_numpys():
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 3, 10, 11, 257):
+        for _ in range(20):
+            z = np.sort(rng.lognormal(1.0, 0.8, size).astype(np.float32))
+            assert sorted_median(z) == float(np.median(z))
+            for percentile in (0.0, 2.0, 10.0, 50.0, 97.5, 100.0):
+                assert sorted_percentile(z, percentile) == float(np.percentile(z, percentile))
+
+
+def clusters_by_walking_the_bins(values, bin_width, min_share):
+    """The definition of clusters(): runs of dense bins, walked one bin at a time."""
+    logs = np.log(values)
+    bins = np.floor((logs - logs[0]) / bin_width).astype(np.int64)
+    dense = np.bincount(bins) >= max(1, min_share * values.size)
+    found, start = [], None
+    for index, is_dense in enumerate(np.append(dense, False)):
+        if is_dense and start is None:
+            start = index
+        elif not is_dense and start is not None:
+            found.append((np.searchsorted(bins, start, "left"), np.searchsorted(bins, index - 1, "right")))
+            start = None
+    return found
+
+
+def test_depth_clusters_are_the_runs_of_dense_bins():
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        parts = [rng.normal(rng.uniform(0.5, 20.0), rng.uniform(0.01, 0.5), rng.integers(1, 300))
+                 for _ in range(rng.integers(1, 5))]
+        z = np.sort(np.abs(np.concatenate(parts)).astype(np.float32) + 0.1)
+        assert clusters(z, 0.05, 0.02) == clusters_by_walking_the_bins(z, 0.05, 0.02)
+
+
+def test_pixel_range_covers_the_interval_with_whole_pixels_clipped_to_the_grid():
+    def by_numpy(low, high, scale, size):
+        first = int(np.clip(np.floor(low * scale), 0, size - 1))
+        return first, int(np.clip(np.ceil(high * scale), first + 1, size))
+
+    for low, high in ((10.2, 50.7), (-30.0, 5.0), (700.0, 900.0), (12.0, 12.0), (0.0, 704.0), (-np.inf, np.inf),
+                      (703.9, 704.0), (3.5, 3.6)):
+        assert pixel_range(low, high, 259 / 704, 259) == by_numpy(low, high, 259 / 704, 259), (low, high)
+    with pytest.raises(ValueError):
+        pixel_range(math.nan, 3.0, 1.0, 10)
 
 
 def test_pairer_exact_stamps_in_either_order():

@@ -193,6 +193,17 @@ def test_fp16_models_take_and_give_float16(fp16_models):
     assert detector.names[0] == "person" and detector.input_hw == (256, 256)
 
 
+def test_the_fp16_depth_model_has_onnx_runtimes_transformer_fusions(fp16_models):
+    import onnx
+
+    model = onnx.load(str(fp16_models["depth"]))
+    ops = [node.op_type for node in model.graph.node]
+    # DINOv2-Small: 12 blocks, two LayerNorms each (the ones after a residual add fused with it), one GELU each.
+    assert ops.count("SkipLayerNormalization") >= 20 and ops.count("BiasGelu") == 12
+    assert {prop.key for prop in model.metadata_props} >= {"depth_mode", "mean", "std", "input_size"}
+    assert not list(fp16_models["depth"].parent.glob("*.unfused.onnx"))
+
+
 def test_fp16_detections_match_fp32(fp16_models):
     fp32 = YoloDetector(open_runner(InferenceConfig(str(_model("yolo11n_256.onnx")))), ALL)
     fp16 = YoloDetector(open_runner(InferenceConfig(str(fp16_models["yolo"]))), ALL)

@@ -1,5 +1,8 @@
-"""Axis-aligned xyxy box geometry shared by detection (NMS), tracking and replay comparison."""
+"""Axis-aligned xyxy box geometry shared by detection (NMS), tracking, fusion and replay comparison."""
 from __future__ import annotations
+
+import math
+from typing import Tuple
 
 import numpy as np
 
@@ -14,3 +17,10 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     union = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1]) + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1]) \
         - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def pixel_range(low: float, high: float, scale: float, size: int) -> Tuple[int, int]:
+    """The whole pixels [first, end) of a grid of `size` (scaled by `scale` from image pixels) that cover the image
+    interval [low, high], at least one, clipped to the grid."""
+    first = math.floor(min(max(low * scale, 0.0), size - 1))
+    return first, math.ceil(min(max(high * scale, first + 1), size))

@@ -29,6 +29,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from aria_nav.core.boxes import pixel_range
 from aria_nav.core.camera_model import PinholeIntrinsics
 
 STANDARD_GRAVITY = 9.80665
@@ -236,10 +237,8 @@ def box_region(box, image_size: Tuple[int, int], depth_shape: Tuple[int, ...]) -
     height)) covers, at least one, clipped to the depth image."""
     rows, cols = depth_shape[:2]
     sx, sy = cols / image_size[0], rows / image_size[1]
-    c1 = int(np.clip(np.floor(float(box[0]) * sx), 0, cols - 1))
-    r1 = int(np.clip(np.floor(float(box[1]) * sy), 0, rows - 1))
-    c2 = int(np.clip(np.ceil(float(box[2]) * sx), c1 + 1, cols))
-    r2 = int(np.clip(np.ceil(float(box[3]) * sy), r1 + 1, rows))
+    c1, c2 = pixel_range(float(box[0]), float(box[2]), sx, cols)
+    r1, r2 = pixel_range(float(box[1]), float(box[3]), sy, rows)
     return r1, r2, c1, c2
 
 

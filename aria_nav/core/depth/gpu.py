@@ -8,6 +8,7 @@ on the CPU against the host functions.
 """
 from __future__ import annotations
 
+import functools
 from typing import Sequence, Tuple
 
 import numpy as np
@@ -28,40 +29,58 @@ def preprocess_into(target, rgb: np.ndarray, mean: Sequence[float], std: Sequenc
     if tuple(rgb.shape[:2]) != (height, width):
         planes = torch.nn.functional.interpolate(planes, size=(height, width), mode="bicubic", align_corners=False)
         planes.clamp_(0.0, 255.0)
-    scale = torch.tensor([1.0 / (255.0 * s) for s in std], device=device).view(1, 3, 1, 1)
-    shift = torch.tensor([m / s for m, s in zip(mean, std)], device=device).view(1, 3, 1, 1)
+    scale, shift = _normalisation(device, tuple(mean), tuple(std))
     target.copy_(planes.mul_(scale).sub_(shift))
 
 
-def relative_to_meters(disparity, scaling: RelativeScaling):
-    """RelativeScaling.to_meters on a torch HxW float32 tensor (same percentiles: linear interpolation)."""
+@functools.lru_cache(maxsize=8)
+def _normalisation(device, mean: Tuple[float, ...], std: Tuple[float, ...]):
+    """The per-channel (scale, shift) tensors on `device`, made once: a new small tensor each frame is a copy from
+    the host that waits for the device."""
     import torch
 
-    nan = torch.full_like(disparity, float("nan"))
+    scale = torch.tensor([1.0 / (255.0 * s) for s in std], device=device).view(1, 3, 1, 1)
+    shift = torch.tensor([m / s for m, s in zip(mean, std)], device=device).view(1, 3, 1, 1)
+    return scale, shift
+
+
+def relative_to_meters(disparity, scaling: RelativeScaling):
+    """RelativeScaling.to_meters on a torch HxW float32 tensor (same percentiles: linear interpolation), with no
+    round trip to the host: the percentiles are read from one sort of the map (invalid pixels sorted last) at
+    positions computed on the device, and a map without two valid pixels or without spread becomes NaN by a mask,
+    not by a branch on values that would have to come back first."""
+    import torch
+
     valid = torch.isfinite(disparity) & (disparity > 0)
-    values = disparity[valid]
-    if values.numel() < 2:
-        return nan
-    quantiles = torch.tensor([scaling.low_percentile / 100.0, scaling.high_percentile / 100.0],
-                             device=disparity.device, dtype=values.dtype)
-    low, high = torch.quantile(values, quantiles).tolist()
-    if not high > low:
-        return nan
+    count = valid.sum()
+    ordered = torch.where(valid, disparity, torch.inf).flatten().sort().values
+    last = (count - 1).clamp(min=0)
+
+    def percentile(value: float):
+        position = last.double() * (value / 100.0)
+        below = position.floor().long()
+        fraction = (position - below).float()
+        above = torch.minimum(below + 1, last)
+        return torch.lerp(ordered.index_select(0, below.view(1)), ordered.index_select(0, above.view(1)), fraction)
+
+    low, high = percentile(scaling.low_percentile), percentile(scaling.high_percentile)
+    usable = valid & (count >= 2) & (high > low)
     span = 1.0 / scaling.near_m - 1.0 / scaling.far_m
     inverse = (disparity - low).mul_(span / (high - low)).clamp_(0.0, span).add_(1.0 / scaling.far_m)
-    return torch.where(valid, inverse.reciprocal_(), nan)
+    return torch.where(usable, inverse.reciprocal_(), float("nan"))
 
 
 def to_meters(raw, mode: str, scaling: RelativeScaling, valid_range: ValidRange):
     """aria_nav.core.depth.processing.to_meters on a torch HxW tensor."""
+    import torch
+
     if mode == "relative":
         depth = relative_to_meters(raw.float(), scaling)
         if valid_range.min_m <= scaling.near_m and scaling.far_m <= valid_range.max_m:
             return depth
     else:
-        depth = raw.float().clone()
-    depth[~((depth >= valid_range.min_m) & (depth <= valid_range.max_m))] = float("nan")
-    return depth
+        depth = raw.float()
+    return torch.where((depth >= valid_range.min_m) & (depth <= valid_range.max_m), depth, float("nan"))
 
 
 def resize_depth(depth, output_hw: Tuple[int, int]):

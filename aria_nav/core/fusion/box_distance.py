@@ -35,10 +35,13 @@ meets the image); fewer valid pixels than `min_valid_fraction` of the core: no d
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
+
+from aria_nav.core.boxes import pixel_range
 
 MAX_DEPTH_M = 1000.0
 # An occluder's surface where it overlaps another box is within this factor of its own (nearest-part) depth: a
@@ -96,14 +99,34 @@ def clusters(values: np.ndarray, bin_width: float, min_share: float):
     bins = np.floor((logs - logs[0]) / bin_width).astype(np.int64)
     counts = np.bincount(bins)
     dense = counts >= max(1, min_share * values.size)
-    found, start = [], None
-    for index, is_dense in enumerate(np.append(dense, False)):
-        if is_dense and start is None:
-            start = index
-        elif not is_dense and start is not None:
-            found.append((np.searchsorted(bins, start, "left"), np.searchsorted(bins, index - 1, "right")))
-            start = None
-    return found
+    # Runs of dense bins: [start, end) bin ranges from the steps of the padded mask.
+    steps = np.diff(np.concatenate(([False], dense, [False])).astype(np.int8))
+    starts, ends = np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)
+    return list(zip(np.searchsorted(bins, starts, "left").tolist(),
+                    np.searchsorted(bins, ends - 1, "right").tolist()))
+
+
+def sorted_median(z: np.ndarray) -> float:
+    """np.median of an ascending, non-empty array, read off its middle instead of sorting it again."""
+    middle = z.size // 2
+    return float(z[middle]) if z.size % 2 else float((z[middle - 1] + z[middle]) / 2)
+
+
+def sorted_percentile(z: np.ndarray, percentile: float) -> float:
+    """np.percentile (linear interpolation) of an ascending, non-empty array, without sorting it again: numpy's
+    arithmetic (its index, and the interpolation in the array's precision from the nearer end)."""
+    quantile = percentile / 100.0
+    position = z.size * quantile + (1.0 - quantile) - 1.0
+    below = min(max(math.floor(position), 0), z.size - 1)
+    fraction = position - below
+    low, high = z[below], z[min(below + 1, z.size - 1)]
+    step = high - low
+    return float(high - step * (1 - fraction) if fraction >= 0.5 else low + step * fraction)
+
+
+def valid_fraction_of(mask: np.ndarray) -> float:
+    """The share of True in a boolean mask (mask.mean() without its float conversion)."""
+    return np.count_nonzero(mask) / mask.size
 
 
 def _valid_region(depth: np.ndarray, region: Tuple[float, float, float, float], scale: Tuple[float, float]):
@@ -111,10 +134,8 @@ def _valid_region(depth: np.ndarray, region: Tuple[float, float, float, float], 
     (image pixels), at least one, clipped to the image."""
     depth_h, depth_w = depth.shape[:2]
     (x1, y1, x2, y2), (sx, sy) = region, scale
-    c1 = int(np.clip(np.floor(x1 * sx), 0, depth_w - 1))
-    r1 = int(np.clip(np.floor(y1 * sy), 0, depth_h - 1))
-    c2 = int(np.clip(np.ceil(x2 * sx), c1 + 1, depth_w))
-    r2 = int(np.clip(np.ceil(y2 * sy), r1 + 1, depth_h))
+    c1, c2 = pixel_range(x1, x2, sx, depth_w)
+    r1, r2 = pixel_range(y1, y2, sy, depth_h)
     values = np.asarray(depth[r1:r2, c1:c2], dtype=np.float32)
     return values, np.isfinite(values) & (values > 0) & (values <= MAX_DEPTH_M), (r1, c1)
 
@@ -128,7 +149,7 @@ def _off_floor(valid: np.ndarray, floor: Optional[np.ndarray], origin: Tuple[int
         return None
     r1, c1 = origin
     above = valid & ~floor[r1:r1 + valid.shape[0], c1:c1 + valid.shape[1]]
-    return above if above.any() and above.mean() >= min_fraction else None
+    return above if above.any() and valid_fraction_of(above) >= min_fraction else None
 
 
 def _occluder_depth(depth: np.ndarray, box: np.ndarray, occluder: np.ndarray, own_depth: float,
@@ -143,7 +164,7 @@ def _occluder_depth(depth: np.ndarray, box: np.ndarray, occluder: np.ndarray, ow
         return own_depth
     z = np.sort(values[valid])
     found = clusters(z, config.cluster_bin, config.min_bin_share) or [(0, z.size)]
-    nearest = min((float(np.median(z[first:last])) for first, last in found),
+    nearest = min((sorted_median(z[first:last]) for first, last in found),
                   key=lambda m: abs(np.log(m / own_depth)))
     return nearest if abs(np.log(nearest / own_depth)) <= np.log(OCCLUDER_REACH) else float("nan")
 
@@ -153,7 +174,7 @@ def _own_clusters(z: np.ndarray, blocked: Sequence[float], config: BoxDistanceCo
     nothing would be left."""
     found = clusters(z, config.cluster_bin, config.min_bin_share) or [(0, z.size)]  # no dense bin: all of them
     own = [(first, last) for first, last in found
-           if not any(abs(float(np.median(z[first:last])) / b - 1.0) <= config.occluder_margin
+           if not any(abs(sorted_median(z[first:last]) / b - 1.0) <= config.occluder_margin
                       for b in blocked if np.isfinite(b))]
     return own or found
 
@@ -181,7 +202,7 @@ def box_depth(depth: np.ndarray, box: np.ndarray, image_size: Tuple[int, int],
     if box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height:  # nothing of the box in view
         return BoxDepth(float("nan"), u, v, 0.0)
     core, valid, origin = _valid_region(depth, (x1, y1, x2, y2), scale)
-    valid_fraction = float(valid.mean())
+    valid_fraction = valid_fraction_of(valid)
     if not valid.any() or valid_fraction < config.min_valid_fraction:
         return BoxDepth(float("nan"), u, v, valid_fraction)
     above = _off_floor(valid, floor, origin, config.min_valid_fraction)
@@ -194,7 +215,7 @@ def box_depth(depth: np.ndarray, box: np.ndarray, image_size: Tuple[int, int],
     first, last = next((c for c, share in zip(found, shares) if share >= config.min_cluster_share),
                        found[int(np.argmax(shares))])
     z, u_of = z[first:last], u_of[first:last]
-    core_median = float(np.median(z))
+    core_median = sorted_median(z)
     # Its nearest part may lie outside the core (an elongated object seen at an angle, its near end at the box's
     # edge): the object's cluster over the whole box, the one holding the core's median. Only with the floor left
     # out: in a box, the floor runs continuously from the object's foot towards the wearer.
@@ -213,6 +234,6 @@ def box_depth(depth: np.ndarray, box: np.ndarray, image_size: Tuple[int, int],
             least = config.min_cluster_share * (last - found[index][0])
             first = next(start for start, end in found[:index + 1] if end - start >= least)
             z, u_of = z_all[first:last], u_all[first:last]
-    target = np.percentile(z, config.percentile)
+    target = sorted_percentile(z, config.percentile)
     nearest = int(np.argmin(np.abs(z - target)))
     return BoxDepth(float(z[nearest]), float(u_of[nearest]), v, valid_fraction)
