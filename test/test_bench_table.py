@@ -1,5 +1,6 @@
 """The README's GPU table is generated from the saved benchmark report, and the table tool's errors are clear."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -8,18 +9,25 @@ from aria_nav.bench.graph import README_END, README_START, hop_lines, markdown_t
 from aria_nav.core.stage_stats import HopTimes
 
 ROOT = Path(__file__).resolve().parents[1]
-REPORT = ROOT / "docs" / "bench" / "h200_graph30_after_pool2.json"
+
+
+def readme_report() -> Path:
+    """The report the README's bench table names: `(<file>.json):` after the opening marker."""
+    readme = (ROOT / "README.md").read_text()
+    named = re.search(r"\(([\w.-]+\.json)\):", readme[readme.index(README_START):])
+    assert named, "README's bench table does not name its report"
+    return ROOT / "docs" / "bench" / named.group(1)
 
 
 def test_readme_table_is_the_one_generated_from_the_saved_report():
-    readme = (ROOT / "README.md").read_text()
-    table = markdown_table(json.loads(REPORT.read_text()), source=REPORT.name)
+    readme, report = (ROOT / "README.md").read_text(), readme_report()
+    table = markdown_table(json.loads(report.read_text()), source=report.name)
     assert replace_readme_table(readme, table) == readme, \
-        f"README's bench table is stale: run aria-nav bench table {REPORT.relative_to(ROOT)} --update README.md"
+        f"README's bench table is stale: run aria-nav bench table {report.relative_to(ROOT)} --update README.md"
 
 
 def test_table_shows_floor_spread_answered_frames_and_gpu_memory():
-    table = markdown_table(json.loads(REPORT.read_text()))
+    table = markdown_table(json.loads(readme_report().read_text()))
     obstacles = next(line for line in table.splitlines() if "obstacles" in line)
     cells = [cell.strip() for cell in obstacles.split("|")[1:-1]]
     assert cells[4] == "100.0%" and cells[5].endswith(", 500)")  # floor over 500 frames, with p5-p95

@@ -206,8 +206,7 @@ def test_parameters_out_of_range_or_of_the_wrong_type_are_one_line_and_exit_2(ro
         ("speech", ["words_per_minute:=10"], "parameter 'words_per_minute': "),
         # A whole number for a decimal parameter (rclpy types parameters strictly): the line says what to write.
         ("camera", ["imu_rate_hz:=100"], "parameter 'imu_rate_hz': Trying to set parameter 'imu_rate_hz' to '100' "
-                                         "of type 'INTEGER', expecting type 'DOUBLE' (a decimal number: write e.g. "
-                                         "200.0)"),
+                                         "of type 'INTEGER', expecting type 'DOUBLE' (write 100.0)"),
     ]
     check_one_line_exit_2(cases, run_cases(cases))
 

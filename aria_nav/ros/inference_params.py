@@ -5,7 +5,7 @@ import re
 from types import SimpleNamespace
 from typing import List, Optional, Tuple
 
-from aria_nav.core.inference.interface import InferenceConfig
+from aria_nav.core.inference.interface import GPU_PRIORITIES, InferenceConfig
 from aria_nav.ros.params import Param, config_from, field_default
 
 BACKENDS = ("auto", "onnxruntime", "tensorrt", "ultralytics")
@@ -44,6 +44,11 @@ def inference_params(default_model: str) -> List[Param]:
         Param("cuda_graph", field_default(InferenceConfig, "cuda_graph"),
               "With gpu_resident: replay the model as one CUDA graph where ONNX Runtime can capture it (diagnostics "
               "say whether it is on and why not)."),
+        Param("gpu_priority", field_default(InferenceConfig, "gpu_priority"),
+              "With gpu_resident: priority of the CUDA stream this model and its pre/post-processing run on, "
+              "among the streams competing for the GPU: the GPU starts a higher one's kernels first (across "
+              "processes only under CUDA MPS). The RGB detector high, depth normal, the SLAM detectors low.",
+              choices=GPU_PRIORITIES),
     ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Callable, Optional, Sequence
@@ -101,10 +102,12 @@ def declare_parameters(node: Node, params: Sequence[Param]) -> SimpleNamespace:
         try:
             declared = node.declare_parameter(param.name, param.default, param.descriptor())
         except ParameterException as exc:  # wrong type or outside the descriptor's range
-            # rclpy's text ends with ': <parameter name>', which the line names already.
-            problem = str(exc).rsplit(":", 1)[0].strip() or type(exc).__name__
-            if isinstance(exc, InvalidParameterTypeException) and isinstance(param.default, float):
-                problem += f" (a decimal number: write e.g. {param.default!r})"
+            # rclpy's text ends with ': <parameter name>' (the line names it already); a range error's reason
+            # follows 'Reason: '.
+            problem = str(exc).rsplit(":", 1)[0].split("Reason: ")[-1].strip() or type(exc).__name__
+            whole = re.search(r"to '(-?\d+)' of type 'INTEGER'", problem)
+            if isinstance(exc, InvalidParameterTypeException) and isinstance(param.default, float) and whole:
+                problem += f" (write {whole.group(1)}.0)"
             raise ParameterError(param.name, problem) from None
         except Exception as exc:  # rclpy raises plain TypeError/ValueError for some mismatches
             raise ParameterError(param.name, str(exc)) from None

@@ -199,14 +199,15 @@ class DepthEstimator:
                             pool: int) -> np.ndarray:
         from aria_nav.core.depth import gpu
 
-        gpu.preprocess_into(self._bound.input, rgb, self.info.mean, self.info.std)
-        output = self._bound.run()
         try:
-            output_hw_model = depth_map_hw(output.shape, input_hw)
+            output_hw_model = depth_map_hw(self._bound.output.shape, input_hw)
         except NotADepthModelError as exc:
             raise NotADepthModelError(f"model '{self.runner.path}': {exc}") from None
-        depth = gpu.to_meters(output.reshape(output_hw_model), self.mode, self.scaling, self.valid_range)
-        return gpu.min_pool(gpu.resize_depth(depth, output_hw), pool).cpu().numpy()
+        with self._bound.on_stream():
+            gpu.preprocess_into(self._bound.input, rgb, self.info.mean, self.info.std)
+            output = self._bound.run()
+            depth = gpu.to_meters(output.reshape(output_hw_model), self.mode, self.scaling, self.valid_range)
+            return gpu.min_pool(gpu.resize_depth(depth, output_hw), pool).cpu().numpy()
 
     def describe(self) -> Dict:
         """What DEPTH_MODE publishes: whether the meters are measured by the model or approximated."""

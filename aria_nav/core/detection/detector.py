@@ -130,13 +130,15 @@ class YoloDetector:
         inference time includes waiting for it."""
         from aria_nav.core.detection.gpu import confident_candidates
 
-        start = time.perf_counter()
-        geometry = self._device_letterbox(image)
-        prepared = time.perf_counter()
-        output = self.runner.bound.run()
-        inferred = time.perf_counter()
-        return _timed(decode(confident_candidates(output, self._post.conf_threshold), geometry, self._post),
-                      start, prepared, inferred)
+        bound = self.runner.bound
+        with bound.on_stream():
+            start = time.perf_counter()
+            geometry = self._device_letterbox(image)
+            prepared = time.perf_counter()
+            output = bound.run()
+            inferred = time.perf_counter()
+            candidates = confident_candidates(output, self._post.conf_threshold)
+        return _timed(decode(candidates, geometry, self._post), start, prepared, inferred)
 
     def describe(self) -> str:
         return f"{self.runner.describe()}, fed {self.input_hw[1]}x{self.input_hw[0]}, {len(self.names)} classes"

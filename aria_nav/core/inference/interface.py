@@ -47,6 +47,12 @@ class InferenceConfig:
     # GPU (torch); cuda_graph replays the model as one CUDA graph where ONNX Runtime can capture it.
     gpu_resident: bool = True
     cuda_graph: bool = True
+    # The CUDA stream the model and its pre/post-processing share on the GPU-resident path: its priority among the
+    # streams competing for the GPU (GPU_PRIORITIES).
+    gpu_priority: str = "normal"
+
+
+GPU_PRIORITIES = ("high", "normal", "low")
 
 
 class ModelRunner(ABC):

@@ -6,10 +6,14 @@ and read the output buffer directly. With fixed addresses, ONNX Runtime's CUDA g
 replay the whole model as one graph launch: the launch overhead of hundreds of small kernels disappears.
 
 The buffers are torch tensors: torch allocates device memory and runs the pre/post-processing kernels, ONNX Runtime
-only sees their addresses. The same code binds CPU tensors to a CPU session, which is how CI (no GPU) tests it.
+only sees their addresses. On CUDA both run on one stream (cuda_stream(), given to ONNX Runtime as its compute
+stream): the model's kernels follow the preprocessing's in order, with no wait on the host between them, and the
+stream's priority orders this process's work against other streams competing for the GPU. The same code binds
+CPU tensors to a CPU session, which is how CI (no GPU) tests it.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Tuple
 
 import numpy as np
@@ -35,6 +39,16 @@ def torch_device(device: str, path: str):
                          f"{exc}; set gpu_resident to false to copy through the host instead") from None
 
 
+def cuda_stream(device, priority: str):
+    """A new CUDA stream on `device` at `priority` (GPU_PRIORITIES: the device's greatest, the middle of its range,
+    or its least, which is also the default streams')."""
+    import torch
+
+    least, greatest = torch.cuda.Stream.priority_range()
+    level = {"high": greatest, "normal": (least + greatest) // 2, "low": least}[priority]
+    return torch.cuda.Stream(device=device, priority=level)
+
+
 class BoundSession:
     """One ONNX Runtime session with its single input and first output bound to tensors allocated once.
 
@@ -43,11 +57,12 @@ class BoundSession:
     """
 
     def __init__(self, session, input_name: str, input_shape: Tuple[int, ...], input_dtype, output_name: str,
-                 device, run_options=None):
+                 device, run_options=None, stream=None):
         import torch
 
         self._torch = torch
         self.device = device
+        self.stream = stream  # the session's compute stream on CUDA (cuda_stream()), None: the current one
         output = next(o for o in session.get_outputs() if o.name == output_name)
         output_shape = tuple(output.shape)
         if not all(isinstance(d, int) for d in tuple(input_shape) + output_shape):
@@ -60,6 +75,8 @@ class BoundSession:
         self.output = torch.empty(output_shape, dtype=getattr(torch, _TORCH_DTYPES[output_dtype]), device=device)
         # Never read before written by a run; poisoned so that a missing write shows as NaN, not as old data.
         self.output.fill_(float("nan"))
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)  # allocated and filled on the current stream, read on the session's
         kind, index = device.type, device.index or 0
         self._session = session
         self._run_options = run_options
@@ -68,9 +85,13 @@ class BoundSession:
         self._binding.bind_output(output_name, kind, index, output_dtype, list(output_shape),
                                   self.output.data_ptr())
 
+    def on_stream(self):
+        """A context in which torch work goes to the session's stream: write `input` and read `output` in it."""
+        return self._torch.cuda.stream(self.stream) if self.stream is not None else contextlib.nullcontext()
+
     def run(self):
-        """Run the model on `input` (all queued torch work on it finishes first); returns `output`."""
-        if self.device.type == "cuda":
+        """Run the model on `input` (the torch work queued on it before runs first); returns `output`."""
+        if self.device.type == "cuda" and self.stream is None:
             # torch and ONNX Runtime use different CUDA streams: the input must be complete before the model reads it.
             self._torch.cuda.current_stream(self.device).synchronize()
         self._session.run_with_iobinding(self._binding, self._run_options)
@@ -78,8 +99,9 @@ class BoundSession:
 
     def run_host(self, tensor: np.ndarray) -> np.ndarray:
         """The host-array interface (ModelRunner.infer) over the bound buffers: one upload, one download."""
-        self.input.copy_(self._torch.from_numpy(np.ascontiguousarray(tensor)))
-        return self.run().cpu().numpy()
+        with self.on_stream():
+            self.input.copy_(self._torch.from_numpy(np.ascontiguousarray(tensor)))
+            return self.run().cpu().numpy()
 
     def close(self) -> None:
         self._binding = None
