@@ -1,5 +1,6 @@
 """The camera node as a real process over real DDS: the topic contract on the sample recording, replay mode
 delivering every frame, and one clear error line (exit 2) for unusable input."""
+import contextlib
 import subprocess
 import sys
 import time
@@ -45,11 +46,13 @@ def stop(process):
     return process.returncode, out, err
 
 
-@pytest.fixture
-def listener(ros_domain):
+@contextlib.contextmanager
+def listening(domain: int, name: str):
+    """A test node on `domain`, spun by the test itself: (subscribe(topic, type, qos) recording (receive time ns,
+    message) into received[topic], spin_until(condition, timeout), received, the node for publishers)."""
     context = rclpy.Context()
-    rclpy.init(context=context, domain_id=ros_domain)
-    node = rclpy.create_node("camera_test_listener", context=context)
+    rclpy.init(context=context, domain_id=domain)
+    node = rclpy.create_node(name, context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     received = defaultdict(list)  # topic -> [(receive time ns, message)]
@@ -64,9 +67,18 @@ def listener(ros_domain):
             executor.spin_once(timeout_sec=0.05)
         return condition()
 
-    yield subscribe, spin_until, received
-    node.destroy_node()
-    rclpy.shutdown(context=context)
+    try:
+        yield subscribe, spin_until, received, node
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+
+
+@pytest.fixture
+def listener(ros_domain):
+    with listening(ros_domain, "camera_test_listener") as (subscribe, spin_until, received, _node):
+        yield subscribe, spin_until, received
 
 
 def test_publishes_the_contract(listener):

@@ -4,13 +4,9 @@ with one model session; and on the real Aria Gen2 recording, `slam_detector_gen2
 SLAM cameras the camera node publishes."""
 import subprocess
 import sys
-import time
-from collections import defaultdict
 
 import numpy as np
 import pytest
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CameraInfo, Image, Imu
@@ -24,7 +20,7 @@ from aria_nav.ros.diagnostics import stamp_to_ns
 from aria_nav.ros.params import ParameterError
 from aria_nav.ros.qos import latched_qos, reliable_qos, replay_qos
 from test_camera_gen2 import gen2_file
-from test_camera_node import camera_process, stop
+from test_camera_node import camera_process, listening, stop
 from test_detector_node import frame
 
 DETECTOR = [sys.executable, "-m", "aria_nav.nodes.detector"]
@@ -77,27 +73,9 @@ def _status(received, node_name: str) -> dict:
 
 @pytest.fixture
 def probe(ros_domain):
-    """A test node: subscribe(topic, type, qos) records into received[topic], publisher(...), spin_until(...)."""
-    context = rclpy.Context()
-    rclpy.init(context=context, domain_id=ros_domain)
-    node = rclpy.create_node("shared_detector_test", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    received = defaultdict(list)  # topic -> [(receive time ns, message)]
-
-    def subscribe(topic, msg_type, qos):
-        node.create_subscription(msg_type, topic, lambda msg: received[topic].append((time.time_ns(), msg)), qos)
-
-    def spin_until(condition, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not condition():
-            executor.spin_once(timeout_sec=0.05)
-        return condition()
-
-    yield subscribe, spin_until, received, node
-    executor.shutdown()
-    node.destroy_node()
-    rclpy.shutdown(context=context)
+    """A test node: subscribe(topic, type, qos) records into received[topic], spin_until(...), the node."""
+    with listening(ros_domain, "shared_detector_test") as probe:
+        yield probe
 
 
 def test_one_process_serves_both_slam_cameras_on_their_own_topics(probe):

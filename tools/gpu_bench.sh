@@ -26,7 +26,7 @@
 #   tools/gpu_bench.sh mps     "after" (pooled; with the floor), slam_detector:=shared and the sweep, each with an
 #                              NVIDIA MPS control daemon started for the run and stopped after it (the GPU's compute
 #                              mode is not changed): the inference processes' kernels then share the GPU instead of
-#                              taking turns in time slices
+#                              taking turns in time slices (its first run is the README's table)
 # Every graph run also prints where the time goes per node (hop milestones from the camera stamp).
 # Results go to $OUT (or ./bench-out); docs/bench/ keeps them, `aria-nav bench table` makes the README table.
 # Getting the parts there (64 MiB a call, the working tree's ~10 MB included; the machine goes back after 30 s idle,
