@@ -183,10 +183,12 @@ def fuse_transformer_ops(source: Path, path: Path, num_heads: int, hidden_size: 
     file appears only when complete (written beside it, then renamed)."""
     from onnxruntime.transformers import optimizer
 
-    model = optimizer.optimize_model(str(source), model_type="vit", num_heads=num_heads, hidden_size=hidden_size,
-                                     opt_level=0)
-    partial = path.with_name(path.name + ".partial")
-    model.save_model_to_file(str(partial))
-    partial.replace(path)
-    source.unlink()
+    try:
+        model = optimizer.optimize_model(str(source), model_type="vit", num_heads=num_heads, hidden_size=hidden_size,
+                                         opt_level=0)
+        partial = path.with_name(path.name + ".partial")
+        model.save_model_to_file(str(partial))
+        partial.replace(path)
+    finally:  # the unfused export is an intermediate: never left beside the models, also when fusing fails
+        source.unlink(missing_ok=True)
     return path
