@@ -87,10 +87,10 @@ class DepthNode(AriaNode):
         self._intrinsics_lock = threading.Lock()
         self.intake = FrameIntake(self, self.diag, self._process, cfg.frame_skip, cfg.process_every_frame,
                                   "depth", on_error=self._on_error)
-        self.image_topic = self.create_subscription(Image, topics.RGB_IMAGE, self.intake.on_frame,
-                                                    frame_qos(cfg.process_every_frame)).topic_name
+        self.image_topic = self.intake.subscribe(Image, topics.RGB_IMAGE, frame_qos(cfg.process_every_frame)).topic_name
         self.info_topic = self.create_subscription(CameraInfo, topics.RGB_INFO, self._on_info,
                                                    frame_qos(cfg.process_every_frame)).topic_name
+        self.intake.start()
 
     def _on_info(self, msg: CameraInfo) -> None:
         try:

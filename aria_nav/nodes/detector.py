@@ -93,19 +93,19 @@ class DetectorNode(AriaNode):
         # One camera: the default topics, remapped by the graph; several: each stream's own topics.
         if cameras:
             self.cameras = {camera: self._open_camera(camera, topics.camera_image_topic(camera),
-                                                      topics.camera_detections_topic(camera),
-                                                      self.intake.callback(camera)) for camera in cameras}
+                                                      topics.camera_detections_topic(camera), camera)
+                            for camera in cameras}
         else:
-            self.cameras = {None: self._open_camera(cfg.camera, topics.RGB_IMAGE, topics.DETECTIONS,
-                                                    self.intake.on_frame)}
+            self.cameras = {None: self._open_camera(cfg.camera, topics.RGB_IMAGE, topics.DETECTIONS, None)}
         self.diag.set_value("camera", ", ".join(cameras) or cfg.camera)
         self.diag.expect_input(", ".join(camera.subscription.topic_name for camera in self.cameras.values()))
         for camera in self.cameras.values():
             self.get_logger().info(
                 f"{camera.name}: {self.detector.describe()}; {camera.subscription.topic_name} -> "
                 f"{camera.publisher.topic_name}{', every %d frames' % frame_skip if frame_skip > 1 else ''}")
+        self.intake.start()
 
-    def _open_camera(self, name: str, image_topic: str, detections_topic: str, callback) -> CameraIO:
+    def _open_camera(self, name: str, image_topic: str, detections_topic: str, key: Optional[str]) -> CameraIO:
         cfg = self.cfg
         publisher = self.create_publisher(Detection2DArray, detections_topic,
                                           frame_qos(cfg.process_every_frame, depth=RESULT_DEPTH))
@@ -115,7 +115,7 @@ class DetectorNode(AriaNode):
         names_publisher.publish(class_names_to_msg(self.detector.names, cfg.conf_threshold))
         annotated = (self.create_publisher(Image, detections_topic + topics.ANNOTATED_SUFFIX, sensor_qos())
                      if cfg.publish_annotated else None)
-        subscription = self.create_subscription(Image, image_topic, callback, frame_qos(cfg.process_every_frame))
+        subscription = self.intake.subscribe(Image, image_topic, frame_qos(cfg.process_every_frame), key)
         return CameraIO(name, subscription, publisher, names_publisher, annotated)
 
     def _open_detector(self, cfg) -> YoloDetector:

@@ -8,8 +8,8 @@
 - Input errors (a bad image, camera_info that does not fit) are counted on /diagnostics and logged as one
   throttled warning per INPUT_LOG_PERIOD_S; a failure of the processing itself as a throttled error.
 - Where each frame's time goes (NodeDiagnostics.record_arrival/record_hop, /diagnostics hop_*): sent by the
-  camera, arrived, taken by the executor, started by the worker, done (results published), all from the source
-  stamp: the per-hop breakdown `aria-nav bench graph` prints.
+  camera, arrived, taken (by the intake's take thread, aria_nav.ros.taking), started by the worker, done (results
+  published), all from the source stamp: the per-hop breakdown `aria-nav bench graph` prints.
 - The model runner's report on /diagnostics under the same keys in every node: backend, provider, gpu_resident,
   model (the file's path), fallback (and a WARN status) when the requested provider was not available.
 Per-frame streams take aria_nav.ros.qos.frame_qos (inputs: the newest frame; results: RESULT_DEPTH of them).
@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import collections
 from typing import Callable, Dict, Generic, Hashable, Mapping, Optional, TypeVar
+
+from rclpy.qos import QoSProfile
+from rclpy.subscription import Subscription
 
 from aria_nav.core.latest import LatestWorker
 from aria_nav.ros.diagnostics import INPUT_LOG_PERIOD_S, WARN, NodeDiagnostics
@@ -49,10 +52,10 @@ def report_runner(node: AriaNode, diag: NodeDiagnostics, runner) -> None:
 
 
 class FrameIntake(Generic[T]):
-    """Receives a node's frames (call on_frame from the subscription) and hands the ones to process to `process`
+    """Receives a node's frames (subscribe(), taken on a thread of their own) and hands the ones to process to `process`
     on a worker thread; `on_error` gets what `process` raises (default: failed(), counted and logged). The frames
-    are messages with a std_msgs/Header (images). One input: subscribe with on_frame, `process(msg)`; several:
-    subscribe each with callback(key), `process(msg, key)`."""
+    are messages with a std_msgs/Header (images). One input: subscribe(), `process(msg)`; several: subscribe(...,
+    key) for each, `process(msg, key)`."""
 
     def __init__(self, node: AriaNode, diag: NodeDiagnostics, process: Callable[[T], None], frame_skip: int,
                  process_every_frame: bool, name: str,
@@ -64,16 +67,18 @@ class FrameIntake(Generic[T]):
         self.skipped = 0
         self._process = process
         self.worker = LatestWorker(self._timed, on_error or self.failed, keep_all=process_every_frame, name=name)
+        self._taking = node.take_thread(f"{name}-take")
         diag.set_value("frame_skip", frame_skip)
         diag.set_value("skipped", 0)
 
-    def on_frame(self, msg: T, info: Mapping[str, int]) -> None:
-        """The subscription's callback: two arguments, so that rclpy passes its MessageInfo (the hop times)."""
-        self._receive(None, msg, info)
+    def subscribe(self, msg_type, topic: str, qos: QoSProfile, key: Optional[str] = None) -> Subscription:
+        """Subscribe to the frames of input `key` (None: the node's one input), taken on the intake's own thread
+        (aria_nav.ros.taking); their hop milestones are named `<key>_...`. start() begins the taking."""
+        return self._taking.subscribe(msg_type, topic, lambda msg, info: self._receive(key, msg, info), qos)
 
-    def callback(self, key: str) -> Callable[[T, Mapping[str, int]], None]:
-        """The subscription callback of input `key` (several inputs); its hop milestones are named `<key>_...`."""
-        return lambda msg, info: self._receive(key, msg, info)
+    def start(self) -> None:
+        """Begin taking frames: at the end of the node's constructor, once `process` may run."""
+        self._taking.start()
 
     def _receive(self, key: Optional[str], msg: T, info: Mapping[str, int]) -> None:
         self._diag.record_arrival(_hop_prefix(key), msg.header.stamp, info)
@@ -109,5 +114,6 @@ class FrameIntake(Generic[T]):
         self._node.get_logger().error(message, throttle_duration_sec=INPUT_LOG_PERIOD_S)
 
     def stop(self, timeout: float, interrupt: Optional[Callable[[], None]] = None) -> bool:
-        """Stop the worker (interrupting a run in progress); True once it has ended."""
+        """Stop taking frames and the worker (interrupting a run in progress); True once the worker has ended."""
+        self._taking.stop(timeout)
         return self.worker.stop(timeout, interrupt=interrupt)

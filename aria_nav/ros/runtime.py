@@ -49,6 +49,7 @@ from aria_nav.graph import EXIT_CONFIG_ERROR
 from aria_nav.ros import early_signals
 from aria_nav.ros.params import ConfigError
 from aria_nav.ros.shm_segments import remove_dead_segments, remove_own_segments
+from aria_nav.ros.taking import TakeThread
 
 # First signal -> process gone; with the native backstop and the kernel's reaping of a large process (up to ~0.8 s
 # on a loaded machine) well inside the 3 s after which the launcher escalates (graph.STOP_SIGINT_TIMEOUT_S).
@@ -68,6 +69,25 @@ class AriaNode(Node):
     exit_error: Optional[ConfigError] = None
     callback_errors = 0
     _error_stats: Optional[StageStats] = None
+    _take_threads: Sequence[TakeThread] = ()
+
+    def take_thread(self, name: str) -> TakeThread:
+        """A TakeThread for this node's per-frame subscriptions (aria_nav.ros.taking); its callbacks' errors are
+        reported as the executor's are, and destroy_node() stops it first."""
+        thread = TakeThread(self, name, self._on_taken_error)
+        self._take_threads = [*self._take_threads, thread]
+        return thread
+
+    def _on_taken_error(self, exc: Exception) -> None:
+        if isinstance(exc, ConfigError):  # as from the executor: the node ends with the error's line
+            self.request_exit(exc)
+        else:
+            self.report_callback_error(exc)
+
+    def destroy_node(self) -> None:
+        for thread in self._take_threads:
+            thread.stop(WORKER_JOIN_S)
+        super().destroy_node()
 
     def close(self) -> None:
         """Release what the node holds (threads, files, sessions). Called once, before the node is destroyed;
