@@ -118,9 +118,8 @@ class FusionNode(AriaNode):
         self._taking.subscribe(LabelInfo, names_topic, lambda msg: self._on_class_names(camera, msg), latched_qos())
         self._taking.subscribe(CameraInfo, info_topic, lambda msg: self._on_info(camera, msg), sensor_qos())
         if with_detections:
-            self._taking.subscribe(Detection2DArray, detections_topic,
-                                     lambda msg: self._on_peripheral(camera, msg),
-                                     frame_qos(self.cfg.process_every_frame, depth=RESULT_DEPTH))
+            self._taking.subscribe(Detection2DArray, detections_topic, lambda msg: self._on_peripheral(camera, msg),
+                                   frame_qos(self.cfg.process_every_frame, depth=RESULT_DEPTH))
 
     def _on_class_names(self, camera: str, msg: LabelInfo) -> None:
         try:
